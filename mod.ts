@@ -1,0 +1,50 @@
+/**
+ * `@antseed/provider-openai-responses`: an AntSeed provider plugin that sells
+ * OpenAI Responses API capacity from a Codex (ChatGPT subscription) login.
+ *
+ * The default export is the plugin the AntSeed seller node loads. Named
+ * exports give the factory, the host contract types and the error classes.
+ *
+ * @example
+ * ```ts
+ * import plugin from "@antseed/provider-openai-responses";
+ *
+ * const provider = await plugin.createProvider({
+ *   ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
+ * });
+ * console.log(provider.services); // ["gpt-5.4"]
+ * ```
+ *
+ * @module
+ */
+
+import { plugin } from "./src/plugin.ts";
+
+export default plugin;
+export { plugin };
+export { createProvider } from "./src/provider.ts";
+export type { OpenAIResponsesProvider } from "./src/provider.ts";
+export { CONFIG_SCHEMA, parseConfig } from "./src/config.ts";
+export type { ParseConfigOptions, ProviderSettings } from "./src/config.ts";
+export {
+  ConfigError,
+  CredentialsError,
+  LoginRequiredError,
+  OpenAIResponsesError,
+  TokenRefreshError,
+} from "./src/errors.ts";
+export type { CredentialsErrorCode } from "./src/errors.ts";
+export type {
+  AntseedProviderPlugin,
+  ConfigField,
+  Provider,
+  ProviderCapacity,
+  ProviderPricing,
+  ProviderStreamCallbacks,
+  ProviderTokenPricingUsdPerMillion,
+  SerializedHttpRequest,
+  SerializedHttpResponse,
+  SerializedHttpResponseChunk,
+  ServiceApiProtocol,
+} from "./src/host_types.ts";
+export { VERSION } from "./src/version.ts";

@@ -1,0 +1,52 @@
+/**
+ * Shapes shared between the credentials code and its users (the relay, the
+ * provider, the `check` command).
+ *
+ * @module
+ */
+
+/** A usable access token and the account it belongs to. */
+export interface AccessToken {
+  /** The bearer token for the backend. Never log or return it to a buyer. */
+  accessToken: string;
+  /** ChatGPT account id, sent as `chatgpt-account-id`. */
+  accountId: string;
+}
+
+/** What the credentials file says, without any secret. */
+export interface CredentialsInfo {
+  /** Path of the auth file read. */
+  authFile: string;
+  /** ChatGPT account id. */
+  accountId: string;
+  /** Plan type (`plus`, `pro`, ...) when the tokens carry it. */
+  plan?: string;
+  /** Email of the login when the id token carries it. */
+  email?: string;
+  /** Access-token expiry, milliseconds since the epoch, when readable. */
+  expiresAt?: number;
+  /** `last_refresh` of the file, milliseconds since the epoch, when readable. */
+  lastRefresh?: number;
+}
+
+/** Hands out valid access tokens, refreshing them as needed. */
+export interface TokenSource {
+  /**
+   * Loads and validates the credentials, refreshing once if the access token
+   * has already expired. Throws `CredentialsError` or `LoginRequiredError`.
+   */
+  init(): Promise<CredentialsInfo>;
+  /** A valid access token; refreshes first when it expires within 5 minutes. */
+  getToken(): Promise<AccessToken>;
+  /**
+   * Called after the backend answered 401 to `failed`. Re-reads the file first
+   * and refreshes only if it still holds the failed token; at most one forced
+   * refresh per failing token. Resolves with the token to retry with, or
+   * `undefined` when there is nothing newer to try.
+   */
+  handleUnauthorized(failed: AccessToken): Promise<AccessToken | undefined>;
+  /** Forces one refresh now (for `check --refresh`). */
+  forceRefresh(): Promise<CredentialsInfo>;
+  /** What the credentials file says now, without any secret. */
+  info(): Promise<CredentialsInfo>;
+}

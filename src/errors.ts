@@ -1,0 +1,103 @@
+/**
+ * Error classes. Every error a seller or a buyer can see carries a stable
+ * `code`, so callers branch on codes, never on message text. Messages never
+ * contain a token, a refresh token or a secret.
+ *
+ * @module
+ */
+
+/** Base class of every error this module throws. */
+export class OpenAIResponsesError extends Error {
+  /** Stable, machine-readable error code. */
+  readonly code: string;
+
+  /**
+   * @param code stable error code
+   * @param message human-readable message (sentence case, no trailing period)
+   * @param options standard error options (`cause`)
+   */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "OpenAIResponsesError";
+    this.code = code;
+  }
+}
+
+/** A configuration value is missing, malformed or out of range. Code: `invalid_config`. */
+export class ConfigError extends OpenAIResponsesError {
+  /** The configuration key at fault. */
+  readonly key: string;
+
+  /**
+   * @param key the configuration key at fault
+   * @param message what was expected and what was found
+   */
+  constructor(key: string, message: string) {
+    super("invalid_config", message);
+    this.name = "ConfigError";
+    this.key = key;
+  }
+}
+
+/** Stable codes of {@linkcode CredentialsError}. */
+export type CredentialsErrorCode =
+  | "auth_file_missing"
+  | "auth_file_unreadable"
+  | "auth_file_invalid"
+  | "auth_api_key_only"
+  | "auth_token_missing"
+  | "auth_account_id_missing";
+
+/**
+ * The Codex credentials file cannot be used as it is. The message says how to
+ * fix it (usually `codex login`).
+ */
+export class CredentialsError extends OpenAIResponsesError {
+  /**
+   * @param code which problem was found
+   * @param message what was found and how to fix it
+   * @param options standard error options (`cause`)
+   */
+  constructor(
+    code: CredentialsErrorCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(code, message, options);
+    this.name = "CredentialsError";
+  }
+}
+
+/**
+ * The refresh token can no longer be used (expired, revoked or already
+ * spent); only a new `codex login` helps. Code: `login_required`.
+ */
+export class LoginRequiredError extends OpenAIResponsesError {
+  /** What the token endpoint said, e.g. `refresh_token_reused`, `invalid_grant`, `http_401`. */
+  readonly reason: string;
+
+  /**
+   * @param reason the token endpoint's error code
+   * @param message what happened and how to fix it
+   */
+  constructor(reason: string, message: string) {
+    super("login_required", message);
+    this.name = "LoginRequiredError";
+    this.reason = reason;
+  }
+}
+
+/**
+ * A token refresh failed for a reason that may pass (network error, timeout,
+ * 5xx). Code: `token_refresh_failed`.
+ */
+export class TokenRefreshError extends OpenAIResponsesError {
+  /**
+   * @param message what happened
+   * @param options standard error options (`cause`)
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("token_refresh_failed", message, options);
+    this.name = "TokenRefreshError";
+  }
+}
