@@ -12,6 +12,8 @@ export class OpenAIResponsesError extends Error {
   readonly code: string;
 
   /**
+   * Creates the error.
+   *
    * @param code stable error code
    * @param message human-readable message (sentence case, no trailing period)
    * @param options standard error options (`cause`)
@@ -29,6 +31,8 @@ export class ConfigError extends OpenAIResponsesError {
   readonly key: string;
 
   /**
+   * Creates the error.
+   *
    * @param key the configuration key at fault
    * @param message what was expected and what was found
    */
@@ -54,6 +58,8 @@ export type CredentialsErrorCode =
  */
 export class CredentialsError extends OpenAIResponsesError {
   /**
+   * Creates the error.
+   *
    * @param code which problem was found
    * @param message what was found and how to fix it
    * @param options standard error options (`cause`)
@@ -77,6 +83,8 @@ export class LoginRequiredError extends OpenAIResponsesError {
   readonly reason: string;
 
   /**
+   * Creates the error.
+   *
    * @param reason the token endpoint's error code
    * @param message what happened and how to fix it
    */
@@ -93,6 +101,8 @@ export class LoginRequiredError extends OpenAIResponsesError {
  */
 export class TokenRefreshError extends OpenAIResponsesError {
   /**
+   * Creates the error.
+   *
    * @param message what happened
    * @param options standard error options (`cause`)
    */
