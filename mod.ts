@@ -31,9 +31,10 @@ export {
   CredentialsError,
   LoginRequiredError,
   OpenAIResponsesError,
+  RelayError,
   TokenRefreshError,
 } from "./src/errors.ts";
-export type { CredentialsErrorCode } from "./src/errors.ts";
+export type { CredentialsErrorCode, RelayErrorOptions } from "./src/errors.ts";
 export type {
   AntseedProviderPlugin,
   ConfigField,

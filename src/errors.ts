@@ -111,3 +111,67 @@ export class TokenRefreshError extends OpenAIResponsesError {
     this.name = "TokenRefreshError";
   }
 }
+
+/** Options of {@linkcode RelayError}. */
+export interface RelayErrorOptions extends ErrorOptions {
+  /** OpenAI error `type` (default from the status: `invalid_request_error`, `rate_limit_error` or `server_error`). */
+  type?: string;
+  /** Extra response headers for the buyer, e.g. `retry-after`. */
+  headers?: Record<string, string>;
+  /** Extra fields of the OpenAI error object, e.g. `resets_at` of a usage limit. */
+  details?: Record<string, unknown>;
+}
+
+/**
+ * An error answered to a buyer as an OpenAI-shaped JSON body
+ * `{"error":{"message","type","code"}}` with an HTTP status.
+ */
+export class RelayError extends OpenAIResponsesError {
+  /** HTTP status for the buyer. */
+  readonly status: number;
+  /** OpenAI error `type`. */
+  readonly type: string;
+  /** Extra response headers for the buyer. */
+  readonly headers: Record<string, string>;
+  /** Extra fields of the OpenAI error object. */
+  readonly details: Record<string, unknown>;
+
+  /**
+   * Creates the error.
+   *
+   * @param status HTTP status for the buyer
+   * @param code stable error code, e.g. `invalid_json`
+   * @param message message for the buyer; never a secret
+   * @param options type, headers and extra fields
+   */
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: RelayErrorOptions = {},
+  ) {
+    super(code, message, options);
+    this.name = "RelayError";
+    this.status = status;
+    this.type = options.type ??
+      (status === 429
+        ? "rate_limit_error"
+        : status >= 500
+        ? "server_error"
+        : "invalid_request_error");
+    this.headers = options.headers ?? {};
+    this.details = options.details ?? {};
+  }
+
+  /** The OpenAI-shaped body object: `{ error: { message, type, code, ... } }`. */
+  toJSON(): { error: Record<string, unknown> } {
+    return {
+      error: {
+        message: this.message,
+        type: this.type,
+        code: this.code,
+        ...this.details,
+      },
+    };
+  }
+}
