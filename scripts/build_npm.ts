@@ -1,0 +1,238 @@
+/**
+ * Builds the npm package in `npm/` (what dnt would do, with TypeScript from
+ * npm because JSR is out of reach), then runs the compiled test suite on Node
+ * against the build.
+ *
+ * Usage: `deno task build:npm [--skip-tests]`
+ *
+ * @module
+ */
+
+import { spawnSync } from "node:child_process";
+import {
+  cp,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  writeFile,
+} from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+/** Tool versions used for the build, pinned. */
+const TYPESCRIPT = "typescript@5.9.3";
+const TYPES_NODE = "@types/node@20.19.25";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const npmDir = join(root, "npm");
+const stageDir = join(npmDir, ".stage");
+const toolsDir = join(root, ".build", "tools");
+
+function run(cmd: string, args: string[], cwd: string): void {
+  const result = spawnSync(cmd, args, { cwd, stdio: "inherit" });
+  if (result.status !== 0) {
+    throw new Error(
+      `Command failed (exit ${result.status}): ${cmd} ${args.join(" ")}`,
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function ensureTools(): Promise<string> {
+  const tsc = join(toolsDir, "node_modules", "typescript", "bin", "tsc");
+  const marker = join(toolsDir, "versions.txt");
+  const wanted = `${TYPESCRIPT} ${TYPES_NODE}`;
+  if (
+    await exists(tsc) &&
+    (await readFile(marker, "utf8").catch(() => "")) === wanted
+  ) {
+    return tsc;
+  }
+  await mkdir(toolsDir, { recursive: true });
+  await writeFile(
+    join(toolsDir, "package.json"),
+    JSON.stringify({ private: true }),
+  );
+  run("npm", [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--ignore-scripts",
+    TYPESCRIPT,
+    TYPES_NODE,
+  ], toolsDir);
+  await writeFile(marker, wanted);
+  return tsc;
+}
+
+async function listTests(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile() && entry.name.endsWith("_test.js")) {
+      found.push(join(dir, entry.name));
+    }
+  }
+  return found.sort();
+}
+
+async function main(): Promise<void> {
+  const skipTests = process.argv.includes("--skip-tests");
+  const denoJson = JSON.parse(await readFile(join(root, "deno.json"), "utf8"));
+  const joseSpec = String(denoJson.imports?.jose ?? "");
+  const joseRange = joseSpec.replace(/^npm:jose@/, "");
+  if (!joseSpec.startsWith("npm:jose@") || joseRange === "") {
+    throw new Error(`Expected deno.json imports.jose = "npm:jose@<range>"`);
+  }
+  const devImports: string[] = Object.entries(denoJson.imports ?? {})
+    .filter(([name]) => name !== "jose")
+    .map(([, spec]) => String(spec))
+    .filter((spec) => spec.startsWith("npm:"))
+    .map((spec) => spec.slice(4));
+
+  const tsc = await ensureTools();
+  await rm(npmDir, { recursive: true, force: true });
+  await mkdir(stageDir, { recursive: true });
+
+  const entries: string[] = [];
+  for (const name of ["mod.ts", "cli.ts", "testing.ts"]) {
+    if (await exists(join(root, name))) entries.push(name);
+  }
+  for (const name of entries) await cp(join(root, name), join(stageDir, name));
+  for (const dir of ["src", "tests"]) {
+    await cp(join(root, dir), join(stageDir, dir), { recursive: true });
+  }
+
+  const hasCli = entries.includes("cli.ts");
+  const hasTesting = entries.includes("testing.ts");
+  const exportsMap: Record<string, unknown> = {
+    ".": { types: "./dist/index.d.ts", import: "./dist/index.js" },
+  };
+  if (hasTesting) {
+    exportsMap["./testing"] = {
+      types: "./dist/testing.d.ts",
+      import: "./dist/testing.js",
+    };
+  }
+  if (hasCli) {
+    exportsMap["./cli"] = { types: "./dist/cli.d.ts", import: "./dist/cli.js" };
+  }
+  const packageJson: Record<string, unknown> = {
+    name: denoJson.name,
+    version: denoJson.version,
+    description:
+      "AntSeed provider plugin: sell OpenAI Responses API capacity from a Codex (ChatGPT subscription) login",
+    license: "MIT",
+    type: "module",
+    main: "./dist/index.js",
+    types: "./dist/index.d.ts",
+    exports: exportsMap,
+    ...(hasCli
+      ? { bin: { "provider-openai-responses": "./dist/cli.js" } }
+      : {}),
+    files: ["dist/", "!dist/tests/", "README.md", "LICENSE", "CHANGELOG.md"],
+    engines: { node: ">=20" },
+    keywords: ["antseed", "openai", "responses", "codex", "provider"],
+    dependencies: { jose: joseRange },
+  };
+  await writeFile(
+    join(npmDir, "package.json"),
+    JSON.stringify(packageJson, null, 2) + "\n",
+  );
+  // jose for type checking and the Node test run; test-only packages are
+  // installed without being recorded in package.json.
+  run("npm", [
+    "install",
+    "--no-audit",
+    "--no-fund",
+    "--ignore-scripts",
+    "--no-package-lock",
+  ], npmDir);
+  if (devImports.length > 0) {
+    run("npm", [
+      "install",
+      "--no-audit",
+      "--no-fund",
+      "--ignore-scripts",
+      "--no-package-lock",
+      "--no-save",
+      ...devImports,
+    ], npmDir);
+  }
+
+  const tsconfig = {
+    compilerOptions: {
+      target: "ES2022",
+      module: "NodeNext",
+      moduleResolution: "NodeNext",
+      lib: ["ES2023", "DOM", "DOM.Iterable"],
+      types: ["node"],
+      typeRoots: [relative(stageDir, join(toolsDir, "node_modules", "@types"))],
+      rewriteRelativeImportExtensions: true,
+      allowImportingTsExtensions: false,
+      declaration: true,
+      strict: true,
+      skipLibCheck: true,
+      rootDir: ".",
+      outDir: "../dist",
+      newLine: "lf",
+    },
+    include: ["**/*.ts"],
+  };
+  await writeFile(
+    join(stageDir, "tsconfig.json"),
+    JSON.stringify(tsconfig, null, 2),
+  );
+  run("node", [tsc, "-p", join(stageDir, "tsconfig.json")], stageDir);
+  await rm(stageDir, { recursive: true, force: true });
+
+  const distDir = join(npmDir, "dist");
+  await writeFile(
+    join(distDir, "index.js"),
+    'export * from "./mod.js";\nexport { default } from "./mod.js";\n',
+  );
+  await writeFile(
+    join(distDir, "index.d.ts"),
+    'export * from "./mod.js";\nexport { default } from "./mod.js";\n',
+  );
+  if (hasCli) {
+    const cliPath = join(distDir, "cli.js");
+    const cli = await readFile(cliPath, "utf8");
+    if (!cli.startsWith("#!")) {
+      await writeFile(cliPath, "#!/usr/bin/env node\n" + cli, { mode: 0o755 });
+    }
+  }
+  for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
+    await cp(join(root, file), join(npmDir, file));
+  }
+  console.log(`built ${denoJson.name}@${denoJson.version} in npm/`);
+
+  if (skipTests) return;
+  const tests = await listTests(join(distDir, "tests"));
+  if (tests.length === 0) throw new Error("No compiled tests found");
+  const result = spawnSync(
+    "node",
+    ["--test", "--test-reporter=spec", ...tests],
+    { cwd: npmDir, stdio: "inherit" },
+  );
+  if (result.status !== 0) {
+    throw new Error(`Node test run failed (exit ${result.status})`);
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`build:npm failed: ${(error as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,49 @@
+/**
+ * Proves that the runtime-neutral core uses no global `Buffer` and no global
+ * `process`: scans `mod.ts` and `src/` and fails on any use.
+ *
+ * Usage: `deno task check:globals`
+ *
+ * @module
+ */
+
+import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const pattern =
+  /(?<![\w.$'"`])(?:globalThis\.)?(?:Buffer|process)\s*(?:\.|\[|\()/;
+
+async function* walk(dir: string): AsyncGenerator<string> {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else if (entry.name.endsWith(".ts")) yield path;
+  }
+}
+
+const problems: string[] = [];
+async function scan(path: string): Promise<void> {
+  const lines = (await readFile(path, "utf8")).split("\n");
+  lines.forEach((line, index) => {
+    const code = line.replace(/\/\/.*$/, "");
+    if (/^\s*\*/.test(code)) return;
+    if (pattern.test(code)) {
+      problems.push(`${relative(root, path)}:${index + 1}: ${line.trim()}`);
+    }
+  });
+}
+
+await scan(join(root, "mod.ts"));
+for await (const path of walk(join(root, "src"))) await scan(path);
+if (problems.length > 0) {
+  console.error(
+    `Global Buffer or process used in the runtime-neutral core:\n${
+      problems.join("\n")
+    }`,
+  );
+  process.exit(1);
+}
+console.log("no global Buffer or process in mod.ts and src/");
