@@ -1,0 +1,109 @@
+/**
+ * Headers and error bodies of the simulated Codex backend that depend on
+ * the account state: rate-limit headers, noise headers, usage-limit bodies.
+ *
+ * @module
+ */
+
+/** Usage-limit state of the simulated account. */
+export interface UsageLimitState {
+  /** Status of every usage-limit answer. */
+  status: 429 | 404;
+  /** Reset time, unix seconds. */
+  resetsAt: number;
+  /** `plan_type` of the body. */
+  planType: string;
+}
+
+/** Headers a relay must not forward to a buyer, sent on every answer. */
+export const NOISE_HEADERS: Readonly<Record<string, string>> = {
+  "set-cookie":
+    "__cf_bm=simulated-cookie; path=/; domain=.chatgpt.com; HttpOnly; Secure; SameSite=None",
+  "cf-ray": "8f0000000000fake-AMS",
+  "openai-processing-ms": "42",
+};
+
+const PRIMARY = { used: 7, windowMinutes: 300, resetAfter: 9000 };
+const SECONDARY = { used: 31, windowMinutes: 10080, resetAfter: 345600 };
+
+/**
+ * The `x-codex-*` rate-limit headers, booleans in Python style. With a
+ * usage limit, the primary window is used up and resets at its reset time.
+ */
+export function rateLimitHeaders(
+  nowMs: number,
+  planType: string,
+  limit?: UsageLimitState,
+): Record<string, string> {
+  const now = Math.floor(nowMs / 1000);
+  const primaryResetAfter = limit
+    ? Math.max(0, limit.resetsAt - now)
+    : PRIMARY.resetAfter;
+  return {
+    "x-codex-primary-used-percent": String(limit ? 100 : PRIMARY.used),
+    "x-codex-primary-window-minutes": String(PRIMARY.windowMinutes),
+    "x-codex-primary-reset-at": String(now + primaryResetAfter),
+    "x-codex-primary-reset-after-seconds": String(primaryResetAfter),
+    "x-codex-secondary-used-percent": String(SECONDARY.used),
+    "x-codex-secondary-window-minutes": String(SECONDARY.windowMinutes),
+    "x-codex-secondary-reset-at": String(now + SECONDARY.resetAfter),
+    "x-codex-secondary-reset-after-seconds": String(SECONDARY.resetAfter),
+    "x-codex-plan-type": planType,
+    "x-codex-active-limit": "codex",
+    "x-codex-credits-has-credits": "False",
+  };
+}
+
+/** The real backend's usage-limit body, `resets_in_seconds` counted from now. */
+export function usageLimitBody(
+  limit: UsageLimitState,
+  nowMs: number,
+): Record<string, unknown> {
+  return {
+    error: {
+      type: "usage_limit_reached",
+      message: "The usage limit has been reached",
+      plan_type: limit.planType,
+      resets_at: limit.resetsAt,
+      eligible_promo: null,
+      resets_in_seconds: Math.max(
+        0,
+        Math.ceil(limit.resetsAt - nowMs / 1000),
+      ),
+    },
+  };
+}
+
+/** The body of a `usage_not_included` answer (403). */
+export function usageNotIncludedBody(
+  planType: string,
+): Record<string, unknown> {
+  return {
+    error: {
+      type: "usage_not_included",
+      message: "Your plan does not include Codex usage",
+      plan_type: planType,
+      resets_at: null,
+      eligible_promo: null,
+    },
+  };
+}
+
+/** Default body of a scripted status answer. */
+export function defaultStatusBody(status: number): Record<string, unknown> {
+  if (status === 401) return { detail: "Unauthorized" };
+  if (status === 503) return { error: { code: "server_is_overloaded" } };
+  return { detail: REASONS[status] ?? `Status ${status}` };
+}
+
+const REASONS: Record<number, string> = {
+  400: "Bad Request",
+  402: "Payment Required",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  504: "Gateway Timeout",
+};

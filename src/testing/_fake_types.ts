@@ -1,0 +1,296 @@
+/**
+ * Public types of the simulated Codex backend, re-exported by
+ * `fake_backend.ts`. Private to this folder: import them from
+ * `fake_backend.ts` (or the package's `./testing` export).
+ *
+ * @module
+ */
+
+/** Options of `startFakeCodexBackend`. */
+export interface FakeCodexBackendOptions {
+  /**
+   * Models the simulated account may use; a request for any other model gets
+   * the backend's 400 `The '<model>' model is not supported when using Codex
+   * with a ChatGPT account.` Default
+   * `["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"]`.
+   */
+  models?: string[];
+  /**
+   * Decides whether a bearer token is accepted; `accountId` is the
+   * `chatgpt-account-id` header (or `null` when it is missing). A refusal is
+   * answered 401 `{"detail":"Unauthorized"}`.
+   *
+   * Default: the token is a JWT whose `exp` lies in the future and whose
+   * `https://api.openai.com/auth` claim has a `chatgpt_account_id` equal to
+   * the header.
+   *
+   * Whatever this function says, a token that decodes as a JWT with an `exp`
+   * in the past is answered 401 `token_expired` first, as the real backend
+   * does.
+   */
+  acceptToken?: (token: string, accountId: string | null) => boolean;
+  /**
+   * Send the `x-codex-*` rate-limit headers on every 200 and 429, and the
+   * noise headers a relay must not forward (`set-cookie`, `cf-ray`,
+   * `openai-processing-ms`) on every answer. Default `true`; `false` sends
+   * none of them.
+   */
+  rateLimitHeaders?: boolean;
+  /**
+   * Omit the `content-type` header of 200 SSE answers, as the real backend
+   * sometimes does. Default `false` (`text/event-stream; charset=utf-8`).
+   */
+  omitContentType?: boolean;
+  /**
+   * Number of `response.output_text.delta` events of a text answer (fewer
+   * when the text has fewer characters). Default `8`.
+   */
+  deltaChunks?: number;
+  /**
+   * Clock in milliseconds since the epoch, used for token expiry,
+   * `created_at`, rate-limit reset times and usage-limit resets. Default
+   * `Date.now`. Tests move it forward to make a usage limit pass.
+   */
+  now?: () => number;
+}
+
+/** One request the simulated backend received, valid or not. */
+export interface RecordedRequest {
+  /** HTTP method, upper case. */
+  method: string;
+  /** URL path without the query string, e.g. `/backend-api/codex/responses`. */
+  path: string;
+  /** Path with the query string, e.g. `/backend-api/codex/models?client_version=1.0.0`. */
+  url: string;
+  /** Request headers, names in lower case; repeated headers joined with `, `. */
+  headers: Record<string, string>;
+  /** The body parsed as JSON, the raw text when it is not JSON, `undefined` when empty. */
+  body: unknown;
+  /** Arrival time, milliseconds since the epoch (from the backend's clock). */
+  at: number;
+}
+
+/**
+ * Usage numbers to put in `response.completed.response.usage` instead of the
+ * computed ones (wire field names). `total_tokens` defaults to input plus
+ * output. A detail set to `null` is sent as `null`, as the real backend may.
+ */
+export interface FakeUsageOverride {
+  /** Input tokens. */
+  input_tokens?: number;
+  /** Output tokens, reasoning included. */
+  output_tokens?: number;
+  /** Total tokens. */
+  total_tokens?: number;
+  /** Cached input tokens, or `null`. */
+  input_tokens_details?: { cached_tokens: number } | null;
+  /** Reasoning tokens, or `null`. */
+  output_tokens_details?: { reasoning_tokens: number } | null;
+}
+
+/**
+ * A text answer. Without `text`, the default text derived from the request
+ * (`Echo: <last user text>`, or the tool output after a
+ * `function_call_output`).
+ */
+export interface FakeTextBehaviour {
+  /** Selects this behaviour. */
+  kind: "text";
+  /** The answer text, split into `deltaChunks` deltas. */
+  text?: string;
+  /** Usage to report instead of the computed one. */
+  usage?: FakeUsageOverride;
+  /** Send `response.completed` with `output: []` (the real backend sometimes does). */
+  emptyCompletedOutput?: boolean;
+  /** Stop after this many events until `release()` (or `pauseMs`). */
+  pauseAfterEvents?: number;
+  /** With `pauseAfterEvents`: resume by itself after this many milliseconds. */
+  pauseMs?: number;
+  /** Wait this many milliseconds before each event after the first. */
+  eventDelayMs?: number;
+  /**
+   * Send a reasoning item before the message. Default: when the request has a
+   * `reasoning` object.
+   */
+  reasoning?: boolean;
+}
+
+/** A function call answer (`output[].type === "function_call"`). */
+export interface FakeFunctionCallBehaviour {
+  /** Selects this behaviour. */
+  kind: "function_call";
+  /** Function name. */
+  name: string;
+  /** Arguments, a JSON text. */
+  arguments: string;
+  /** Call id (default `call_fake_<n>`). */
+  callId?: string;
+}
+
+/** An HTTP error (or any status) with a body and headers of your choice. */
+export interface FakeStatusBehaviour {
+  /** Selects this behaviour. */
+  kind: "status";
+  /** HTTP status, e.g. 503, 429, 401, 500. */
+  status: number;
+  /**
+   * Body: a string is sent as is (`text/html` when it starts with `<`, else
+   * `text/plain`), an object as JSON. Default: `{"detail":"Unauthorized"}`
+   * for 401, `{"error":{"code":"server_is_overloaded"}}` for 503, else
+   * `{"detail":"<reason phrase>"}`.
+   */
+  body?: string | object;
+  /** Extra headers, e.g. `{"retry-after": "2"}`; they override the defaults. */
+  headers?: Record<string, string>;
+}
+
+/**
+ * The usage limit: answered with the backend's `usage_limit_reached` body,
+ * and then to every valid request until the reset time passes.
+ */
+export interface FakeUsageLimitBehaviour {
+  /** Selects this behaviour. */
+  kind: "usage_limit";
+  /** HTTP status (default 429; the real backend sometimes uses 404). */
+  status?: 429 | 404;
+  /** Seconds until the limit resets (default 3600). */
+  resetsInSeconds?: number;
+  /** `plan_type` of the body (default: the token's plan claim, else `plus`). */
+  planType?: string;
+}
+
+/** The plan has no Codex access: 403 with error type `usage_not_included`. */
+export interface FakeUsageNotIncludedBehaviour {
+  /** Selects this behaviour. */
+  kind: "usage_not_included";
+}
+
+/** A `response.failed` event inside a 200 stream. */
+export interface FakeFailedBehaviour {
+  /** Selects this behaviour. */
+  kind: "failed";
+  /** `response.error.code`, e.g. `context_length_exceeded`, `server_is_overloaded`. */
+  code: string;
+  /** `response.error.message` (default: a message for the code). */
+  message?: string;
+  /** Events of the text answer sent before the failure (default 2: created, in_progress). */
+  afterEvents?: number;
+}
+
+/** A full text answer ending with `response.incomplete`. */
+export interface FakeIncompleteBehaviour {
+  /** Selects this behaviour. */
+  kind: "incomplete";
+  /** `incomplete_details.reason` (default `max_output_tokens`). */
+  reason?: string;
+}
+
+/** An `error` event after `response.created` and `response.in_progress`. */
+export interface FakeErrorEventBehaviour {
+  /** Selects this behaviour. */
+  kind: "error_event";
+  /** The event's `code`. */
+  code: string;
+  /** The event's `message` (default: a message for the code). */
+  message?: string;
+}
+
+/** The stream ends cleanly after the text deltas, with no terminal event. */
+export interface FakeNoTerminalBehaviour {
+  /** Selects this behaviour. */
+  kind: "no_terminal";
+}
+
+/** The stream ends cleanly in the middle of an SSE frame (after the first delta). */
+export interface FakeTruncatedBehaviour {
+  /** Selects this behaviour. */
+  kind: "truncated";
+}
+
+/** The stream sends some events, then nothing until the client aborts or `close()`. */
+export interface FakeStallBehaviour {
+  /** Selects this behaviour. */
+  kind: "stall";
+  /** Events sent before the silence (default: through the first text delta). */
+  afterEvents?: number;
+}
+
+/** The request is read but no status line or header is ever sent. */
+export interface FakeHeadersNeverBehaviour {
+  /** Selects this behaviour. */
+  kind: "headers_never";
+}
+
+/** The socket is destroyed before any byte of the answer. */
+export interface FakeResetBeforeHeadersBehaviour {
+  /** Selects this behaviour. */
+  kind: "reset_before_headers";
+}
+
+/** The socket is destroyed in the middle of a 200 stream. */
+export interface FakeResetMidStreamBehaviour {
+  /** Selects this behaviour. */
+  kind: "reset_mid_stream";
+  /** Events sent before the reset (default: through the first text delta). */
+  afterEvents?: number;
+}
+
+/** A long text answer, for benchmarks. */
+export interface FakeLargeBehaviour {
+  /** Selects this behaviour. */
+  kind: "large";
+  /** Number of `response.output_text.delta` events, e.g. 5000. */
+  deltas: number;
+  /** Characters (ASCII) of text per delta (default 64). */
+  deltaBytes?: number;
+}
+
+/**
+ * One scripted answer, consumed by the next `POST /codex/responses` that
+ * passes authentication and body validation (and is not held by an active
+ * usage limit).
+ */
+export type FakeBehaviour =
+  | FakeTextBehaviour
+  | FakeFunctionCallBehaviour
+  | FakeStatusBehaviour
+  | FakeUsageLimitBehaviour
+  | FakeUsageNotIncludedBehaviour
+  | FakeFailedBehaviour
+  | FakeIncompleteBehaviour
+  | FakeErrorEventBehaviour
+  | FakeNoTerminalBehaviour
+  | FakeTruncatedBehaviour
+  | FakeStallBehaviour
+  | FakeHeadersNeverBehaviour
+  | FakeResetBeforeHeadersBehaviour
+  | FakeResetMidStreamBehaviour
+  | FakeLargeBehaviour;
+
+/** A running simulated Codex backend. */
+export interface FakeCodexBackend {
+  /** Base URL, e.g. `http://127.0.0.1:PORT/backend-api`; use it as `OPENAI_RESPONSES_BASE_URL`. */
+  readonly baseUrl: string;
+  /** `baseUrl + "/codex/responses"`. */
+  readonly responsesUrl: string;
+  /** Every request received, rejected ones included, in arrival order. */
+  readonly requests: RecordedRequest[];
+  /** `POST /codex/responses` exchanges open now (from arrival until the answer ends or the socket closes). */
+  readonly inFlight: number;
+  /** Highest `inFlight` seen since start (or since `reset()`). */
+  readonly maxInFlight: number;
+  /** Queues scripted answers, first in first out; with an empty queue the default behaviour answers. */
+  enqueue(...behaviours: FakeBehaviour[]): void;
+  /** Replaces the default behaviour: a fixed one, or a function of the request body. */
+  setDefault(
+    behaviour:
+      | FakeBehaviour
+      | ((body: Record<string, unknown>) => FakeBehaviour),
+  ): void;
+  /** Resumes every stream paused by `pauseAfterEvents`. */
+  release(): void;
+  /** Clears the queue, the recorded requests, the usage-limit state and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour. */
+  reset(): void;
+  /** Ends every open exchange (stalled, paused, headers never sent), clears every timer and closes the server. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,647 @@
+/**
+ * A simulated Codex backend (`chatgpt.com/backend-api/codex/...`) on
+ * 127.0.0.1, for offline tests, demos and benchmarks. It accepts and rejects
+ * what the real backend does (authentication, body rules, exact error
+ * texts), answers in the real SSE shape, and can be scripted to fail in every
+ * way the real one does: error statuses, usage limits, failed or incomplete
+ * responses, truncated or stalled streams, connection resets.
+ *
+ * Runs on Deno and on Node 20 (`node:http`).
+ *
+ * @module
+ */
+
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import type {
+  FakeBehaviour,
+  FakeCodexBackend,
+  FakeCodexBackendOptions,
+  RecordedRequest,
+} from "./_fake_types.ts";
+import {
+  authClaim,
+  bearerToken,
+  checkAuth,
+  tokenClaims,
+  validateBody,
+} from "./_fake_validate.ts";
+import {
+  type AnswerContext,
+  errorEvent,
+  failedEvent,
+  failureMessage,
+  frameEvents,
+  functionCallEvents,
+  splitText,
+  textAnswerEvents,
+  throughFirstDelta,
+  throughLastDelta,
+  wantsReasoning,
+  type WireEvent,
+} from "./_fake_events.ts";
+import { defaultBehaviour, defaultText } from "./_fake_default.ts";
+import {
+  defaultStatusBody,
+  NOISE_HEADERS,
+  rateLimitHeaders,
+  usageLimitBody,
+  type UsageLimitState,
+  usageNotIncludedBody,
+} from "./_fake_headers.ts";
+import { runStream, StreamControl, type StreamPlan } from "./_fake_stream.ts";
+
+export type {
+  FakeBehaviour,
+  FakeCodexBackend,
+  FakeCodexBackendOptions,
+  FakeErrorEventBehaviour,
+  FakeFailedBehaviour,
+  FakeFunctionCallBehaviour,
+  FakeHeadersNeverBehaviour,
+  FakeIncompleteBehaviour,
+  FakeLargeBehaviour,
+  FakeNoTerminalBehaviour,
+  FakeResetBeforeHeadersBehaviour,
+  FakeResetMidStreamBehaviour,
+  FakeStallBehaviour,
+  FakeStatusBehaviour,
+  FakeTextBehaviour,
+  FakeTruncatedBehaviour,
+  FakeUsageLimitBehaviour,
+  FakeUsageNotIncludedBehaviour,
+  FakeUsageOverride,
+  RecordedRequest,
+} from "./_fake_types.ts";
+
+/** Models of the simulated account when `models` is not given. */
+export const DEFAULT_FAKE_MODELS: readonly string[] = [
+  "gpt-5.5",
+  "gpt-5.4",
+  "gpt-5.4-mini",
+  "gpt-5.3-codex",
+];
+
+const BASE_PATH = "/backend-api";
+const RESPONSES_PATH = `${BASE_PATH}/codex/responses`;
+const MODELS_PATH = `${BASE_PATH}/codex/models`;
+const DEFAULT_DELTA_CHUNKS = 8;
+const DEFAULT_RESETS_IN_SECONDS = 3600;
+const LARGE_TEXT =
+  "The quick brown fox jumps over the lazy dog while the simulated backend streams. ";
+
+type DefaultBehaviour =
+  | FakeBehaviour
+  | ((body: Record<string, unknown>) => FakeBehaviour);
+
+/** One HTTP exchange in progress. */
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  signal: AbortSignal;
+  /** Headers of the request, lower-case names. */
+  headers: Record<string, string>;
+  /** Plan of the caller's token, for headers and usage-limit bodies. */
+  planType: string;
+}
+
+function recordHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    headers[name.toLowerCase()] = Array.isArray(value)
+      ? value.join(", ")
+      : value;
+  }
+  return headers;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of req) {
+    const bytes = typeof chunk === "string"
+      ? new TextEncoder().encode(chunk)
+      : chunk as Uint8Array;
+    chunks.push(bytes);
+    length += bytes.byteLength;
+  }
+  const all = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+function parseRecordedBody(text: string): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function modelEntry(slug: string, priority: number): Record<string, unknown> {
+  return {
+    slug,
+    display_name: slug.replace(/^gpt/, "GPT"),
+    description: `${slug} on the simulated Codex backend`,
+    default_reasoning_level: "medium",
+    supported_reasoning_levels: ["low", "medium", "high"].map((effort) => ({
+      effort,
+      description: `${effort} reasoning effort`,
+    })),
+    visibility: "list",
+    supported_in_api: true,
+    priority,
+  };
+}
+
+class Backend implements FakeCodexBackend {
+  readonly baseUrl: string;
+  readonly responsesUrl: string;
+  readonly requests: RecordedRequest[] = [];
+  #inFlight = 0;
+  #maxInFlight = 0;
+  #queue: FakeBehaviour[] = [];
+  #default: DefaultBehaviour = defaultBehaviour;
+  #limit: UsageLimitState | undefined;
+  #ids = 0;
+  #exchanges = new Set<AbortController>();
+  #control = new StreamControl();
+  #closing: Promise<void> | undefined;
+  readonly #server: Server;
+  readonly #options: FakeCodexBackendOptions;
+  readonly #models: readonly string[];
+  readonly #now: () => number;
+
+  constructor(server: Server, options: FakeCodexBackendOptions) {
+    this.#server = server;
+    this.#options = options;
+    this.#models = options.models ?? DEFAULT_FAKE_MODELS;
+    this.#now = options.now ?? Date.now;
+    const { port } = server.address() as AddressInfo;
+    this.baseUrl = `http://127.0.0.1:${port}${BASE_PATH}`;
+    this.responsesUrl = `${this.baseUrl}/codex/responses`;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get maxInFlight(): number {
+    return this.#maxInFlight;
+  }
+
+  enqueue(...behaviours: FakeBehaviour[]): void {
+    this.#queue.push(...behaviours);
+  }
+
+  setDefault(behaviour: DefaultBehaviour): void {
+    this.#default = behaviour;
+  }
+
+  release(): void {
+    this.#control.release();
+  }
+
+  reset(): void {
+    this.#queue.length = 0;
+    this.requests.length = 0;
+    this.#limit = undefined;
+    this.#maxInFlight = this.#inFlight;
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= new Promise((resolve) => {
+      for (const exchange of this.#exchanges) exchange.abort();
+      this.#exchanges.clear();
+      this.#control.clear();
+      this.#server.closeAllConnections();
+      this.#server.close(() => resolve());
+    });
+    return this.#closing;
+  }
+
+  /** Entry point of every HTTP request. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const at = this.#now();
+    const url = req.url ?? "/";
+    const path = url.split("?")[0];
+    const counted = req.method === "POST" && path === RESPONSES_PATH;
+    const controller = new AbortController();
+    this.#exchanges.add(controller);
+    if (counted) {
+      this.#inFlight++;
+      this.#maxInFlight = Math.max(this.#maxInFlight, this.#inFlight);
+    }
+    let open = true;
+    res.on("close", () => {
+      if (!open) return;
+      open = false;
+      if (counted) this.#inFlight--;
+      this.#exchanges.delete(controller);
+      controller.abort();
+    });
+    const headers = recordHeaders(req);
+    let text: string;
+    try {
+      text = await readBody(req);
+    } catch {
+      return;
+    }
+    this.requests.push({
+      method: req.method ?? "GET",
+      path,
+      url,
+      headers,
+      body: parseRecordedBody(text),
+      at,
+    });
+    const claims = tokenClaims(bearerToken(headers["authorization"]) ?? "");
+    const plan = authClaim(claims).chatgpt_plan_type;
+    const exchange: Exchange = {
+      req,
+      res,
+      signal: controller.signal,
+      headers,
+      planType: typeof plan === "string" ? plan : "plus",
+    };
+    try {
+      await this.#route(exchange, req.method ?? "GET", path, text);
+    } catch {
+      if (!res.headersSent && !res.destroyed) {
+        this.#sendJson(exchange, 500, { detail: "Internal Server Error" });
+      } else {
+        res.destroy();
+      }
+    }
+  }
+
+  async #route(
+    exchange: Exchange,
+    method: string,
+    path: string,
+    text: string,
+  ): Promise<void> {
+    const isResponses = method === "POST" && path === RESPONSES_PATH;
+    const isModels = method === "GET" && path === MODELS_PATH;
+    if (!isResponses && !isModels) {
+      this.#sendJson(exchange, 404, { detail: "Not Found" });
+      return;
+    }
+    const unauthorized = checkAuth(exchange.headers, {
+      acceptToken: this.#options.acceptToken,
+      nowMs: this.#now(),
+    });
+    if (unauthorized) {
+      this.#sendJson(exchange, unauthorized.status, unauthorized.body);
+      return;
+    }
+    if (isModels) {
+      this.#sendJson(exchange, 200, {
+        models: this.#models.map((slug, index) => modelEntry(slug, index)),
+      });
+      return;
+    }
+    const checked = validateBody(text, this.#models);
+    if ("rejection" in checked) {
+      const { status, body } = checked.rejection;
+      this.#sendJson(exchange, status, body);
+      return;
+    }
+    if (this.#limit && this.#now() < this.#limit.resetsAt * 1000) {
+      this.#sendUsageLimit(exchange, this.#limit);
+      return;
+    }
+    this.#limit = undefined;
+    const body = checked.body;
+    const behaviour = this.#queue.shift() ??
+      (typeof this.#default === "function"
+        ? this.#default(body)
+        : this.#default);
+    await this.#answer(exchange, behaviour, body);
+  }
+
+  async #answer(
+    exchange: Exchange,
+    behaviour: FakeBehaviour,
+    body: Record<string, unknown>,
+  ): Promise<void> {
+    switch (behaviour.kind) {
+      case "status":
+        return this.#sendStatus(exchange, behaviour);
+      case "usage_limit": {
+        this.#limit = {
+          status: behaviour.status ?? 429,
+          resetsAt: Math.floor(this.#now() / 1000) +
+            (behaviour.resetsInSeconds ?? DEFAULT_RESETS_IN_SECONDS),
+          planType: behaviour.planType ?? exchange.planType,
+        };
+        return this.#sendUsageLimit(exchange, this.#limit);
+      }
+      case "usage_not_included":
+        return this.#sendJson(
+          exchange,
+          403,
+          usageNotIncludedBody(exchange.planType),
+        );
+      case "headers_never":
+        return this.#control.forever(exchange.signal);
+      case "reset_before_headers":
+        exchange.req.socket.destroy();
+        return;
+      default: {
+        const plan = this.#streamPlan(behaviour, body);
+        this.#writeStreamHead(exchange);
+        await runStream(exchange.res, plan, this.#control, exchange.signal);
+      }
+    }
+  }
+
+  #context(body: Record<string, unknown>): AnswerContext {
+    return {
+      body,
+      responseId: this.#nextId("resp"),
+      createdAt: Math.floor(this.#now() / 1000),
+      nextId: (prefix) => this.#nextId(prefix),
+    };
+  }
+
+  #nextId(prefix: string): string {
+    this.#ids++;
+    return `${prefix}_fake${String(this.#ids).padStart(8, "0")}`;
+  }
+
+  #textEvents(
+    body: Record<string, unknown>,
+    text = defaultText(body),
+  ): WireEvent[] {
+    return textAnswerEvents(this.#context(body), {
+      deltas: splitText(
+        text,
+        this.#options.deltaChunks ?? DEFAULT_DELTA_CHUNKS,
+      ),
+      reasoning: wantsReasoning(body),
+    });
+  }
+
+  #streamPlan(
+    behaviour: FakeBehaviour,
+    body: Record<string, unknown>,
+  ): StreamPlan {
+    const chunks = this.#options.deltaChunks ?? DEFAULT_DELTA_CHUNKS;
+    switch (behaviour.kind) {
+      case "text": {
+        const events = textAnswerEvents(this.#context(body), {
+          deltas: splitText(behaviour.text ?? defaultText(body), chunks),
+          reasoning: behaviour.reasoning ?? wantsReasoning(body),
+          usage: behaviour.usage,
+          emptyCompletedOutput: behaviour.emptyCompletedOutput,
+        });
+        return {
+          frames: frameEvents(events),
+          pauseAfter: behaviour.pauseAfterEvents,
+          pauseMs: behaviour.pauseMs,
+          delayMs: behaviour.eventDelayMs,
+          finish: "end",
+        };
+      }
+      case "function_call": {
+        const events = functionCallEvents(this.#context(body), {
+          name: behaviour.name,
+          arguments: behaviour.arguments,
+          callId: behaviour.callId ?? this.#nextId("call"),
+          reasoning: wantsReasoning(body),
+        });
+        return { frames: frameEvents(events), finish: "end" };
+      }
+      case "failed": {
+        const context = this.#context(body);
+        const events = textAnswerEvents(context, {
+          deltas: splitText(defaultText(body), chunks),
+          reasoning: wantsReasoning(body),
+        }).slice(0, behaviour.afterEvents ?? 2);
+        const message = behaviour.message ?? failureMessage(behaviour.code);
+        events.push(failedEvent(context, behaviour.code, message));
+        return { frames: frameEvents(events), finish: "end" };
+      }
+      case "incomplete": {
+        const events = textAnswerEvents(this.#context(body), {
+          deltas: splitText(defaultText(body), chunks),
+          reasoning: wantsReasoning(body),
+          incompleteReason: behaviour.reason ?? "max_output_tokens",
+        });
+        return { frames: frameEvents(events), finish: "end" };
+      }
+      case "error_event": {
+        const events = this.#textEvents(body).slice(0, 2);
+        const message = behaviour.message ?? failureMessage(behaviour.code);
+        events.push(errorEvent(behaviour.code, message));
+        return { frames: frameEvents(events), finish: "end" };
+      }
+      case "no_terminal": {
+        const events = this.#textEvents(body);
+        return {
+          frames: frameEvents(events.slice(0, throughLastDelta(events))),
+          finish: "end",
+        };
+      }
+      case "truncated": {
+        const events = this.#textEvents(body);
+        const frames = frameEvents(
+          events.slice(0, throughFirstDelta(events) + 1),
+        );
+        const last = frames.pop() ?? "";
+        return {
+          frames,
+          tail: last.slice(0, Math.floor(last.length / 2)),
+          finish: "end",
+        };
+      }
+      case "stall":
+      case "reset_mid_stream": {
+        const events = this.#textEvents(body);
+        const count = behaviour.afterEvents ?? throughFirstDelta(events);
+        return {
+          frames: frameEvents(events.slice(0, count)),
+          finish: behaviour.kind === "stall" ? "stall" : "destroy",
+        };
+      }
+      case "large": {
+        const size = Math.max(1, behaviour.deltaBytes ?? 64);
+        const delta = LARGE_TEXT.repeat(Math.ceil(size / LARGE_TEXT.length))
+          .slice(0, size);
+        const events = textAnswerEvents(this.#context(body), {
+          deltas: new Array<string>(Math.max(0, behaviour.deltas)).fill(delta),
+          reasoning: wantsReasoning(body),
+        });
+        return { frames: frameEvents(events), finish: "end" };
+      }
+      default:
+        throw new Error(
+          `Expected a streaming behaviour, found kind ${behaviour.kind}`,
+        );
+    }
+  }
+
+  #noise(): Record<string, string> {
+    return this.#options.rateLimitHeaders === false ? {} : { ...NOISE_HEADERS };
+  }
+
+  #rateLimits(exchange: Exchange): Record<string, string> {
+    if (this.#options.rateLimitHeaders === false) return {};
+    return rateLimitHeaders(this.#now(), exchange.planType, this.#limit);
+  }
+
+  #writeStreamHead(exchange: Exchange): void {
+    const headers: Record<string, string> = {
+      ...this.#noise(),
+      ...this.#rateLimits(exchange),
+      "cache-control": "no-cache",
+    };
+    if (!this.#options.omitContentType) {
+      headers["content-type"] = "text/event-stream; charset=utf-8";
+    }
+    exchange.res.writeHead(200, headers);
+    exchange.res.flushHeaders();
+  }
+
+  #sendJson(
+    exchange: Exchange,
+    status: number,
+    body: unknown,
+    extra: Record<string, string> = {},
+  ): void {
+    this.#send(exchange, status, JSON.stringify(body), {
+      "content-type": "application/json",
+      ...extra,
+    });
+  }
+
+  #send(
+    exchange: Exchange,
+    status: number,
+    text: string,
+    headers: Record<string, string>,
+  ): void {
+    const { res } = exchange;
+    if (res.destroyed) return;
+    res.writeHead(status, { ...this.#noise(), ...headers });
+    res.end(text);
+  }
+
+  #sendUsageLimit(exchange: Exchange, limit: UsageLimitState): void {
+    this.#sendJson(
+      exchange,
+      limit.status,
+      usageLimitBody(limit, this.#now()),
+      this.#rateLimits(exchange),
+    );
+  }
+
+  #sendStatus(
+    exchange: Exchange,
+    behaviour: {
+      status: number;
+      body?: string | object;
+      headers?: Record<string, string>;
+    },
+  ): void {
+    const body = behaviour.body ?? defaultStatusBody(behaviour.status);
+    const limits = behaviour.status === 429 ? this.#rateLimits(exchange) : {};
+    const headers = typeof body === "string"
+      ? {
+        "content-type": body.trimStart().startsWith("<")
+          ? "text/html; charset=utf-8"
+          : "text/plain; charset=utf-8",
+      }
+      : { "content-type": "application/json" };
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    this.#send(exchange, behaviour.status, text, {
+      ...limits,
+      ...headers,
+      ...lowerCaseKeys(behaviour.headers ?? {}),
+    });
+  }
+}
+
+function lowerCaseKeys(
+  headers: Record<string, string>,
+): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    result[name.toLowerCase()] = value;
+  }
+  return result;
+}
+
+/**
+ * Starts a simulated Codex backend on `127.0.0.1` (a free port) and resolves
+ * once it listens. Point a provider at it with
+ * `OPENAI_RESPONSES_BASE_URL = backend.baseUrl`, give it credentials made by
+ * `makeAuthJson()` (same account id), script answers with `enqueue`, assert
+ * on `requests`, and `close()` it at the end.
+ *
+ * Routes: `POST <base>/codex/responses`, `GET <base>/codex/models`; anything
+ * else is a 404. Both routes check the bearer token and the
+ * `chatgpt-account-id` header first (401 otherwise).
+ *
+ * @example
+ * ```ts
+ * import { startFakeCodexBackend } from "./fake_backend.ts";
+ * import { makeAccessToken } from "./jwt.ts";
+ *
+ * const backend = await startFakeCodexBackend();
+ * try {
+ *   // A provider relays to the simulated backend when configured with
+ *   // { OPENAI_RESPONSES_BASE_URL: backend.baseUrl, ... }.
+ *   const settings = { OPENAI_RESPONSES_BASE_URL: backend.baseUrl };
+ *   backend.enqueue({ kind: "text", text: "Hello!" });
+ *   const response = await fetch(backend.responsesUrl, {
+ *     method: "POST",
+ *     headers: {
+ *       authorization: `Bearer ${makeAccessToken({ accountId: "acct_test" })}`,
+ *       "chatgpt-account-id": "acct_test",
+ *       "content-type": "application/json",
+ *     },
+ *     body: JSON.stringify({
+ *       model: "gpt-5.4",
+ *       instructions: "Be brief.",
+ *       input: "Say hello",
+ *       store: false,
+ *       stream: true,
+ *     }),
+ *   });
+ *   console.log(settings.OPENAI_RESPONSES_BASE_URL, response.status); // 200
+ *   await response.text(); // SSE: response.created ... response.completed
+ * } finally {
+ *   await backend.close();
+ * }
+ * ```
+ */
+export async function startFakeCodexBackend(
+  options: FakeCodexBackendOptions = {},
+): Promise<FakeCodexBackend> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const backend = new Backend(server, options);
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    void backend.handle(req, res);
+  });
+  return backend;
+}
