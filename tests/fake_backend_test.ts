@@ -1301,6 +1301,17 @@ describe("fake backend failures inside the stream", () => {
       assert.equal(String(done?.data.text).length, 200_000);
     });
   });
+  it("uses short token-sized deltas in a large answer by default", async () => {
+    await withBackend({}, async (backend) => {
+      backend.enqueue({ kind: "large", deltas: 50 });
+      const list = await events(await post(backend, validBody()));
+      const deltas = list.filter((item) =>
+        item.event === "response.output_text.delta"
+      );
+      assert.equal(deltas.length, 50);
+      assert.ok(deltas.every((item) => String(item.data.delta).length === 8));
+    });
+  });
 });
 
 describe("fake backend timing controls", () => {

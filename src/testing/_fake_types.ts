@@ -241,7 +241,11 @@ export interface FakeLargeBehaviour {
   kind: "large";
   /** Number of `response.output_text.delta` events, e.g. 5000. */
   deltas: number;
-  /** Characters (ASCII) of text per delta (default 64). */
+  /**
+   * ASCII characters of text per delta (default 8, about two tokens). Each
+   * delta frame carries about 200 bytes of SSE framing besides its text, as
+   * the real backend's do: 5,000 deltas make about 1.2 MB of SSE.
+   */
   deltaBytes?: number;
 }
 

@@ -477,7 +477,7 @@ class Backend implements FakeCodexBackend {
         };
       }
       case "large": {
-        const size = Math.max(1, behaviour.deltaBytes ?? 64);
+        const size = Math.max(1, behaviour.deltaBytes ?? 8);
         const delta = LARGE_TEXT.repeat(Math.ceil(size / LARGE_TEXT.length))
           .slice(0, size);
         const events = textAnswerEvents(this.#context(body), {
@@ -597,32 +597,26 @@ function lowerCaseKeys(
  *
  * @example
  * ```ts
- * import { startFakeCodexBackend } from "./fake_backend.ts";
- * import { makeAccessToken } from "./jwt.ts";
+ * import { writeFile } from "node:fs/promises";
+ * import plugin from "@antseed/provider-openai-responses";
+ * import {
+ *   makeAuthJson,
+ *   startFakeCodexBackend,
+ * } from "@antseed/provider-openai-responses/testing";
  *
  * const backend = await startFakeCodexBackend();
  * try {
- *   // A provider relays to the simulated backend when configured with
- *   // { OPENAI_RESPONSES_BASE_URL: backend.baseUrl, ... }.
- *   const settings = { OPENAI_RESPONSES_BASE_URL: backend.baseUrl };
- *   backend.enqueue({ kind: "text", text: "Hello!" });
- *   const response = await fetch(backend.responsesUrl, {
- *     method: "POST",
- *     headers: {
- *       authorization: `Bearer ${makeAccessToken({ accountId: "acct_test" })}`,
- *       "chatgpt-account-id": "acct_test",
- *       "content-type": "application/json",
- *     },
- *     body: JSON.stringify({
- *       model: "gpt-5.4",
- *       instructions: "Be brief.",
- *       input: "Say hello",
- *       store: false,
- *       stream: true,
- *     }),
+ *   // Credentials for the simulated account (account id `acct_test`).
+ *   await writeFile("./test-auth.json", JSON.stringify(makeAuthJson()));
+ *   const provider = await plugin.createProvider({
+ *     OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+ *     OPENAI_RESPONSES_AUTH_FILE: "./test-auth.json",
  *   });
- *   console.log(settings.OPENAI_RESPONSES_BASE_URL, response.status); // 200
- *   await response.text(); // SSE: response.created ... response.completed
+ *   backend.enqueue({ kind: "text", text: "Hello!" });
+ *   // Requests `provider` relays now reach the simulated backend, which
+ *   // answers "Hello!" once, then its default behaviour;
+ *   // `backend.requests` shows exactly what the provider sent.
+ *   console.log(provider.services, backend.requests.length);
  * } finally {
  *   await backend.close();
  * }
