@@ -50,7 +50,9 @@ export type CredentialsErrorCode =
   | "auth_file_invalid"
   | "auth_api_key_only"
   | "auth_token_missing"
-  | "auth_account_id_missing";
+  | "auth_account_id_missing"
+  | "auth_file_unwritable"
+  | "auth_lock_unavailable";
 
 /**
  * The Codex credentials file cannot be used as it is. The message says how to

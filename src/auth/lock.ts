@@ -1,0 +1,295 @@
+/**
+ * A cross-process lock file, so that every process on the machine that
+ * shares one Codex login spends its refresh token at most once.
+ *
+ * The lock is a file created with `O_EXCL` (flag `wx`) holding the owner's
+ * pid, host, creation time and a random id. A lock whose owner is dead (same
+ * host, `kill(pid, 0)` fails with `ESRCH`) or that is older than a bound is
+ * stale and is broken. Breaking happens under a second, short-lived guard
+ * file and only after checking that the lock is still the stale one, so two
+ * waiters that both judge a lock stale never delete the new lock that one of
+ * them has just taken. A lock is released only if it is still ours.
+ *
+ * @module
+ */
+
+import { open, readFile, stat, unlink } from "node:fs/promises";
+import { hostname } from "node:os";
+import { kill, pid } from "node:process";
+import { CredentialsError, TokenRefreshError } from "../errors.ts";
+
+/** Default age after which a lock is stale whoever holds it, in milliseconds. */
+export const DEFAULT_LOCK_STALE_MS = 30_000;
+
+/** Default bound of the wait for a lock, in milliseconds. */
+export const DEFAULT_LOCK_WAIT_MS = 40_000;
+
+/** An empty or unreadable lock file older than this is a crashed owner's. */
+const UNREADABLE_LOCK_GRACE_MS = 1000;
+
+/** A break guard older than this was left by a crashed breaker. */
+const GUARD_STALE_MS = 5000;
+
+/** Options of {@linkcode acquireLock}. */
+export interface LockOptions {
+  /** Age after which a lock is stale even if its owner lives, in milliseconds (default 30000). */
+  staleMs?: number;
+  /** How long to wait for the lock before failing, in milliseconds (default 40000). */
+  waitMs?: number;
+  /** First pause between attempts, in milliseconds (default 5); it grows to 100. */
+  pollMs?: number;
+}
+
+/** A lock this process holds. */
+export interface HeldLock {
+  /** Path of the lock file. */
+  readonly path: string;
+  /** Random id written into the lock file. */
+  readonly id: string;
+  /** Removes the lock file if it is still ours. Resolves with whether it was. Never throws. */
+  release(): Promise<boolean>;
+}
+
+/** What a lock file says about its owner. */
+export interface LockOwner {
+  /** Random id of the lock, when the file is readable. */
+  id?: string;
+  /** Process id of the owner. */
+  pid?: number;
+  /** Host name of the owner. */
+  host?: string;
+  /** Creation time, milliseconds since the epoch. */
+  createdAt?: number;
+  /** Inode of the lock file. */
+  ino: number;
+  /** Modification time of the lock file, milliseconds since the epoch. */
+  mtimeMs: number;
+}
+
+function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function randomId(): string {
+  return crypto.randomUUID();
+}
+
+/**
+ * Reads a lock file. Resolves with `undefined` when there is no lock.
+ *
+ * @example
+ * ```ts
+ * import { readLockOwner } from "./lock.ts";
+ * const owner = await readLockOwner("/home/me/.codex/auth.json.lock");
+ * console.log(owner?.pid);
+ * ```
+ */
+export async function readLockOwner(
+  lockPath: string,
+): Promise<LockOwner | undefined> {
+  let text: string;
+  let ino: number;
+  let mtimeMs: number;
+  try {
+    const info = await stat(lockPath);
+    ino = info.ino;
+    mtimeMs = info.mtimeMs;
+    text = await readFile(lockPath, "utf8");
+  } catch (error) {
+    if (errorCode(error) === "ENOENT") return undefined;
+    throw error;
+  }
+  const owner: LockOwner = { ino, mtimeMs };
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    if (typeof parsed.id === "string") owner.id = parsed.id;
+    if (typeof parsed.pid === "number") owner.pid = parsed.pid;
+    if (typeof parsed.host === "string") owner.host = parsed.host;
+    if (typeof parsed.createdAt === "number") {
+      owner.createdAt = parsed.createdAt;
+    }
+  } catch {
+    // Empty or partial: the owner crashed right after creating it, or is
+    // writing it at this moment. Judged by its modification time.
+  }
+  return owner;
+}
+
+function processIsDead(processId: number): boolean {
+  try {
+    kill(processId, 0);
+    return false;
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    return errorCode(error) === "ESRCH";
+  }
+}
+
+/**
+ * Whether a lock is stale: its owner on this host is dead, it is older than
+ * `staleMs`, or it is unreadable and older than a short grace.
+ *
+ * @example
+ * ```ts
+ * import { isLockStale, readLockOwner } from "./lock.ts";
+ * const owner = await readLockOwner("auth.json.lock");
+ * console.log(owner !== undefined && isLockStale(owner, 30_000, Date.now()));
+ * ```
+ */
+export function isLockStale(
+  owner: LockOwner,
+  staleMs: number,
+  now: number,
+): boolean {
+  if (owner.id === undefined) {
+    return now - owner.mtimeMs > UNREADABLE_LOCK_GRACE_MS;
+  }
+  if (
+    owner.pid !== undefined && owner.host === hostname() &&
+    owner.pid !== pid && processIsDead(owner.pid)
+  ) {
+    return true;
+  }
+  return now - (owner.createdAt ?? owner.mtimeMs) > staleMs;
+}
+
+function sameLock(a: LockOwner, b: LockOwner): boolean {
+  return a.id !== undefined ? a.id === b.id : b.id === undefined &&
+    a.ino === b.ino && a.mtimeMs === b.mtimeMs;
+}
+
+/** Breaks `stale` if it is still the lock in place. Resolves with whether the way is free now. */
+async function breakLock(lockPath: string, stale: LockOwner): Promise<boolean> {
+  const guardPath = `${lockPath}.break`;
+  let guard;
+  try {
+    guard = await open(guardPath, "wx", 0o600);
+  } catch (error) {
+    if (errorCode(error) !== "EEXIST") throw error;
+    const info = await stat(guardPath).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > GUARD_STALE_MS) {
+      await unlink(guardPath).catch(() => {});
+    }
+    return false;
+  }
+  try {
+    await guard.close();
+    const current = await readLockOwner(lockPath);
+    if (current === undefined) return true;
+    if (!sameLock(stale, current)) return false;
+    await unlink(lockPath).catch((error) => {
+      if (errorCode(error) !== "ENOENT") throw error;
+    });
+    return true;
+  } finally {
+    await unlink(guardPath).catch(() => {});
+  }
+}
+
+function lockError(lockPath: string, error: unknown): CredentialsError {
+  return new CredentialsError(
+    "auth_lock_unavailable",
+    `Cannot create the refresh lock ${lockPath}: expected a writable folder next to the auth file, found ${
+      errorCode(error) ?? "an error"
+    }`,
+    { cause: error },
+  );
+}
+
+async function tryCreate(lockPath: string, id: string): Promise<boolean> {
+  let handle;
+  try {
+    handle = await open(lockPath, "wx", 0o600);
+  } catch (error) {
+    if (errorCode(error) === "EEXIST") return false;
+    throw lockError(lockPath, error);
+  }
+  try {
+    await handle.writeFile(
+      JSON.stringify({ pid, host: hostname(), createdAt: Date.now(), id }),
+    );
+  } catch (error) {
+    await handle.close().catch(() => {});
+    await unlink(lockPath).catch(() => {});
+    throw lockError(lockPath, error);
+  }
+  await handle.close();
+  return true;
+}
+
+async function releaseLock(lockPath: string, id: string): Promise<boolean> {
+  try {
+    const owner = await readLockOwner(lockPath);
+    if (owner?.id !== id) return false;
+    await unlink(lockPath);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the lock file `lockPath`, waiting with a growing pause (5 ms to
+ * 100 ms, with jitter) while another live process holds it, and breaking it
+ * when it is stale.
+ *
+ * Throws `TokenRefreshError` when the wait exceeds `waitMs`, and
+ * `CredentialsError` (`auth_lock_unavailable`) when the lock file cannot be
+ * created at all (for example a read-only folder).
+ *
+ * @example
+ * ```ts
+ * import { acquireLock } from "./lock.ts";
+ *
+ * const lock = await acquireLock("/home/me/.codex/auth.json.lock");
+ * try {
+ *   // read, refresh, write back
+ * } finally {
+ *   await lock.release();
+ * }
+ * ```
+ */
+export async function acquireLock(
+  lockPath: string,
+  options: LockOptions = {},
+): Promise<HeldLock> {
+  const staleMs = options.staleMs ?? DEFAULT_LOCK_STALE_MS;
+  const waitMs = options.waitMs ?? DEFAULT_LOCK_WAIT_MS;
+  const deadline = Date.now() + waitMs;
+  let pause = options.pollMs ?? 5;
+  const id = randomId();
+  for (;;) {
+    if (await tryCreate(lockPath, id)) {
+      return { path: lockPath, id, release: () => releaseLock(lockPath, id) };
+    }
+    let owner: LockOwner | undefined;
+    try {
+      owner = await readLockOwner(lockPath);
+    } catch (error) {
+      throw lockError(lockPath, error);
+    }
+    if (owner === undefined) continue;
+    if (isLockStale(owner, staleMs, Date.now())) {
+      try {
+        if (await breakLock(lockPath, owner)) continue;
+      } catch (error) {
+        throw lockError(lockPath, error);
+      }
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new TokenRefreshError(
+        `Token refresh failed: expected to take the refresh lock ${lockPath} within ${waitMs} ms, found it still held${
+          owner.pid === undefined ? "" : ` by process ${owner.pid}`
+        }`,
+      );
+    }
+    await sleep(Math.min(left, pause + Math.random() * pause));
+    pause = Math.min(pause * 1.5, 100);
+  }
+}

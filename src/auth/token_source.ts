@@ -1,0 +1,440 @@
+/**
+ * The token source over a Codex CLI auth.json: hands out a valid access
+ * token, refreshing it when needed, with one refresh in flight per process
+ * and at most one refresh per refresh token across every process on the
+ * machine (a lock file next to auth.json).
+ *
+ * - Proactive refresh when `exp` is within 5 minutes (or, without a readable
+ *   `exp`, when `last_refresh` is older than 8 days).
+ * - Under the lock, the file is read again: newer tokens written by another
+ *   process (this provider or the Codex CLI) are adopted instead of
+ *   refreshing.
+ * - After `refresh_token_reused`, the file is read again (for a short grace)
+ *   and newer tokens are adopted if another writer produced them.
+ * - A permanent failure (`LoginRequiredError`) stops every further call to
+ *   the token endpoint until the auth file holds different tokens; a
+ *   transient one (`TokenRefreshError`) backs off for a growing few seconds,
+ *   while a still unexpired access token keeps being handed out.
+ * - The parsed file is cached and read again only when its stamp (inode,
+ *   size, times) changes.
+ *
+ * @module
+ */
+
+import {
+  CredentialsError,
+  LoginRequiredError,
+  TokenRefreshError,
+} from "../errors.ts";
+import {
+  credentialsFromDocument,
+  credentialsInfo,
+  readCredentials,
+  sameStamp,
+  type StampedCredentials,
+  statAuthFile,
+} from "./auth_file.ts";
+import { acquireLock } from "./lock.ts";
+import { isExpired, needsRefresh } from "./policy.ts";
+import {
+  DEFAULT_REFRESH_TIMEOUT_MS,
+  loginRequired,
+  type RefreshedTokens,
+  requestTokenRefresh,
+} from "./refresh.ts";
+import type { AccessToken, CredentialsInfo, TokenSource } from "./types.ts";
+import {
+  authFileTarget,
+  mergeRefreshedTokens,
+  writeAuthFile,
+} from "./write.ts";
+
+/** Options of {@linkcode createTokenSource}. */
+export interface TokenSourceOptions {
+  /** OAuth token endpoint, e.g. `https://auth.openai.com/oauth/token`. */
+  tokenUrl: string;
+  /** Bound of one token-endpoint call, in milliseconds (default 20000). */
+  refreshTimeoutMs?: number;
+  /** OAuth client id (default: the Codex CLI's). */
+  clientId?: string;
+  /** Clock for expiry decisions and `last_refresh`, milliseconds since the epoch (default `Date.now`). */
+  now?: () => number;
+  /** `fetch` used for the token endpoint (default: the global one). */
+  fetch?: typeof fetch;
+  /** Age after which another process's refresh lock is stale, in milliseconds (default 30000). */
+  lockStaleMs?: number;
+  /** How long to wait for another process's refresh, in milliseconds (default 40000). */
+  lockWaitMs?: number;
+  /**
+   * After `refresh_token_reused`, how long to watch auth.json for the tokens
+   * of the writer that won, in milliseconds (default 1000).
+   */
+  reusedGraceMs?: number;
+  /** How long a file caught mid-write is read again, in milliseconds (default 1000). */
+  parseRetryMs?: number;
+  /** First pause after a transient refresh failure, in milliseconds (default 1000); doubles per failure. */
+  backoffMs?: number;
+  /** Longest pause after transient failures, in milliseconds (default 30000). */
+  maxBackoffMs?: number;
+  /**
+   * Receives seller-facing warnings (never a token), e.g. refreshed tokens
+   * that could not be written back. Default: `console.warn`.
+   */
+  onWarning?: (message: string) => void;
+}
+
+type Trigger =
+  | { kind: "proactive" }
+  | { kind: "unauthorized"; failed: string }
+  | { kind: "forced" };
+
+interface Blocked {
+  error: LoginRequiredError;
+  accessToken: string;
+  refreshToken: string | undefined;
+}
+
+interface Backoff {
+  error: TokenRefreshError;
+  until: number;
+  failures: number;
+  accessToken: string;
+  refreshToken: string | undefined;
+}
+
+/** How many failing access tokens remember that they had their forced refresh. */
+const FORCED_MEMORY = 32;
+
+function toAccessToken(credentials: StampedCredentials): AccessToken {
+  return {
+    accessToken: credentials.accessToken,
+    accountId: credentials.accountId,
+  };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+class FileTokenSource implements TokenSource {
+  readonly #authFile: string;
+  readonly #options: TokenSourceOptions;
+  readonly #now: () => number;
+  #cache: StampedCredentials | undefined;
+  #generation = 0;
+  #reading: Promise<StampedCredentials> | undefined;
+  #inflight: Promise<StampedCredentials> | undefined;
+  #blocked: Blocked | undefined;
+  #backoff: Backoff | undefined;
+  readonly #forced: string[] = [];
+  /** A freshly refreshed token that is still close to expiry: no new refresh for it. */
+  #refreshedNearExpiry: string | undefined;
+
+  constructor(authFile: string, options: TokenSourceOptions) {
+    this.#authFile = authFile;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+  }
+
+  async init(): Promise<CredentialsInfo> {
+    let credentials = await this.#readFresh();
+    const now = this.#now();
+    if (isExpired(credentials, now)) {
+      credentials = await this.#refresh({ kind: "proactive" });
+    } else if (needsRefresh(credentials, now)) {
+      try {
+        credentials = await this.#refresh({ kind: "proactive" });
+      } catch (error) {
+        // The token still works for a few minutes; getToken tries again.
+        if (!(error instanceof TokenRefreshError)) throw error;
+      }
+    }
+    return credentialsInfo(credentials);
+  }
+
+  async getToken(): Promise<AccessToken> {
+    const credentials = await this.#current();
+    const now = this.#now();
+    if (this.#blocked) {
+      if (!isExpired(credentials, now)) return toAccessToken(credentials);
+      throw this.#blocked.error;
+    }
+    if (
+      !needsRefresh(credentials, now) ||
+      (credentials.accessToken === this.#refreshedNearExpiry &&
+        !isExpired(credentials, now))
+    ) {
+      return toAccessToken(credentials);
+    }
+    if (this.#backoff && now < this.#backoff.until && !this.#inflight) {
+      if (!isExpired(credentials, now)) return toAccessToken(credentials);
+      throw this.#backoff.error;
+    }
+    try {
+      return toAccessToken(await this.#refresh({ kind: "proactive" }));
+    } catch (error) {
+      // A token that has not expired yet still works: keep serving with it.
+      const refreshFailed = error instanceof TokenRefreshError ||
+        error instanceof LoginRequiredError;
+      if (refreshFailed && !isExpired(credentials, now)) {
+        return toAccessToken(credentials);
+      }
+      throw error;
+    }
+  }
+
+  async handleUnauthorized(
+    failed: AccessToken,
+  ): Promise<AccessToken | undefined> {
+    const credentials = await this.#readFresh();
+    if (credentials.accessToken !== failed.accessToken) {
+      return toAccessToken(credentials);
+    }
+    if (this.#inflight) {
+      // Another request hit the same 401 and its refresh is under way.
+      const joined = await this.#inflight.catch(() => undefined);
+      if (joined && joined.accessToken !== failed.accessToken) {
+        return toAccessToken(joined);
+      }
+    }
+    if (this.#forced.includes(failed.accessToken)) return undefined;
+    if (this.#blocked) throw this.#blocked.error;
+    if (this.#backoff && this.#now() < this.#backoff.until) {
+      throw this.#backoff.error;
+    }
+    this.#forced.push(failed.accessToken);
+    if (this.#forced.length > FORCED_MEMORY) this.#forced.shift();
+    const next = await this.#refresh({
+      kind: "unauthorized",
+      failed: failed.accessToken,
+    });
+    return next.accessToken === failed.accessToken
+      ? undefined
+      : toAccessToken(next);
+  }
+
+  async forceRefresh(): Promise<CredentialsInfo> {
+    if (this.#inflight) await this.#inflight.catch(() => {});
+    return credentialsInfo(await this.#refresh({ kind: "forced" }));
+  }
+
+  async info(): Promise<CredentialsInfo> {
+    return credentialsInfo(await this.#current());
+  }
+
+  /** The cached credentials, read again when the file's stamp changed. */
+  async #current(): Promise<StampedCredentials> {
+    const stamp = await statAuthFile(this.#authFile);
+    if (this.#cache && sameStamp(this.#cache.stamp, stamp)) return this.#cache;
+    if (!this.#reading) {
+      this.#reading = this.#readFresh().finally(() => {
+        this.#reading = undefined;
+      });
+    }
+    return await this.#reading;
+  }
+
+  /** Reads the file now and adopts it unless a refresh committed meanwhile. */
+  async #readFresh(): Promise<StampedCredentials> {
+    const generation = this.#generation;
+    const credentials = await readCredentials(this.#authFile, {
+      parseRetryMs: this.#options.parseRetryMs,
+    });
+    if (generation === this.#generation) this.#adopt(credentials);
+    return credentials;
+  }
+
+  #adopt(credentials: StampedCredentials): void {
+    this.#cache = credentials;
+    const blocked = this.#blocked;
+    if (
+      blocked &&
+      (blocked.accessToken !== credentials.accessToken ||
+        blocked.refreshToken !== credentials.refreshToken)
+    ) {
+      this.#blocked = undefined;
+    }
+    const backoff = this.#backoff;
+    if (
+      backoff &&
+      (backoff.accessToken !== credentials.accessToken ||
+        backoff.refreshToken !== credentials.refreshToken)
+    ) {
+      this.#backoff = undefined;
+    }
+  }
+
+  #refresh(trigger: Trigger): Promise<StampedCredentials> {
+    if (this.#inflight) return this.#inflight;
+    const run = this.#refreshUnderLock(trigger).finally(() => {
+      this.#inflight = undefined;
+    });
+    this.#inflight = run;
+    return run;
+  }
+
+  async #refreshUnderLock(trigger: Trigger): Promise<StampedCredentials> {
+    let basis: StampedCredentials | undefined;
+    try {
+      const target = await authFileTarget(this.#authFile);
+      const lock = await acquireLock(`${target}.lock`, {
+        staleMs: this.#options.lockStaleMs,
+        waitMs: this.#options.lockWaitMs,
+      });
+      try {
+        basis = await this.#readFresh();
+        const now = this.#now();
+        if (trigger.kind === "proactive" && !needsRefresh(basis, now)) {
+          return basis;
+        }
+        if (
+          trigger.kind === "unauthorized" &&
+          basis.accessToken !== trigger.failed
+        ) {
+          return basis;
+        }
+        if (basis.refreshToken === undefined) {
+          throw loginRequired("refresh_token_missing", 0);
+        }
+        let refreshed: RefreshedTokens;
+        try {
+          refreshed = await requestTokenRefresh(
+            this.#options.tokenUrl,
+            basis.refreshToken,
+            {
+              clientId: this.#options.clientId,
+              timeoutMs: this.#options.refreshTimeoutMs ??
+                DEFAULT_REFRESH_TIMEOUT_MS,
+              fetch: this.#options.fetch,
+            },
+          );
+        } catch (error) {
+          if (
+            error instanceof LoginRequiredError &&
+            error.reason === "refresh_token_reused"
+          ) {
+            const newer = await this.#awaitNewerTokens(basis);
+            if (newer) return newer;
+          }
+          throw error;
+        }
+        return await this.#commit(basis, refreshed);
+      } finally {
+        await lock.release();
+      }
+    } catch (error) {
+      this.#recordFailure(error, basis);
+      throw error;
+    }
+  }
+
+  /** After `refresh_token_reused`: the winner's tokens, if it wrote them. */
+  async #awaitNewerTokens(
+    basis: StampedCredentials,
+  ): Promise<StampedCredentials | undefined> {
+    const graceMs = this.#options.reusedGraceMs ?? 1000;
+    const started = Date.now();
+    for (;;) {
+      try {
+        const current = await this.#readFresh();
+        if (current.refreshToken !== basis.refreshToken) return current;
+      } catch (error) {
+        if (!(error instanceof CredentialsError)) throw error;
+      }
+      if (Date.now() - started >= graceMs) return undefined;
+      await sleep(Math.min(100, graceMs));
+    }
+  }
+
+  async #commit(
+    basis: StampedCredentials,
+    refreshed: RefreshedTokens,
+  ): Promise<StampedCredentials> {
+    const now = this.#now();
+    const document = mergeRefreshedTokens(basis.document, refreshed, {
+      accountId: basis.accountId,
+      now,
+    });
+    const parsed = credentialsFromDocument(document, this.#authFile);
+    let stamp = basis.stamp;
+    try {
+      await writeAuthFile(this.#authFile, document);
+      stamp = await statAuthFile(this.#authFile);
+    } catch (error) {
+      // The old refresh token is spent: keep the new tokens in memory so
+      // this process keeps working, and tell the seller.
+      this.#warn(
+        `Codex tokens were refreshed but could not be saved (${
+          error instanceof CredentialsError ? error.message : "write failed"
+        }); other programs using this Codex login will need "codex login"`,
+      );
+    }
+    const next: StampedCredentials = { ...parsed, stamp };
+    this.#generation++;
+    this.#blocked = undefined;
+    this.#backoff = undefined;
+    this.#adopt(next);
+    if (isExpired(next, now)) {
+      throw new TokenRefreshError(
+        "Token refresh failed: expected a new access token from the token endpoint, found none or an expired one",
+      );
+    }
+    this.#refreshedNearExpiry = needsRefresh(next, now)
+      ? next.accessToken
+      : undefined;
+    return next;
+  }
+
+  #warn(message: string): void {
+    (this.#options.onWarning ?? console.warn)(message);
+  }
+
+  #recordFailure(
+    error: unknown,
+    basis: StampedCredentials | undefined,
+  ): void {
+    const tokens = basis ?? this.#cache;
+    if (!tokens) return;
+    if (error instanceof LoginRequiredError) {
+      if (this.#blocked?.error !== error) this.#warn(error.message);
+      this.#blocked = {
+        error,
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+      };
+    } else if (error instanceof TokenRefreshError) {
+      const failures = (this.#backoff?.failures ?? 0) + 1;
+      const first = this.#options.backoffMs ?? 1000;
+      const longest = this.#options.maxBackoffMs ?? 30_000;
+      const pause = Math.min(longest, first * 2 ** (failures - 1));
+      this.#backoff = {
+        error,
+        until: this.#now() + pause,
+        failures,
+        accessToken: tokens.accessToken,
+        refreshToken: tokens.refreshToken,
+      };
+    }
+  }
+}
+
+/**
+ * Creates the token source over a Codex CLI auth.json.
+ *
+ * @example
+ * ```ts
+ * import { createTokenSource } from "./token_source.ts";
+ *
+ * const tokens = createTokenSource("/home/me/.codex/auth.json", {
+ *   tokenUrl: "https://auth.openai.com/oauth/token",
+ * });
+ * await tokens.init();
+ * const { accessToken, accountId } = await tokens.getToken();
+ * ```
+ */
+export function createTokenSource(
+  authFile: string,
+  options: TokenSourceOptions,
+): TokenSource {
+  return new FileTokenSource(authFile, options);
+}
