@@ -1507,14 +1507,24 @@ describe("fake backend scripting and records", () => {
       { kind: "text", pauseAfterEvents: 2 },
       { kind: "headers_never" },
     );
-    const stalled = await post(backend, validBody());
-    const paused = await post(backend, validBody());
-    const headerless = assert.rejects(post(backend, validBody()));
-    await delay(50);
-    assert.equal(backend.inFlight, 3);
-    const started = Date.now();
-    await backend.close();
-    assert.ok(Date.now() - started < 1000, "closed promptly");
+    let inFlight = 0;
+    let closeMs = Infinity;
+    let stalled: Response | undefined;
+    let paused: Response | undefined;
+    let headerless: Promise<void> | undefined;
+    try {
+      stalled = await post(backend, validBody());
+      paused = await post(backend, validBody());
+      headerless = assert.rejects(post(backend, validBody()));
+      await delay(50);
+      inFlight = backend.inFlight;
+    } finally {
+      const started = Date.now();
+      await backend.close();
+      closeMs = Date.now() - started;
+    }
+    assert.equal(inFlight, 3);
+    assert.ok(closeMs < 1000, "closed promptly");
     await assert.rejects(stalled.text());
     await assert.rejects(paused.text());
     await headerless;
