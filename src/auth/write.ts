@@ -212,11 +212,6 @@ export async function writeAuthFile(
     } catch (error) {
       if (errorCode(error) !== "ENOENT") throw error;
     }
-    await removeStaleTemps(
-      dir,
-      name,
-      options.staleTempMs ?? DEFAULT_STALE_TEMP_MS,
-    );
     tempPath = join(dir, `.${name}.${randomHex(8)}.tmp`);
     const handle = await open(tempPath, "wx", mode);
     try {
@@ -230,6 +225,11 @@ export async function writeAuthFile(
     await rename(tempPath, target);
     tempPath = undefined;
     await syncDirectory(dir);
+    await removeStaleTemps(
+      dir,
+      name,
+      options.staleTempMs ?? DEFAULT_STALE_TEMP_MS,
+    );
   } catch (error) {
     if (tempPath !== undefined) await unlink(tempPath).catch(() => {});
     throw new CredentialsError(
