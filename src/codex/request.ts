@@ -1,0 +1,438 @@
+/**
+ * Request normalisation for the Codex backend: reads the buyer's JSON body and
+ * reshapes it into what `chatgpt.com/backend-api/codex/responses` accepts
+ * (`stream: true`, `store: false`, `instructions` present, no `system`
+ * messages, no unsupported parameters, no stored-item references), and builds
+ * the upstream headers.
+ *
+ * @module
+ */
+
+import { RelayError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+
+/** Options of {@linkcode shapeRequest}. */
+export interface ShapeOptions {
+  /** `instructions` used when the request carries none and has no leading system/developer text. */
+  defaultInstructions: string;
+  /** Announced service id -> upstream model. */
+  aliasMap: Record<string, string>;
+  /** When non-empty, the only services a buyer may request (exact match). */
+  allowedServices: readonly string[];
+}
+
+/** A request ready for the backend, with what the relay needs to know about it. */
+export interface ShapedRequest {
+  /** The upstream body, ready for `JSON.stringify`. */
+  body: Record<string, unknown>;
+  /** The requested service (trimmed `service ?? model`). */
+  service: string;
+  /** Upstream model after the alias map. */
+  model: string;
+  /** Whether the BUYER asked for streaming (`stream === true`). */
+  stream: boolean;
+  /** The request's `prompt_cache_key` when it is a non-empty string. */
+  promptCacheKey?: string;
+}
+
+/** Credentials needed by {@linkcode buildUpstreamHeaders}. */
+export interface UpstreamToken {
+  /** The bearer token for the backend. */
+  accessToken: string;
+  /** ChatGPT account id. */
+  accountId: string;
+}
+
+/**
+ * Separator between the texts of two leading `system`/`developer` messages
+ * when they are folded into `instructions`.
+ */
+export const INSTRUCTIONS_MESSAGE_SEPARATOR = "\n\n";
+
+/**
+ * Separator between two text parts (`input_text`/`text`) of one leading
+ * message when it is folded into `instructions`. Parts are joined with a
+ * newline rather than nothing so that two parts never glue two words together.
+ */
+export const INSTRUCTIONS_PART_SEPARATOR = "\n";
+
+/**
+ * Parameters the backend rejects with `Unsupported parameter: <name>`; they are
+ * removed from the upstream body (`service_tier` is kept when it equals
+ * `"priority"`).
+ */
+export const UNSUPPORTED_PARAMETERS: readonly string[] = Object.freeze([
+  "max_output_tokens",
+  "max_completion_tokens",
+  "temperature",
+  "top_p",
+  "frequency_penalty",
+  "presence_penalty",
+  "truncation",
+  "user",
+  "context_management",
+  "prompt_cache_retention",
+  "safety_identifier",
+  "stream_options",
+]);
+
+const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["input_text", "text"]);
+
+/**
+ * Reads a buyer's request body as a JSON object.
+ *
+ * Throws a {@linkcode RelayError}: 413 `request_too_large` when the body is
+ * larger than `maxBytes`; 400 `invalid_json` when it is empty, not valid UTF-8,
+ * not JSON, or JSON but not an object.
+ *
+ * @param body the raw request body
+ * @param maxBytes the largest accepted body, in bytes
+ * @returns the parsed object
+ *
+ * @example
+ * ```ts
+ * import { readRequestJson } from "./request.ts";
+ *
+ * const body = readRequestJson(
+ *   new TextEncoder().encode('{"model":"gpt-5.4","input":"Hi"}'),
+ *   1024,
+ * );
+ * console.log(body.model); // "gpt-5.4"
+ * ```
+ */
+export function readRequestJson(
+  body: Uint8Array,
+  maxBytes: number,
+): Record<string, unknown> {
+  if (body.byteLength > maxBytes) {
+    throw new RelayError(
+      413,
+      "request_too_large",
+      `Expected a request body of at most ${maxBytes} bytes, found ${body.byteLength} bytes`,
+    );
+  }
+  if (body.byteLength === 0) {
+    throw new RelayError(
+      400,
+      "invalid_json",
+      "Expected a JSON object in the request body, found an empty body",
+    );
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+  } catch {
+    throw new RelayError(
+      400,
+      "invalid_json",
+      "Expected a UTF-8 JSON object in the request body, found bytes that are not valid UTF-8",
+    );
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new RelayError(
+      400,
+      "invalid_json",
+      "Expected a JSON object in the request body, found text that is not valid JSON",
+    );
+  }
+  if (!isObject(value)) {
+    throw new RelayError(
+      400,
+      "invalid_json",
+      `Expected a JSON object in the request body, found ${describe(value)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Reshapes a buyer's Responses API request for the Codex backend. The buyer's
+ * object is not modified; what changes is copied.
+ *
+ * - `service ?? model` names the service (trimmed, non-empty, and one of
+ *   `allowedServices` when that list is non-empty); `service` is removed and
+ *   `model` becomes the alias-mapped upstream model.
+ * - `stream: true` and `store: false` are always set.
+ * - Without a non-empty string `instructions`, the text of the leading
+ *   `system`/`developer` messages of `input` becomes `instructions` (messages
+ *   joined with {@linkcode INSTRUCTIONS_MESSAGE_SEPARATOR}, text parts of one
+ *   message with {@linkcode INSTRUCTIONS_PART_SEPARATOR}) and those messages
+ *   are removed; with no such text, `defaultInstructions`. A leading message
+ *   holding a non-text part (an image, a file) ends the leading run and stays
+ *   in `input`.
+ * - Every remaining `system` message becomes a `developer` message.
+ * - {@linkcode UNSUPPORTED_PARAMETERS} are removed, and `service_tier` unless
+ *   it is `"priority"`.
+ * - `id` is removed from every input item, `item_reference` items are dropped.
+ *
+ * Throws a 400 {@linkcode RelayError}: `missing_model` when neither `service`
+ * nor `model` is a non-empty string, `model_not_allowed` when the service is
+ * not allowed, `invalid_request` when a field has the wrong type.
+ *
+ * @param body the buyer's request object
+ * @param options default instructions, alias map, allowed services
+ * @returns the upstream body and what the relay needs to know
+ *
+ * @example
+ * ```ts
+ * import { shapeRequest } from "./request.ts";
+ *
+ * const shaped = shapeRequest(
+ *   { model: "codex", input: [{ role: "system", content: "Be brief" }, { role: "user", content: "Hi" }] },
+ *   { defaultInstructions: "You are helpful", aliasMap: { codex: "gpt-5.4" }, allowedServices: [] },
+ * );
+ * console.log(shaped.body.model, shaped.body.instructions); // "gpt-5.4" "Be brief"
+ * ```
+ */
+export function shapeRequest(
+  body: Record<string, unknown>,
+  options: ShapeOptions,
+): ShapedRequest {
+  const service = readService(body, options.allowedServices);
+  const model = Object.hasOwn(options.aliasMap, service)
+    ? options.aliasMap[service]
+    : service;
+  validateShapes(body);
+
+  const upstream: Record<string, unknown> = { ...body };
+  delete upstream.service;
+  upstream.model = model;
+  upstream.stream = true;
+  upstream.store = false;
+  for (const name of UNSUPPORTED_PARAMETERS) delete upstream[name];
+  if (upstream.service_tier !== "priority") delete upstream.service_tier;
+
+  let input = Array.isArray(body.input) ? cleanInput(body.input) : body.input;
+  const given = body.instructions;
+  if (typeof given === "string" && given !== "") {
+    upstream.instructions = given;
+  } else {
+    let folded: string | undefined;
+    if (Array.isArray(input)) {
+      const leading = takeLeadingInstructions(input);
+      input = leading.rest;
+      folded = leading.text;
+    }
+    upstream.instructions = folded !== undefined && folded !== ""
+      ? folded
+      : options.defaultInstructions;
+  }
+  if (Array.isArray(input)) input = input.map(systemToDeveloper);
+  if (input !== undefined) upstream.input = input;
+
+  const shaped: ShapedRequest = {
+    body: upstream,
+    service,
+    model,
+    stream: body.stream === true,
+  };
+  if (typeof body.prompt_cache_key === "string" && body.prompt_cache_key) {
+    shaped.promptCacheKey = body.prompt_cache_key;
+  }
+  return shaped;
+}
+
+/**
+ * The headers of one backend request, exactly: `authorization`,
+ * `chatgpt-account-id`, `content-type`, `accept`, `openai-beta`, `originator`,
+ * `session_id` and `user-agent`. Nothing of the buyer is included.
+ *
+ * @param token the seller's access token and account id
+ * @param sessionId the `session_id` (the prompt cache key, or a fresh UUID)
+ * @returns the header record
+ *
+ * @example
+ * ```ts
+ * import { buildUpstreamHeaders } from "./request.ts";
+ *
+ * const headers = buildUpstreamHeaders(
+ *   { accessToken: "token", accountId: "account" },
+ *   crypto.randomUUID(),
+ * );
+ * console.log(headers.accept); // "text/event-stream"
+ * ```
+ */
+export function buildUpstreamHeaders(
+  token: UpstreamToken,
+  sessionId: string,
+): Record<string, string> {
+  return {
+    "authorization": `Bearer ${token.accessToken}`,
+    "chatgpt-account-id": token.accountId,
+    "content-type": "application/json",
+    "accept": "text/event-stream",
+    "openai-beta": "responses=experimental",
+    "originator": "codex_cli_rs",
+    "session_id": sessionId,
+    "user-agent": `antseed-provider-openai-responses/${VERSION}`,
+  };
+}
+
+function readService(
+  body: Record<string, unknown>,
+  allowed: readonly string[],
+): string {
+  const field = body.service !== undefined && body.service !== null
+    ? "service"
+    : "model";
+  const value = body[field];
+  if (value === undefined || value === null) {
+    throw new RelayError(
+      400,
+      "missing_model",
+      'Expected a "model" (or "service") string in the request body, found none',
+    );
+  }
+  if (typeof value !== "string") {
+    throw new RelayError(
+      400,
+      "invalid_request",
+      `Expected "${field}" to be a string, found ${describe(value)}`,
+    );
+  }
+  const service = value.trim();
+  if (service === "") {
+    throw new RelayError(
+      400,
+      "missing_model",
+      `Expected "${field}" to be a non-empty string, found an empty string`,
+    );
+  }
+  if (allowed.length > 0 && !allowed.includes(service)) {
+    throw new RelayError(
+      400,
+      "model_not_allowed",
+      `Expected "${field}" to be one of ${
+        allowed.map((name) => `"${name}"`).join(", ")
+      }, found "${truncate(service, 100)}"`,
+    );
+  }
+  return service;
+}
+
+/** Light type checks: enough that shaping never throws a TypeError and the buyer gets a clear 400. */
+function validateShapes(body: Record<string, unknown>): void {
+  const input = body.input;
+  if (input !== undefined && typeof input !== "string") {
+    if (!Array.isArray(input)) {
+      throw invalid("input", "a string or an array", input);
+    }
+    input.forEach((item, index) => {
+      if (!isObject(item)) {
+        throw invalid(`input[${index}]`, "an object", item);
+      }
+    });
+  }
+  for (const name of ["tools", "include"]) {
+    const value = body[name];
+    if (value !== undefined && value !== null && !Array.isArray(value)) {
+      throw invalid(name, "an array", value);
+    }
+  }
+  for (const name of ["reasoning", "text", "metadata"]) {
+    const value = body[name];
+    if (value !== undefined && value !== null && !isObject(value)) {
+      throw invalid(name, "an object", value);
+    }
+  }
+  const toolChoice = body.tool_choice;
+  if (
+    toolChoice !== undefined && toolChoice !== null &&
+    typeof toolChoice !== "string" && !isObject(toolChoice)
+  ) {
+    throw invalid("tool_choice", "a string or an object", toolChoice);
+  }
+}
+
+/** Drops `item_reference` items and copies the others without `id`. */
+function cleanInput(items: readonly unknown[]): Record<string, unknown>[] {
+  const cleaned: Record<string, unknown>[] = [];
+  for (const item of items as Record<string, unknown>[]) {
+    if (item.type === "item_reference") continue;
+    if (Object.hasOwn(item, "id")) {
+      const { id: _id, ...rest } = item;
+      cleaned.push(rest);
+    } else {
+      cleaned.push(item);
+    }
+  }
+  return cleaned;
+}
+
+function isMessage(item: Record<string, unknown>): boolean {
+  return item.type === undefined || item.type === null ||
+    item.type === "message";
+}
+
+/** The text of a leading instruction message, or undefined when it holds anything but text. */
+function instructionText(item: Record<string, unknown>): string | undefined {
+  if (!isMessage(item)) return undefined;
+  if (item.role !== "system" && item.role !== "developer") return undefined;
+  const content = item.content;
+  if (typeof content === "string") return content;
+  if (!Array.isArray(content)) return undefined;
+  const texts: string[] = [];
+  for (const part of content) {
+    if (
+      !isObject(part) || typeof part.type !== "string" ||
+      !TEXT_PART_TYPES.has(part.type) || typeof part.text !== "string"
+    ) {
+      return undefined;
+    }
+    texts.push(part.text);
+  }
+  return texts.join(INSTRUCTIONS_PART_SEPARATOR);
+}
+
+function takeLeadingInstructions(
+  items: Record<string, unknown>[],
+): { text: string; rest: Record<string, unknown>[] } {
+  const texts: string[] = [];
+  let index = 0;
+  for (; index < items.length; index++) {
+    const text = instructionText(items[index]);
+    if (text === undefined) break;
+    if (text !== "") texts.push(text);
+  }
+  return {
+    text: texts.join(INSTRUCTIONS_MESSAGE_SEPARATOR),
+    rest: index === 0 ? items : items.slice(index),
+  };
+}
+
+function systemToDeveloper(
+  item: Record<string, unknown>,
+): Record<string, unknown> {
+  return item.role === "system" && isMessage(item)
+    ? { ...item, role: "developer" }
+    : item;
+}
+
+function invalid(field: string, expected: string, found: unknown): RelayError {
+  return new RelayError(
+    400,
+    "invalid_request",
+    `Expected "${field}" to be ${expected}, found ${describe(found)}`,
+  );
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") return "a string";
+  if (typeof value === "number") return `the number ${value}`;
+  if (typeof value === "boolean") return `the boolean ${value}`;
+  return `a value of type ${typeof value}`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}

@@ -1,0 +1,564 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  buildUpstreamHeaders,
+  INSTRUCTIONS_MESSAGE_SEPARATOR,
+  INSTRUCTIONS_PART_SEPARATOR,
+  readRequestJson,
+  type ShapeOptions,
+  shapeRequest,
+} from "../src/codex/request.ts";
+import { RelayError } from "../src/errors.ts";
+import { VERSION } from "../src/version.ts";
+
+const OPTIONS: ShapeOptions = {
+  defaultInstructions: "DEFAULT",
+  aliasMap: {},
+  allowedServices: [],
+};
+
+const encoder = new TextEncoder();
+
+function relayError(run: () => unknown): RelayError {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof RelayError, `expected RelayError: ${error}`);
+    assert.doesNotMatch(error.message, /\.$/, "no trailing period");
+    return error;
+  }
+  assert.fail("expected a RelayError");
+}
+
+function shape(
+  body: Record<string, unknown>,
+  options: Partial<ShapeOptions> = {},
+) {
+  return shapeRequest(body, { ...OPTIONS, ...options });
+}
+
+describe("readRequestJson", () => {
+  it("parses a JSON object", () => {
+    const body = readRequestJson(encoder.encode('{"model":"m","n":1}'), 100);
+    assert.deepEqual(body, { model: "m", n: 1 });
+  });
+
+  it("accepts a body of exactly maxBytes", () => {
+    const bytes = encoder.encode('{"model":"m"}');
+    assert.deepEqual(readRequestJson(bytes, bytes.byteLength), { model: "m" });
+  });
+
+  it("rejects a body larger than maxBytes with 413 request_too_large", () => {
+    const bytes = encoder.encode('{"model":"m"}');
+    const error = relayError(() =>
+      readRequestJson(bytes, bytes.byteLength - 1)
+    );
+    assert.equal(error.status, 413);
+    assert.equal(error.code, "request_too_large");
+    assert.match(error.message, new RegExp(`${bytes.byteLength - 1} bytes`));
+  });
+
+  it("rejects text that is not JSON with 400 invalid_json", () => {
+    const error = relayError(() =>
+      readRequestJson(encoder.encode("{model:"), 100)
+    );
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_json");
+  });
+
+  it("rejects bytes that are not valid UTF-8 with 400 invalid_json", () => {
+    const bytes = new Uint8Array([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]);
+    const error = relayError(() => readRequestJson(bytes, 100));
+    assert.equal(error.code, "invalid_json");
+    assert.match(error.message, /UTF-8/);
+  });
+
+  it("rejects JSON that is not an object with 400 invalid_json", () => {
+    for (const text of ["[1]", "null", '"x"', "3"]) {
+      const error = relayError(() =>
+        readRequestJson(encoder.encode(text), 100)
+      );
+      assert.equal(error.code, "invalid_json", text);
+    }
+  });
+
+  it("rejects an empty body with 400 invalid_json", () => {
+    const error = relayError(() => readRequestJson(new Uint8Array(0), 100));
+    assert.equal(error.code, "invalid_json");
+    assert.match(error.message, /empty/);
+  });
+});
+
+describe("shapeRequest service and model", () => {
+  it("takes the service from model when service is absent", () => {
+    const shaped = shape({ model: "gpt-5.4", input: "Hi" });
+    assert.equal(shaped.service, "gpt-5.4");
+    assert.equal(shaped.model, "gpt-5.4");
+    assert.equal(shaped.body.model, "gpt-5.4");
+  });
+
+  it("prefers service over model and removes service from the body", () => {
+    const shaped = shape({ service: "svc", model: "other", input: "Hi" });
+    assert.equal(shaped.service, "svc");
+    assert.equal(shaped.body.model, "svc");
+    assert.equal("service" in shaped.body, false);
+  });
+
+  it("trims the service", () => {
+    assert.equal(shape({ model: "  gpt-5.4 \n" }).service, "gpt-5.4");
+  });
+
+  it("maps the announced service to the upstream model with the alias map", () => {
+    const shaped = shape({ model: "codex-fast" }, {
+      aliasMap: { "codex-fast": "gpt-5.4-mini" },
+    });
+    assert.equal(shaped.service, "codex-fast");
+    assert.equal(shaped.model, "gpt-5.4-mini");
+    assert.equal(shaped.body.model, "gpt-5.4-mini");
+  });
+
+  it("does not resolve aliases through inherited object keys", () => {
+    assert.equal(shape({ model: "toString" }).model, "toString");
+  });
+
+  it("rejects a missing model with 400 missing_model", () => {
+    const error = relayError(() => shape({ input: "Hi" }));
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "missing_model");
+    assert.match(error.message, /"model"/);
+  });
+
+  it("rejects an empty or blank model with 400 missing_model naming the field", () => {
+    for (const body of [{ model: "" }, { model: "   " }, { service: " " }]) {
+      const error = relayError(() => shape(body));
+      assert.equal(error.code, "missing_model");
+      const field = "service" in body ? "service" : "model";
+      assert.match(error.message, new RegExp(`"${field}"`));
+    }
+  });
+
+  it("rejects a model that is not a string with 400 invalid_request", () => {
+    const error = relayError(() => shape({ model: 5 }));
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_request");
+    assert.match(error.message, /"model".*number 5/);
+  });
+
+  it("rejects a service that is not a string with 400 invalid_request", () => {
+    const error = relayError(() => shape({ service: ["a"], model: "m" }));
+    assert.equal(error.code, "invalid_request");
+    assert.match(error.message, /"service"/);
+  });
+
+  it("accepts any service when allowedServices is empty", () => {
+    assert.equal(shape({ model: "anything" }).service, "anything");
+  });
+
+  it("accepts an allowed service", () => {
+    const shaped = shape({ model: "b" }, { allowedServices: ["a", "b"] });
+    assert.equal(shaped.service, "b");
+  });
+
+  it("rejects a service not allowed with 400 model_not_allowed naming the allowed ones", () => {
+    const error = relayError(() =>
+      shape({ model: "c" }, { allowedServices: ["a", "b"] })
+    );
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "model_not_allowed");
+    assert.match(error.message, /"a", "b"/);
+    assert.match(error.message, /found "c"/);
+  });
+
+  it("matches allowed services case-sensitively", () => {
+    const error = relayError(() =>
+      shape({ model: "GPT-5.4" }, { allowedServices: ["gpt-5.4"] })
+    );
+    assert.equal(error.code, "model_not_allowed");
+  });
+});
+
+describe("shapeRequest stream and store", () => {
+  it("always sets stream true and store false upstream", () => {
+    const shaped = shape({ model: "m", stream: false, store: true });
+    assert.equal(shaped.body.stream, true);
+    assert.equal(shaped.body.store, false);
+  });
+
+  it("reports stream true only when the buyer sent stream true", () => {
+    assert.equal(shape({ model: "m", stream: true }).stream, true);
+    assert.equal(shape({ model: "m", stream: false }).stream, false);
+    assert.equal(shape({ model: "m", stream: "true" }).stream, false);
+    assert.equal(shape({ model: "m" }).stream, false);
+  });
+
+  it("exposes a non-empty string prompt_cache_key and passes it on", () => {
+    const shaped = shape({ model: "m", prompt_cache_key: "conv-1" });
+    assert.equal(shaped.promptCacheKey, "conv-1");
+    assert.equal(shaped.body.prompt_cache_key, "conv-1");
+  });
+
+  it("does not expose an empty or non-string prompt_cache_key", () => {
+    assert.equal(
+      shape({ model: "m", prompt_cache_key: "" }).promptCacheKey,
+      undefined,
+    );
+    assert.equal(
+      shape({ model: "m", prompt_cache_key: 7 }).promptCacheKey,
+      undefined,
+    );
+  });
+});
+
+describe("shapeRequest instructions", () => {
+  it("keeps non-empty instructions", () => {
+    const shaped = shape({ model: "m", instructions: "Mine", input: "Hi" });
+    assert.equal(shaped.body.instructions, "Mine");
+  });
+
+  it("uses the default instructions when there are none and no system text", () => {
+    const shaped = shape({
+      model: "m",
+      input: [{ role: "user", content: "Hi" }],
+    });
+    assert.equal(shaped.body.instructions, "DEFAULT");
+  });
+
+  it("uses the default instructions for a string input without instructions", () => {
+    const shaped = shape({ model: "m", input: "Hi" });
+    assert.equal(shaped.body.instructions, "DEFAULT");
+    assert.equal(shaped.body.input, "Hi");
+  });
+
+  it("replaces empty or non-string instructions", () => {
+    assert.equal(
+      shape({ model: "m", instructions: "" }).body.instructions,
+      "DEFAULT",
+    );
+    assert.equal(
+      shape({ model: "m", instructions: null }).body.instructions,
+      "DEFAULT",
+    );
+    assert.equal(
+      shape({ model: "m", instructions: 3 }).body.instructions,
+      "DEFAULT",
+    );
+  });
+
+  it("folds a leading system message with string content into instructions and removes it", () => {
+    const shaped = shape({
+      model: "m",
+      input: [
+        { role: "system", content: "Be brief" },
+        { role: "user", content: "Hi" },
+      ],
+    });
+    assert.equal(shaped.body.instructions, "Be brief");
+    assert.deepEqual(shaped.body.input, [{ role: "user", content: "Hi" }]);
+  });
+
+  it("folds leading developer messages with type message", () => {
+    const shaped = shape({
+      model: "m",
+      input: [
+        {
+          type: "message",
+          role: "developer",
+          content: [{ type: "input_text", text: "Rule" }],
+        },
+        { type: "message", role: "user", content: "Hi" },
+      ],
+    });
+    assert.equal(shaped.body.instructions, "Rule");
+    assert.deepEqual(shaped.body.input, [
+      { type: "message", role: "user", content: "Hi" },
+    ]);
+  });
+
+  it("joins parts with a newline and messages with a blank line", () => {
+    assert.equal(INSTRUCTIONS_PART_SEPARATOR, "\n");
+    assert.equal(INSTRUCTIONS_MESSAGE_SEPARATOR, "\n\n");
+    const shaped = shape({
+      model: "m",
+      input: [
+        {
+          role: "system",
+          content: [
+            { type: "input_text", text: "A1" },
+            { type: "text", text: "A2" },
+          ],
+        },
+        { role: "developer", content: "B" },
+        { role: "user", content: "Hi" },
+      ],
+    });
+    assert.equal(shaped.body.instructions, "A1\nA2\n\nB");
+  });
+
+  it("folds only the leading run and turns later system messages into developer", () => {
+    const shaped = shape({
+      model: "m",
+      input: [
+        { role: "system", content: "Lead" },
+        { role: "user", content: "Hi" },
+        { role: "system", content: "Later" },
+        { role: "developer", content: "Dev" },
+      ],
+    });
+    assert.equal(shaped.body.instructions, "Lead");
+    assert.deepEqual(shaped.body.input, [
+      { role: "user", content: "Hi" },
+      { role: "developer", content: "Later" },
+      { role: "developer", content: "Dev" },
+    ]);
+  });
+
+  it("keeps a leading message with a non-text part in input as developer", () => {
+    const image = {
+      type: "input_image",
+      image_url: "data:image/png;base64,AA",
+    };
+    const shaped = shape({
+      model: "m",
+      input: [
+        { role: "system", content: [{ type: "input_text", text: "x" }, image] },
+        { role: "user", content: "Hi" },
+      ],
+    });
+    assert.equal(shaped.body.instructions, "DEFAULT");
+    assert.deepEqual(shaped.body.input, [
+      {
+        role: "developer",
+        content: [{ type: "input_text", text: "x" }, image],
+      },
+      { role: "user", content: "Hi" },
+    ]);
+  });
+
+  it("uses the default instructions when the leading messages hold no text", () => {
+    const shaped = shape({
+      model: "m",
+      input: [{ role: "system", content: "" }, { role: "user", content: "Hi" }],
+    });
+    assert.equal(shaped.body.instructions, "DEFAULT");
+    assert.deepEqual(shaped.body.input, [{ role: "user", content: "Hi" }]);
+  });
+
+  it("keeps given instructions and still turns system messages into developer", () => {
+    const shaped = shape({
+      model: "m",
+      instructions: "Mine",
+      input: [
+        { type: "message", role: "system", content: "Sys" },
+        { role: "user", content: "Hi" },
+      ],
+    });
+    assert.equal(shaped.body.instructions, "Mine");
+    assert.deepEqual(shaped.body.input, [
+      { type: "message", role: "developer", content: "Sys" },
+      { role: "user", content: "Hi" },
+    ]);
+  });
+
+  it("does not treat a non-message item with role system as a message", () => {
+    const item = { type: "function_call_output", role: "system", output: "x" };
+    const shaped = shape({ model: "m", input: [item] });
+    assert.equal(shaped.body.instructions, "DEFAULT");
+    assert.deepEqual(shaped.body.input, [item]);
+  });
+});
+
+describe("shapeRequest parameters", () => {
+  const rejected = {
+    max_output_tokens: 10,
+    max_completion_tokens: 10,
+    temperature: 0.2,
+    top_p: 0.9,
+    frequency_penalty: 0,
+    presence_penalty: 0,
+    truncation: "auto",
+    user: "buyer",
+    context_management: {},
+    prompt_cache_retention: "24h",
+    safety_identifier: "s",
+    stream_options: { include_usage: true },
+  };
+
+  it("removes every parameter the backend rejects", () => {
+    const shaped = shape({ model: "m", ...rejected });
+    for (const name of Object.keys(rejected)) {
+      assert.equal(name in shaped.body, false, name);
+    }
+  });
+
+  it("keeps service_tier priority and removes any other service_tier", () => {
+    assert.equal(
+      shape({ model: "m", service_tier: "priority" }).body.service_tier,
+      "priority",
+    );
+    assert.equal(
+      "service_tier" in shape({ model: "m", service_tier: "flex" }).body,
+      false,
+    );
+    assert.equal(
+      "service_tier" in shape({ model: "m", service_tier: "auto" }).body,
+      false,
+    );
+  });
+
+  it("passes every other field untouched", () => {
+    const tools = [{ type: "function", name: "f", parameters: {} }];
+    const body = {
+      model: "m",
+      instructions: "I",
+      input: "Hi",
+      tools,
+      tool_choice: "auto",
+      parallel_tool_calls: true,
+      reasoning: { effort: "high", summary: "auto" },
+      include: ["reasoning.encrypted_content"],
+      text: { verbosity: "low" },
+      metadata: { a: "b" },
+      unknown_future_field: { x: 1 },
+    };
+    const shaped = shape(body);
+    assert.deepEqual(shaped.body, { ...body, stream: true, store: false });
+    assert.equal(shaped.body.tools, tools);
+  });
+});
+
+describe("shapeRequest input items", () => {
+  it("strips id from input items", () => {
+    const shaped = shape({
+      model: "m",
+      input: [
+        { type: "message", id: "msg_1", role: "assistant", content: [] },
+        {
+          type: "function_call",
+          id: "fc_1",
+          call_id: "c1",
+          name: "f",
+          arguments: "{}",
+        },
+        { type: "reasoning", id: "rs_1", encrypted_content: "e", summary: [] },
+      ],
+    });
+    const input = shaped.body.input as Record<string, unknown>[];
+    assert.deepEqual(input.map((item) => "id" in item), [false, false, false]);
+    assert.equal(input[1].call_id, "c1");
+  });
+
+  it("drops item_reference items", () => {
+    const shaped = shape({
+      model: "m",
+      input: [
+        { type: "item_reference", id: "msg_0" },
+        { role: "user", content: "Hi" },
+      ],
+    });
+    assert.deepEqual(shaped.body.input, [{ role: "user", content: "Hi" }]);
+  });
+
+  it("passes a string input as is", () => {
+    assert.equal(shape({ model: "m", input: "Hello" }).body.input, "Hello");
+  });
+
+  it("leaves an absent input absent", () => {
+    assert.equal("input" in shape({ model: "m" }).body, false);
+  });
+
+  it("does not mutate the buyer's object", () => {
+    const body = {
+      model: "alias",
+      service: "alias",
+      temperature: 1,
+      input: [
+        { role: "system", content: "S" },
+        { type: "message", id: "msg_1", role: "user", content: "Hi" },
+        { role: "system", content: "Later" },
+      ],
+    };
+    const before = structuredClone(body);
+    shape(body, { aliasMap: { alias: "real" } });
+    assert.deepEqual(body, before);
+  });
+});
+
+describe("shapeRequest validation", () => {
+  it("rejects an input that is neither a string nor an array", () => {
+    for (const input of [5, { role: "user" }, true]) {
+      const error = relayError(() => shape({ model: "m", input }));
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "invalid_request");
+      assert.match(error.message, /"input"/);
+    }
+  });
+
+  it("rejects an input item that is not an object, naming its index", () => {
+    const error = relayError(() =>
+      shape({ model: "m", input: [{ role: "user", content: "Hi" }, "x"] })
+    );
+    assert.equal(error.code, "invalid_request");
+    assert.match(error.message, /"input\[1\]" to be an object, found a string/);
+  });
+
+  it("rejects tools that are not an array", () => {
+    const error = relayError(() => shape({ model: "m", tools: { a: 1 } }));
+    assert.equal(error.code, "invalid_request");
+    assert.match(error.message, /"tools" to be an array/);
+  });
+
+  it("rejects include that is not an array, and reasoning or text that is not an object", () => {
+    for (
+      const [field, value] of [
+        ["include", "x"],
+        ["reasoning", "high"],
+        ["text", []],
+        ["tool_choice", 3],
+      ] as const
+    ) {
+      const error = relayError(() => shape({ model: "m", [field]: value }));
+      assert.equal(error.code, "invalid_request", field);
+      assert.match(error.message, new RegExp(`"${field}"`));
+    }
+  });
+
+  it("never throws a TypeError for odd but typed input items", () => {
+    const shaped = shape({
+      model: "m",
+      input: [
+        { role: "system", content: [null, 3] },
+        { role: "developer", content: { text: "x" } },
+        { role: "system" },
+        {},
+      ],
+    });
+    assert.equal(shaped.body.instructions, "DEFAULT");
+    assert.equal((shaped.body.input as unknown[]).length, 4);
+  });
+});
+
+describe("buildUpstreamHeaders", () => {
+  it("builds exactly the eight upstream headers", () => {
+    const headers = buildUpstreamHeaders(
+      { accessToken: "tok", accountId: "acct" },
+      "sess-1",
+    );
+    assert.deepEqual(headers, {
+      "authorization": "Bearer tok",
+      "chatgpt-account-id": "acct",
+      "content-type": "application/json",
+      "accept": "text/event-stream",
+      "openai-beta": "responses=experimental",
+      "originator": "codex_cli_rs",
+      "session_id": "sess-1",
+      "user-agent": `antseed-provider-openai-responses/${VERSION}`,
+    });
+  });
+
+  it("produces headers a fetch Headers object accepts", () => {
+    const headers = new Headers(
+      buildUpstreamHeaders({ accessToken: "t", accountId: "a" }, "s"),
+    );
+    assert.equal(headers.get("session_id"), "s");
+  });
+});
