@@ -7,9 +7,9 @@
 // is slow on Node, so kills timed from start-up would rarely land in the
 // write-back loop).
 //
-// Measured figures (2 cores): Deno 2.9.6: 100 kills, about 900 completed
-// write-backs, about 10 s; Node 20: 100 kills, about 490 completed
-// write-backs, about 18 s. The test prints the exact counts of every run.
+// Measured figures (2 cores): Deno 2.9.6: 100 kills, 600-920 completed
+// write-backs, 7-12 s; Node 20: 100 kills, 390-490 completed write-backs,
+// 17-19 s. The test prints the exact counts of every run.
 //
 // After every kill the file must parse, keep its unknown fields and mode 0600,
 // and hold either the refresh token from before the interrupted refresh or
