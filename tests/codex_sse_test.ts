@@ -336,6 +336,14 @@ describe("SseParser filter", () => {
     assert.deepEqual(events, [["message", "1"]]);
   });
 
+  it("distinguishes consecutive event names of the same length", () => {
+    const events = parseText(
+      "event: abc\ndata: 1\n\nevent: abd\ndata: 2\n\nevent: abc\ndata: 3\n\n",
+      { wants: (event) => event === "abc" },
+    );
+    assert.deepEqual(events, [["abc", "1"], ["abc", "3"]]);
+  });
+
   it("asks the filter once per event name", () => {
     let calls = 0;
     parseText("event: a\ndata: 1\n\n".repeat(50), {

@@ -102,6 +102,9 @@ export class SseParser {
   #raw: Uint8Array[] = [];
 
   #eventCount = 0;
+  #lastNameBytes: Uint8Array | undefined;
+  #lastName = "";
+  #lastWanted = false;
   #failure: { error: unknown } | undefined;
 
   /**
@@ -272,11 +275,21 @@ export class SseParser {
   }
 
   #eventLine(bytes: Uint8Array, start: number, end: number): void {
-    const name = start === end
-      ? "message"
-      : this.#decodeName(bytes, start, end);
-    this.#name = name;
-    this.#wanted = this.#isWanted(name);
+    if (this.#sameAsLastName(bytes, start, end)) {
+      this.#name = this.#lastName;
+      this.#wanted = this.#lastWanted;
+    } else {
+      const name = start === end
+        ? "message"
+        : this.#decodeName(bytes, start, end);
+      this.#name = name;
+      this.#wanted = this.#isWanted(name);
+      if (end - start <= 128) {
+        this.#lastNameBytes = bytes.slice(start, end);
+        this.#lastName = name;
+        this.#lastWanted = this.#wanted;
+      }
+    }
     if (this.#raw.length > 0) {
       if (this.#wanted) {
         for (const piece of this.#raw) this.#data.push(this.#decode(piece));
@@ -344,6 +357,16 @@ export class SseParser {
 
   #decode(bytes: Uint8Array): string {
     return bytes.length === 0 ? "" : this.#decoder.decode(bytes);
+  }
+
+  /** Consecutive events mostly share a name: compare bytes rather than decode. */
+  #sameAsLastName(bytes: Uint8Array, start: number, end: number): boolean {
+    const last = this.#lastNameBytes;
+    if (last === undefined || last.length !== end - start) return false;
+    for (let index = last.length - 1; index >= 0; index--) {
+      if (last[index] !== bytes[start + index]) return false;
+    }
+    return true;
   }
 
   #decodeName(bytes: Uint8Array, start: number, end: number): string {
