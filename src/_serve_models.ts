@@ -1,0 +1,138 @@
+/**
+ * The models the seller's account may use, read from the backend's
+ * `GET <base>/codex/models?client_version=<x.y.z>` with the seller's token.
+ * Used by the local server's `/v1/models` when no service is announced, and
+ * by `check --probe` to pick a model. Private to the server and the CLI.
+ *
+ * @module
+ */
+
+import { RelayError } from "./errors.ts";
+import { VERSION } from "./version.ts";
+
+/**
+ * Codex CLI version sent as `client_version`: the backend lists the models a
+ * client of that version can use.
+ */
+export const DEFAULT_MODELS_CLIENT_VERSION = "0.120.0";
+
+/** How long a model list read from the backend is reused, in milliseconds. */
+export const MODELS_CACHE_MS = 5 * 60 * 1000;
+
+/** Options of {@linkcode listBackendModels}. */
+export interface BackendModelsOptions {
+  /** The fetch used for the backend (default: the global one). */
+  fetch?: typeof fetch;
+  /** `client_version` sent to the backend (default {@linkcode DEFAULT_MODELS_CLIENT_VERSION}). */
+  clientVersion?: string;
+  /** Bound of the backend call, in milliseconds (default 15000). */
+  timeoutMs?: number;
+}
+
+/** What {@linkcode listBackendModels} needs of a provider. */
+export interface ModelsSource {
+  /** Settings holding the models URL. */
+  readonly settings: { readonly modelsUrl: string };
+  /** The seller's token source. */
+  readonly tokens: {
+    /** A valid access token and its account id. */
+    getToken(): Promise<{ accessToken: string; accountId: string }>;
+  };
+}
+
+const cache = new WeakMap<object, { at: number; ids: string[] }>();
+
+function unavailable(found: string): RelayError {
+  return new RelayError(
+    502,
+    "upstream_models_unavailable",
+    `Expected a model list from the upstream, found ${found}`,
+  );
+}
+
+/**
+ * Parses `{"models":[{"slug": ...}, ...]}` into model ids.
+ *
+ * @example
+ * ```ts
+ * import { parseModelList } from "./_serve_models.ts";
+ * console.log(parseModelList({ models: [{ slug: "gpt-5.4" }] })); // ["gpt-5.4"]
+ * ```
+ */
+export function parseModelList(body: unknown): string[] | undefined {
+  const models = (body as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) return undefined;
+  const ids: string[] = [];
+  for (const model of models) {
+    const slug = (model as { slug?: unknown } | null)?.slug;
+    if (typeof slug === "string" && slug !== "" && !ids.includes(slug)) {
+      ids.push(slug);
+    }
+  }
+  return ids;
+}
+
+/**
+ * Reads the ids of the models the seller's account may use, reusing a list
+ * read less than {@linkcode MODELS_CACHE_MS} ago. Throws a 502
+ * `upstream_models_unavailable` {@linkcode RelayError} when the backend does
+ * not answer a list (the message never holds a token), or the token source's
+ * error when no token is available.
+ *
+ * @example
+ * ```ts ignore
+ * const ids = await listBackendModels(provider);
+ * console.log(ids); // ["gpt-5.5", "gpt-5.4", ...]
+ * ```
+ */
+export async function listBackendModels(
+  source: ModelsSource,
+  options: BackendModelsOptions = {},
+): Promise<string[]> {
+  const cached = cache.get(source);
+  if (cached && Date.now() - cached.at < MODELS_CACHE_MS) {
+    return [...cached.ids];
+  }
+  let token: { accessToken: string; accountId: string };
+  try {
+    token = await source.tokens.getToken();
+  } catch {
+    throw new RelayError(
+      503,
+      "upstream_auth_failed",
+      "The seller's upstream login cannot be used right now",
+    );
+  }
+  const url = new URL(source.settings.modelsUrl);
+  url.searchParams.set(
+    "client_version",
+    options.clientVersion ?? DEFAULT_MODELS_CLIENT_VERSION,
+  );
+  let response: Response;
+  try {
+    response = await (options.fetch ?? fetch)(url, {
+      headers: {
+        "authorization": `Bearer ${token.accessToken}`,
+        "chatgpt-account-id": token.accountId,
+        "accept": "application/json",
+        "originator": "codex_cli_rs",
+        "user-agent": `antseed-provider-openai-responses/${VERSION}`,
+      },
+      signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+    });
+  } catch {
+    throw unavailable("no answer (the upstream could not be reached)");
+  }
+  const text = await response.text().catch(() => "");
+  if (!response.ok) throw unavailable(`HTTP ${response.status}`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw unavailable("a body that is not JSON");
+  }
+  const ids = parseModelList(body);
+  if (ids === undefined) throw unavailable("JSON without a models array");
+  cache.set(source, { at: Date.now(), ids });
+  return [...ids];
+}

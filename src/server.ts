@@ -1,0 +1,490 @@
+/**
+ * The local OpenAI-compatible server: one web-standard
+ * `(Request) => Promise<Response>` handler over a provider, served by a thin
+ * adapter per runtime (`node:http` in `server_node.ts`, `Deno.serve` in the
+ * command-line entry).
+ *
+ * Routes: `POST /v1/responses` (streaming and non-streaming, exactly as the
+ * plugin answers a seller node, without the node's `x-antseed-streaming`
+ * header), `GET /v1/models` and `GET /health`.
+ *
+ * @module
+ */
+
+import { checkApiKey } from "./_serve_api_key.ts";
+import {
+  type BackendModelsOptions,
+  listBackendModels,
+} from "./_serve_models.ts";
+import { RelayError } from "./errors.ts";
+import type {
+  ProviderCapacity,
+  ProviderStreamCallbacks,
+  SerializedHttpRequest,
+  SerializedHttpResponse,
+} from "./host_types.ts";
+
+export type { BackendModelsOptions } from "./_serve_models.ts";
+
+/** What the server needs of a provider; an `OpenAIResponsesProvider` has all of it. */
+export interface ServedProvider {
+  /** Announced service ids; when empty, `/v1/models` lists the backend's models. */
+  readonly services: string[];
+  /** The settings the server reads. */
+  readonly settings: {
+    /** `<base>/codex/models`. */
+    readonly modelsUrl: string;
+    /** Largest accepted request body, in bytes. */
+    readonly maxBodyBytes: number;
+  };
+  /** The seller's token source (used for the backend's model list). */
+  readonly tokens: {
+    /** A valid access token and its account id. */
+    getToken(): Promise<{ accessToken: string; accountId: string }>;
+  };
+  /** Answers one request, streaming through the callbacks when asked to. */
+  handleRequestStream(
+    req: SerializedHttpRequest,
+    callbacks: ProviderStreamCallbacks,
+    options?: { signal?: AbortSignal },
+  ): Promise<SerializedHttpResponse>;
+  /** Requests in flight and the most allowed at once. */
+  getCapacity(): ProviderCapacity;
+  /** The latest rate-limit snapshot of the seller's subscription, if any. */
+  getRateLimits(): object | undefined;
+  /** Unix milliseconds until which a usage limit blocks requests, if any. */
+  usageLimitedUntil(): number | undefined;
+}
+
+/** One request answered by the server itself (not by the provider), for a log line. */
+export interface ServerLogEntry {
+  /** Request id. */
+  requestId: string;
+  /** HTTP method. */
+  method: string;
+  /** Path without the query. */
+  path: string;
+  /** Status answered. */
+  status: number;
+  /** Stable error code when the answer is an error. */
+  code?: string;
+  /** Handling time, in milliseconds. */
+  durationMs: number;
+}
+
+/** Options of {@linkcode createServerHandler}. */
+export interface ServerHandlerOptions extends BackendModelsOptions {
+  /**
+   * When set, every request must carry `authorization: Bearer <apiKey>`;
+   * others get 401 `invalid_api_key`.
+   */
+  apiKey?: string;
+  /** Called for every request the server answers itself (the provider logs its own). */
+  onRequestDone?: (entry: ServerLogEntry) => void;
+  /** Clock, milliseconds since the epoch (default `Date.now`). */
+  now?: () => number;
+}
+
+/** A web-standard request handler. */
+export type ServerHandler = (request: Request) => Promise<Response>;
+
+/** Where and how to listen. */
+export interface ListenOptions {
+  /** Interface to bind, e.g. `127.0.0.1`. */
+  hostname: string;
+  /** Port; `0` picks a free one. */
+  port: number;
+}
+
+/** A server that listens. */
+export interface RunningServer {
+  /** The bound interface. */
+  readonly hostname: string;
+  /** The bound port (the real one when `0` was asked). */
+  readonly port: number;
+  /**
+   * Stops accepting connections, waits up to `graceMs` for the requests in
+   * flight to finish, then drops what is left. Resolves once closed.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Starts a server for a handler: one per runtime. */
+export type ListenFunction = (
+  handler: ServerHandler,
+  options: ListenOptions,
+) => Promise<RunningServer>;
+
+/** Path of the Responses API route. */
+export const RESPONSES_ROUTE = "/v1/responses";
+/** Path of the model list route. */
+export const MODELS_ROUTE = "/v1/models";
+/** Path of the health route. */
+export const HEALTH_ROUTE = "/health";
+
+const ROUTES: Record<string, string> = {
+  [RESPONSES_ROUTE]: "POST",
+  [MODELS_ROUTE]: "GET",
+  [HEALTH_ROUTE]: "GET",
+};
+
+/** Request headers that belong to this hop and never reach the provider. */
+const HOP_HEADERS = new Set([
+  "authorization",
+  "cookie",
+  "connection",
+  "keep-alive",
+  "transfer-encoding",
+  "upgrade",
+  "proxy-authorization",
+]);
+
+/** Response headers of the host contract that an HTTP client must not see. */
+const CONTRACT_HEADERS = new Set([
+  "x-antseed-streaming",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+]);
+
+const encoder = new TextEncoder();
+
+function errorJson(error: RelayError): Response {
+  return new Response(JSON.stringify(error.toJSON()), {
+    status: error.status,
+    headers: { "content-type": "application/json", ...error.headers },
+  });
+}
+
+function json(value: unknown, status = 200): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: { "content-type": "application/json" },
+  });
+}
+
+function toResponseHeaders(headers: Record<string, string>): Headers {
+  const result = new Headers();
+  for (const [name, value] of Object.entries(headers)) {
+    if (!CONTRACT_HEADERS.has(name.toLowerCase())) result.set(name, value);
+  }
+  return result;
+}
+
+function providerHeaders(headers: Headers): Record<string, string> {
+  const result: Record<string, string> = {};
+  headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name)) result[name] = value;
+  });
+  return result;
+}
+
+/**
+ * Reads a request body up to `maxBytes`; resolves `undefined` when it is
+ * larger (the rest is not read).
+ */
+async function readBody(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array | undefined> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        return undefined;
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function sseError(message: string): Uint8Array {
+  const data = JSON.stringify({
+    type: "error",
+    code: "internal_error",
+    message,
+  });
+  return encoder.encode(`event: error\ndata: ${data}\n\n`);
+}
+
+/**
+ * Drives `handleRequestStream` and turns its callbacks into a web Response:
+ * the stream start becomes a Response whose body is a ReadableStream fed by
+ * the chunks; a response resolved without a start is answered whole. A
+ * client that goes away (request signal, or the body stream cancelled)
+ * aborts the upstream exchange.
+ */
+function relayToProvider(
+  provider: ServedProvider,
+  req: SerializedHttpRequest,
+  clientSignal: AbortSignal,
+): Promise<Response> {
+  const cancelled = new AbortController();
+  const signal = AbortSignal.any([clientSignal, cancelled.signal]);
+  return new Promise<Response>((resolve) => {
+    let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+    let answered = false;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      try {
+        controller?.close();
+      } catch {
+        // The consumer cancelled the stream already.
+      }
+    };
+    const callbacks: ProviderStreamCallbacks = {
+      onResponseStart(response) {
+        if (answered) throw new Error("The response was started already");
+        answered = true;
+        const body = new ReadableStream<Uint8Array>({
+          start(streamController) {
+            controller = streamController;
+          },
+          cancel() {
+            closed = true;
+            cancelled.abort();
+          },
+        });
+        if (response.body.byteLength > 0) {
+          controller!.enqueue(response.body);
+        }
+        resolve(
+          new Response(body, {
+            status: response.statusCode,
+            headers: toResponseHeaders(response.headers),
+          }),
+        );
+      },
+      onResponseChunk(chunk) {
+        if (!answered) return;
+        if (closed || signal.aborted) {
+          throw new Error("Cannot send in state closed");
+        }
+        if (chunk.data.byteLength > 0) controller!.enqueue(chunk.data);
+        if (chunk.done) close();
+      },
+    };
+    provider.handleRequestStream(req, callbacks, { signal }).then(
+      (response) => {
+        if (!answered) {
+          answered = true;
+          resolve(
+            new Response(response.body as Uint8Array<ArrayBuffer>, {
+              status: response.statusCode,
+              headers: toResponseHeaders(response.headers),
+            }),
+          );
+        } else {
+          close();
+        }
+      },
+      () => {
+        if (!answered) {
+          answered = true;
+          resolve(errorJson(
+            new RelayError(
+              500,
+              "internal_error",
+              "The provider failed unexpectedly",
+            ),
+          ));
+          return;
+        }
+        if (!closed) {
+          try {
+            controller!.enqueue(sseError("The provider failed unexpectedly"));
+          } catch {
+            // The consumer cancelled the stream already.
+          }
+        }
+        close();
+      },
+    );
+  });
+}
+
+/**
+ * Creates the web-standard handler of the local server.
+ *
+ * - `POST /v1/responses`: relayed through `provider.handleRequestStream`, with
+ *   the request's signal wired to the upstream exchange.
+ * - `GET /v1/models`: the announced services as an OpenAI model list, or,
+ *   when none are announced, the models the seller's account may use
+ *   (`GET <base>/codex/models`), cached for a few minutes.
+ * - `GET /health`: status, capacity, usage-limit time and rate-limit
+ *   snapshot; no secret.
+ *
+ * Unknown paths get 404 `not_found`, other methods 405 `method_not_allowed`,
+ * both OpenAI-shaped. With `apiKey`, every route requires
+ * `authorization: Bearer <apiKey>` (401 `invalid_api_key` otherwise).
+ *
+ * @example
+ * ```ts
+ * import { createProvider } from "./provider.ts";
+ * import { createServerHandler } from "./server.ts";
+ *
+ * const handler = createServerHandler(createProvider({}));
+ * const response = await handler(new Request("http://localhost/health"));
+ * console.log(response.status); // 200
+ * ```
+ */
+export function createServerHandler(
+  provider: ServedProvider,
+  options: ServerHandlerOptions = {},
+): ServerHandler {
+  const now = options.now ?? Date.now;
+  const created = Math.floor(now() / 1000);
+
+  function logged(
+    started: number,
+    requestId: string,
+    request: Request,
+    path: string,
+    response: Response,
+    code?: string,
+  ): Response {
+    options.onRequestDone?.({
+      requestId,
+      method: request.method,
+      path,
+      status: response.status,
+      code,
+      durationMs: Math.max(0, now() - started),
+    });
+    return response;
+  }
+
+  async function models(): Promise<Response> {
+    if (provider.services.length > 0) {
+      return json({
+        object: "list",
+        data: provider.services.map((id) => ({
+          id,
+          object: "model",
+          created,
+          owned_by: "openai",
+        })),
+      });
+    }
+    const ids = await listBackendModels(provider, options);
+    return json({
+      object: "list",
+      data: ids.map((id) => ({
+        id,
+        object: "model",
+        created,
+        owned_by: "openai",
+      })),
+    });
+  }
+
+  function health(): Response {
+    const until = provider.usageLimitedUntil();
+    return json({
+      status: until === undefined ? "ok" : "usage_limited",
+      capacity: provider.getCapacity(),
+      usageLimitedUntil: until === undefined
+        ? null
+        : new Date(until).toISOString(),
+      rateLimits: provider.getRateLimits() ?? null,
+    });
+  }
+
+  return async function handle(request: Request): Promise<Response> {
+    const started = now();
+    const requestId = crypto.randomUUID();
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const fail = (error: RelayError) =>
+      logged(started, requestId, request, path, errorJson(error), error.code);
+
+    if (options.apiKey !== undefined) {
+      const refusal = await checkApiKey(
+        request.headers.get("authorization"),
+        options.apiKey,
+      );
+      if (refusal) return fail(refusal);
+    }
+
+    const method = ROUTES[path];
+    if (method === undefined) {
+      return fail(
+        new RelayError(
+          404,
+          "not_found",
+          `Unknown path ${
+            JSON.stringify(path.slice(0, 200))
+          }: expected POST ${RESPONSES_ROUTE}, GET ${MODELS_ROUTE} or GET ${HEALTH_ROUTE}`,
+        ),
+      );
+    }
+    const asked = request.method.toUpperCase();
+    if (asked !== method) {
+      return fail(
+        new RelayError(
+          405,
+          "method_not_allowed",
+          `Method ${
+            JSON.stringify(request.method.slice(0, 20))
+          } is not allowed on ${path}: use ${method}`,
+          { headers: { allow: method } },
+        ),
+      );
+    }
+
+    if (path === HEALTH_ROUTE) {
+      return logged(started, requestId, request, path, health());
+    }
+    if (path === MODELS_ROUTE) {
+      try {
+        return logged(started, requestId, request, path, await models());
+      } catch (error) {
+        if (error instanceof RelayError) return fail(error);
+        return fail(
+          new RelayError(
+            502,
+            "upstream_models_unavailable",
+            "The list of models could not be read from the upstream",
+          ),
+        );
+      }
+    }
+
+    const maxBytes = provider.settings.maxBodyBytes;
+    const body = await readBody(request, maxBytes);
+    if (body === undefined) {
+      return fail(
+        new RelayError(
+          413,
+          "request_too_large",
+          `Expected a request body of at most ${maxBytes} bytes, found more`,
+        ),
+      );
+    }
+    return await relayToProvider(provider, {
+      requestId,
+      method: request.method,
+      path: `${path}${url.search}`,
+      headers: providerHeaders(request.headers),
+      body,
+    }, request.signal);
+  };
+}

@@ -1,0 +1,546 @@
+// The local server's web-standard handler, driven with `new Request(...)`
+// over a scripted stand-in provider, and its node:http adapter on loopback.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type {
+  ProviderStreamCallbacks,
+  SerializedHttpRequest,
+  SerializedHttpResponse,
+} from "../src/host_types.ts";
+import {
+  createServerHandler,
+  type ServedProvider,
+  type ServerLogEntry,
+} from "../src/server.ts";
+import { serveWithNodeHttp } from "../src/server_node.ts";
+
+const SECRET_TOKEN = "eyJ-secret-access-token";
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+type Script = (
+  req: SerializedHttpRequest,
+  callbacks: ProviderStreamCallbacks,
+  options: { signal?: AbortSignal },
+) => Promise<SerializedHttpResponse>;
+
+interface StubProvider extends ServedProvider {
+  calls: { req: SerializedHttpRequest; signal?: AbortSignal }[];
+}
+
+function stubProvider(
+  script: Script = (req) =>
+    Promise.resolve({
+      requestId: req.requestId,
+      statusCode: 200,
+      headers: { "content-type": "application/json" },
+      body: encoder.encode('{"object":"response"}'),
+    }),
+  overrides: Partial<ServedProvider> = {},
+): StubProvider {
+  const calls: StubProvider["calls"] = [];
+  return {
+    calls,
+    services: [],
+    settings: {
+      modelsUrl: "http://127.0.0.1:9/backend-api/codex/models",
+      maxBodyBytes: 1024,
+    },
+    tokens: {
+      getToken: () =>
+        Promise.resolve({ accessToken: SECRET_TOKEN, accountId: "acct_42" }),
+    },
+    handleRequestStream(req, callbacks, options = {}) {
+      calls.push({ req, signal: options.signal });
+      return script(req, callbacks, options);
+    },
+    getCapacity: () => ({ current: 1, max: 4 }),
+    getRateLimits: () => ({ primary: { usedPercent: 12, windowMinutes: 300 } }),
+    usageLimitedUntil: () => undefined,
+    ...overrides,
+  };
+}
+
+function post(body: unknown, init: RequestInit = {}): Request {
+  return new Request("http://127.0.0.1/v1/responses", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    ...init,
+  });
+}
+
+/** Starts a stream and returns a function that sends one chunk. */
+function streamingScript(
+  chunks: string[],
+  keepOpen = false,
+): Script & { sendLater: (text: string, done?: boolean) => void } {
+  let send: (text: string, done?: boolean) => void = () => {};
+  let finish: () => void = () => {};
+  const script = ((req, callbacks, options) => {
+    callbacks.onResponseStart({
+      requestId: req.requestId,
+      statusCode: 200,
+      headers: {
+        "content-type": "text/event-stream",
+        "x-antseed-streaming": "1",
+      },
+      body: new Uint8Array(0),
+    });
+    send = (text, done = false) =>
+      callbacks.onResponseChunk({
+        requestId: req.requestId,
+        data: encoder.encode(text),
+        done,
+      });
+    for (const chunk of chunks) send(chunk);
+    if (!keepOpen) send("", true);
+    return new Promise<SerializedHttpResponse>((resolve) => {
+      finish = () =>
+        resolve({
+          requestId: req.requestId,
+          statusCode: 200,
+          headers: { "content-type": "text/event-stream" },
+          body: encoder.encode(chunks.join("")),
+        });
+      if (!keepOpen) finish();
+      options.signal?.addEventListener("abort", () => finish(), {
+        once: true,
+      });
+    });
+  }) as Script & { sendLater: (text: string, done?: boolean) => void };
+  script.sendLater = (text, done) => send(text, done);
+  return script;
+}
+
+describe("server handler: routes", () => {
+  it("answers an unknown path with an OpenAI-shaped 404", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(new Request("http://127.0.0.1/v1/chat"));
+    assert.equal(response.status, 404);
+    const body = await response.json();
+    assert.equal(body.error.code, "not_found");
+    assert.equal(body.error.type, "invalid_request_error");
+    assert.match(body.error.message, /Unknown path "\/v1\/chat"/);
+  });
+
+  it("answers a wrong method with 405 and an allow header", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/responses"),
+    );
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get("allow"), "POST");
+    const body = await response.json();
+    assert.equal(body.error.code, "method_not_allowed");
+  });
+
+  it("answers POST /health with 405", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(
+      new Request("http://127.0.0.1/health", { method: "POST", body: "{}" }),
+    );
+    assert.equal(response.status, 405);
+    assert.equal(response.headers.get("allow"), "GET");
+    await response.body?.cancel();
+  });
+
+  it("logs every request it answers itself", async () => {
+    const entries: ServerLogEntry[] = [];
+    const handler = createServerHandler(stubProvider(), {
+      onRequestDone: (entry) => entries.push(entry),
+    });
+    await (await handler(new Request("http://127.0.0.1/nope"))).body
+      ?.cancel();
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].status, 404);
+    assert.equal(entries[0].code, "not_found");
+    assert.equal(entries[0].path, "/nope");
+  });
+});
+
+describe("server handler: health", () => {
+  it("reports status, capacity and the rate-limit snapshot without secrets", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(new Request("http://127.0.0.1/health"));
+    assert.equal(response.status, 200);
+    const text = await response.text();
+    assert.ok(!text.includes(SECRET_TOKEN));
+    assert.deepEqual(JSON.parse(text), {
+      status: "ok",
+      capacity: { current: 1, max: 4 },
+      usageLimitedUntil: null,
+      rateLimits: { primary: { usedPercent: 12, windowMinutes: 300 } },
+    });
+  });
+
+  it("reports a usage limit with its end as an ISO time", async () => {
+    const until = Date.UTC(2030, 0, 2, 3, 4, 5);
+    const handler = createServerHandler(
+      stubProvider(undefined, { usageLimitedUntil: () => until }),
+    );
+    const body = await (await handler(
+      new Request("http://127.0.0.1/health"),
+    )).json();
+    assert.equal(body.status, "usage_limited");
+    assert.equal(body.usageLimitedUntil, "2030-01-02T03:04:05.000Z");
+  });
+});
+
+describe("server handler: API key", () => {
+  const handler = createServerHandler(stubProvider(), {
+    apiKey: "serve-key-123",
+  });
+
+  it("refuses a request without a key with 401 invalid_api_key", async () => {
+    const response = await handler(new Request("http://127.0.0.1/health"));
+    assert.equal(response.status, 401);
+    const text = await response.text();
+    assert.equal(JSON.parse(text).error.code, "invalid_api_key");
+    assert.match(JSON.parse(text).error.message, /found no authorization/);
+  });
+
+  it("refuses a wrong key without quoting either key", async () => {
+    const response = await handler(
+      new Request("http://127.0.0.1/health", {
+        headers: { authorization: "Bearer wrong-key-456" },
+      }),
+    );
+    assert.equal(response.status, 401);
+    const text = await response.text();
+    assert.ok(!text.includes("wrong-key-456"));
+    assert.ok(!text.includes("serve-key-123"));
+    assert.match(JSON.parse(text).error.message, /found a different key/);
+  });
+
+  it("accepts the right key", async () => {
+    const response = await handler(
+      new Request("http://127.0.0.1/health", {
+        headers: { authorization: "Bearer serve-key-123" },
+      }),
+    );
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  });
+
+  it("does not hand the key to the provider", async () => {
+    const provider = stubProvider();
+    const keyed = createServerHandler(provider, { apiKey: "serve-key-123" });
+    const response = await keyed(
+      post({ model: "m", input: "hi" }, {
+        headers: {
+          authorization: "Bearer serve-key-123",
+          "content-type": "application/json",
+        },
+      }),
+    );
+    await response.body?.cancel();
+    assert.equal(provider.calls.length, 1);
+    assert.equal(provider.calls[0].req.headers.authorization, undefined);
+  });
+});
+
+describe("server handler: models", () => {
+  it("lists the announced services in the OpenAI list shape", async () => {
+    const handler = createServerHandler(
+      stubProvider(undefined, { services: ["gpt-5.4", "coder"] }),
+      { now: () => 1_700_000_000_000 },
+    );
+    const body = await (await handler(
+      new Request("http://127.0.0.1/v1/models"),
+    )).json();
+    assert.deepEqual(body, {
+      object: "list",
+      data: [
+        {
+          id: "gpt-5.4",
+          object: "model",
+          created: 1_700_000_000,
+          owned_by: "openai",
+        },
+        {
+          id: "coder",
+          object: "model",
+          created: 1_700_000_000,
+          owned_by: "openai",
+        },
+      ],
+    });
+  });
+
+  it("lists the backend's models with the seller's token when no service is announced", async () => {
+    const seen: { url: string; headers: Headers }[] = [];
+    const fakeFetch = ((input: URL | RequestInfo, init?: RequestInit) => {
+      seen.push({ url: String(input), headers: new Headers(init?.headers) });
+      return Promise.resolve(
+        Response.json({
+          models: [{ slug: "gpt-5.5" }, { slug: "gpt-5.4-mini" }],
+        }),
+      );
+    }) as typeof fetch;
+    const handler = createServerHandler(stubProvider(), {
+      fetch: fakeFetch,
+      clientVersion: "1.2.3",
+    });
+    const body = await (await handler(
+      new Request("http://127.0.0.1/v1/models"),
+    )).json();
+    assert.deepEqual(body.data.map((m: { id: string }) => m.id), [
+      "gpt-5.5",
+      "gpt-5.4-mini",
+    ]);
+    assert.equal(body.object, "list");
+    assert.equal(seen.length, 1);
+    assert.equal(
+      seen[0].url,
+      "http://127.0.0.1:9/backend-api/codex/models?client_version=1.2.3",
+    );
+    assert.equal(
+      seen[0].headers.get("authorization"),
+      `Bearer ${SECRET_TOKEN}`,
+    );
+    assert.equal(seen[0].headers.get("chatgpt-account-id"), "acct_42");
+  });
+
+  it("answers 502 upstream_models_unavailable without secrets when the backend fails", async () => {
+    const fakeFetch = (() =>
+      Promise.resolve(
+        new Response("nope", { status: 500 }),
+      )) as unknown as typeof fetch;
+    const handler = createServerHandler(stubProvider(), { fetch: fakeFetch });
+    const response = await handler(new Request("http://127.0.0.1/v1/models"));
+    assert.equal(response.status, 502);
+    const text = await response.text();
+    assert.equal(JSON.parse(text).error.code, "upstream_models_unavailable");
+    assert.ok(!text.includes(SECRET_TOKEN));
+  });
+});
+
+describe("server handler: /v1/responses", () => {
+  it("hands the provider the method, path, headers and body", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider);
+    const response = await handler(
+      post({ model: "m", input: "hi" }, {
+        headers: { "content-type": "application/json", "x-extra": "1" },
+      }),
+    );
+    await response.body?.cancel();
+    const { req } = provider.calls[0];
+    assert.equal(req.method, "POST");
+    assert.equal(req.path, "/v1/responses");
+    assert.equal(req.headers["x-extra"], "1");
+    assert.deepEqual(JSON.parse(decoder.decode(req.body)), {
+      model: "m",
+      input: "hi",
+    });
+    assert.ok(req.requestId.length > 0);
+  });
+
+  it("answers a response resolved without a stream start whole", async () => {
+    const handler = createServerHandler(stubProvider((req) =>
+      Promise.resolve({
+        requestId: req.requestId,
+        statusCode: 429,
+        headers: { "content-type": "application/json", "retry-after": "7" },
+        body: encoder.encode('{"error":{"code":"usage_limit_reached"}}'),
+      })
+    ));
+    const response = await handler(post({ model: "m", input: "hi" }));
+    assert.equal(response.status, 429);
+    assert.equal(response.headers.get("retry-after"), "7");
+    assert.deepEqual(await response.json(), {
+      error: { code: "usage_limit_reached" },
+    });
+  });
+
+  it("streams the chunks without the x-antseed-streaming header", async () => {
+    const handler = createServerHandler(
+      stubProvider(streamingScript(["event: a\n\n", "event: b\n\n"])),
+    );
+    const response = await handler(post({ model: "m", stream: true }));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("x-antseed-streaming"), null);
+    assert.equal(response.headers.get("content-type"), "text/event-stream");
+    assert.equal(await response.text(), "event: a\n\nevent: b\n\n");
+  });
+
+  it("answers before the stream ends, chunk by chunk", async () => {
+    const script = streamingScript(["event: first\n\n"], true);
+    const handler = createServerHandler(stubProvider(script));
+    const response = await handler(post({ model: "m", stream: true }));
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    assert.equal(decoder.decode(first.value), "event: first\n\n");
+    script.sendLater("event: second\n\n", true);
+    const second = await reader.read();
+    assert.equal(decoder.decode(second.value), "event: second\n\n");
+    assert.equal((await reader.read()).done, true);
+  });
+
+  it("aborts the provider's signal when the client cancels the stream", async () => {
+    const provider = stubProvider(streamingScript(["event: a\n\n"], true));
+    const handler = createServerHandler(provider);
+    const response = await handler(post({ model: "m", stream: true }));
+    const signal = provider.calls[0].signal!;
+    assert.equal(signal.aborted, false);
+    await response.body!.cancel();
+    assert.equal(signal.aborted, true);
+  });
+
+  it("aborts the provider's signal when the request's signal aborts", async () => {
+    const provider = stubProvider(streamingScript([], true));
+    const handler = createServerHandler(provider);
+    const client = new AbortController();
+    const response = await handler(
+      post({ model: "m", stream: true }, { signal: client.signal }),
+    );
+    client.abort();
+    assert.equal(provider.calls[0].signal!.aborted, true);
+    await response.body!.cancel().catch(() => {});
+  });
+
+  it("makes the chunk callback throw once the client has gone", async () => {
+    const script = streamingScript([], true);
+    const handler = createServerHandler(stubProvider(script));
+    const response = await handler(post({ model: "m", stream: true }));
+    await response.body!.cancel();
+    assert.throws(() => script.sendLater("late"), /closed/);
+  });
+
+  it("refuses a body larger than the limit with 413 without calling the provider", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider);
+    const response = await handler(post("x".repeat(2000)));
+    assert.equal(response.status, 413);
+    assert.equal((await response.json()).error.code, "request_too_large");
+    assert.equal(provider.calls.length, 0);
+  });
+
+  it("answers 500 internal_error when the provider throws before a stream starts", async () => {
+    const handler = createServerHandler(
+      stubProvider(() => Promise.reject(new Error(`boom ${SECRET_TOKEN}`))),
+    );
+    const response = await handler(post({ model: "m" }));
+    assert.equal(response.status, 500);
+    const text = await response.text();
+    assert.equal(JSON.parse(text).error.code, "internal_error");
+    assert.ok(!text.includes(SECRET_TOKEN));
+  });
+
+  it("ends a started stream with an error event when the provider throws", async () => {
+    const handler = createServerHandler(stubProvider((req, callbacks) => {
+      callbacks.onResponseStart({
+        requestId: req.requestId,
+        statusCode: 200,
+        headers: { "content-type": "text/event-stream" },
+        body: new Uint8Array(0),
+      });
+      return Promise.reject(new Error("boom"));
+    }));
+    const response = await handler(post({ model: "m", stream: true }));
+    const text = await response.text();
+    assert.match(text, /^event: error\ndata: .*"internal_error"/);
+  });
+});
+
+describe("node:http adapter", () => {
+  it("serves the handler on loopback and reports the real port", async () => {
+    const server = await serveWithNodeHttp(
+      (request) => Promise.resolve(new Response(new URL(request.url).pathname)),
+      { hostname: "127.0.0.1", port: 0 },
+    );
+    try {
+      assert.ok(server.port > 0);
+      const response = await fetch(`http://127.0.0.1:${server.port}/ping`);
+      assert.equal(await response.text(), "/ping");
+    } finally {
+      await server.close(1000);
+    }
+  });
+
+  it("passes a request body through as a stream", async () => {
+    const server = await serveWithNodeHttp(
+      async (request) => new Response(`got ${(await request.text()).length}`),
+      { hostname: "127.0.0.1", port: 0 },
+    );
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/`, {
+        method: "POST",
+        body: "y".repeat(100_000),
+      });
+      assert.equal(await response.text(), "got 100000");
+    } finally {
+      await server.close(1000);
+    }
+  });
+
+  it("aborts the request signal when the client disconnects mid-stream", async () => {
+    let aborted: () => void = () => {};
+    const abortSeen = new Promise<void>((resolve) => {
+      aborted = resolve;
+    });
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const server = await serveWithNodeHttp((request) => {
+      request.signal.addEventListener("abort", () => aborted(), { once: true });
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          timer = setInterval(() => {
+            try {
+              controller.enqueue(encoder.encode("tick\n"));
+            } catch {
+              clearInterval(timer);
+            }
+          }, 10);
+        },
+        cancel() {
+          clearInterval(timer);
+        },
+      });
+      return Promise.resolve(new Response(body));
+    }, { hostname: "127.0.0.1", port: 0 });
+    const client = new AbortController();
+    try {
+      const response = await fetch(`http://127.0.0.1:${server.port}/`, {
+        signal: client.signal,
+      });
+      const reader = response.body!.getReader();
+      await reader.read();
+      client.abort();
+      await reader.cancel().catch(() => {});
+      let deadline: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        abortSeen,
+        new Promise((_, reject) => {
+          deadline = setTimeout(
+            () => reject(new Error("request signal not aborted within 2 s")),
+            2000,
+          );
+        }),
+      ]).finally(() => clearTimeout(deadline));
+    } finally {
+      clearInterval(timer);
+      await server.close(1000);
+    }
+  });
+
+  it("lets a request in flight finish when closing", async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const server = await serveWithNodeHttp(async () => {
+      await released;
+      return new Response("finished");
+    }, { hostname: "127.0.0.1", port: 0 });
+    const answer = fetch(`http://127.0.0.1:${server.port}/`).then((r) =>
+      r.text()
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const closing = server.close(5000);
+    setTimeout(release, 50);
+    assert.equal(await answer, "finished");
+    await closing;
+  });
+});
