@@ -1,0 +1,628 @@
+/**
+ * Classification of the Codex backend's error answers into buyer-facing
+ * {@linkcode RelayError}s and relay decisions (retry, usage limit, refresh),
+ * and the OpenAI-shaped error bodies and SSE events the buyer receives.
+ *
+ * Status choices (buyer-facing status, code):
+ *
+ * | upstream                                    | buyer                                    | retryable |
+ * | ------------------------------------------- | ---------------------------------------- | --------- |
+ * | 429/404 `usage_limit_reached`               | 429 `usage_limit_reached`, `retry-after` | no        |
+ * | any `usage_not_included`                    | 403 `usage_not_included`                 | no        |
+ * | 401                                         | 503 `upstream_auth_failed`               | no        |
+ * | 402 (`deactivated_workspace`)               | 503 `upstream_workspace_deactivated`     | no        |
+ * | 402 (other)                                 | 503 `upstream_payment_required`          | no        |
+ * | 403 (JSON or Cloudflare HTML)               | 503 `upstream_forbidden`                 | no        |
+ * | 400/422                                     | 400 upstream code or `upstream_bad_request` | no     |
+ * | 404 `Item with id ... not found`            | 404 `item_not_found`                     | no        |
+ * | 404 (other)                                 | 502 `upstream_not_found`                 | no        |
+ * | 413                                         | 413 `request_too_large`                  | no        |
+ * | 429 `insufficient_quota`                    | 429 `insufficient_quota`                 | no        |
+ * | 429 (other)                                 | 429 `rate_limited`                       | yes       |
+ * | 5xx `server_is_overloaded`                  | 503 `server_is_overloaded`               | yes       |
+ * | 500, 502                                    | 502 `upstream_error`                     | yes       |
+ * | 503                                         | 503 `upstream_unavailable`               | yes       |
+ * | 504                                         | 502 `upstream_timeout`                   | yes       |
+ * | anything else                               | 502 `upstream_error`                     | no        |
+ *
+ * Why: the seller's login, plan, workspace and account standing are not the
+ * buyer's fault and cannot be fixed by the buyer, so they are 503 ("this
+ * seller cannot serve you now; try another"), never 401/402/403 which would
+ * blame the buyer's own credentials. `usage_not_included` is 403 rather than
+ * 429 because it is permanent (the plan has no Codex access): a 429 would
+ * invite the buyer to wait and retry the same seller. A usage limit is 429
+ * with the reset time because waiting does help.
+ *
+ * Text passed on from the upstream (a `detail`, an error `message`) is
+ * truncated and scrubbed of anything that looks like a credential (`Bearer
+ * ...`, JWTs, API keys); HTML is never passed on.
+ *
+ * @module
+ */
+
+import { RelayError } from "../errors.ts";
+
+/** Relay decision about one non-2xx upstream answer. */
+export interface UpstreamVerdict {
+  /** What the buyer gets if the relay gives up. */
+  error: RelayError;
+  /** Worth retrying: 429 without a usage-limit body, 500, 502, 503, 504. */
+  retryable: boolean;
+  /** From `retry-after-ms` or `retry-after` (seconds or HTTP date). */
+  retryAfterMs?: number;
+  /** Set for `usage_limit_reached` (429, or the same body under 404). */
+  usageLimit?: UsageLimit;
+  /** The upstream answered 401: refresh the token, then retry once. */
+  unauthorized: boolean;
+}
+
+/** When a usage limit ends. */
+export interface UsageLimit {
+  /** Milliseconds since the epoch. */
+  resetsAt: number;
+}
+
+/** Options of {@linkcode classifyUpstreamError}. */
+export interface ClassifyOptions {
+  /** The current time in ms since the epoch (default `Date.now()`). */
+  now?: number;
+}
+
+/** Options of {@linkcode sseErrorEvent}. */
+export interface SseErrorEventOptions {
+  /** `sequence_number` of the event (default 0). */
+  sequenceNumber?: number;
+  /** `response.id` of the event, when known. */
+  responseId?: string;
+}
+
+/** Options of {@linkcode usageLimitError}. */
+export interface UsageLimitErrorOptions {
+  /** The current time in ms since the epoch (default `Date.now()`). */
+  now?: number;
+}
+
+/**
+ * How long a usage limit is assumed to last when the backend gives no reset
+ * time (no `resets_at`, no `resets_in_seconds`, no `retry-after`): short, so
+ * that a seller is not blocked for long on a guess.
+ */
+export const DEFAULT_USAGE_LIMIT_MS = 60_000;
+
+/** Longest upstream text passed on to a buyer, in characters. */
+export const MAX_PASSED_TEXT = 500;
+
+const SAFE_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
+const encoder = new TextEncoder();
+
+/**
+ * Classifies a non-2xx answer of the backend (see the module documentation
+ * for the table of statuses).
+ *
+ * @param status the upstream HTTP status
+ * @param headers the upstream response headers
+ * @param bodyText the upstream body as text (may be empty, JSON or HTML)
+ * @param options the current time
+ * @returns the buyer's error and what the relay should do
+ *
+ * @example
+ * ```ts
+ * import { classifyUpstreamError } from "./errors.ts";
+ *
+ * const verdict = classifyUpstreamError(
+ *   503,
+ *   new Headers({ "retry-after": "2" }),
+ *   '{"error":{"code":"server_is_overloaded"}}',
+ * );
+ * console.log(verdict.error.code, verdict.retryable, verdict.retryAfterMs); // "server_is_overloaded" true 2000
+ * ```
+ */
+export function classifyUpstreamError(
+  status: number,
+  headers: Headers,
+  bodyText: string,
+  options: ClassifyOptions = {},
+): UpstreamVerdict {
+  const now = options.now ?? Date.now();
+  const body = parseErrorBody(bodyText, headers);
+  const retryAfterMs = parseRetryAfter(headers, now);
+  const unauthorized = status === 401;
+
+  function verdict(error: RelayError, retryable = false): UpstreamVerdict {
+    const result: UpstreamVerdict = { error, retryable, unauthorized };
+    if (retryAfterMs !== undefined) result.retryAfterMs = retryAfterMs;
+    return result;
+  }
+
+  if (
+    (status === 429 || status === 404) &&
+    body.kinds.has("usage_limit_reached")
+  ) {
+    let resetsAt: number;
+    if (body.resetsAt !== undefined) resetsAt = body.resetsAt * 1000;
+    else if (body.resetsInSeconds !== undefined) {
+      resetsAt = now + body.resetsInSeconds * 1000;
+    } else resetsAt = now + (retryAfterMs ?? DEFAULT_USAGE_LIMIT_MS);
+    const error = usageLimitError(resetsAt, { now });
+    return {
+      error,
+      retryable: false,
+      retryAfterMs: Math.max(0, resetsAt - now),
+      usageLimit: { resetsAt },
+      unauthorized,
+    };
+  }
+  if (body.kinds.has("usage_not_included")) {
+    return verdict(failureError("usage_not_included", undefined));
+  }
+  const code = body.code !== undefined && SAFE_CODE.test(body.code)
+    ? body.code
+    : undefined;
+  const label = code ? `${status} ${code}` : `${status}`;
+
+  switch (status) {
+    case 401:
+      return verdict(
+        new RelayError(
+          503,
+          "upstream_auth_failed",
+          `The upstream rejected the seller's Codex credentials (${label}); this seller cannot serve requests now`,
+        ),
+      );
+    case 402:
+      return verdict(
+        code === "deactivated_workspace"
+          ? new RelayError(
+            503,
+            "upstream_workspace_deactivated",
+            "The seller's ChatGPT workspace is deactivated (402); this seller cannot serve requests",
+          )
+          : new RelayError(
+            503,
+            "upstream_payment_required",
+            `The upstream asked the seller for payment (${label}); this seller cannot serve requests`,
+          ),
+      );
+    case 403:
+      return verdict(
+        new RelayError(
+          503,
+          "upstream_forbidden",
+          body.html
+            ? "The upstream refused the seller's request with a 403 challenge page; this seller cannot serve requests now"
+            : `The upstream refused the seller's request (${label}); this seller cannot serve requests now`,
+        ),
+      );
+    case 400:
+    case 422: {
+      const text = body.text ?? "no detail given";
+      const passedCode = code ??
+        (/model is not supported/i.test(text)
+          ? "model_not_supported"
+          : "upstream_bad_request");
+      return verdict(
+        new RelayError(
+          400,
+          passedCode,
+          `The upstream rejected the request: ${text}`,
+        ),
+      );
+    }
+    case 404:
+      if (
+        body.text !== undefined && /\bitem\b.*\bnot found\b/i.test(body.text)
+      ) {
+        return verdict(
+          new RelayError(
+            404,
+            "item_not_found",
+            `The upstream could not find an input item: ${body.text}`,
+            { type: "invalid_request_error" },
+          ),
+        );
+      }
+      return verdict(
+        new RelayError(
+          502,
+          "upstream_not_found",
+          "The upstream answered 404 Not Found for the responses endpoint",
+        ),
+      );
+    case 413:
+      return verdict(
+        new RelayError(
+          413,
+          "request_too_large",
+          "The upstream rejected the request as too large (413)",
+        ),
+      );
+    case 429:
+      if (code === "insufficient_quota") {
+        return verdict(failureError("insufficient_quota", body.text));
+      }
+      return verdict(
+        new RelayError(
+          429,
+          "rate_limited",
+          retryAfterMs === undefined
+            ? "The upstream is rate limiting the seller (429); retry shortly"
+            : `The upstream is rate limiting the seller (429); retry after ${
+              Math.ceil(retryAfterMs / 1000)
+            } s`,
+          { headers: retryAfterHeader(retryAfterMs) },
+        ),
+        true,
+      );
+  }
+  if (status >= 500 && status <= 599 && code === "server_is_overloaded") {
+    return verdict(
+      new RelayError(
+        503,
+        "server_is_overloaded",
+        "The upstream is overloaded; retry shortly",
+        { headers: retryAfterHeader(retryAfterMs) },
+      ),
+      RETRYABLE_5XX.has(status),
+    );
+  }
+  switch (status) {
+    case 500:
+    case 502:
+      return verdict(
+        new RelayError(
+          502,
+          "upstream_error",
+          `The upstream failed (${label}); retry shortly`,
+        ),
+        true,
+      );
+    case 503:
+      return verdict(
+        new RelayError(
+          503,
+          "upstream_unavailable",
+          `The upstream is unavailable (${label}); retry shortly`,
+          { headers: retryAfterHeader(retryAfterMs) },
+        ),
+        true,
+      );
+    case 504:
+      return verdict(
+        new RelayError(
+          502,
+          "upstream_timeout",
+          "The upstream timed out (504); retry shortly",
+        ),
+        true,
+      );
+  }
+  return verdict(
+    new RelayError(
+      502,
+      "upstream_error",
+      `Expected a successful answer from the upstream, found status ${label}`,
+    ),
+  );
+}
+
+const RETRYABLE_5XX: ReadonlySet<number> = new Set([500, 502, 503, 504]);
+
+/**
+ * Reads how long to wait from `retry-after-ms` (milliseconds) or `retry-after`
+ * (seconds, or an HTTP date). Negative waits become 0.
+ *
+ * @param headers the upstream response headers
+ * @param now the current time in ms since the epoch (default `Date.now()`)
+ * @returns the wait in milliseconds, or undefined when absent or unreadable
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "./errors.ts";
+ *
+ * console.log(parseRetryAfter(new Headers({ "retry-after": "3" }))); // 3000
+ * ```
+ */
+export function parseRetryAfter(
+  headers: Headers,
+  now: number = Date.now(),
+): number | undefined {
+  const milliseconds = headers.get("retry-after-ms")?.trim();
+  if (milliseconds && /^\d+(\.\d+)?$/.test(milliseconds)) {
+    return Math.round(Number(milliseconds));
+  }
+  const value = headers.get("retry-after")?.trim();
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  if (Number.isNaN(date) || !/[a-z]/i.test(value)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/**
+ * The JSON body of a buyer-facing error: the bytes of `error.toJSON()`.
+ *
+ * @param error the error
+ * @returns UTF-8 JSON bytes
+ *
+ * @example
+ * ```ts
+ * import { errorBody } from "./errors.ts";
+ * import { RelayError } from "../errors.ts";
+ *
+ * const bytes = errorBody(new RelayError(400, "invalid_json", "Bad"));
+ * console.log(new TextDecoder().decode(bytes)); // {"error":{"message":"Bad",...}}
+ * ```
+ */
+export function errorBody(error: RelayError): Uint8Array {
+  return encoder.encode(JSON.stringify(error.toJSON()));
+}
+
+/**
+ * A complete `response.failed` SSE event for a stream that must end in error:
+ * `event: response.failed\ndata: {...}\n\n` whose data is
+ * `{type:"response.failed", sequence_number, response:{id?, object:"response",
+ * status:"failed", error:{code, message}}}` (OpenAI clients read
+ * `response.error`).
+ *
+ * @param error the error to report
+ * @param options the event's sequence number and response id
+ * @returns the UTF-8 bytes of the event
+ *
+ * @example
+ * ```ts
+ * import { sseErrorEvent } from "./errors.ts";
+ * import { RelayError } from "../errors.ts";
+ *
+ * const bytes = sseErrorEvent(
+ *   new RelayError(502, "upstream_stream_incomplete", "Closed early"),
+ *   { sequenceNumber: 7 },
+ * );
+ * console.log(new TextDecoder().decode(bytes).startsWith("event: response.failed\n")); // true
+ * ```
+ */
+export function sseErrorEvent(
+  error: RelayError,
+  options: SseErrorEventOptions = {},
+): Uint8Array {
+  const response: Record<string, unknown> = {};
+  if (options.responseId !== undefined) response.id = options.responseId;
+  response.object = "response";
+  response.status = "failed";
+  response.error = { code: error.code, message: error.message };
+  const data = JSON.stringify({
+    type: "response.failed",
+    sequence_number: options.sequenceNumber ?? 0,
+    response,
+  });
+  return encoder.encode(`event: response.failed\ndata: ${data}\n\n`);
+}
+
+/**
+ * The buyer-facing error of a failure the backend reports INSIDE a stream (a
+ * `response.failed` event's `response.error`, or an `error` event), by code:
+ * 400 for `context_length_exceeded` and `invalid_prompt`; 403 for
+ * `usage_not_included`; 429 for `insufficient_quota`, `usage_limit_reached`
+ * and `rate_limit_exceeded`; 503 for `server_is_overloaded` and `slow_down`;
+ * else 502. The code is the upstream code when there is one, else
+ * `upstream_failed`. The message is the upstream message, scrubbed and
+ * truncated, or a default.
+ *
+ * @param code the upstream error code, if any
+ * @param message the upstream error message, if any
+ * @returns the buyer-facing error
+ *
+ * @example
+ * ```ts
+ * import { failureError } from "./errors.ts";
+ *
+ * const error = failureError("context_length_exceeded", "Too long");
+ * console.log(error.status, error.code); // 400 "context_length_exceeded"
+ * ```
+ */
+export function failureError(
+  code: string | undefined,
+  message: string | undefined,
+): RelayError {
+  const safeCode = code !== undefined && SAFE_CODE.test(code)
+    ? code
+    : undefined;
+  const text = message !== undefined && message.trim() !== ""
+    ? passText(message.trim())
+    : undefined;
+  switch (safeCode) {
+    case "context_length_exceeded":
+    case "invalid_prompt":
+      return new RelayError(
+        400,
+        safeCode,
+        text ?? `The upstream rejected the request (${safeCode})`,
+      );
+    case "usage_not_included":
+      return new RelayError(
+        403,
+        safeCode,
+        "The seller's ChatGPT plan does not include Codex; this seller cannot serve requests",
+        { type: "permission_error" },
+      );
+    case "insufficient_quota":
+    case "usage_limit_reached":
+    case "rate_limit_exceeded":
+      return new RelayError(
+        429,
+        safeCode,
+        text ?? `The upstream limited the seller's usage (${safeCode})`,
+      );
+    case "server_is_overloaded":
+    case "slow_down":
+      return new RelayError(
+        503,
+        safeCode,
+        text ?? "The upstream is overloaded; retry shortly",
+      );
+  }
+  return new RelayError(
+    502,
+    safeCode ?? "upstream_failed",
+    text ?? "The upstream response failed",
+  );
+}
+
+/**
+ * The buyer-facing error of a reached usage limit: 429 `usage_limit_reached`,
+ * the reset time in the message (ISO 8601), a `retry-after` header (seconds
+ * until the reset, at least 1) and `resets_at` (unix seconds) in the body.
+ *
+ * @param resetsAt when the limit ends, ms since the epoch
+ * @param options the current time
+ * @returns the error
+ *
+ * @example
+ * ```ts
+ * import { usageLimitError } from "./errors.ts";
+ *
+ * const error = usageLimitError(Date.UTC(2026, 0, 1), { now: Date.UTC(2025, 11, 31, 23) });
+ * console.log(error.headers["retry-after"]); // "3600"
+ * ```
+ */
+export function usageLimitError(
+  resetsAt: number,
+  options: UsageLimitErrorOptions = {},
+): RelayError {
+  const now = options.now ?? Date.now();
+  const seconds = Math.max(1, Math.ceil((resetsAt - now) / 1000));
+  const iso = Number.isFinite(resetsAt)
+    ? new Date(resetsAt).toISOString()
+    : "an unknown time";
+  return new RelayError(
+    429,
+    "usage_limit_reached",
+    `The seller's Codex usage limit has been reached; it resets at ${iso}`,
+    {
+      headers: { "retry-after": String(seconds) },
+      details: { resets_at: Math.floor(resetsAt / 1000) },
+    },
+  );
+}
+
+/**
+ * Replaces what looks like a credential in upstream text: `Bearer <token>`,
+ * JWT-like strings (`eyJ...`) and API keys (`sk-...`).
+ *
+ * @param text upstream text
+ * @returns the text with credentials replaced by `[redacted]`
+ *
+ * @example
+ * ```ts
+ * import { scrubSecrets } from "./errors.ts";
+ *
+ * console.log(scrubSecrets("bad header Bearer abc.def")); // "bad header Bearer [redacted]"
+ * ```
+ */
+export function scrubSecrets(text: string): string {
+  return text
+    .replace(/\b(Bearer)\s+[^\s"',;]+/gi, "$1 [redacted]")
+    .replace(/eyJ[A-Za-z0-9_\-.+/=]{6,}/g, "[redacted]")
+    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]");
+}
+
+function retryAfterHeader(ms: number | undefined): Record<string, string> {
+  return ms === undefined
+    ? {}
+    : { "retry-after": String(Math.max(1, Math.ceil(ms / 1000))) };
+}
+
+function truncateText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+interface ErrorBodyFacts {
+  /** `error.type` and `error.code` values (and a string `error`). */
+  kinds: Set<string>;
+  /** The most specific code. */
+  code?: string;
+  /** Text safe to pass on: scrubbed, truncated, never HTML. */
+  text?: string;
+  resetsAt?: number;
+  resetsInSeconds?: number;
+  html: boolean;
+}
+
+function parseErrorBody(bodyText: string, headers: Headers): ErrorBodyFacts {
+  const trimmed = bodyText.trim();
+  const html = /^</.test(trimmed) ||
+    /html/i.test(headers.get("content-type") ?? "");
+  const facts: ErrorBodyFacts = { kinds: new Set(), html };
+  let body: unknown;
+  try {
+    body = JSON.parse(trimmed);
+  } catch {
+    if (!html && trimmed !== "") facts.text = passText(trimmed);
+    return facts;
+  }
+  if (!isObject(body)) return facts;
+  let message: string | undefined;
+  const error = body.error;
+  if (isObject(error)) {
+    if (typeof error.type === "string") facts.kinds.add(error.type);
+    if (typeof error.code === "string") {
+      facts.kinds.add(error.code);
+      facts.code = error.code;
+    }
+    if (typeof error.message === "string") message = error.message;
+    facts.resetsAt = finite(error.resets_at);
+    facts.resetsInSeconds = finite(error.resets_in_seconds);
+  } else if (typeof error === "string") {
+    facts.kinds.add(error);
+    facts.code = error;
+  }
+  const detail = body.detail;
+  if (typeof detail === "string") {
+    message ??= detail;
+  } else if (isObject(detail)) {
+    if (typeof detail.code === "string") {
+      facts.kinds.add(detail.code);
+      facts.code ??= detail.code;
+    }
+    message ??= typeof detail.message === "string"
+      ? detail.message
+      : JSON.stringify(detail);
+  } else if (Array.isArray(detail)) {
+    message ??= describeValidationErrors(detail);
+  }
+  if (typeof body.code === "string") {
+    facts.kinds.add(body.code);
+    facts.code ??= body.code;
+  }
+  if (typeof body.message === "string") message ??= body.message;
+  facts.resetsAt ??= finite(body.resets_at);
+  facts.resetsInSeconds ??= finite(body.resets_in_seconds);
+  if (message !== undefined && message.trim() !== "") {
+    facts.text = passText(message.trim());
+  }
+  return facts;
+}
+
+/** FastAPI validation errors: `[{loc: ["body","input"], msg: "...", type}]`. */
+function describeValidationErrors(items: unknown[]): string {
+  return items.map((item) => {
+    if (isObject(item) && typeof item.msg === "string") {
+      const where = Array.isArray(item.loc) ? item.loc.join(".") : "";
+      return where ? `${where}: ${item.msg}` : item.msg;
+    }
+    return JSON.stringify(item);
+  }).join("; ");
+}
+
+function passText(text: string): string {
+  return truncateText(scrubSecrets(text), MAX_PASSED_TEXT);
+}
+
+function finite(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value)
+    ? value
+    : undefined;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
