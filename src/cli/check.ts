@@ -1,0 +1,229 @@
+/**
+ * `check`: what the seller's Codex credentials say (masked), what the
+ * provider will do with them next, and optionally one forced refresh and one
+ * tiny probe request with its rate-limit snapshot.
+ *
+ * @module
+ */
+
+import type { TokenSource } from "../auth/types.ts";
+import { planRefresh, REFRESH_MARGIN_MS } from "../auth/policy.ts";
+import type { CredentialsInfo } from "../auth/types.ts";
+import { listBackendModels } from "../_serve_models.ts";
+import type {
+  SerializedHttpRequest,
+  SerializedHttpResponse,
+} from "../host_types.ts";
+import {
+  formatDuration,
+  formatRelative,
+  maskAccountId,
+  maskEmail,
+} from "./mask.ts";
+import { describeRateLimits } from "./rate_limits_text.ts";
+
+/** What `check` needs of a provider; an `OpenAIResponsesProvider` has all of it. */
+export interface CheckedProvider {
+  /** Settings: where the credentials and the model list are. */
+  readonly settings: { readonly authFile: string; readonly modelsUrl: string };
+  /** Announced services; the probe uses the first one. */
+  readonly services: string[];
+  /** The token source over the seller's credentials. */
+  readonly tokens: Pick<TokenSource, "info" | "forceRefresh" | "getToken">;
+  /** Answers one request whole. */
+  handleRequest(req: SerializedHttpRequest): Promise<SerializedHttpResponse>;
+  /** The latest rate-limit snapshot, if any. */
+  getRateLimits(): object | undefined;
+}
+
+/** Options of {@linkcode runCheck}. */
+export interface CheckOptions {
+  /** Force one refresh and print the new expiry. */
+  refresh?: boolean;
+  /** Send one tiny request and print the rate-limit snapshot. */
+  probe?: boolean;
+  /** Model of the probe (default: the first announced service, else the first model the backend lists). */
+  model?: string;
+  /** Clock, milliseconds since the epoch (default `Date.now`). */
+  now?: () => number;
+  /** The fetch used for the backend's model list (default: the global one). */
+  fetch?: typeof fetch;
+}
+
+/** A line printer that replaces the seller's home with `~`. */
+export interface CheckOutput {
+  /** Prints one line. */
+  line(text: string): void;
+}
+
+const LABEL_WIDTH = 14;
+
+function row(label: string, value: string): string {
+  return `${`${label}:`.padEnd(LABEL_WIDTH)} ${value}`;
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * What the token source will do next with these credentials, in words.
+ *
+ * @example
+ * ```ts
+ * import { describeNextStep } from "./check.ts";
+ * const now = Date.now();
+ * console.log(describeNextStep({ authFile: "a", accountId: "b", expiresAt: now - 1 }, now));
+ * // "expired: will refresh on the next request"
+ * ```
+ */
+export function describeNextStep(info: CredentialsInfo, now: number): string {
+  const plan = planRefresh(info, now);
+  const margin = formatDuration(REFRESH_MARGIN_MS);
+  switch (plan.reason) {
+    case "expired":
+      return "expired: will refresh on the next request";
+    case "expires_soon":
+      return `token expires ${
+        formatRelative(info.expiresAt!, now)
+      }: will refresh on the next request`;
+    case "last_refresh_old":
+      return "expiry unreadable and last refresh older than 8 days: will refresh on the next request";
+    case "expiry_unknown":
+      return "expiry unreadable: used until the backend rejects it, then refreshed";
+    case "valid":
+      return info.expiresAt !== undefined
+        ? `token valid for ${
+          formatDuration(info.expiresAt - now)
+        }; refreshes automatically ${margin} before expiry`
+        : "expiry unreadable; refreshes automatically 8 days after the last refresh";
+  }
+}
+
+/** The credential lines of `check`, masked. */
+function credentialLines(
+  info: CredentialsInfo,
+  now: number,
+): string[] {
+  return [
+    row("auth file", info.authFile),
+    row("account", maskAccountId(info.accountId)),
+    row("plan", info.plan ?? "unknown"),
+    row("email", info.email ? maskEmail(info.email) : "unknown"),
+    row(
+      "access token",
+      info.expiresAt === undefined
+        ? "expiry unreadable"
+        : `expires ${iso(info.expiresAt)} (${
+          formatRelative(info.expiresAt, now)
+        })`,
+    ),
+    row(
+      "last refresh",
+      info.lastRefresh === undefined
+        ? "unknown"
+        : `${iso(info.lastRefresh)} (${formatRelative(info.lastRefresh, now)})`,
+    ),
+    row("next", describeNextStep(info, now)),
+  ];
+}
+
+async function probe(
+  provider: CheckedProvider,
+  output: CheckOutput,
+  options: CheckOptions,
+  now: () => number,
+): Promise<number> {
+  const model = options.model ?? provider.services[0] ??
+    (await listBackendModels(provider, { fetch: options.fetch }))[0];
+  if (model === undefined) {
+    output.line(
+      row("probe", "failed: expected a model, found an empty model list"),
+    );
+    return 1;
+  }
+  const started = now();
+  const response = await provider.handleRequest({
+    requestId: `check-${crypto.randomUUID()}`,
+    method: "POST",
+    path: "/v1/responses",
+    headers: { "content-type": "application/json" },
+    body: new TextEncoder().encode(
+      JSON.stringify({ model, input: "ping", stream: false }),
+    ),
+  });
+  const took = now() - started;
+  const text = new TextDecoder().decode(response.body);
+  let body: Record<string, unknown> | undefined;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (response.statusCode !== 200) {
+    const error = (body?.error ?? {}) as Record<string, unknown>;
+    output.line(
+      row(
+        "probe",
+        `${model} answered ${response.statusCode} ${
+          String(error.code ?? "error")
+        }: ${String(error.message ?? "no message")}`,
+      ),
+    );
+  } else {
+    const usage = (body?.usage ?? {}) as Record<string, unknown>;
+    output.line(
+      row(
+        "probe",
+        `${model} answered 200 in ${took} ms (${
+          Number(usage.input_tokens ?? 0)
+        } input, ${Number(usage.output_tokens ?? 0)} output tokens)`,
+      ),
+    );
+  }
+  for (const line of describeRateLimits(provider.getRateLimits(), now())) {
+    output.line(row("rate limit", line));
+  }
+  return response.statusCode === 200 ? 0 : 1;
+}
+
+/**
+ * Runs `check`: prints the credentials (account id and email masked), the
+ * access-token expiry and last refresh (ISO and relative), and what happens
+ * next; with `refresh`, forces one refresh and prints the new expiry; with
+ * `probe`, sends `input: "ping"` through the provider and prints the
+ * rate-limit snapshot. Resolves with the exit code (0, or 1 when the probe
+ * was refused); throws the credentials errors (`CredentialsError`,
+ * `LoginRequiredError`, `TokenRefreshError`) for the caller to print.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runCheck(provider, { line: console.log }, { refresh: true });
+ * ```
+ */
+export async function runCheck(
+  provider: CheckedProvider,
+  output: CheckOutput,
+  options: CheckOptions = {},
+): Promise<number> {
+  const now = options.now ?? Date.now;
+  const info = await provider.tokens.info();
+  for (const line of credentialLines(info, now())) output.line(line);
+  if (options.refresh) {
+    const refreshed = await provider.tokens.forceRefresh();
+    const at = now();
+    output.line(
+      row(
+        "refreshed",
+        refreshed.expiresAt === undefined
+          ? "new access token (expiry unreadable)"
+          : `new access token expires ${iso(refreshed.expiresAt)} (${
+            formatRelative(refreshed.expiresAt, at)
+          })`,
+      ),
+    );
+    output.line(row("next", describeNextStep(refreshed, at)));
+  }
+  if (options.probe) return await probe(provider, output, options, now);
+  return 0;
+}

@@ -1,0 +1,63 @@
+/**
+ * One log line per request for `serve`: method, path, model, status,
+ * duration and tokens. Never a header, a body or a secret.
+ *
+ * @module
+ */
+
+/** What a log line shows; both the provider's and the server's entries fit. */
+export interface LogLineEntry {
+  /** HTTP method. */
+  method: string;
+  /** Path without the query. */
+  path: string;
+  /** Requested service or model, when known. */
+  service?: string;
+  /** Status answered. */
+  status: number;
+  /** Stable error code, when the answer is an error. */
+  code?: string;
+  /** Handling time, in milliseconds. */
+  durationMs: number;
+  /** Token usage of the final Response object, when known. */
+  usage?: Record<string, unknown>;
+}
+
+function count(value: unknown): string {
+  return typeof value === "number" && Number.isFinite(value)
+    ? String(value)
+    : "-";
+}
+
+/**
+ * Formats one request as a log line:
+ * `2026-01-02T03:04:05.000Z POST /v1/responses gpt-5.4 200 812ms tokens in=12 out=34`.
+ *
+ * @example
+ * ```ts
+ * import { formatLogLine } from "./log_line.ts";
+ * console.log(formatLogLine({ method: "GET", path: "/health", status: 200, durationMs: 1 }, 0));
+ * // "1970-01-01T00:00:00.000Z GET /health - 200 1ms"
+ * ```
+ */
+export function formatLogLine(entry: LogLineEntry, at: number): string {
+  const model = entry.service === undefined
+    ? "-"
+    : JSON.stringify(entry.service.slice(0, 80)).slice(1, -1);
+  const parts = [
+    new Date(at).toISOString(),
+    entry.method.slice(0, 10),
+    JSON.stringify(entry.path.slice(0, 200)).slice(1, -1),
+    model,
+    entry.code ? `${entry.status} ${entry.code}` : String(entry.status),
+    `${Math.round(entry.durationMs)}ms`,
+  ];
+  if (entry.usage) {
+    parts.push(
+      `tokens in=${count(entry.usage.input_tokens)} out=${
+        count(entry.usage.output_tokens)
+      }`,
+    );
+  }
+  return parts.join(" ");
+}

@@ -1,0 +1,236 @@
+// Command-line parsing, masking and the text helpers of the commands.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import {
+  commandHelp,
+  type CommandSpec,
+  parseOptions,
+  parsePort,
+  UsageError,
+} from "../src/cli/args.ts";
+import { configFromEnv } from "../src/cli/env.ts";
+import { formatLogLine } from "../src/cli/log_line.ts";
+import {
+  formatDuration,
+  formatRelative,
+  hideHome,
+  maskAccountId,
+  maskEmail,
+} from "../src/cli/mask.ts";
+import { describeRateLimits } from "../src/cli/rate_limits_text.ts";
+
+const SERVE: CommandSpec = {
+  name: "serve",
+  summary: "Serve",
+  details: "Serves things.",
+  options: {
+    host: { type: "string", valueName: "<host>", description: "Host" },
+    port: { type: "string", valueName: "<port>", description: "Port" },
+    probe: { type: "boolean", description: "Probe" },
+  },
+};
+
+describe("parseOptions", () => {
+  it("reads --name value, --name=value and boolean flags", () => {
+    const parsed = parseOptions(
+      ["--host", "0.0.0.0", "--port=0", "--probe"],
+      SERVE,
+    );
+    assert.deepEqual(parsed, {
+      help: false,
+      values: { host: "0.0.0.0", port: "0", probe: true },
+    });
+  });
+
+  it("recognises --help and -h", () => {
+    assert.equal(parseOptions(["--help"], SERVE).help, true);
+    assert.equal(parseOptions(["-h"], SERVE).help, true);
+  });
+
+  it("refuses an unknown flag, naming it and the known ones", () => {
+    assert.throws(
+      () => parseOptions(["--prot", "1"], SERVE),
+      (error: unknown) =>
+        error instanceof UsageError && error.code === "invalid_usage" &&
+        /Unknown flag "--prot" for "serve": expected one of --host, --port, --probe, --help/
+          .test(error.message),
+    );
+  });
+
+  it("refuses a stray argument", () => {
+    assert.throws(
+      () => parseOptions(["extra"], SERVE),
+      /Unexpected argument "extra" for "serve"/,
+    );
+  });
+
+  it("refuses a string flag without its value", () => {
+    assert.throws(
+      () => parseOptions(["--port"], SERVE),
+      /Flag --port expects a value <port>, found none/,
+    );
+    assert.throws(
+      () => parseOptions(["--port", "--probe"], SERVE),
+      /Flag --port expects a value <port>, found "--probe"/,
+    );
+  });
+
+  it("refuses a value on a boolean flag", () => {
+    assert.throws(
+      () => parseOptions(["--probe=yes"], SERVE),
+      /Flag --probe takes no value/,
+    );
+  });
+
+  it("does not take inherited object keys for flags", () => {
+    assert.throws(() => parseOptions(["--toString"], SERVE), UsageError);
+  });
+});
+
+describe("parsePort and help", () => {
+  it("accepts 0 to 65535 and refuses anything else", () => {
+    assert.equal(parsePort("0"), 0);
+    assert.equal(parsePort("65535"), 65535);
+    for (const bad of ["65536", "-1", "80a", "", "1.5"]) {
+      assert.throws(
+        () => parsePort(bad),
+        /Invalid --port: expected an integer/,
+      );
+    }
+  });
+
+  it("lists every flag of a command, --help included", () => {
+    const help = commandHelp(SERVE);
+    assert.match(help, /^Usage: provider-openai-responses serve \[flags\]/);
+    for (
+      const flag of ["--host <host>", "--port <port>", "--probe", "--help"]
+    ) {
+      assert.ok(help.includes(flag), flag);
+    }
+  });
+});
+
+describe("configFromEnv", () => {
+  it("keeps exactly the plugin's configuration keys", () => {
+    assert.deepEqual(
+      configFromEnv({
+        OPENAI_RESPONSES_AUTH_FILE: "/a.json",
+        ANTSEED_MAX_CONCURRENCY: "3",
+        HOME: "/home/me",
+        OPENAI_RESPONSES_SERVE_API_KEY: "k",
+        UNSET: undefined,
+      }),
+      { OPENAI_RESPONSES_AUTH_FILE: "/a.json", ANTSEED_MAX_CONCURRENCY: "3" },
+    );
+  });
+});
+
+describe("masking", () => {
+  it("masks an account id to its first and last four characters", () => {
+    assert.equal(maskAccountId("acct_0a1b2c3d1234"), "acct…1234");
+    assert.equal(
+      maskAccountId("3f2c9a10-1111-2222-3333-44445555abcd"),
+      "3f2c…abcd",
+    );
+  });
+
+  it("keeps only the end of a short account id", () => {
+    assert.equal(maskAccountId("acct_12"), "…12");
+  });
+
+  it("masks an email's local part", () => {
+    assert.equal(maskEmail("seller@example.com"), "s***@example.com");
+    assert.equal(maskEmail("not-an-email"), "***");
+  });
+
+  it("shows the home folder as ~", () => {
+    assert.equal(
+      hideHome(
+        "Cannot read Codex credentials at /home/me/.codex/auth.json: file not found",
+        "/home/me/",
+      ),
+      "Cannot read Codex credentials at ~/.codex/auth.json: file not found",
+    );
+  });
+});
+
+describe("durations", () => {
+  it("formats seconds, minutes, hours and days", () => {
+    assert.equal(formatDuration(45_000), "45 s");
+    assert.equal(formatDuration(53 * 60_000), "53 min");
+    assert.equal(formatDuration(125 * 60_000), "2 h 5 min");
+    assert.equal(formatDuration(3 * 86_400_000 + 4 * 3_600_000), "3 d 4 h");
+  });
+
+  it("says in or ago", () => {
+    assert.equal(formatRelative(1_000 + 120_000, 1_000), "in 2 min");
+    assert.equal(formatRelative(1_000, 1_000 + 7_200_000), "2 h ago");
+  });
+});
+
+describe("log lines", () => {
+  it("shows method, path, model, status, duration and tokens", () => {
+    assert.equal(
+      formatLogLine({
+        method: "POST",
+        path: "/v1/responses",
+        service: "gpt-5.4",
+        status: 200,
+        durationMs: 812.4,
+        usage: { input_tokens: 12, output_tokens: 34 },
+      }, Date.UTC(2026, 0, 2, 3, 4, 5)),
+      "2026-01-02T03:04:05.000Z POST /v1/responses gpt-5.4 200 812ms tokens in=12 out=34",
+    );
+  });
+
+  it("shows the error code next to the status", () => {
+    assert.match(
+      formatLogLine({
+        method: "GET",
+        path: "/x",
+        status: 404,
+        code: "not_found",
+        durationMs: 1,
+      }, 0),
+      / GET \/x - 404 not_found 1ms$/,
+    );
+  });
+
+  it("escapes control characters of a buyer-chosen model name", () => {
+    const line = formatLogLine({
+      method: "POST",
+      path: "/v1/responses",
+      service: "evil\nINJECTED",
+      status: 400,
+      durationMs: 1,
+    }, 0);
+    assert.ok(!line.includes("\n"));
+  });
+});
+
+describe("rate limits in words", () => {
+  it("describes each window with its reset time", () => {
+    const now = Date.UTC(2026, 0, 1);
+    assert.deepEqual(
+      describeRateLimits({
+        primary: {
+          usedPercent: 12,
+          windowMinutes: 300,
+          resetsAt: now / 1000 + 3600,
+        },
+        secondary: { usedPercent: 40, windowMinutes: 10080 },
+      }, now),
+      [
+        "primary: 12% used of a 5 h window, resets 2026-01-01T01:00:00.000Z (in 1 h)",
+        "secondary: 40% used of a 7 d window",
+      ],
+    );
+  });
+
+  it("says so when there is no snapshot", () => {
+    assert.deepEqual(describeRateLimits(undefined, 0), [
+      "the backend sent no rate-limit headers",
+    ]);
+  });
+});
