@@ -123,6 +123,9 @@ describe("ResponseAggregator completed", () => {
       itemDone(0, { id: "streamed" }),
       completed({ status: "completed", output: [{ id: "final" }] }),
     );
+    const first = responseOf(aggregator.result());
+    assert.deepEqual(first.output, [{ id: "final" }]);
+    (first.output as unknown[]).push("junk");
     assert.deepEqual(responseOf(aggregator.result()).output, [{ id: "final" }]);
   });
 
