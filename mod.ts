@@ -22,8 +22,17 @@ import { plugin } from "./src/plugin.ts";
 
 export default plugin;
 export { plugin };
-export { createProvider } from "./src/provider.ts";
-export type { OpenAIResponsesProvider } from "./src/provider.ts";
+export { createProvider, RESPONSES_PATH } from "./src/provider.ts";
+export type {
+  CreateProviderOptions,
+  HandleOptions,
+  OpenAIResponsesProvider,
+  RequestLogEntry,
+} from "./src/provider.ts";
+export type {
+  RateLimitSnapshot,
+  RateLimitWindow,
+} from "./src/codex/rate_limits.ts";
 export { CONFIG_SCHEMA, parseConfig } from "./src/config.ts";
 export type { ParseConfigOptions, ProviderSettings } from "./src/config.ts";
 export {
@@ -49,3 +58,17 @@ export type {
   ServiceApiProtocol,
 } from "./src/host_types.ts";
 export { VERSION } from "./src/version.ts";
+export { createTokenSource } from "./src/auth/token_source.ts";
+export type { TokenSourceOptions } from "./src/auth/token_source.ts";
+export { credentialsInfo, readCredentials } from "./src/auth/auth_file.ts";
+export type {
+  CodexCredentials,
+  FileStamp,
+  ReadCredentialsOptions,
+  StampedCredentials,
+} from "./src/auth/auth_file.ts";
+export type {
+  AccessToken,
+  CredentialsInfo,
+  TokenSource,
+} from "./src/auth/types.ts";

@@ -1,30 +1,114 @@
 /**
- * The `Provider` object: path gate, concurrency gate, capacity and the two
- * request handlers.
+ * The `Provider` object: path gate, request validation, usage-limit gate,
+ * concurrency gate and capacity, around the relay.
  *
  * @module
  */
 
+import { createTokenSource } from "./auth/token_source.ts";
+import type { CredentialsInfo, TokenSource } from "./auth/types.ts";
+import type { RateLimitSnapshot } from "./codex/rate_limits.ts";
+import {
+  readRequestJson,
+  type ShapedRequest,
+  shapeRequest,
+} from "./codex/request.ts";
 import { parseConfig, type ProviderSettings } from "./config.ts";
+import { RelayError } from "./errors.ts";
 import type {
   Provider,
   ProviderCapacity,
-  ProviderPricing,
+  ProviderStreamCallbacks,
   SerializedHttpRequest,
   SerializedHttpResponse,
   ServiceApiProtocol,
 } from "./host_types.ts";
+import {
+  aggregateToResponse,
+  errorResponse,
+  openUpstream,
+  type RelayContext,
+  type RelayOutcome,
+  streamToHost,
+} from "./relay.ts";
+
+/** The one path the provider serves. */
+export const RESPONSES_PATH = "/v1/responses";
+
+/** One finished request, for a log line. Carries no secret. */
+export interface RequestLogEntry {
+  /** Host request id. */
+  requestId: string;
+  /** HTTP method. */
+  method: string;
+  /** Path without the query. */
+  path: string;
+  /** Requested service, when the body named one. */
+  service?: string;
+  /** Status answered (200 for every started stream). */
+  status: number;
+  /** Stable error code when the answer is an error. */
+  code?: string;
+  /** Whole handling time, in milliseconds. */
+  durationMs: number;
+  /** Token usage of the final Response object, when known. */
+  usage?: Record<string, unknown>;
+}
+
+/** Options of {@linkcode createProvider}, for embedding and tests. */
+export interface CreateProviderOptions {
+  /** Token source to use instead of one over the configured auth file. */
+  tokenSource?: TokenSource;
+  /** The fetch used for the backend (default: global `fetch`). */
+  fetch?: typeof fetch;
+  /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
+  random?: () => number;
+  /** Called once per finished request. */
+  onRequestDone?: (entry: RequestLogEntry) => void;
+}
+
+/** Per-call options of the request handlers (an extension of the host contract). */
+export interface HandleOptions {
+  /** Aborts the upstream exchange, e.g. when the buyer disconnects. */
+  signal?: AbortSignal;
+}
 
 /** A provider created by {@linkcode createProvider}, with its settings. */
 export interface OpenAIResponsesProvider extends Provider {
   /** The validated settings this provider runs with. */
   readonly settings: ProviderSettings;
+  /** The token source over the seller's credentials. */
+  readonly tokens: TokenSource;
+  /** Loads and validates the credentials; throws with a message saying how to fix them. */
+  init(): Promise<void>;
+  /** What the credentials say (no secret), after `init()` or any request. */
+  credentials(): Promise<CredentialsInfo>;
+  /** The latest rate-limit snapshot from the backend's `x-codex-*` headers. */
+  getRateLimits(): RateLimitSnapshot | undefined;
+  /** Unix milliseconds until which a usage limit blocks requests, if any. */
+  usageLimitedUntil(): number | undefined;
+  /** Answers one request whole. */
+  handleRequest(
+    req: SerializedHttpRequest,
+    options?: HandleOptions,
+  ): Promise<SerializedHttpResponse>;
+  /** Answers one request, streaming through the callbacks when the buyer asked for a stream. */
+  handleRequestStream(
+    req: SerializedHttpRequest,
+    callbacks: ProviderStreamCallbacks,
+    options?: HandleOptions,
+  ): Promise<SerializedHttpResponse>;
+}
+
+function pathOf(path: string): string {
+  const query = path.indexOf("?");
+  return query === -1 ? path : path.slice(0, query);
 }
 
 /**
  * Creates a provider from env-style configuration. Validates every key up
  * front and throws a `ConfigError` naming the bad key; does no file or network
- * I/O (credentials are read by `init()`).
+ * I/O (credentials are read by `init()` and on the first request).
  *
  * @example
  * ```ts
@@ -35,42 +119,224 @@ export interface OpenAIResponsesProvider extends Provider {
  */
 export function createProvider(
   config: Record<string, string>,
+  options: CreateProviderOptions = {},
 ): OpenAIResponsesProvider {
   const settings = parseConfig(config);
+  const tokens = options.tokenSource ??
+    createTokenSource(settings.authFile, { tokenUrl: settings.tokenUrl });
   const serviceApiProtocols: Record<string, ServiceApiProtocol[]> = {};
   for (const service of settings.services) {
     serviceApiProtocols[service] = ["openai-responses"];
   }
-  const pricing: ProviderPricing = settings.pricing;
-  const inFlight = 0;
+
+  let inFlight = 0;
+  let rateLimits: RateLimitSnapshot | undefined;
+  let usageLimit: { until: number; error: RelayError } | undefined;
+
+  function usageLimitError(): RelayError | undefined {
+    if (!usageLimit) return undefined;
+    const remaining = usageLimit.until - Date.now();
+    if (remaining <= 0) {
+      usageLimit = undefined;
+      return undefined;
+    }
+    const { error } = usageLimit;
+    return new RelayError(error.status, error.code, error.message, {
+      type: error.type,
+      details: error.details,
+      headers: {
+        ...error.headers,
+        "retry-after": String(Math.max(1, Math.ceil(remaining / 1000))),
+      },
+    });
+  }
+
+  const baseContext: Omit<RelayContext, "signal"> = {
+    responsesUrl: settings.responsesUrl,
+    requestTimeoutMs: settings.requestTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    tokens,
+    fetch: options.fetch,
+    random: options.random,
+    onRateLimits(snapshot) {
+      rateLimits = snapshot;
+    },
+    onUsageLimit(resetsAt, error) {
+      usageLimit = { until: resetsAt, error };
+    },
+  };
+
+  async function handle(
+    req: SerializedHttpRequest,
+    callbacks: ProviderStreamCallbacks | undefined,
+    handleOptions: HandleOptions | undefined,
+  ): Promise<SerializedHttpResponse> {
+    const started = Date.now();
+    const path = pathOf(req.path);
+    let service: string | undefined;
+    const finish = (outcome: RelayOutcome, code?: string) => {
+      options.onRequestDone?.({
+        requestId: req.requestId,
+        method: req.method,
+        path,
+        service,
+        status: outcome.response.statusCode,
+        code,
+        durationMs: Date.now() - started,
+        usage: outcome.usage,
+      });
+      return outcome.response;
+    };
+    const fail = (error: RelayError) =>
+      finish({ response: errorResponse(req.requestId, error) }, error.code);
+
+    if (path !== RESPONSES_PATH) {
+      return fail(
+        new RelayError(
+          404,
+          "not_found",
+          `Unknown path ${
+            JSON.stringify(path.slice(0, 200))
+          }: this provider serves POST ${RESPONSES_PATH}`,
+        ),
+      );
+    }
+    if (req.method.toUpperCase() !== "POST") {
+      return fail(
+        new RelayError(
+          405,
+          "method_not_allowed",
+          `Method ${
+            JSON.stringify(req.method.slice(0, 20))
+          } is not allowed on ${RESPONSES_PATH}: use POST`,
+          { headers: { allow: "POST" } },
+        ),
+      );
+    }
+
+    let shaped: ShapedRequest;
+    try {
+      const body = readRequestJson(req.body, settings.maxBodyBytes);
+      shaped = shapeRequest(body, {
+        defaultInstructions: settings.defaultInstructions,
+        aliasMap: settings.aliasMap,
+        allowedServices: settings.allowedServices,
+      });
+      service = shaped.service;
+    } catch (error) {
+      if (error instanceof RelayError) return fail(error);
+      throw error;
+    }
+
+    const limited = usageLimitError();
+    if (limited) return fail(limited);
+    if (inFlight >= settings.maxConcurrency) {
+      return fail(
+        new RelayError(
+          429,
+          "provider_at_capacity",
+          `The provider is serving its maximum of ${settings.maxConcurrency} concurrent requests; retry shortly`,
+          { headers: { "retry-after": "1" } },
+        ),
+      );
+    }
+
+    inFlight++;
+    try {
+      return await relay(req, callbacks, handleOptions, shaped, finish, fail);
+    } catch (error) {
+      if (error instanceof RelayError) return fail(error);
+      return fail(
+        new RelayError(
+          500,
+          "internal_error",
+          "The provider failed unexpectedly",
+          {
+            cause: error,
+          },
+        ),
+      );
+    } finally {
+      inFlight--;
+    }
+  }
+
+  async function relay(
+    req: SerializedHttpRequest,
+    callbacks: ProviderStreamCallbacks | undefined,
+    handleOptions: HandleOptions | undefined,
+    shaped: ShapedRequest,
+    finish: (outcome: RelayOutcome, code?: string) => SerializedHttpResponse,
+    fail: (error: RelayError) => SerializedHttpResponse,
+  ): Promise<SerializedHttpResponse> {
+    {
+      const context: RelayContext = {
+        ...baseContext,
+        signal: handleOptions?.signal,
+      };
+      let upstream;
+      try {
+        upstream = await openUpstream(shaped, context);
+      } catch (error) {
+        if (error instanceof RelayError) return fail(error);
+        throw error;
+      }
+      const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
+      if (shaped.stream) {
+        const outcome = await streamToHost(
+          upstream,
+          req.requestId,
+          callbacks ?? { onResponseStart() {}, onResponseChunk() {} },
+          relayOptions,
+        );
+        return finish(outcome);
+      }
+      const outcome = await aggregateToResponse(
+        upstream,
+        req.requestId,
+        relayOptions,
+      );
+      return finish(outcome);
+    }
+  }
+
   return {
     name: "openai-responses",
     settings,
+    tokens,
     services: [...settings.services],
-    pricing,
+    pricing: settings.pricing,
     serviceApiProtocols,
     serviceCategories: undefined,
     maxConcurrency: settings.maxConcurrency,
+    async init(): Promise<void> {
+      await tokens.init();
+    },
+    credentials(): Promise<CredentialsInfo> {
+      return tokens.info();
+    },
+    getRateLimits(): RateLimitSnapshot | undefined {
+      return rateLimits;
+    },
+    usageLimitedUntil(): number | undefined {
+      return usageLimitError() ? usageLimit?.until : undefined;
+    },
     handleRequest(
       req: SerializedHttpRequest,
+      handleOptions?: HandleOptions,
     ): Promise<SerializedHttpResponse> {
-      return Promise.resolve({
-        requestId: req.requestId,
-        statusCode: 501,
-        headers: { "content-type": "application/json" },
-        body: new TextEncoder().encode(
-          JSON.stringify({
-            error: {
-              message: "The relay is not built yet",
-              type: "server_error",
-              code: "not_implemented",
-            },
-          }),
-        ),
-      });
+      return handle(req, undefined, handleOptions);
+    },
+    handleRequestStream(
+      req: SerializedHttpRequest,
+      callbacks: ProviderStreamCallbacks,
+      handleOptions?: HandleOptions,
+    ): Promise<SerializedHttpResponse> {
+      return handle(req, callbacks, handleOptions);
     },
     getCapacity(): ProviderCapacity {
-      return { current: inFlight, max: settings.maxConcurrency };
+      const max = settings.maxConcurrency;
+      return { current: usageLimitError() ? max : inFlight, max };
     },
   };
 }

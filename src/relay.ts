@@ -1,0 +1,534 @@
+/**
+ * One upstream exchange with the Codex backend: token, fetch with a header
+ * timeout, the retry policy, then the answer streamed into the host callbacks
+ * (streaming buyer) or aggregated into one Response object (non-streaming
+ * buyer). Bytes pass through unmodified; a parser only watches them.
+ *
+ * @module
+ */
+
+import type { AccessToken, TokenSource } from "./auth/types.ts";
+import { ResponseAggregator, wantsEvent } from "./codex/aggregate.ts";
+import {
+  classifyUpstreamError,
+  errorBody,
+  sseErrorEvent,
+} from "./codex/errors.ts";
+import {
+  parseRateLimitHeaders,
+  type RateLimitSnapshot,
+} from "./codex/rate_limits.ts";
+import { buildUpstreamHeaders, type ShapedRequest } from "./codex/request.ts";
+import { SseParser } from "./codex/sse.ts";
+import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
+import type {
+  ProviderStreamCallbacks,
+  SerializedHttpResponse,
+} from "./host_types.ts";
+
+/** Most retries of one buyer request. */
+export const MAX_RETRIES = 3;
+/** Longest server-requested wait that is honoured; longer goes back to the buyer. */
+export const MAX_RETRY_AFTER_MS = 10_000;
+/** Most total time spent waiting between attempts of one buyer request. */
+export const MAX_RETRY_BUDGET_MS = 20_000;
+/** First backoff step; doubled per retry, with full jitter. */
+export const BASE_BACKOFF_MS = 250;
+
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+
+/** Everything one exchange needs from its provider. */
+export interface RelayContext {
+  /** `<base>/codex/responses`. */
+  responsesUrl: string;
+  /** Wait for upstream response headers, in milliseconds. */
+  requestTimeoutMs: number;
+  /** Longest silence inside an upstream stream, in milliseconds. */
+  idleTimeoutMs: number;
+  /** Source of access tokens. */
+  tokens: TokenSource;
+  /** The fetch to use (default: global `fetch`). */
+  fetch?: typeof fetch;
+  /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
+  random?: () => number;
+  /** Receives the rate-limit snapshot of every upstream response. */
+  onRateLimits?: (snapshot: RateLimitSnapshot) => void;
+  /** Receives the reset time of a usage limit the backend reported. */
+  onUsageLimit?: (resetsAt: number, error: RelayError) => void;
+  /** Aborts the exchange (a buyer that went away). */
+  signal?: AbortSignal;
+}
+
+/** Token usage seen in a finished exchange, for logs. */
+export interface RelayOutcome {
+  /** The response handed to the host. */
+  response: SerializedHttpResponse;
+  /** `usage` of the final Response object, when the stream carried one. */
+  usage?: Record<string, unknown>;
+}
+
+/** An upstream exchange that answered 2xx, body not yet read. */
+export interface OpenUpstream {
+  /** The upstream response. */
+  response: Response;
+  /** Aborts the upstream fetch. */
+  controller: AbortController;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+function tokenError(error: unknown): RelayError {
+  if (error instanceof RelayError) return error;
+  if (
+    error instanceof LoginRequiredError || error instanceof CredentialsError
+  ) {
+    return new RelayError(
+      503,
+      "upstream_auth_failed",
+      "The seller's upstream login cannot be used right now; try another seller or try again later",
+    );
+  }
+  return new RelayError(
+    503,
+    "upstream_auth_unavailable",
+    "The seller's upstream login could not be refreshed right now; try again shortly",
+    { headers: { "retry-after": "5" } },
+  );
+}
+
+function buyerGone(): RelayError {
+  return new RelayError(499, "client_closed_request", "The buyer went away");
+}
+
+/**
+ * Opens the upstream exchange: gets a token, POSTs the shaped body and
+ * retries transient failures (429 without a usage limit, 500, 502, 503, 504,
+ * network errors) with full-jitter exponential backoff, all before any byte
+ * reaches the buyer. Resolves with a 2xx upstream response whose body is not
+ * yet read; throws a {@linkcode RelayError} otherwise. Every discarded body
+ * is consumed or cancelled and every timer cleared.
+ *
+ * @example
+ * ```ts ignore
+ * const upstream = await openUpstream(shaped, context);
+ * ```
+ */
+export async function openUpstream(
+  shaped: ShapedRequest,
+  context: RelayContext,
+): Promise<OpenUpstream> {
+  const doFetch = context.fetch ?? fetch;
+  const random = context.random ?? Math.random;
+  const body = JSON.stringify(shaped.body);
+  const sessionId = shaped.promptCacheKey ?? crypto.randomUUID();
+  let retries = 0;
+  let waited = 0;
+  let refreshedAfter401 = false;
+  let token: AccessToken | undefined;
+
+  while (true) {
+    if (context.signal?.aborted) throw buyerGone();
+    if (!token) {
+      try {
+        token = await context.tokens.getToken();
+      } catch (error) {
+        throw tokenError(error);
+      }
+    }
+    const controller = new AbortController();
+    const onBuyerAbort = () => controller.abort(context.signal?.reason);
+    context.signal?.addEventListener("abort", onBuyerAbort, { once: true });
+    let headerTimedOut = false;
+    const headerTimer = setTimeout(() => {
+      headerTimedOut = true;
+      controller.abort();
+    }, context.requestTimeoutMs);
+
+    let response: Response;
+    try {
+      response = await doFetch(context.responsesUrl, {
+        method: "POST",
+        headers: buildUpstreamHeaders(token, sessionId),
+        body,
+        signal: controller.signal,
+      });
+    } catch (error) {
+      clearTimeout(headerTimer);
+      context.signal?.removeEventListener("abort", onBuyerAbort);
+      if (context.signal?.aborted) throw buyerGone();
+      if (headerTimedOut) {
+        throw new RelayError(
+          504,
+          "upstream_timeout",
+          `The upstream sent no response within ${context.requestTimeoutMs} ms`,
+        );
+      }
+      const final = new RelayError(
+        502,
+        "upstream_unreachable",
+        "The upstream could not be reached",
+        { cause: error },
+      );
+      const delay = backoff(retries, random);
+      if (retries < MAX_RETRIES && waited + delay <= MAX_RETRY_BUDGET_MS) {
+        retries++;
+        waited += delay;
+        await sleep(delay, context.signal).catch(() => {
+          throw buyerGone();
+        });
+        continue;
+      }
+      throw final;
+    }
+    clearTimeout(headerTimer);
+    context.signal?.removeEventListener("abort", onBuyerAbort);
+
+    const snapshot = parseRateLimitHeaders(response.headers);
+    if (snapshot) context.onRateLimits?.(snapshot);
+
+    if (response.ok) {
+      // Keep the buyer's abort wired to this exchange while it streams.
+      if (context.signal) {
+        if (context.signal.aborted) {
+          controller.abort();
+        } else {
+          context.signal.addEventListener("abort", onBuyerAbort, {
+            once: true,
+          });
+        }
+      }
+      return { response, controller };
+    }
+
+    const text = await response.text().catch(() => "");
+    const verdict = classifyUpstreamError(
+      response.status,
+      response.headers,
+      text,
+    );
+    if (verdict.unauthorized && !refreshedAfter401) {
+      refreshedAfter401 = true;
+      let next: AccessToken | undefined;
+      try {
+        next = await context.tokens.handleUnauthorized(token);
+      } catch (error) {
+        throw tokenError(error);
+      }
+      if (next) {
+        token = next;
+        continue;
+      }
+      throw verdict.error;
+    }
+    if (verdict.usageLimit) {
+      context.onUsageLimit?.(verdict.usageLimit.resetsAt, verdict.error);
+      throw verdict.error;
+    }
+    if (!verdict.retryable || retries >= MAX_RETRIES) throw verdict.error;
+    if (
+      verdict.retryAfterMs !== undefined &&
+      verdict.retryAfterMs > MAX_RETRY_AFTER_MS
+    ) {
+      throw withRetryAfter(verdict.error, verdict.retryAfterMs);
+    }
+    const delay = verdict.retryAfterMs ?? backoff(retries, random);
+    if (waited + delay > MAX_RETRY_BUDGET_MS) {
+      throw withRetryAfter(verdict.error, delay);
+    }
+    retries++;
+    waited += delay;
+    await sleep(delay, context.signal).catch(() => {
+      throw buyerGone();
+    });
+  }
+}
+
+function backoff(retry: number, random: () => number): number {
+  return Math.floor(random() * BASE_BACKOFF_MS * 2 ** retry);
+}
+
+function withRetryAfter(error: RelayError, waitMs: number): RelayError {
+  if (error.headers["retry-after"]) return error;
+  return new RelayError(error.status, error.code, error.message, {
+    type: error.type,
+    headers: {
+      ...error.headers,
+      "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))),
+    },
+    details: error.details,
+  });
+}
+
+/** The answer to a buyer as a complete host response. */
+export function errorResponse(
+  requestId: string,
+  error: RelayError,
+): SerializedHttpResponse {
+  return {
+    requestId,
+    statusCode: error.status,
+    headers: { "content-type": "application/json", ...error.headers },
+    body: errorBody(error),
+  };
+}
+
+interface PumpResult {
+  chunks: Uint8Array[];
+  total: number;
+  aggregator: ResponseAggregator;
+  parser: SseParser;
+  failure?: RelayError;
+}
+
+/**
+ * Reads the upstream body to its end, handing every chunk to `forward` as it
+ * arrives while a parser watches it. Ends on the terminal event's stream end,
+ * a broken stream, an idle timeout, or `forward` returning false (buyer gone).
+ */
+async function pump(
+  upstream: OpenUpstream,
+  idleTimeoutMs: number,
+  forward: ((chunk: Uint8Array) => boolean) | undefined,
+): Promise<PumpResult> {
+  const aggregator = new ResponseAggregator();
+  const parser = new SseParser(
+    (event, data) => aggregator.handle(event, data),
+    { wants: wantsEvent },
+  );
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let failure: RelayError | undefined;
+  const body = upstream.response.body;
+  if (!body) {
+    return {
+      chunks,
+      total,
+      aggregator,
+      parser,
+      failure: new RelayError(
+        502,
+        "upstream_stream_incomplete",
+        "The upstream stream closed before response.completed",
+      ),
+    };
+  }
+  const reader = body.getReader();
+  let lastActivity = Date.now();
+  let idle = false;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const armIdle = (ms: number) => {
+    idleTimer = setTimeout(() => {
+      const silent = Date.now() - lastActivity;
+      if (silent >= idleTimeoutMs) {
+        idle = true;
+        upstream.controller.abort();
+      } else {
+        armIdle(idleTimeoutMs - silent);
+      }
+    }, ms);
+  };
+  armIdle(idleTimeoutMs);
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      lastActivity = Date.now();
+      chunks.push(value);
+      total += value.byteLength;
+      parser.push(value);
+      if (forward && !forward(value)) {
+        await reader.cancel().catch(() => {});
+        break;
+      }
+    }
+  } catch (error) {
+    failure = idle
+      ? new RelayError(
+        504,
+        "upstream_idle_timeout",
+        `The upstream stream was silent for more than ${idleTimeoutMs} ms`,
+      )
+      : new RelayError(
+        502,
+        "upstream_stream_error",
+        "The upstream stream broke before response.completed",
+        { cause: error },
+      );
+    await reader.cancel().catch(() => {});
+  } finally {
+    clearTimeout(idleTimer);
+    reader.releaseLock();
+  }
+  parser.finish();
+  if (!failure && aggregator.terminal === undefined) {
+    failure = new RelayError(
+      502,
+      "upstream_stream_incomplete",
+      "The upstream stream closed before response.completed",
+    );
+  }
+  return { chunks, total, aggregator, parser, failure };
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Streams an open upstream exchange to a streaming buyer: one
+ * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
+ * empty body), every upstream chunk unmodified as it arrives, a well-formed
+ * `response.failed` event when the stream breaks, stalls or ends without a
+ * terminal event, then exactly one `done: true` chunk. Resolves with the
+ * whole SSE body so the node can bill usage. Callback exceptions are caught;
+ * after one, the upstream body is cancelled.
+ *
+ * @example
+ * ```ts ignore
+ * const { response } = await streamToHost(upstream, "req-1", callbacks, {
+ *   idleTimeoutMs: 120_000,
+ * });
+ * ```
+ */
+export async function streamToHost(
+  upstream: OpenUpstream,
+  requestId: string,
+  callbacks: ProviderStreamCallbacks,
+  options: { idleTimeoutMs: number },
+): Promise<RelayOutcome> {
+  let open = true;
+  const send = (data: Uint8Array, done: boolean): boolean => {
+    if (!open) return false;
+    try {
+      callbacks.onResponseChunk({ requestId, data, done });
+      return true;
+    } catch {
+      open = false;
+      return false;
+    }
+  };
+  try {
+    callbacks.onResponseStart({
+      requestId,
+      statusCode: 200,
+      headers: {
+        "content-type": "text/event-stream",
+        "cache-control": "no-cache",
+        "x-antseed-streaming": "1",
+      },
+      body: EMPTY,
+    });
+  } catch {
+    open = false;
+  }
+  const result = open
+    ? await pump(upstream, options.idleTimeoutMs, (chunk) => send(chunk, false))
+    : await cancelled(upstream);
+  upstream.controller.abort();
+  const { chunks } = result;
+  let total = result.total;
+  if (result.failure && open) {
+    const prefix = result.parser.pendingBytes > 0 ? "\n\n" : "";
+    const event = sseErrorEvent(result.failure, {
+      sequenceNumber: Math.max(
+        (result.aggregator.lastSequenceNumber ?? -1) + 1,
+        result.parser.eventCount,
+      ),
+      responseId: result.aggregator.responseId,
+    });
+    const tail = prefix
+      ? concat(
+        [encoder.encode(prefix), event],
+        prefix.length + event.byteLength,
+      )
+      : event;
+    chunks.push(tail);
+    total += tail.byteLength;
+    send(tail, false);
+  }
+  send(EMPTY, true);
+  return {
+    response: {
+      requestId,
+      statusCode: 200,
+      headers: { "content-type": "text/event-stream" },
+      body: concat(chunks, total),
+    },
+    usage: result.aggregator.usage,
+  };
+}
+
+async function cancelled(upstream: OpenUpstream): Promise<PumpResult> {
+  await upstream.response.body?.cancel().catch(() => {});
+  return {
+    chunks: [],
+    total: 0,
+    aggregator: new ResponseAggregator(),
+    parser: new SseParser(() => {}),
+  };
+}
+
+/**
+ * Reads an open upstream exchange to its end and answers a non-streaming
+ * buyer with the final Response object as JSON (`response.completed`, or
+ * `response.incomplete` with `status: "incomplete"`, `output` rebuilt from the
+ * streamed items when empty), or with an OpenAI-shaped error.
+ *
+ * @example
+ * ```ts ignore
+ * const { response } = await aggregateToResponse(upstream, "req-1", {
+ *   idleTimeoutMs: 120_000,
+ * });
+ * ```
+ */
+export async function aggregateToResponse(
+  upstream: OpenUpstream,
+  requestId: string,
+  options: { idleTimeoutMs: number },
+): Promise<RelayOutcome> {
+  const result = await pump(upstream, options.idleTimeoutMs, undefined);
+  upstream.controller.abort();
+  const outcome = result.aggregator.result();
+  if (outcome.kind === "response") {
+    return {
+      response: {
+        requestId,
+        statusCode: 200,
+        headers: { "content-type": "application/json" },
+        body: encoder.encode(JSON.stringify(outcome.response)),
+      },
+      usage: result.aggregator.usage,
+    };
+  }
+  const error = outcome.kind === "error" ? outcome.error : result.failure ??
+    new RelayError(
+      502,
+      "upstream_stream_incomplete",
+      "The upstream stream closed before response.completed",
+    );
+  return {
+    response: errorResponse(requestId, error),
+    usage: result.aggregator.usage,
+  };
+}

@@ -1,0 +1,280 @@
+/**
+ * An emulation of how an AntSeed seller node calls a provider
+ * (spec/HOST_CONTRACT.md, "How the seller node calls a provider"), recording
+ * every contract violation instead of hiding it.
+ *
+ * @module
+ */
+
+import type {
+  Provider,
+  SerializedHttpResponse,
+  SerializedHttpResponseChunk,
+} from "../../src/host_types.ts";
+
+/** A buyer request as the node receives it. */
+export interface BuyerRequest {
+  method?: string;
+  path?: string;
+  headers?: Record<string, string>;
+  /** A JSON value (stringified), a string, or raw bytes. */
+  body?: unknown;
+}
+
+/** Options of {@linkcode callProvider}. */
+export interface CallOptions {
+  /** Make `onResponseChunk` throw ("Cannot send in state closed") after this many chunks. */
+  throwAfterChunks?: number;
+  /** Make `onResponseStart` throw. */
+  throwOnStart?: boolean;
+  /** Skip the node's own routing check (service in provider.services). */
+  skipRouting?: boolean;
+}
+
+/** What the buyer received, and what the node saw. */
+export interface BuyerResult {
+  /** "stream" when the provider started a stream, else "whole". */
+  mode: "stream" | "whole";
+  status: number;
+  headers: Record<string, string>;
+  /** Body bytes the buyer received (stream chunks concatenated). */
+  body: Uint8Array;
+  /** Body text. */
+  text: string;
+  /** Non-final chunks forwarded to the buyer, with arrival times. */
+  chunks: { at: number; data: Uint8Array }[];
+  /** `done: true` chunks received. */
+  doneCount: number;
+  /** What the provider's promise resolved with (undefined if it threw). */
+  resolved?: SerializedHttpResponse;
+  /** What it threw, if anything. */
+  thrown?: unknown;
+  /** Contract violations seen. */
+  violations: string[];
+  /** Usage the node would bill, parsed from the resolved body. */
+  usage?: { input: number; output: number; cached: number };
+  /** Upstream calls counted by the node? No: time the promise settled. */
+  settledAt: number;
+}
+
+const decoder = new TextDecoder();
+
+function toBytes(body: unknown): Uint8Array {
+  if (body === undefined) return new Uint8Array(0);
+  if (body instanceof Uint8Array) return body;
+  if (typeof body === "string") return new TextEncoder().encode(body);
+  return new TextEncoder().encode(JSON.stringify(body));
+}
+
+/** Usage the node bills, parsed as the node does from a resolved body. */
+export function parseBilledUsage(
+  response: SerializedHttpResponse,
+): BuyerResult["usage"] {
+  const text = decoder.decode(response.body);
+  const found = { input: 0, output: 0, cached: 0 };
+  let seen = false;
+  const take = (usage: Record<string, unknown> | undefined) => {
+    if (!usage || typeof usage !== "object") return;
+    seen = true;
+    found.input = Number(usage.input_tokens ?? 0);
+    found.output = Number(usage.output_tokens ?? 0);
+    const details = usage.input_tokens_details as
+      | Record<string, unknown>
+      | null
+      | undefined;
+    found.cached = Number(details?.cached_tokens ?? 0);
+  };
+  const type = response.headers["content-type"] ?? "";
+  if (type.includes("text/event-stream")) {
+    for (const line of text.split("\n")) {
+      if (!line.startsWith("data:")) continue;
+      try {
+        const json = JSON.parse(line.slice(5).trim());
+        take(json.usage ?? json.response?.usage);
+      } catch {
+        // not JSON: the node skips it too
+      }
+    }
+  } else {
+    try {
+      take(JSON.parse(text).usage);
+    } catch {
+      // not JSON
+    }
+  }
+  return seen ? found : undefined;
+}
+
+/**
+ * Sends one buyer request through the provider the way the seller node does:
+ * routes JSON requests by `service ?? model`, adds `x-antseed-buyer-peer-id`,
+ * always calls `handleRequestStream`, forwards chunks only after a streaming
+ * start, holds the done chunk until the promise settles.
+ */
+export async function callProvider(
+  provider: Provider,
+  request: BuyerRequest,
+  options: CallOptions = {},
+): Promise<BuyerResult> {
+  const requestId = crypto.randomUUID();
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    ...request.headers,
+    "x-antseed-buyer-peer-id": "peer-buyer-1",
+  };
+  const body = toBytes(request.body);
+  const violations: string[] = [];
+
+  if (!options.skipRouting && headers["content-type"]?.includes("json")) {
+    let service: unknown;
+    try {
+      const json = JSON.parse(decoder.decode(body));
+      service = json?.service ?? json?.model;
+    } catch {
+      service = undefined;
+    }
+    if (typeof service !== "string" || !provider.services.includes(service)) {
+      const text = `No provider serves ${String(service)}`;
+      return {
+        mode: "whole",
+        status: 400,
+        headers: { "content-type": "text/plain" },
+        body: toBytes(text),
+        text,
+        chunks: [],
+        doneCount: 0,
+        violations,
+        settledAt: Date.now(),
+      };
+    }
+  }
+
+  let started: SerializedHttpResponse | undefined;
+  let streaming = false;
+  let chunkCount = 0;
+  let doneCount = 0;
+  let heldDone: SerializedHttpResponseChunk | undefined;
+  const chunks: { at: number; data: Uint8Array }[] = [];
+  let settled = false;
+
+  const callbacks = {
+    onResponseStart(response: SerializedHttpResponse) {
+      if (options.throwOnStart) throw new Error("Cannot send in state closed");
+      if (started) violations.push("onResponseStart called twice");
+      if (settled) violations.push("onResponseStart after the promise settled");
+      if (response.requestId !== requestId) violations.push("wrong requestId");
+      started = response;
+      streaming = response.headers["x-antseed-streaming"] === "1";
+      if (streaming && response.body.byteLength !== 0) {
+        violations.push("stream start with a non-empty body");
+      }
+    },
+    onResponseChunk(chunk: SerializedHttpResponseChunk) {
+      if (chunk.requestId !== requestId) violations.push("wrong requestId");
+      if (settled) violations.push("chunk after the promise settled");
+      if (!started) {
+        violations.push("chunk before onResponseStart (dropped)");
+        return;
+      }
+      if (!streaming) return; // the node drops chunks after a whole response
+      if (chunk.done) {
+        doneCount++;
+        heldDone = chunk;
+        return;
+      }
+      if (doneCount > 0) violations.push("chunk after the done chunk");
+      chunkCount++;
+      if (
+        options.throwAfterChunks !== undefined &&
+        chunkCount > options.throwAfterChunks
+      ) {
+        throw new Error("Cannot send in state closed");
+      }
+      chunks.push({ at: Date.now(), data: chunk.data });
+    },
+  };
+
+  let resolved: SerializedHttpResponse | undefined;
+  let thrown: unknown;
+  try {
+    resolved = await provider.handleRequestStream!(
+      {
+        requestId,
+        method: request.method ?? "POST",
+        path: request.path ?? "/v1/responses",
+        headers,
+        body,
+      },
+      callbacks,
+    );
+  } catch (error) {
+    thrown = error;
+  }
+  settled = true;
+  const settledAt = Date.now();
+
+  if (streaming && started) {
+    const extra: Uint8Array[] = [];
+    if (thrown !== undefined) {
+      extra.push(toBytes(`event: error\ndata: ${String(thrown)}\n\n`));
+    }
+    if (doneCount !== 1 && thrown === undefined) {
+      violations.push(`stream ended with ${doneCount} done chunks`);
+    }
+    void heldDone;
+    const parts = [...chunks.map((chunk) => chunk.data), ...extra];
+    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
+    const all = new Uint8Array(total);
+    let offset = 0;
+    for (const part of parts) {
+      all.set(part, offset);
+      offset += part.byteLength;
+    }
+    return {
+      mode: "stream",
+      status: started.statusCode,
+      headers: started.headers,
+      body: all,
+      text: decoder.decode(all),
+      chunks,
+      doneCount,
+      resolved,
+      thrown,
+      violations,
+      usage: resolved ? parseBilledUsage(resolved) : undefined,
+      settledAt,
+    };
+  }
+
+  const whole = started ?? resolved;
+  if (!whole) {
+    const text = String(thrown);
+    return {
+      mode: "whole",
+      status: 500,
+      headers: { "content-type": "text/plain" },
+      body: toBytes(text),
+      text,
+      chunks,
+      doneCount,
+      resolved,
+      thrown,
+      violations,
+      settledAt,
+    };
+  }
+  return {
+    mode: "whole",
+    status: whole.statusCode,
+    headers: whole.headers,
+    body: whole.body,
+    text: decoder.decode(whole.body),
+    chunks,
+    doneCount,
+    resolved,
+    thrown,
+    violations,
+    usage: resolved ? parseBilledUsage(resolved) : undefined,
+    settledAt,
+  };
+}
