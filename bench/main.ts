@@ -1,0 +1,116 @@
+/**
+ * The benchmarks: the provider against the physical floor (a plain `fetch`
+ * of the same local upstream), measured in one run, printed as a table of
+ * ratios (or differences) with PASS/MISS per target.
+ *
+ * Usage:
+ * - Deno: `deno task bench` (quick) or `deno task bench:full`;
+ * - Node: `deno run -A bench/node.ts [--full]` (compiles, then runs this
+ *   file on Node with `--expose-gc`).
+ *
+ * Flags: `--full` (larger samples), `--only small,large,first_chunk,memory,cold_import`,
+ * `--json <file>` (write the rows as JSON).
+ *
+ * @module
+ */
+
+import { writeFile } from "node:fs/promises";
+import { cpus, totalmem } from "node:os";
+import process from "node:process";
+import { benchColdImport } from "./cold_import.ts";
+import { benchFirstChunk } from "./first_chunk.ts";
+import { benchLarge } from "./large.ts";
+import { benchMemory } from "./memory.ts";
+import { canCollect, runtimeName, spawnUpstream } from "./runtime.ts";
+import { benchSmall } from "./small.ts";
+import { renderTable, type ResultRow, verdict } from "./stats.ts";
+
+const args = process.argv.slice(2);
+const full = args.includes("--full");
+const onlyIndex = args.indexOf("--only");
+const only = onlyIndex === -1
+  ? undefined
+  : new Set(args[onlyIndex + 1].split(","));
+const jsonIndex = args.indexOf("--json");
+const jsonFile = jsonIndex === -1 ? undefined : args[jsonIndex + 1];
+
+const sizes = full
+  ? {
+    small: { requests: 10_000, warmup: 1000 },
+    large: { rounds: 40, concurrency: 8 },
+    firstChunk: { requests: 1000, firstEventDelayMs: 5 },
+    memory: { streams: 200, rounds: 8 },
+    cold: { runs: 30 },
+  }
+  : {
+    small: { requests: 2000, warmup: 300 },
+    large: { rounds: 12, concurrency: 8 },
+    firstChunk: { requests: 300, firstEventDelayMs: 5 },
+    memory: { streams: 200, rounds: 4 },
+    cold: { runs: 10 },
+  };
+
+function wanted(name: string): boolean {
+  return only === undefined || only.has(name);
+}
+
+function log(message: string): void {
+  process.stderr.write(`${message}\n`);
+}
+
+const machine = `${runtimeName()}, ${cpus().length} cores (${
+  cpus()[0]?.model ?? "?"
+}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB`;
+console.log(`# Benchmarks (${full ? "full" : "quick"}): ${machine}`);
+if (!canCollect()) {
+  log("warning: no gc() (run with --expose-gc); memory figures are noisier");
+}
+
+const rows: ResultRow[] = [];
+const upstream = await spawnUpstream();
+try {
+  if (wanted("small")) {
+    log("small requests...");
+    rows.push(...await benchSmall(upstream.baseUrl, sizes.small));
+  }
+  if (wanted("large")) {
+    log("large streams...");
+    rows.push(
+      ...await benchLarge(upstream.baseUrl, {
+        ...sizes.large,
+        expectedBytes: upstream.largeBytes,
+      }),
+    );
+  }
+  if (wanted("first_chunk")) {
+    log("time to first chunk...");
+    rows.push(...await benchFirstChunk(sizes.firstChunk));
+  }
+  if (wanted("memory")) {
+    log("open streams memory...");
+    rows.push(...await benchMemory(upstream, sizes.memory));
+  }
+} finally {
+  await upstream.close();
+}
+if (wanted("cold_import")) {
+  log("cold import...");
+  rows.push(...benchColdImport(sizes.cold));
+}
+
+console.log(
+  `upstream answers: small ${upstream.smallBytes} B, large ${upstream.largeBytes} B`,
+);
+console.log(renderTable(rows));
+const misses = rows.filter((row) => verdict(row) === "MISS");
+console.log(
+  misses.length === 0
+    ? "all targets met"
+    : `missed: ${misses.map((row) => row.name).join("; ")}`,
+);
+if (jsonFile) {
+  await writeFile(
+    jsonFile,
+    JSON.stringify({ machine, full, rows }, null, 2) + "\n",
+  );
+}

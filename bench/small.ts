@@ -1,0 +1,123 @@
+/**
+ * Small requests (about 10 events): latency p50/p99 and CPU time per
+ * request, floor and relay interleaved one request at a time (ABBA order),
+ * after a warm-up of both.
+ *
+ * @module
+ */
+
+import { floorRequest, type ReadResult } from "./floor.ts";
+import { benchProvider, relayRequest } from "./relay_client.ts";
+import { cpuMicros } from "./runtime.ts";
+import { percentile, type ResultRow } from "./stats.ts";
+
+/** Options of {@linkcode benchSmall}. */
+export interface SmallOptions {
+  /** Measured requests per side. */
+  requests: number;
+  /** Warm-up requests per side. */
+  warmup: number;
+}
+
+/** Raw figures of one side. */
+export interface SmallSide {
+  /** Latency of each request, in milliseconds. */
+  latencies: number[];
+  /** CPU time of each request, in microseconds. */
+  cpu: number[];
+}
+
+/**
+ * Runs the small-request benchmark against `<baseUrl>/small`.
+ *
+ * @example
+ * ```ts ignore
+ * const rows = await benchSmall(upstream.baseUrl, { requests: 2000, warmup: 200 });
+ * ```
+ */
+export async function benchSmall(
+  baseUrl: string,
+  options: SmallOptions,
+): Promise<ResultRow[]> {
+  const url = `${baseUrl}/small/codex/responses`;
+  const provider = benchProvider(`${baseUrl}/small`, 4);
+  const floor: SmallSide = { latencies: [], cpu: [] };
+  const relay: SmallSide = { latencies: [], cpu: [] };
+  let expected = -1;
+
+  async function one(
+    side: SmallSide | undefined,
+    run: () => Promise<ReadResult>,
+  ): Promise<void> {
+    const cpu0 = cpuMicros();
+    const t0 = performance.now();
+    const { bytes } = await run();
+    const t1 = performance.now();
+    const cpu1 = cpuMicros();
+    if (expected < 0) expected = bytes;
+    if (bytes !== expected) {
+      throw new Error(`Expected ${expected} body bytes, found ${bytes}`);
+    }
+    if (side) {
+      side.latencies.push(t1 - t0);
+      side.cpu.push(cpu1 - cpu0);
+    }
+  }
+  const runFloor = () => floorRequest(url);
+  const runRelay = () => relayRequest(provider);
+
+  for (let index = 0; index < options.warmup; index++) {
+    await one(undefined, runFloor);
+    await one(undefined, runRelay);
+  }
+  for (let index = 0; index < options.requests; index++) {
+    if (index % 2 === 0) {
+      await one(floor, runFloor);
+      await one(relay, runRelay);
+    } else {
+      await one(relay, runRelay);
+      await one(floor, runFloor);
+    }
+  }
+  return smallRows(floor, relay);
+}
+
+function sum(values: readonly number[]): number {
+  let total = 0;
+  for (const value of values) total += value;
+  return total;
+}
+
+/** The rows of the small-request benchmark from raw figures. */
+export function smallRows(floor: SmallSide, relay: SmallSide): ResultRow[] {
+  const p50f = percentile(floor.latencies, 50);
+  const p50r = percentile(relay.latencies, 50);
+  const p99f = percentile(floor.latencies, 99);
+  const p99r = percentile(relay.latencies, 99);
+  const cpuF = sum(floor.cpu) / floor.cpu.length;
+  const cpuR = sum(relay.cpu) / relay.cpu.length;
+  return [
+    {
+      name: "small: p50 latency",
+      floor: `${p50f.toFixed(3)} ms`,
+      relay: `${p50r.toFixed(3)} ms`,
+      value: p50r / p50f,
+      kind: "ratio_max",
+      target: 1.1,
+    },
+    {
+      name: "small: p99 latency",
+      floor: `${p99f.toFixed(3)} ms`,
+      relay: `${p99r.toFixed(3)} ms`,
+      value: p99r / p99f,
+    },
+    {
+      name: "small: CPU per request",
+      floor: `${cpuF.toFixed(1)} us`,
+      relay: `${cpuR.toFixed(1)} us`,
+      value: cpuR / cpuF,
+      kind: "ratio_max",
+      target: 1.15,
+    },
+  ];
+}
