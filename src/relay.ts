@@ -72,8 +72,10 @@ export interface RelayOutcome {
 export interface OpenUpstream {
   /** The upstream response. */
   response: Response;
-  /** Aborts the upstream fetch. */
+  /** Aborts the upstream fetch (idle timeout). */
   controller: AbortController;
+  /** Ends the exchange: aborts the fetch and unhooks the buyer's signal. */
+  close(): void;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -194,27 +196,26 @@ export async function openUpstream(
       }
       throw final;
     }
-    clearTimeout(headerTimer);
-    context.signal?.removeEventListener("abort", onBuyerAbort);
-
     const snapshot = parseRateLimitHeaders(response.headers);
     if (snapshot) context.onRateLimits?.(snapshot);
 
     if (response.ok) {
-      // Keep the buyer's abort wired to this exchange while it streams.
-      if (context.signal) {
-        if (context.signal.aborted) {
+      clearTimeout(headerTimer);
+      // The buyer's abort stays wired to this exchange while it streams.
+      return {
+        response,
+        controller,
+        close() {
+          context.signal?.removeEventListener("abort", onBuyerAbort);
           controller.abort();
-        } else {
-          context.signal.addEventListener("abort", onBuyerAbort, {
-            once: true,
-          });
-        }
-      }
-      return { response, controller };
+        },
+      };
     }
 
+    // The header timeout also bounds reading an error body.
     const text = await response.text().catch(() => "");
+    clearTimeout(headerTimer);
+    context.signal?.removeEventListener("abort", onBuyerAbort);
     const verdict = classifyUpstreamError(
       response.status,
       response.headers,
@@ -356,7 +357,10 @@ async function pump(
       }
     }
   } catch (error) {
-    failure = idle
+    // A break after the terminal event loses nothing.
+    failure = aggregator.terminal !== undefined
+      ? undefined
+      : idle
       ? new RelayError(
         504,
         "upstream_idle_timeout",
@@ -442,10 +446,11 @@ export async function streamToHost(
   } catch {
     open = false;
   }
+  const started = open;
   const result = open
     ? await pump(upstream, options.idleTimeoutMs, (chunk) => send(chunk, false))
     : await cancelled(upstream);
-  upstream.controller.abort();
+  upstream.close();
   const { chunks } = result;
   let total = result.total;
   if (result.failure && open) {
@@ -467,7 +472,15 @@ export async function streamToHost(
     total += tail.byteLength;
     send(tail, false);
   }
-  send(EMPTY, true);
+  if (started) {
+    // Always attempt the one done chunk: the node holds the stream open
+    // until it arrives, even if an earlier chunk callback failed.
+    try {
+      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
+    } catch {
+      // The buyer has gone; nothing is waiting for the done chunk.
+    }
+  }
   return {
     response: {
       requestId,
@@ -508,7 +521,7 @@ export async function aggregateToResponse(
   options: { idleTimeoutMs: number },
 ): Promise<RelayOutcome> {
   const result = await pump(upstream, options.idleTimeoutMs, undefined);
-  upstream.controller.abort();
+  upstream.close();
   const outcome = result.aggregator.result();
   if (outcome.kind === "response") {
     return {

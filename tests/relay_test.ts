@@ -422,6 +422,7 @@ describe("streaming buyer", () => {
       body: { model: "gpt-5.4", input: "hi", stream: true },
     }, { throwAfterChunks: 1 });
     assert.equal(result.thrown, undefined);
+    assert.equal(result.doneCount, 1, "the done chunk is still attempted");
     assert.equal(p.getCapacity().current, 0);
     const deadline = Date.now() + 2000;
     while (backend.inFlight > 0 && Date.now() < deadline) {
