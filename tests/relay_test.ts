@@ -399,6 +399,33 @@ describe("streaming buyer", () => {
     assert.equal(result.doneCount, 1);
   });
 
+  it("terminates a truncated event before appending response.failed", async () => {
+    backend.enqueue({ kind: "truncated" });
+    const result = await callProvider(provider(), {
+      body: { model: "gpt-5.4", input: "hi", stream: true },
+    });
+    assert.equal(result.doneCount, 1);
+    const tail = result.text.slice(result.text.lastIndexOf("event: "));
+    assert.match(tail, /^event: response\.failed\ndata: .*\n\n$/);
+    assert.match(result.text, /\n\nevent: response\.failed\n/);
+    const last = sseEvents(result.text).at(-1)!;
+    assert.equal(last.data.response.error.code, "upstream_stream_incomplete");
+  });
+
+  it("passes an upstream error event through without appending another", async () => {
+    backend.enqueue({ kind: "error_event", code: "server_error" });
+    const result = await callProvider(provider(), {
+      body: { model: "gpt-5.4", input: "hi", stream: true },
+    });
+    const events = sseEvents(result.text);
+    assert.equal(events.at(-1)!.event, "error");
+    assert.equal(
+      events.filter((e) => e.event === "response.failed").length,
+      0,
+    );
+    assert.equal(result.doneCount, 1);
+  });
+
   it("ends a stalled stream within 3 s with a 1 s idle timeout", async () => {
     backend.enqueue({ kind: "stall", afterEvents: 3 });
     const p = provider({ OPENAI_RESPONSES_IDLE_TIMEOUT_MS: "1000" });
@@ -452,6 +479,7 @@ describe("non-streaming buyer", () => {
       body: { model: "gpt-5.4", input: "hi" },
     });
     assert.equal(result.mode, "whole");
+    assert.equal(result.startCalls, 0, "no onResponseStart");
     assert.equal(result.status, 200);
     assert.equal(result.headers["content-type"], "application/json");
     const response = json(result.text);
@@ -503,6 +531,19 @@ describe("non-streaming buyer", () => {
       assert.equal(result.status, status, code);
       assert.equal(json(result.text).error.code, code);
     }
+  });
+
+  it("answers an upstream error event as an OpenAI-shaped error", async () => {
+    backend.enqueue({
+      kind: "error_event",
+      code: "server_error",
+      message: "boom",
+    });
+    const result = await callProvider(provider(), {
+      body: { model: "gpt-5.4", input: "hi" },
+    });
+    assert.equal(result.status, 502);
+    assert.equal(json(result.text).error.code, "server_error");
   });
 
   it("answers an error when the stream ends with no terminal event", async () => {

@@ -45,6 +45,8 @@ export interface BuyerResult {
   chunks: { at: number; data: Uint8Array }[];
   /** `done: true` chunks received. */
   doneCount: number;
+  /** Calls of `onResponseStart`. */
+  startCalls: number;
   /** What the provider's promise resolved with (undefined if it threw). */
   resolved?: SerializedHttpResponse;
   /** What it threw, if anything. */
@@ -143,6 +145,7 @@ export async function callProvider(
         text,
         chunks: [],
         doneCount: 0,
+        startCalls: 0,
         violations,
         settledAt: Date.now(),
       };
@@ -150,6 +153,7 @@ export async function callProvider(
   }
 
   let started: SerializedHttpResponse | undefined;
+  let startCalls = 0;
   let streaming = false;
   let chunkCount = 0;
   let doneCount = 0;
@@ -159,6 +163,7 @@ export async function callProvider(
 
   const callbacks = {
     onResponseStart(response: SerializedHttpResponse) {
+      startCalls++;
       if (options.throwOnStart) throw new Error("Cannot send in state closed");
       if (started) violations.push("onResponseStart called twice");
       if (settled) violations.push("onResponseStart after the promise settled");
@@ -238,6 +243,7 @@ export async function callProvider(
       text: decoder.decode(all),
       chunks,
       doneCount,
+      startCalls,
       resolved,
       thrown,
       violations,
@@ -257,6 +263,7 @@ export async function callProvider(
       text,
       chunks,
       doneCount,
+      startCalls,
       resolved,
       thrown,
       violations,
@@ -271,6 +278,7 @@ export async function callProvider(
     text: decoder.decode(whole.body),
     chunks,
     doneCount,
+    startCalls,
     resolved,
     thrown,
     violations,
