@@ -100,6 +100,12 @@ export interface OpenAIResponsesProvider extends Provider {
   ): Promise<SerializedHttpResponse>;
 }
 
+/** Callbacks for `handleRequest` of a streaming buyer: the body is returned whole. */
+const NO_CALLBACKS: ProviderStreamCallbacks = {
+  onResponseStart() {},
+  onResponseChunk() {},
+};
+
 function pathOf(path: string): string {
   const query = path.indexOf("?");
   return query === -1 ? path : path.slice(0, query);
@@ -243,17 +249,16 @@ export function createProvider(
 
     inFlight++;
     try {
-      return await relay(req, callbacks, handleOptions, shaped, finish, fail);
+      return finish(
+        await exchange(req.requestId, shaped, callbacks, handleOptions?.signal),
+      );
     } catch (error) {
-      if (error instanceof RelayError) return fail(error);
       return fail(
-        new RelayError(
+        error instanceof RelayError ? error : new RelayError(
           500,
           "internal_error",
           "The provider failed unexpectedly",
-          {
-            cause: error,
-          },
+          { cause: error },
         ),
       );
     } finally {
@@ -261,43 +266,22 @@ export function createProvider(
     }
   }
 
-  async function relay(
-    req: SerializedHttpRequest,
-    callbacks: ProviderStreamCallbacks | undefined,
-    handleOptions: HandleOptions | undefined,
+  async function exchange(
+    requestId: string,
     shaped: ShapedRequest,
-    finish: (outcome: RelayOutcome, code?: string) => SerializedHttpResponse,
-    fail: (error: RelayError) => SerializedHttpResponse,
-  ): Promise<SerializedHttpResponse> {
-    {
-      const context: RelayContext = {
-        ...baseContext,
-        signal: handleOptions?.signal,
-      };
-      let upstream;
-      try {
-        upstream = await openUpstream(shaped, context);
-      } catch (error) {
-        if (error instanceof RelayError) return fail(error);
-        throw error;
-      }
-      const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
-      if (shaped.stream) {
-        const outcome = await streamToHost(
-          upstream,
-          req.requestId,
-          callbacks ?? { onResponseStart() {}, onResponseChunk() {} },
-          relayOptions,
-        );
-        return finish(outcome);
-      }
-      const outcome = await aggregateToResponse(
+    callbacks: ProviderStreamCallbacks | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<RelayOutcome> {
+    const upstream = await openUpstream(shaped, { ...baseContext, signal });
+    const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
+    return shaped.stream
+      ? await streamToHost(
         upstream,
-        req.requestId,
+        requestId,
+        callbacks ?? NO_CALLBACKS,
         relayOptions,
-      );
-      return finish(outcome);
-    }
+      )
+      : await aggregateToResponse(upstream, requestId, relayOptions);
   }
 
   return {

@@ -556,6 +556,42 @@ describe("non-streaming buyer", () => {
   });
 });
 
+describe("handleRequest (no callbacks)", () => {
+  it("returns a streaming buyer's SSE body whole", async () => {
+    backend.enqueue({ kind: "text", text: "whole stream" });
+    const response = await provider().handleRequest({
+      requestId: "r1",
+      method: "POST",
+      path: "/v1/responses",
+      headers: {},
+      body: new TextEncoder().encode(
+        JSON.stringify({ model: "gpt-5.4", input: "hi", stream: true }),
+      ),
+    });
+    assert.equal(response.statusCode, 200);
+    assert.equal(response.headers["content-type"], "text/event-stream");
+    const text = new TextDecoder().decode(response.body);
+    assert.equal(sseEvents(text).at(-1)!.event, "response.completed");
+  });
+
+  it("returns a non-streaming buyer's Response object", async () => {
+    const response = await provider().handleRequest({
+      requestId: "r2",
+      method: "POST",
+      path: "/v1/responses",
+      headers: {},
+      body: new TextEncoder().encode(
+        JSON.stringify({ model: "gpt-5.4", input: "hi" }),
+      ),
+    });
+    assert.equal(response.statusCode, 200);
+    assert.equal(
+      JSON.parse(new TextDecoder().decode(response.body)).object,
+      "response",
+    );
+  });
+});
+
 describe("upstream errors", () => {
   it("passes the backend's detail text on as an OpenAI-shaped error", async () => {
     backend.enqueue({
