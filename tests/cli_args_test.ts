@@ -217,9 +217,10 @@ describe("rate limits in words", () => {
         primary: {
           usedPercent: 12,
           windowMinutes: 300,
-          resetsAt: now / 1000 + 3600,
+          resetsAt: now + 3_600_000,
         },
         secondary: { usedPercent: 40, windowMinutes: 10080 },
+        observedAt: now,
       }, now),
       [
         "primary: 12% used of a 5 h window, resets 2026-01-01T01:00:00.000Z (in 1 h)",

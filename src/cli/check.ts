@@ -10,6 +10,7 @@ import type { TokenSource } from "../auth/types.ts";
 import { planRefresh, REFRESH_MARGIN_MS } from "../auth/policy.ts";
 import type { CredentialsInfo } from "../auth/types.ts";
 import { listBackendModels } from "../_serve_models.ts";
+import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type {
   SerializedHttpRequest,
   SerializedHttpResponse,
@@ -33,7 +34,7 @@ export interface CheckedProvider {
   /** Answers one request whole. */
   handleRequest(req: SerializedHttpRequest): Promise<SerializedHttpResponse>;
   /** The latest rate-limit snapshot, if any. */
-  getRateLimits(): object | undefined;
+  getRateLimits(): RateLimitSnapshot | undefined;
 }
 
 /** Options of {@linkcode runCheck}. */

@@ -5,52 +5,15 @@
  * @module
  */
 
+import type {
+  RateLimitSnapshot,
+  RateLimitWindow,
+} from "../codex/rate_limits.ts";
 import { formatDuration, formatRelative } from "./mask.ts";
-
-/** One rate-limit window as the snapshot describes it (fields read tolerantly). */
-export interface RateLimitWindowView {
-  /** Percent of the window used. */
-  usedPercent?: number;
-  /** Length of the window, in minutes. */
-  windowMinutes?: number;
-  /** When the window resets, milliseconds since the epoch. */
-  resetsAt?: number;
-}
-
-function numberField(
-  source: Record<string, unknown>,
-  names: string[],
-): number | undefined {
-  for (const name of names) {
-    const value = source[name];
-    if (typeof value === "number" && Number.isFinite(value)) return value;
-  }
-  return undefined;
-}
-
-function readWindow(value: unknown): RateLimitWindowView | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const source = value as Record<string, unknown>;
-  const window: RateLimitWindowView = {
-    usedPercent: numberField(source, ["usedPercent", "used_percent"]),
-    windowMinutes: numberField(source, ["windowMinutes", "window_minutes"]),
-  };
-  const resetsAt = numberField(source, [
-    "resetsAt",
-    "resetAt",
-    "resets_at",
-    "reset_at",
-  ]);
-  // Unix seconds and milliseconds both occur; seconds are below 10^11.
-  if (resetsAt !== undefined) {
-    window.resetsAt = resetsAt < 1e11 ? resetsAt * 1000 : resetsAt;
-  }
-  return window;
-}
 
 function describeWindow(
   name: string,
-  window: RateLimitWindowView,
+  window: RateLimitWindow,
   now: number,
 ): string {
   const used = window.usedPercent === undefined
@@ -74,22 +37,29 @@ function describeWindow(
  * @example
  * ```ts
  * import { describeRateLimits } from "./rate_limits_text.ts";
- * console.log(describeRateLimits({ primary: { usedPercent: 12, windowMinutes: 300 } }, Date.now()));
+ * const snapshot = { primary: { usedPercent: 12, windowMinutes: 300 }, observedAt: 0 };
+ * console.log(describeRateLimits(snapshot, Date.now()));
  * // ["primary: 12% used of a 5 h window"]
  * ```
  */
 export function describeRateLimits(
-  snapshot: object | undefined,
+  snapshot: RateLimitSnapshot | undefined,
   now: number,
 ): string[] {
   if (snapshot === undefined) {
     return ["the backend sent no rate-limit headers"];
   }
-  const source = snapshot as Record<string, unknown>;
   const lines: string[] = [];
-  for (const name of ["primary", "secondary"]) {
-    const window = readWindow(source[name]);
-    if (window) lines.push(describeWindow(name, window, now));
+  if (snapshot.primary) {
+    lines.push(describeWindow("primary", snapshot.primary, now));
   }
-  return lines.length > 0 ? lines : ["the backend sent no rate-limit windows"];
+  if (snapshot.secondary) {
+    lines.push(describeWindow("secondary", snapshot.secondary, now));
+  }
+  if (lines.length === 0) lines.push("the backend sent no rate-limit windows");
+  if (snapshot.activeLimit) lines.push(`active limit: ${snapshot.activeLimit}`);
+  if (snapshot.hasCredits !== undefined) {
+    lines.push(`extra credits: ${snapshot.hasCredits ? "yes" : "no"}`);
+  }
+  return lines;
 }

@@ -1,0 +1,157 @@
+/**
+ * The command line of `@antseed/provider-openai-responses`: the provider
+ * without an AntSeed node.
+ *
+ * - `serve [--host 127.0.0.1] [--port 8787]`: a local OpenAI-compatible
+ *   endpoint (`POST /v1/responses`, `GET /v1/models`, `GET /health`) over the
+ *   seller's Codex login;
+ * - `check [--refresh] [--probe]`: what the Codex login says and what happens
+ *   next;
+ * - `demo`: one streamed request against a built-in simulated backend, with
+ *   no setup at all.
+ *
+ * Configuration comes from the environment, with the plugin's own keys.
+ * Runs on Deno (`deno run -A jsr:@antseed/provider-openai-responses/cli demo`)
+ * and on Node (`npx @antseed/provider-openai-responses demo`). Importing this
+ * module runs nothing.
+ *
+ * @example
+ * ```ts ignore
+ * import { runCli } from "@antseed/provider-openai-responses/cli";
+ * import { processIo } from "@antseed/provider-openai-responses/cli";
+ *
+ * const code = await runCli(["check"], processIo());
+ * ```
+ *
+ * @module
+ */
+
+import { realpathSync } from "node:fs";
+import { homedir } from "node:os";
+import process from "node:process";
+import { pathToFileURL } from "node:url";
+import type { CliIo } from "./src/cli/io.ts";
+import { runCli } from "./src/cli/main.ts";
+import type {
+  ListenFunction,
+  RunningServer,
+  ServerHandler,
+} from "./src/server.ts";
+import { serveWithNodeHttp } from "./src/server_node.ts";
+
+export { runCli } from "./src/cli/main.ts";
+export type { CliIo } from "./src/cli/io.ts";
+export type {
+  ListenFunction,
+  ListenOptions,
+  RunningServer,
+  ServerHandler,
+} from "./src/server.ts";
+
+/** The part of Deno's `serve` this module uses (declared here: tsc builds this file for Node too). */
+interface DenoServer {
+  shutdown(): Promise<void>;
+}
+
+/** The part of the `Deno` namespace this module uses. */
+interface DenoLike {
+  serve(
+    options: {
+      hostname: string;
+      port: number;
+      onListen?: (address: { hostname: string; port: number }) => void;
+      onError?: (error: unknown) => Response | Promise<Response>;
+    },
+    handler: (request: Request) => Promise<Response>,
+  ): DenoServer;
+}
+
+function denoRuntime(): DenoLike | undefined {
+  return (globalThis as { Deno?: DenoLike }).Deno;
+}
+
+function serveWithDeno(deno: DenoLike): ListenFunction {
+  return (handler: ServerHandler, options) =>
+    new Promise<RunningServer>((resolve, reject) => {
+      try {
+        const server = deno.serve({
+          hostname: options.hostname,
+          port: options.port,
+          onListen: ({ port }) =>
+            resolve({
+              hostname: options.hostname,
+              port,
+              close(graceMs = 10_000): Promise<void> {
+                let timer: ReturnType<typeof setTimeout> | undefined;
+                const grace = new Promise<void>((done) => {
+                  timer = setTimeout(done, graceMs);
+                });
+                return Promise.race([server.shutdown(), grace]).finally(() =>
+                  clearTimeout(timer)
+                );
+              },
+            }),
+          onError: () =>
+            Response.json({
+              error: {
+                message: "The server failed unexpectedly",
+                type: "server_error",
+                code: "internal_error",
+              },
+            }, { status: 500 }),
+        }, handler);
+      } catch (error) {
+        reject(error);
+      }
+    });
+}
+
+/**
+ * The process glue of the command line: environment, standard output and
+ * error, SIGINT/SIGTERM, and the server adapter of the current runtime
+ * (`Deno.serve` on Deno, `node:http` on Node).
+ *
+ * @example
+ * ```ts ignore
+ * import { processIo, runCli } from "@antseed/provider-openai-responses/cli";
+ * process.exitCode = await runCli(["demo"], processIo());
+ * ```
+ */
+export function processIo(): CliIo {
+  const deno = denoRuntime();
+  return {
+    env: process.env,
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+    listen: deno ? serveWithDeno(deno) : serveWithNodeHttp,
+    onShutdownSignal(handler) {
+      const onInt = () => handler("SIGINT");
+      const onTerm = () => handler("SIGTERM");
+      process.on("SIGINT", onInt);
+      process.on("SIGTERM", onTerm);
+      return () => {
+        process.off("SIGINT", onInt);
+        process.off("SIGTERM", onTerm);
+      };
+    },
+    homeDir: homedir(),
+  };
+}
+
+function isEntryPoint(): boolean {
+  const main = (import.meta as ImportMeta & { main?: boolean }).main;
+  if (typeof main === "boolean") return main;
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    // npm bins are symlinks: compare real paths.
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const code = await runCli(process.argv.slice(2), processIo());
+  process.exit(code);
+}

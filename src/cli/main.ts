@@ -1,0 +1,241 @@
+/**
+ * The command-line dispatcher: `serve`, `check`, `demo`, help and version.
+ * Turns every failure into a clear message and an exit code (2 for usage
+ * errors, 1 for everything else), never a stack trace, never a token, and
+ * shows the seller's home folder as `~`.
+ *
+ * @module
+ */
+
+import { OpenAIResponsesError } from "../errors.ts";
+import { VERSION } from "../version.ts";
+import {
+  commandHelp,
+  type CommandSpec,
+  EXIT_USAGE,
+  parseOptions,
+  parsePort,
+  PROGRAM,
+  UsageError,
+} from "./args.ts";
+import { runCheck } from "./check.ts";
+import { createCliProvider } from "./cli_provider.ts";
+import { runDemo } from "./demo.ts";
+import { configFromEnv, SERVE_API_KEY_ENV } from "./env.ts";
+import type { CliIo } from "./io.ts";
+import { hideHome } from "./mask.ts";
+import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, runServe } from "./serve.ts";
+
+const CONFIG_NOTE =
+  "Configuration comes from the environment: the same keys as the plugin (OPENAI_RESPONSES_AUTH_FILE, CODEX_HOME, OPENAI_RESPONSES_BASE_URL, ANTSEED_ALLOWED_SERVICES, ...; see the README).";
+
+/** The commands, their help and their flags. */
+export const COMMANDS: Record<string, CommandSpec> = {
+  serve: {
+    name: "serve",
+    summary:
+      "Serve the provider as a local OpenAI-compatible endpoint (/v1/responses)",
+    details: [
+      "Serves POST /v1/responses (streaming and not), GET /v1/models and GET /health",
+      "over the seller's Codex login. Point any OpenAI SDK at http://<host>:<port>/v1.",
+      `Set ${SERVE_API_KEY_ENV} to require "authorization: Bearer <key>";`,
+      "a non-loopback --host is refused without it. SIGINT/SIGTERM drain for up to 10 s.",
+      CONFIG_NOTE,
+    ].join("\n"),
+    options: {
+      host: {
+        type: "string",
+        valueName: "<host>",
+        description: `Interface to bind (default ${DEFAULT_SERVE_HOST})`,
+      },
+      port: {
+        type: "string",
+        valueName: "<port>",
+        description:
+          `Port to listen on (default ${DEFAULT_SERVE_PORT}; 0 picks a free one)`,
+      },
+    },
+  },
+  check: {
+    name: "check",
+    summary: "Check the Codex login: account, plan, token expiry, next refresh",
+    details: [
+      "Reads the Codex credentials (auth.json) and prints the account id and email",
+      "(masked), the plan, the access-token expiry, the last refresh and what the",
+      "provider will do next. Exits 1 with the reason when the login cannot be used.",
+      CONFIG_NOTE,
+    ].join("\n"),
+    options: {
+      refresh: {
+        type: "boolean",
+        description: "Force one token refresh now and print the new expiry",
+      },
+      probe: {
+        type: "boolean",
+        description:
+          'Send one tiny request (input "ping") and print the rate limits',
+      },
+      model: {
+        type: "string",
+        valueName: "<model>",
+        description:
+          "Model of the probe (default: first announced service, else first model of the account)",
+      },
+    },
+  },
+  demo: {
+    name: "demo",
+    summary:
+      "Run one streamed request against a built-in simulated backend (no setup)",
+    details: [
+      "Starts a simulated Codex backend and token endpoint on 127.0.0.1 with a",
+      "throwaway login, serves the provider locally, streams one answer through it",
+      "with fetch, prints it and the usage, and cleans everything up.",
+      "Touches neither your Codex login nor the network.",
+    ].join("\n"),
+    options: {
+      prompt: {
+        type: "string",
+        valueName: "<text>",
+        description: "The user's text to send",
+      },
+    },
+  },
+};
+
+/**
+ * The top-level help text.
+ *
+ * @example
+ * ```ts
+ * import { topLevelHelp } from "./main.ts";
+ * console.log(topLevelHelp().startsWith("Usage:")); // true
+ * ```
+ */
+export function topLevelHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
+  return [
+    `Usage: ${PROGRAM} <command> [flags]`,
+    "",
+    "Sell, serve or try OpenAI Responses API capacity from a Codex (ChatGPT) login.",
+    "",
+    "Commands:",
+    ...Object.values(COMMANDS).map((command) =>
+      `  ${command.name.padEnd(width)}  ${command.summary}`
+    ),
+    "",
+    "Flags:",
+    "  -h, --help     Show this help (also after a command)",
+    "      --version  Print the version",
+    "",
+    `Start with "${PROGRAM} demo".`,
+    "",
+  ].join("\n");
+}
+
+function describeFailure(error: unknown, home: string): string {
+  if (error instanceof OpenAIResponsesError) {
+    return hideHome(error.message, home);
+  }
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  return hideHome(`unexpected failure (${name}): ${message}`, home);
+}
+
+async function runCommand(
+  command: CommandSpec,
+  args: string[],
+  io: CliIo,
+): Promise<number> {
+  const parsed = parseOptions(args, command);
+  if (parsed.help) {
+    io.stdout(commandHelp(command));
+    return 0;
+  }
+  const values = parsed.values;
+  if (command.name === "demo") {
+    return await runDemo(io, { prompt: values.prompt as string | undefined });
+  }
+  const config = configFromEnv(io.env);
+  if (command.name === "serve") {
+    return await runServe(config, io, {
+      hostname: values.host as string | undefined,
+      port: values.port === undefined
+        ? undefined
+        : parsePort(values.port as string),
+    });
+  }
+  // Warnings are printed after the run, unless they repeat the final error.
+  const warnings: string[] = [];
+  const provider = createCliProvider(config, {
+    onWarning: (message) => warnings.push(message),
+  });
+  let failure: unknown;
+  try {
+    return await runCheck(provider, {
+      line: (text) => io.stdout(`${hideHome(text, io.homeDir)}\n`),
+    }, {
+      refresh: values.refresh === true,
+      probe: values.probe === true,
+      model: values.model as string | undefined,
+    });
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    const final = (failure as { message?: unknown } | undefined)?.message;
+    for (const warning of warnings) {
+      if (warning !== final) {
+        io.stderr(`warning: ${hideHome(warning, io.homeDir)}\n`);
+      }
+    }
+  }
+}
+
+/**
+ * Runs the command line and resolves with the process exit code: 0 on
+ * success, 1 when the work failed (configuration, credentials, probe), 2 on
+ * a usage error (unknown command or flag, bad value). Messages go to
+ * `io.stderr` as `error: <message>`, never with a stack trace or a token.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runCli(["check"], io);
+ * ```
+ */
+export async function runCli(
+  args: readonly string[],
+  io: CliIo,
+): Promise<number> {
+  const [first, ...rest] = args;
+  try {
+    if (first === undefined) {
+      io.stderr(topLevelHelp());
+      return EXIT_USAGE;
+    }
+    if (first === "--help" || first === "-h" || first === "help") {
+      io.stdout(topLevelHelp());
+      return 0;
+    }
+    if (first === "--version" || first === "-V") {
+      io.stdout(`${VERSION}\n`);
+      return 0;
+    }
+    const command = Object.hasOwn(COMMANDS, first)
+      ? COMMANDS[first]
+      : undefined;
+    if (!command) {
+      throw new UsageError(
+        `Unknown ${first.startsWith("-") ? "flag" : "command"} ${
+          JSON.stringify(first.slice(0, 40))
+        }: expected one of ${
+          Object.keys(COMMANDS).join(", ")
+        }. Run "${PROGRAM} --help"`,
+      );
+    }
+    return await runCommand(command, rest, io);
+  } catch (error) {
+    io.stderr(`error: ${describeFailure(error, io.homeDir)}\n`);
+    return error instanceof UsageError ? EXIT_USAGE : 1;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * `serve`: the provider as a local OpenAI-compatible server
+ * (`POST /v1/responses`, `GET /v1/models`, `GET /health`), with one log line
+ * per request, an optional API key, and a bounded drain on SIGINT/SIGTERM.
+ *
+ * @module
+ */
+
+import { OpenAIResponsesError } from "../errors.ts";
+import { createServerHandler } from "../server.ts";
+import { UsageError } from "./args.ts";
+import { createCliProvider } from "./cli_provider.ts";
+import { SERVE_API_KEY_ENV } from "./env.ts";
+import type { CliIo } from "./io.ts";
+import { formatLogLine, type LogLineEntry } from "./log_line.ts";
+import { hideHome } from "./mask.ts";
+
+/** Default interface of `serve`. */
+export const DEFAULT_SERVE_HOST = "127.0.0.1";
+/** Default port of `serve`. */
+export const DEFAULT_SERVE_PORT = 8787;
+/** How long requests in flight may finish after SIGINT/SIGTERM, in milliseconds. */
+export const DRAIN_MS = 10_000;
+
+/** Options of {@linkcode runServe}. */
+export interface ServeOptions {
+  /** Interface to bind (default `127.0.0.1`). */
+  hostname?: string;
+  /** Port (default 8787; `0` picks a free one). */
+  port?: number;
+  /** How long requests in flight may finish on shutdown, in milliseconds (default 10000). */
+  drainMs?: number;
+}
+
+/**
+ * Whether a host name or address is a loopback one.
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackHost } from "./serve.ts";
+ * console.log(isLoopbackHost("127.0.0.1"), isLoopbackHost("0.0.0.0")); // true false
+ * ```
+ */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") ||
+    host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+function listenError(
+  hostname: string,
+  port: number,
+  error: unknown,
+): OpenAIResponsesError {
+  const code = (error as { code?: unknown } | null)?.code;
+  const name = (error as { name?: unknown } | null)?.name;
+  const found = code === "EADDRINUSE" || name === "AddrInUse"
+    ? "the address is already in use"
+    : code === "EACCES" || name === "PermissionDenied"
+    ? "permission denied"
+    : code === "EADDRNOTAVAIL" || name === "AddrNotAvailable"
+    ? "the address is not available on this machine"
+    : `an error (${String(code ?? name ?? "unknown")})`;
+  return new OpenAIResponsesError(
+    "listen_failed",
+    `Cannot listen on ${
+      urlHost(hostname)
+    }:${port}: expected a free address, found ${found}. Pick another --port or --host`,
+  );
+}
+
+function urlHost(hostname: string): string {
+  return hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+}
+
+/**
+ * Runs `serve` until SIGINT or SIGTERM: validates the configuration, loads
+ * the credentials (`provider.init()`), listens, prints
+ * `listening on http://<host>:<port>` to standard output and one log line
+ * per request to standard error. On a signal it stops accepting, lets the
+ * requests in flight finish for up to `drainMs`, and resolves 0.
+ *
+ * Throws a `UsageError` when a non-loopback host is bound without
+ * `OPENAI_RESPONSES_SERVE_API_KEY`, and the provider's errors (configuration,
+ * credentials) for the caller to print.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runServe(config, io, { port: 0 });
+ * ```
+ */
+export async function runServe(
+  config: Record<string, string>,
+  io: CliIo,
+  options: ServeOptions = {},
+): Promise<number> {
+  const hostname = options.hostname ?? DEFAULT_SERVE_HOST;
+  const port = options.port ?? DEFAULT_SERVE_PORT;
+  const apiKeyValue = io.env[SERVE_API_KEY_ENV]?.trim();
+  const apiKey = apiKeyValue === "" ? undefined : apiKeyValue;
+  if (!isLoopbackHost(hostname) && apiKey === undefined) {
+    throw new UsageError(
+      `Refusing to listen on ${
+        JSON.stringify(hostname)
+      } without ${SERVE_API_KEY_ENV}: expected a loopback host (127.0.0.1, localhost, ::1) or an API key, found neither. ` +
+        `Anyone who can reach that address could spend the seller's subscription`,
+    );
+  }
+
+  const log = (entry: LogLineEntry) =>
+    io.stderr(`${formatLogLine(entry, Date.now())}\n`);
+  const provider = createCliProvider(config, {
+    onRequestDone: log,
+    onWarning: (message) =>
+      io.stderr(`warning: ${hideHome(message, io.homeDir)}\n`),
+  });
+  await provider.init();
+  const handler = createServerHandler(provider, {
+    apiKey,
+    onRequestDone: log,
+  });
+
+  // Subscribe before listening so an early signal is not lost.
+  let stop: (signal: string) => void = () => {};
+  const stopped = new Promise<string>((resolve) => {
+    stop = resolve;
+  });
+  const unsubscribe = io.onShutdownSignal((signal) => stop(signal));
+  try {
+    let server;
+    try {
+      server = await io.listen(handler, { hostname, port });
+    } catch (error) {
+      throw listenError(hostname, port, error);
+    }
+    io.stdout(`listening on http://${urlHost(hostname)}:${server.port}\n`);
+    if (apiKey !== undefined) {
+      io.stderr(
+        `requests must carry "authorization: Bearer <${SERVE_API_KEY_ENV}>"\n`,
+      );
+    }
+    const signal = await stopped;
+    const drainMs = options.drainMs ?? DRAIN_MS;
+    io.stderr(
+      `${signal}: stopping; letting the requests in flight finish (up to ${
+        Math.round(drainMs / 1000)
+      } s)\n`,
+    );
+    await server.close(drainMs);
+    io.stderr("stopped\n");
+    return 0;
+  } finally {
+    unsubscribe();
+  }
+}
