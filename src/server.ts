@@ -223,6 +223,19 @@ function sseError(message: string): Uint8Array {
   return encoder.encode(`event: error\ndata: ${data}\n\n`);
 }
 
+/** Aborts when either signal aborts (`AbortSignal.any` is missing before Node 20.3). */
+function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
+  if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
+  const both = new AbortController();
+  for (const signal of [a, b]) {
+    if (signal.aborted) both.abort(signal.reason);
+    signal.addEventListener("abort", () => both.abort(signal.reason), {
+      once: true,
+    });
+  }
+  return both.signal;
+}
+
 /**
  * Drives `handleRequestStream` and turns its callbacks into a web Response:
  * the stream start becomes a Response whose body is a ReadableStream fed by
@@ -236,7 +249,7 @@ function relayToProvider(
   clientSignal: AbortSignal,
 ): Promise<Response> {
   const cancelled = new AbortController();
-  const signal = AbortSignal.any([clientSignal, cancelled.signal]);
+  const signal = eitherSignal(clientSignal, cancelled.signal);
   return new Promise<Response>((resolve) => {
     let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
     let answered = false;

@@ -9,7 +9,13 @@ import {
   parsePort,
   UsageError,
 } from "../src/cli/args.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { configFromEnv } from "../src/cli/env.ts";
+import type { CliIo } from "../src/cli/io.ts";
+import { runCli } from "../src/cli/main.ts";
+import { VERSION } from "../src/version.ts";
 import { formatLogLine } from "../src/cli/log_line.ts";
 import {
   formatDuration,
@@ -233,5 +239,62 @@ describe("rate limits in words", () => {
     assert.deepEqual(describeRateLimits(undefined, 0), [
       "the backend sent no rate-limit headers",
     ]);
+  });
+});
+
+describe("runCli in-process", () => {
+  function fakeIo(env: Record<string, string> = {}, homeDir = "/nonexistent") {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: CliIo = {
+      env,
+      stdout: (text) => void out.push(text),
+      stderr: (text) => void err.push(text),
+      listen: () => Promise.reject(new Error("no listening in this test")),
+      onShutdownSignal: () => () => {},
+      homeDir,
+    };
+    return { io, out: () => out.join(""), err: () => err.join("") };
+  }
+
+  it("prints the version", async () => {
+    const { io, out } = fakeIo();
+    assert.equal(await runCli(["--version"], io), 0);
+    assert.equal(out(), `${VERSION}\n`);
+  });
+
+  it("prints the top-level help to stderr and exits 2 without a command", async () => {
+    const { io, err } = fakeIo();
+    assert.equal(await runCli([], io), 2);
+    assert.match(err(), /^Usage: provider-openai-responses <command>/);
+    assert.match(err(), /serve +Serve/);
+  });
+
+  it("shows the home folder as ~ in error messages", async () => {
+    const home = await mkdtemp(join(tmpdir(), "cli-home-"));
+    try {
+      const { io, err } = fakeIo({
+        OPENAI_RESPONSES_AUTH_FILE: join(home, "codex", "auth.json"),
+      }, home);
+      assert.equal(await runCli(["check"], io), 1);
+      assert.match(err(), /at ~\/codex\/auth\.json: file not found/);
+      assert.ok(!err().includes(home));
+    } finally {
+      await rm(home, { recursive: true, force: true });
+    }
+  });
+
+  it("exits 1 with the key named on a bad configuration value", async () => {
+    const { io, err } = fakeIo({ ANTSEED_MAX_CONCURRENCY: "many" });
+    assert.equal(await runCli(["check"], io), 1);
+    assert.match(err(), /^error: Invalid ANTSEED_MAX_CONCURRENCY/);
+  });
+});
+
+describe("cli.ts entry", () => {
+  it("runs nothing when imported", async () => {
+    const cli = await import("../cli.ts");
+    assert.equal(typeof cli.runCli, "function");
+    assert.equal(typeof cli.processIo, "function");
   });
 });
