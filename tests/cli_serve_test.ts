@@ -19,6 +19,9 @@ import {
   startFakeTokenEndpoint,
 } from "../src/testing/fake_token_endpoint.ts";
 import { makeAuthJson } from "../src/testing/jwt.ts";
+import type { CliIo } from "../src/cli/io.ts";
+import { runServe } from "../src/cli/serve.ts";
+import { serveWithNodeHttp } from "../src/server_node.ts";
 import {
   type CliProcess,
   runCliProcess,
@@ -315,5 +318,54 @@ describe("serve refusals", () => {
       /^error: Cannot read Codex credentials at .*file not found/,
     );
     assert.ok(!result.stdout.includes("listening"));
+  });
+});
+
+describe("serve in-process", () => {
+  it("requires OPENAI_RESPONSES_SERVE_API_KEY as a bearer token when it is set", async () => {
+    const out: string[] = [];
+    let stop: (signal: string) => void = () => {};
+    const io: CliIo = {
+      env: { OPENAI_RESPONSES_SERVE_API_KEY: "local-key-789" },
+      stdout: (text) => void out.push(text),
+      stderr: () => {},
+      listen: serveWithNodeHttp,
+      onShutdownSignal(handler) {
+        stop = handler;
+        return () => {};
+      },
+      homeDir: "/nonexistent",
+    };
+    const running = runServe(
+      {
+        OPENAI_RESPONSES_AUTH_FILE: join(folder, "auth.json"),
+        OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+        OPENAI_RESPONSES_TOKEN_URL: tokens.url,
+      },
+      io,
+      { port: 0 },
+    );
+    let url: string | undefined;
+    try {
+      const start = Date.now();
+      while (!url && Date.now() - start < 5000) {
+        url = out.join("").match(/listening on (http:\S+)\n/)?.[1];
+        if (!url) await sleep(10);
+      }
+      assert.ok(url, "not listening");
+      const refused = await fetch(`${url}/health`);
+      assert.equal(refused.status, 401);
+      assert.equal((await refused.json()).error.code, "invalid_api_key");
+      const keyed = new OpenAI({
+        baseURL: `${url}/v1`,
+        apiKey: "local-key-789",
+        maxRetries: 0,
+      });
+      const list = await keyed.models.list();
+      assert.ok(list.data.length > 0);
+    } finally {
+      stop("SIGTERM");
+      assert.equal(await running, 0);
+    }
   });
 });
