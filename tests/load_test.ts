@@ -19,8 +19,12 @@ import type { LoadSummary } from "./fixtures/load_child.ts";
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? "1000");
 const CLIENTS = 64;
 const MAX_CONCURRENCY = 16;
-/** Requests run before the RSS baseline is taken: allocator arenas settle. */
-const WARMUP = 2000;
+/**
+ * Requests run before the RSS baseline is taken, so that the allocator's
+ * arenas reach their working size (RSS then stays flat: 5,000, 10,000 and
+ * 20,000 requests all end near the same RSS).
+ */
+const WARMUP = Math.max(2000, REQUESTS);
 /** Bound of the whole run (warm-up included), after which the child counts as hung. */
 const RUN_BOUND_MS = 60_000 + (REQUESTS + WARMUP) * 20;
 const RSS_SLACK_BYTES = 20 * 1024 * 1024;
