@@ -10,6 +10,7 @@
 
 import { spawnSync } from "node:child_process";
 import {
+  chmod,
   cp,
   mkdir,
   readdir,
@@ -209,8 +210,9 @@ async function main(): Promise<void> {
     const cliPath = join(distDir, "cli.js");
     const cli = await readFile(cliPath, "utf8");
     if (!cli.startsWith("#!")) {
-      await writeFile(cliPath, "#!/usr/bin/env node\n" + cli, { mode: 0o755 });
+      await writeFile(cliPath, "#!/usr/bin/env node\n" + cli);
     }
+    await chmod(cliPath, 0o755);
   }
   for (const file of ["README.md", "LICENSE", "CHANGELOG.md"]) {
     await cp(join(root, file), join(npmDir, file));

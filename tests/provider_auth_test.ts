@@ -9,10 +9,7 @@ import {
   type FakeCodexBackend,
   startFakeCodexBackend,
 } from "../src/testing/fake_backend.ts";
-import {
-  type FakeTokenEndpoint,
-  startFakeTokenEndpoint,
-} from "../src/testing/fake_token_endpoint.ts";
+import { startFakeTokenEndpoint } from "../src/testing/fake_token_endpoint.ts";
 import { makeAccessToken, makeAuthJson } from "../src/testing/jwt.ts";
 import { callProvider } from "./fakes/seller_node.ts";
 import { epochIn, type TempDir, tempDir } from "./fixtures/auth_helpers.ts";
