@@ -5,23 +5,10 @@
  * @module
  */
 
+import type { RequestLogEntry } from "../provider.ts";
+
 /** What a log line shows; both the provider's and the server's entries fit. */
-export interface LogLineEntry {
-  /** HTTP method. */
-  method: string;
-  /** Path without the query. */
-  path: string;
-  /** Requested service or model, when known. */
-  service?: string;
-  /** Status answered. */
-  status: number;
-  /** Stable error code, when the answer is an error. */
-  code?: string;
-  /** Handling time, in milliseconds. */
-  durationMs: number;
-  /** Token usage of the final Response object, when known. */
-  usage?: Record<string, unknown>;
-}
+export type LogLineEntry = Omit<RequestLogEntry, "requestId">;
 
 function count(value: unknown): string {
   return typeof value === "number" && Number.isFinite(value)
