@@ -96,7 +96,8 @@ async function main(): Promise<void> {
     throw new Error(`Expected deno.json imports.jose = "npm:jose@<range>"`);
   }
   const devImports: string[] = Object.entries(denoJson.imports ?? {})
-    .filter(([name]) => name !== "jose")
+    // "jose/" maps the runtime dependency's subpaths (jose/jwt/decode).
+    .filter(([name]) => name !== "jose" && name !== "jose/")
     .map(([, spec]) => String(spec))
     .filter((spec) => spec.startsWith("npm:"))
     .map((spec) => spec.slice(4));

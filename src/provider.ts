@@ -7,12 +7,11 @@
 
 import { createTokenSource } from "./auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "./auth/types.ts";
-import type { RateLimitSnapshot } from "./codex/rate_limits.ts";
 import {
-  readRequestJson,
-  type ShapedRequest,
-  shapeRequest,
-} from "./codex/request.ts";
+  parseRateLimitHeaders,
+  type RateLimitSnapshot,
+} from "./codex/rate_limits.ts";
+import { readRequestJson, shapeRequest } from "./codex/request.ts";
 import { parseConfig, type ProviderSettings } from "./config.ts";
 import { RelayError } from "./errors.ts";
 import type {
@@ -30,6 +29,7 @@ import {
   type RelayContext,
   type RelayOutcome,
   streamToHost,
+  type UpstreamRequest,
 } from "./relay.ts";
 
 /** The one path the provider serves. */
@@ -65,6 +65,14 @@ export interface CreateProviderOptions {
   random?: () => number;
   /** Called once per finished request. */
   onRequestDone?: (entry: RequestLogEntry) => void;
+}
+
+/** A shaped buyer request, ready for the backend. */
+interface PreparedRequest extends UpstreamRequest {
+  /** The requested service. */
+  service: string;
+  /** Whether the buyer asked for a stream. */
+  stream: boolean;
 }
 
 /** Per-call options of the request handlers (an extension of the host contract). */
@@ -137,6 +145,7 @@ export function createProvider(
 
   let inFlight = 0;
   let rateLimits: RateLimitSnapshot | undefined;
+  let rateLimitHeaders: { headers: Headers; at: number } | undefined;
   let usageLimit: { until: number; error: RelayError } | undefined;
 
   function usageLimitError(): RelayError | undefined {
@@ -164,8 +173,8 @@ export function createProvider(
     tokens,
     fetch: options.fetch,
     random: options.random,
-    onRateLimits(snapshot) {
-      rateLimits = snapshot;
+    onRateLimits(headers, at) {
+      rateLimitHeaders = { headers, at };
     },
     onUsageLimit(resetsAt, error) {
       usageLimit = { until: resetsAt, error };
@@ -220,15 +229,10 @@ export function createProvider(
       );
     }
 
-    let shaped: ShapedRequest;
+    let prepared: PreparedRequest;
     try {
-      const body = readRequestJson(req.body, settings.maxBodyBytes);
-      shaped = shapeRequest(body, {
-        defaultInstructions: settings.defaultInstructions,
-        aliasMap: settings.aliasMap,
-        allowedServices: settings.allowedServices,
-      });
-      service = shaped.service;
+      prepared = prepare(req.body);
+      service = prepared.service;
     } catch (error) {
       if (error instanceof RelayError) return fail(error);
       throw error;
@@ -250,7 +254,12 @@ export function createProvider(
     inFlight++;
     try {
       return finish(
-        await exchange(req.requestId, shaped, callbacks, handleOptions?.signal),
+        await exchange(
+          req.requestId,
+          prepared,
+          callbacks,
+          handleOptions?.signal,
+        ),
       );
     } catch (error) {
       return fail(
@@ -266,15 +275,33 @@ export function createProvider(
     }
   }
 
+  /**
+   * Parses and shapes the buyer's body. Returns strings only, so that the
+   * parsed objects are not held while the answer streams.
+   */
+  function prepare(body: Uint8Array): PreparedRequest {
+    const shaped = shapeRequest(readRequestJson(body, settings.maxBodyBytes), {
+      defaultInstructions: settings.defaultInstructions,
+      aliasMap: settings.aliasMap,
+      allowedServices: settings.allowedServices,
+    });
+    return {
+      service: shaped.service,
+      stream: shaped.stream,
+      body: JSON.stringify(shaped.body),
+      sessionId: shaped.promptCacheKey ?? crypto.randomUUID(),
+    };
+  }
+
   async function exchange(
     requestId: string,
-    shaped: ShapedRequest,
+    prepared: PreparedRequest,
     callbacks: ProviderStreamCallbacks | undefined,
     signal: AbortSignal | undefined,
   ): Promise<RelayOutcome> {
-    const upstream = await openUpstream(shaped, { ...baseContext, signal });
+    const upstream = await openUpstream(prepared, { ...baseContext, signal });
     const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
-    return shaped.stream
+    return prepared.stream
       ? await streamToHost(
         upstream,
         requestId,
@@ -300,6 +327,11 @@ export function createProvider(
       return tokens.info();
     },
     getRateLimits(): RateLimitSnapshot | undefined {
+      if (rateLimitHeaders) {
+        const { headers, at } = rateLimitHeaders;
+        rateLimitHeaders = undefined;
+        rateLimits = parseRateLimitHeaders(headers, at) ?? rateLimits;
+      }
       return rateLimits;
     },
     usageLimitedUntil(): number | undefined {

@@ -8,18 +8,13 @@
  */
 
 import type { AccessToken, TokenSource } from "./auth/types.ts";
-import { ResponseAggregator, wantsEvent } from "./codex/aggregate.ts";
 import {
   classifyUpstreamError,
   errorBody,
   sseErrorEvent,
 } from "./codex/errors.ts";
-import {
-  parseRateLimitHeaders,
-  type RateLimitSnapshot,
-} from "./codex/rate_limits.ts";
-import { buildUpstreamHeaders, type ShapedRequest } from "./codex/request.ts";
-import { SseParser } from "./codex/sse.ts";
+import { buildUpstreamHeaders } from "./codex/request.ts";
+import { observeStream } from "./codex/observe.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
 import type {
   ProviderStreamCallbacks,
@@ -36,6 +31,7 @@ export const MAX_RETRY_BUDGET_MS = 20_000;
 export const BASE_BACKOFF_MS = 250;
 
 const EMPTY = new Uint8Array(0);
+const BLANK_LINE = new TextEncoder().encode("\n\n");
 const encoder = new TextEncoder();
 
 /** Everything one exchange needs from its provider. */
@@ -52,12 +48,20 @@ export interface RelayContext {
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
   random?: () => number;
-  /** Receives the rate-limit snapshot of every upstream response. */
-  onRateLimits?: (snapshot: RateLimitSnapshot) => void;
+  /** Receives the headers of every upstream response that carries `x-codex-*` rate limits. */
+  onRateLimits?: (headers: Headers, observedAt: number) => void;
   /** Receives the reset time of a usage limit the backend reported. */
   onUsageLimit?: (resetsAt: number, error: RelayError) => void;
   /** Aborts the exchange (a buyer that went away). */
   signal?: AbortSignal;
+}
+
+/** What is sent upstream for one buyer request. */
+export interface UpstreamRequest {
+  /** The shaped body, as JSON text. */
+  body: string;
+  /** The `session_id` header: the prompt cache key, or a fresh UUID. */
+  sessionId: string;
 }
 
 /** Token usage seen in a finished exchange, for logs. */
@@ -70,12 +74,15 @@ export interface RelayOutcome {
 
 /** An upstream exchange that answered 2xx, body not yet read. */
 export interface OpenUpstream {
-  /** The upstream response. */
-  response: Response;
+  /**
+   * The upstream response body. The Response itself is not kept: its
+   * headers would be held for the whole stream.
+   */
+  body: ReadableStream<Uint8Array> | null;
   /** Aborts the upstream fetch (idle timeout). */
   controller: AbortController;
   /** Ends the exchange: aborts the fetch and unhooks the buyer's signal. */
-  close(): void;
+  close(finished?: boolean): void;
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -117,26 +124,25 @@ function buyerGone(): RelayError {
 }
 
 /**
- * Opens the upstream exchange: gets a token, POSTs the shaped body and
+ * Opens the upstream exchange: gets a token, POSTs the body and
  * retries transient failures (429 without a usage limit, 500, 502, 503, 504,
  * network errors) with full-jitter exponential backoff, all before any byte
- * reaches the buyer. Resolves with a 2xx upstream response whose body is not
+ * reaches the buyer. Resolves with the body of a 2xx upstream response, not
  * yet read; throws a {@linkcode RelayError} otherwise. Every discarded body
  * is consumed or cancelled and every timer cleared.
  *
  * @example
  * ```ts ignore
- * const upstream = await openUpstream(shaped, context);
+ * const upstream = await openUpstream({ body, sessionId }, context);
  * ```
  */
 export async function openUpstream(
-  shaped: ShapedRequest,
+  request: UpstreamRequest,
   context: RelayContext,
 ): Promise<OpenUpstream> {
   const doFetch = context.fetch ?? fetch;
   const random = context.random ?? Math.random;
-  const body = JSON.stringify(shaped.body);
-  const sessionId = shaped.promptCacheKey ?? crypto.randomUUID();
+  const { body, sessionId } = request;
   let retries = 0;
   let waited = 0;
   let refreshedAfter401 = false;
@@ -196,18 +202,23 @@ export async function openUpstream(
       }
       throw final;
     }
-    const snapshot = parseRateLimitHeaders(response.headers);
-    if (snapshot) context.onRateLimits?.(snapshot);
+    // Parsed only when someone asks (`getRateLimits()`): every answer has
+    // these headers, few readers need them.
+    if (response.headers.has("x-codex-primary-used-percent")) {
+      context.onRateLimits?.(response.headers, Date.now());
+    }
 
     if (response.ok) {
       clearTimeout(headerTimer);
       // The buyer's abort stays wired to this exchange while it streams.
       return {
-        response,
+        body: response.body,
         controller,
-        close() {
+        close(finished?: boolean) {
           context.signal?.removeEventListener("abort", onBuyerAbort);
-          controller.abort();
+          // Aborting a finished exchange costs a DOMException and an abort
+          // event for nothing: only an unfinished body needs it.
+          if (!finished) controller.abort();
         },
       };
     }
@@ -287,46 +298,31 @@ export function errorResponse(
   };
 }
 
-interface PumpResult {
+/** What reading an upstream body produced. */
+interface ReadResult {
   chunks: Uint8Array[];
   total: number;
-  aggregator: ResponseAggregator;
-  parser: SseParser;
+  /** The body was read to its end. */
+  finished: boolean;
+  /** Why the read stopped early: the stream broke or stayed silent. */
   failure?: RelayError;
 }
 
 /**
  * Reads the upstream body to its end, handing every chunk to `forward` as it
- * arrives while a parser watches it. Ends on the terminal event's stream end,
- * a broken stream, an idle timeout, or `forward` returning false (buyer gone).
+ * arrives. Ends on the body's end, a broken stream, an idle timeout, or
+ * `forward` returning false (buyer gone). Does no parsing: the bytes are
+ * observed once the stream has ended.
  */
-async function pump(
+async function readUpstream(
   upstream: OpenUpstream,
   idleTimeoutMs: number,
   forward: ((chunk: Uint8Array) => boolean) | undefined,
-): Promise<PumpResult> {
-  const aggregator = new ResponseAggregator();
-  const parser = new SseParser(
-    (event, data) => aggregator.handle(event, data),
-    { wants: wantsEvent },
-  );
+): Promise<ReadResult> {
   const chunks: Uint8Array[] = [];
   let total = 0;
-  let failure: RelayError | undefined;
-  const body = upstream.response.body;
-  if (!body) {
-    return {
-      chunks,
-      total,
-      aggregator,
-      parser,
-      failure: new RelayError(
-        502,
-        "upstream_stream_incomplete",
-        "The upstream stream closed before response.completed",
-      ),
-    };
-  }
+  const body = upstream.body;
+  if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
   let lastActivity = Date.now();
   let idle = false;
@@ -346,21 +342,18 @@ async function pump(
   try {
     while (true) {
       const { done, value } = await reader.read();
-      if (done) break;
+      if (done) return { chunks, total, finished: true };
       lastActivity = Date.now();
       chunks.push(value);
       total += value.byteLength;
-      parser.push(value);
       if (forward && !forward(value)) {
         await reader.cancel().catch(() => {});
-        break;
+        return { chunks, total, finished: false };
       }
     }
   } catch (error) {
-    // A break after the terminal event loses nothing.
-    failure = aggregator.terminal !== undefined
-      ? undefined
-      : idle
+    await reader.cancel().catch(() => {});
+    const failure = idle
       ? new RelayError(
         504,
         "upstream_idle_timeout",
@@ -372,20 +365,20 @@ async function pump(
         "The upstream stream broke before response.completed",
         { cause: error },
       );
-    await reader.cancel().catch(() => {});
+    return { chunks, total, finished: false, failure };
   } finally {
     clearTimeout(idleTimer);
-    reader.releaseLock();
   }
-  parser.finish();
-  if (!failure && aggregator.terminal === undefined) {
-    failure = new RelayError(
+}
+
+/** The error of a stream that ended without a terminal event. */
+function streamFailure(read: ReadResult): RelayError {
+  return read.failure ??
+    new RelayError(
       502,
       "upstream_stream_incomplete",
       "The upstream stream closed before response.completed",
     );
-  }
-  return { chunks, total, aggregator, parser, failure };
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
@@ -422,10 +415,10 @@ export async function streamToHost(
   options: { idleTimeoutMs: number },
 ): Promise<RelayOutcome> {
   let open = true;
-  const send = (data: Uint8Array, done: boolean): boolean => {
+  const send = (data: Uint8Array): boolean => {
     if (!open) return false;
     try {
-      callbacks.onResponseChunk({ requestId, data, done });
+      callbacks.onResponseChunk({ requestId, data, done: false });
       return true;
     } catch {
       open = false;
@@ -447,30 +440,26 @@ export async function streamToHost(
     open = false;
   }
   const started = open;
-  const result = open
-    ? await pump(upstream, options.idleTimeoutMs, (chunk) => send(chunk, false))
+  const read = open
+    ? await readUpstream(upstream, options.idleTimeoutMs, send)
     : await cancelled(upstream);
-  upstream.close();
-  const { chunks } = result;
-  let total = result.total;
-  if (result.failure && open) {
-    const prefix = result.parser.pendingBytes > 0 ? "\n\n" : "";
-    const event = sseErrorEvent(result.failure, {
-      sequenceNumber: Math.max(
-        (result.aggregator.lastSequenceNumber ?? -1) + 1,
-        result.parser.eventCount,
-      ),
-      responseId: result.aggregator.responseId,
+  upstream.close(read.finished);
+  let body = concat(read.chunks, read.total);
+  const seen = observeStream(body);
+  if (seen.terminal === undefined && open) {
+    const failure = sseErrorEvent(streamFailure(read), {
+      sequenceNumber: seen.nextSequenceNumber,
+      responseId: seen.responseId,
     });
-    const tail = prefix
+    // Close an event the upstream cut off, so the appended one stands alone.
+    const tail = seen.pendingBytes > 0
       ? concat(
-        [encoder.encode(prefix), event],
-        prefix.length + event.byteLength,
+        [BLANK_LINE, failure],
+        BLANK_LINE.byteLength + failure.byteLength,
       )
-      : event;
-    chunks.push(tail);
-    total += tail.byteLength;
-    send(tail, false);
+      : failure;
+    send(tail);
+    body = concat([body, tail], body.byteLength + tail.byteLength);
   }
   if (started) {
     // Always attempt the one done chunk: the node holds the stream open
@@ -486,20 +475,17 @@ export async function streamToHost(
       requestId,
       statusCode: 200,
       headers: { "content-type": "text/event-stream" },
-      body: concat(chunks, total),
+      body,
     },
-    usage: result.aggregator.usage,
+    get usage() {
+      return seen.usage;
+    },
   };
 }
 
-async function cancelled(upstream: OpenUpstream): Promise<PumpResult> {
-  await upstream.response.body?.cancel().catch(() => {});
-  return {
-    chunks: [],
-    total: 0,
-    aggregator: new ResponseAggregator(),
-    parser: new SseParser(() => {}),
-  };
+async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {
+  await upstream.body?.cancel().catch(() => {});
+  return { chunks: [], total: 0, finished: false };
 }
 
 /**
@@ -520,28 +506,27 @@ export async function aggregateToResponse(
   requestId: string,
   options: { idleTimeoutMs: number },
 ): Promise<RelayOutcome> {
-  const result = await pump(upstream, options.idleTimeoutMs, undefined);
-  upstream.close();
-  const outcome = result.aggregator.result();
-  if (outcome.kind === "response") {
-    return {
-      response: {
-        requestId,
-        statusCode: 200,
-        headers: { "content-type": "application/json" },
-        body: encoder.encode(JSON.stringify(outcome.response)),
-      },
-      usage: result.aggregator.usage,
-    };
-  }
-  const error = outcome.kind === "error" ? outcome.error : result.failure ??
-    new RelayError(
-      502,
-      "upstream_stream_incomplete",
-      "The upstream stream closed before response.completed",
+  const read = await readUpstream(upstream, options.idleTimeoutMs, undefined);
+  upstream.close(read.finished);
+  const seen = observeStream(concat(read.chunks, read.total), {
+    needOutput: true,
+  });
+  const result = seen.result();
+  const response = result.kind === "response"
+    ? {
+      requestId,
+      statusCode: 200,
+      headers: { "content-type": "application/json" },
+      body: encoder.encode(JSON.stringify(result.response)),
+    }
+    : errorResponse(
+      requestId,
+      result.kind === "error" ? result.error : streamFailure(read),
     );
   return {
-    response: errorResponse(requestId, error),
-    usage: result.aggregator.usage,
+    response,
+    get usage() {
+      return seen.usage;
+    },
   };
 }

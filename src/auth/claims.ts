@@ -6,7 +6,8 @@
  * @module
  */
 
-import { decodeJwt, type JWTPayload } from "jose";
+import type { JWTPayload } from "jose";
+import { decodeJwt } from "jose/jwt/decode";
 
 /** The claim object that carries the ChatGPT account of a Codex token. */
 export const OPENAI_AUTH_CLAIM = "https://api.openai.com/auth";

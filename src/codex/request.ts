@@ -76,6 +76,11 @@ export const UNSUPPORTED_PARAMETERS: readonly string[] = Object.freeze([
   "stream_options",
 ]);
 
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** What a `prompt_cache_key` may hold to be sent as a header value. */
+const HEADER_SAFE = /^[\x20-\x7e]{1,256}$/;
+
 const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["input_text", "text"]);
 
 /**
@@ -120,7 +125,7 @@ export function readRequestJson(
   }
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(body);
+    text = strictUtf8.decode(body);
   } catch {
     throw new RelayError(
       400,
@@ -230,6 +235,15 @@ export function shapeRequest(
     stream: body.stream === true,
   };
   if (typeof body.prompt_cache_key === "string" && body.prompt_cache_key) {
+    // It becomes the upstream `session_id` header: a value fetch refuses
+    // (CR/LF, non-Latin-1) would fail every attempt as a network error.
+    if (!HEADER_SAFE.test(body.prompt_cache_key)) {
+      throw invalid(
+        "prompt_cache_key",
+        "at most 256 printable ASCII characters",
+        body.prompt_cache_key,
+      );
+    }
     shaped.promptCacheKey = body.prompt_cache_key;
   }
   return shaped;
