@@ -123,22 +123,36 @@ export function observeStream(
   body: Uint8Array,
   options: { needOutput?: boolean } = {},
 ): StreamObservation {
+  const start = lastEventStart(body);
+  // Most answers end with `event: <terminal>`: recognised on the bytes, the
+  // event is decoded and parsed only if its usage or Response is asked for.
   let last: { event: string; data: string } | undefined;
-  const parser = new SseParser((event, data) => {
-    last = { event, data };
-  });
-  parser.push(body.subarray(lastEventStart(body)));
-  parser.finish();
-  if (!last || parser.pendingBytes > 0) return fullObservation(body);
-  const { event, data } = last;
-  const terminal = eventType(event, data);
-  if (!TERMINAL_EVENTS.has(terminal)) return fullObservation(body);
+  const parseLast = () => {
+    if (!last) {
+      const parser = new SseParser((event, data) => {
+        last = { event, data };
+      });
+      parser.push(body.subarray(start));
+      parser.finish();
+    }
+    return last;
+  };
+  let terminal = endsWithBlankLine(body)
+    ? terminalEventAt(body, start)
+    : undefined;
+  if (terminal === undefined) {
+    const event = endsWithBlankLine(body) ? parseLast() : undefined;
+    const type = event && eventType(event.event, event.data);
+    if (!type || !TERMINAL_EVENTS.has(type)) return fullObservation(body);
+    terminal = type;
+  }
 
   let aggregator: ResponseAggregator | undefined;
   const aggregated = () => {
     if (!aggregator) {
       aggregator = new ResponseAggregator();
-      aggregator.handle(event, data);
+      const event = parseLast();
+      if (event) aggregator.handle(event.event, event.data);
     }
     return aggregator;
   };
@@ -157,4 +171,32 @@ export function observeStream(
     },
     responseId: undefined,
   };
+}
+
+const TERMINAL_LINES: [string, Uint8Array][] = [...TERMINAL_EVENTS].map((
+  name,
+) => [name, new TextEncoder().encode(`event: ${name}\n`)]);
+
+/** The terminal event named by the `event:` line at `start`, if it is one. */
+function terminalEventAt(body: Uint8Array, start: number): string | undefined {
+  for (const [name, line] of TERMINAL_LINES) {
+    if (body.length - start < line.length) continue;
+    let same = true;
+    for (let i = 0; i < line.length; i++) {
+      if (body[start + i] !== line[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return name;
+  }
+  return undefined;
+}
+
+/** Whether the body's last event is closed by a blank line. */
+function endsWithBlankLine(body: Uint8Array): boolean {
+  const n = body.length;
+  return n >= 2 && body[n - 1] === LF &&
+    (body[n - 2] === LF ||
+      (n >= 4 && body[n - 2] === CR && body[n - 3] === LF));
 }
