@@ -13,68 +13,19 @@
  */
 
 import { spawnSync } from "node:child_process";
-import { cp, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import {
+  compilerOptions,
+  ensureTools,
+  ROOT,
+  run,
+} from "../scripts/_toolchain.ts";
 
-/** Tool versions, pinned as in scripts/build_npm.ts. */
-const TYPESCRIPT = "typescript@5.9.3";
-const TYPES_NODE = "@types/node@20.19.25";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = ROOT;
 const outDir = join(root, ".build", "bench-node");
 const stageDir = join(outDir, "stage");
-const toolsDir = join(root, ".build", "tools");
-
-function run(
-  command: string,
-  args: string[],
-  cwd: string,
-): void {
-  const result = spawnSync(command, args, { cwd, stdio: "inherit" });
-  if (result.status !== 0) {
-    throw new Error(
-      `Command failed (exit ${result.status}): ${command} ${args.join(" ")}`,
-    );
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function ensureTools(): Promise<string> {
-  const tsc = join(toolsDir, "node_modules", "typescript", "bin", "tsc");
-  const marker = join(toolsDir, "versions.txt");
-  const wanted = `${TYPESCRIPT} ${TYPES_NODE}`;
-  if (
-    await exists(tsc) &&
-    (await readFile(marker, "utf8").catch(() => "")) === wanted
-  ) {
-    return tsc;
-  }
-  await mkdir(toolsDir, { recursive: true });
-  await writeFile(
-    join(toolsDir, "package.json"),
-    JSON.stringify({ private: true }),
-  );
-  run("npm", [
-    "install",
-    "--no-audit",
-    "--no-fund",
-    "--ignore-scripts",
-    TYPESCRIPT,
-    TYPES_NODE,
-  ], toolsDir);
-  await writeFile(marker, wanted);
-  return tsc;
-}
 
 async function build(): Promise<void> {
   const denoJson = JSON.parse(await readFile(join(root, "deno.json"), "utf8"));
@@ -107,20 +58,7 @@ async function build(): Promise<void> {
     ], outDir);
   }
   const tsconfig = {
-    compilerOptions: {
-      target: "ES2022",
-      module: "NodeNext",
-      moduleResolution: "NodeNext",
-      lib: ["ES2023", "DOM", "DOM.Iterable"],
-      types: ["node"],
-      typeRoots: [relative(stageDir, join(toolsDir, "node_modules", "@types"))],
-      rewriteRelativeImportExtensions: true,
-      strict: true,
-      skipLibCheck: true,
-      rootDir: ".",
-      outDir: "../dist",
-      newLine: "lf",
-    },
+    compilerOptions: compilerOptions(stageDir),
     include: ["mod.ts", "src/**/*.ts", "bench/**/*.ts"],
   };
   await writeFile(join(stageDir, "tsconfig.json"), JSON.stringify(tsconfig));

@@ -16,66 +16,21 @@ import {
   readdir,
   readFile,
   rm,
-  stat,
   writeFile,
 } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { join } from "node:path";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
+import {
+  compilerOptions,
+  ensureTools,
+  exists,
+  ROOT,
+  run,
+} from "./_toolchain.ts";
 
-/** Tool versions used for the build, pinned. */
-const TYPESCRIPT = "typescript@5.9.3";
-const TYPES_NODE = "@types/node@20.19.25";
-
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const npmDir = join(root, "npm");
+const npmDir = join(ROOT, "npm");
 const stageDir = join(npmDir, ".stage");
-const toolsDir = join(root, ".build", "tools");
-
-function run(cmd: string, args: string[], cwd: string): void {
-  const result = spawnSync(cmd, args, { cwd, stdio: "inherit" });
-  if (result.status !== 0) {
-    throw new Error(
-      `Command failed (exit ${result.status}): ${cmd} ${args.join(" ")}`,
-    );
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function ensureTools(): Promise<string> {
-  const tsc = join(toolsDir, "node_modules", "typescript", "bin", "tsc");
-  const marker = join(toolsDir, "versions.txt");
-  const wanted = `${TYPESCRIPT} ${TYPES_NODE}`;
-  if (
-    await exists(tsc) &&
-    (await readFile(marker, "utf8").catch(() => "")) === wanted
-  ) {
-    return tsc;
-  }
-  await mkdir(toolsDir, { recursive: true });
-  await writeFile(
-    join(toolsDir, "package.json"),
-    JSON.stringify({ private: true }),
-  );
-  run("npm", [
-    "install",
-    "--no-audit",
-    "--no-fund",
-    "--ignore-scripts",
-    TYPESCRIPT,
-    TYPES_NODE,
-  ], toolsDir);
-  await writeFile(marker, wanted);
-  return tsc;
-}
+const root = ROOT;
 
 async function listTests(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -173,22 +128,7 @@ async function main(): Promise<void> {
   }
 
   const tsconfig = {
-    compilerOptions: {
-      target: "ES2022",
-      module: "NodeNext",
-      moduleResolution: "NodeNext",
-      lib: ["ES2023", "DOM", "DOM.Iterable"],
-      types: ["node"],
-      typeRoots: [relative(stageDir, join(toolsDir, "node_modules", "@types"))],
-      rewriteRelativeImportExtensions: true,
-      allowImportingTsExtensions: false,
-      declaration: true,
-      strict: true,
-      skipLibCheck: true,
-      rootDir: ".",
-      outDir: "../dist",
-      newLine: "lf",
-    },
+    compilerOptions: compilerOptions(stageDir, { declaration: true }),
     include: ["**/*.ts"],
   };
   await writeFile(

@@ -192,6 +192,8 @@ describe("serve with the openai SDK", () => {
       await sleep(25);
     }
     assert.equal(current, 0, "slot still taken 1 s after the abort");
+    // The upstream socket's close reaches the fake backend a moment later.
+    while (backend.inFlight > 0 && Date.now() < deadline) await sleep(10);
     assert.equal(backend.inFlight, 0, "upstream exchange still open");
   });
 
