@@ -38,7 +38,8 @@ async function build(): Promise<void> {
   for (const dir of ["src", "bench"]) {
     await cp(join(root, dir), join(stageDir, dir), {
       recursive: true,
-      filter: (source) => !source.includes(`${join(root, "bench", "_tmp")}`),
+      // node.ts is this Deno script, not part of the Node run.
+      filter: (source) => source !== join(root, "bench", "node.ts"),
     });
   }
   const packageFile = join(outDir, "package.json");
