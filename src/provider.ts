@@ -13,6 +13,7 @@ import {
 } from "./codex/rate_limits.ts";
 import { readRequestJson, shapeRequest } from "./codex/request.ts";
 import { parseConfig, type ProviderSettings } from "./config.ts";
+import { Watchdog } from "./watchdog.ts";
 import { RelayError } from "./errors.ts";
 import type {
   Provider,
@@ -170,6 +171,7 @@ export function createProvider(
     responsesUrl: settings.responsesUrl,
     requestTimeoutMs: settings.requestTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
+    watchdog: new Watchdog(),
     tokens,
     fetch: options.fetch,
     random: options.random,

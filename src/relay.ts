@@ -15,6 +15,7 @@ import {
 } from "./codex/errors.ts";
 import { buildUpstreamHeaders } from "./codex/request.ts";
 import { observeStream } from "./codex/observe.ts";
+import type { Watchdog, WatchEntry } from "./watchdog.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
 import type {
   ProviderStreamCallbacks,
@@ -42,6 +43,8 @@ export interface RelayContext {
   requestTimeoutMs: number;
   /** Longest silence inside an upstream stream, in milliseconds. */
   idleTimeoutMs: number;
+  /** Watches the header and idle deadlines of every exchange. */
+  watchdog: Watchdog;
   /** Source of access tokens. */
   tokens: TokenSource;
   /** The fetch to use (default: global `fetch`). */
@@ -79,7 +82,11 @@ export interface OpenUpstream {
    * headers would be held for the whole stream.
    */
   body: ReadableStream<Uint8Array> | null;
-  /** Aborts the upstream fetch (idle timeout). */
+  /** The exchange's deadline; moved forward by every chunk. */
+  watch: WatchEntry;
+  /** Whether the deadline passed (the fetch was then aborted). */
+  timedOut(): boolean;
+  /** Aborts the upstream fetch. */
   controller: AbortController;
   /** Ends the exchange: aborts the fetch and unhooks the buyer's signal. */
   close(finished?: boolean): void;
@@ -160,11 +167,14 @@ export async function openUpstream(
     const controller = new AbortController();
     const onBuyerAbort = () => controller.abort(context.signal?.reason);
     context.signal?.addEventListener("abort", onBuyerAbort, { once: true });
-    let headerTimedOut = false;
-    const headerTimer = setTimeout(() => {
-      headerTimedOut = true;
-      controller.abort();
-    }, context.requestTimeoutMs);
+    let timedOut = false;
+    const watch = context.watchdog.watch(
+      Date.now() + context.requestTimeoutMs,
+      () => {
+        timedOut = true;
+        controller.abort();
+      },
+    );
 
     let response: Response;
     try {
@@ -175,10 +185,10 @@ export async function openUpstream(
         signal: controller.signal,
       });
     } catch (error) {
-      clearTimeout(headerTimer);
+      context.watchdog.unwatch(watch);
       context.signal?.removeEventListener("abort", onBuyerAbort);
       if (context.signal?.aborted) throw buyerGone();
-      if (headerTimedOut) {
+      if (timedOut) {
         throw new RelayError(
           504,
           "upstream_timeout",
@@ -209,12 +219,16 @@ export async function openUpstream(
     }
 
     if (response.ok) {
-      clearTimeout(headerTimer);
-      // The buyer's abort stays wired to this exchange while it streams.
+      // From here the same deadline bounds silence inside the stream; the
+      // buyer's abort stays wired to this exchange while it streams.
+      watch.deadline = Date.now() + context.idleTimeoutMs;
       return {
         body: response.body,
+        watch,
+        timedOut: () => timedOut,
         controller,
         close(finished?: boolean) {
+          context.watchdog.unwatch(watch);
           context.signal?.removeEventListener("abort", onBuyerAbort);
           // Aborting a finished exchange costs a DOMException and an abort
           // event for nothing: only an unfinished body needs it.
@@ -225,7 +239,7 @@ export async function openUpstream(
 
     // The header timeout also bounds reading an error body.
     const text = await response.text().catch(() => "");
-    clearTimeout(headerTimer);
+    context.watchdog.unwatch(watch);
     context.signal?.removeEventListener("abort", onBuyerAbort);
     const verdict = classifyUpstreamError(
       response.status,
@@ -324,26 +338,12 @@ async function readUpstream(
   const body = upstream.body;
   if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
-  let lastActivity = Date.now();
-  let idle = false;
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  const armIdle = (ms: number) => {
-    idleTimer = setTimeout(() => {
-      const silent = Date.now() - lastActivity;
-      if (silent >= idleTimeoutMs) {
-        idle = true;
-        upstream.controller.abort();
-      } else {
-        armIdle(idleTimeoutMs - silent);
-      }
-    }, ms);
-  };
-  armIdle(idleTimeoutMs);
+  const { watch } = upstream;
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) return { chunks, total, finished: true };
-      lastActivity = Date.now();
+      watch.deadline = Date.now() + idleTimeoutMs;
       chunks.push(value);
       total += value.byteLength;
       if (forward && !forward(value)) {
@@ -353,7 +353,7 @@ async function readUpstream(
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
-    const failure = idle
+    const failure = upstream.timedOut()
       ? new RelayError(
         504,
         "upstream_idle_timeout",
@@ -366,8 +366,6 @@ async function readUpstream(
         { cause: error },
       );
     return { chunks, total, finished: false, failure };
-  } finally {
-    clearTimeout(idleTimer);
   }
 }
 
