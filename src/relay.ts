@@ -2,7 +2,8 @@
  * One upstream exchange with the Codex backend: token, fetch with a header
  * timeout, the retry policy, then the answer streamed into the host callbacks
  * (streaming buyer) or aggregated into one Response object (non-streaming
- * buyer). Bytes pass through unmodified; a parser only watches them.
+ * buyer). Bytes pass through unmodified; once the stream has ended it is
+ * observed from its last event (src/codex/observe.ts).
  *
  * @module
  */
