@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { SseParser, type SseParserOptions } from "../src/codex/sse.ts";
+import { prng } from "./fakes/prng.ts";
 
 type Event = [string, string];
 
@@ -59,18 +60,6 @@ function reference(
     if (field === "data") data.push(value);
   }
   return events;
-}
-
-/** Deterministic PRNG (mulberry32) so that a failure can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return function next(): number {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const BLOCKS: readonly string[] = [

@@ -12,7 +12,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createTokenSource } from "../src/auth/token_source.ts";
-import type { AccessToken, TokenSource } from "../src/auth/types.ts";
+import type { TokenSource } from "../src/auth/types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
@@ -28,6 +28,7 @@ import {
 } from "../src/testing/fake_token_endpoint.ts";
 import { makeAccessToken, makeAuthJson } from "../src/testing/jwt.ts";
 import { type BuyerResult, callProvider } from "./fakes/seller_node.ts";
+import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
 const ACCOUNT = "acct_test";
 const SERVICE = "gpt-5.4";
@@ -49,22 +50,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function fixedTokens(): TokenSource {
-  const token: AccessToken = {
-    accessToken: makeAccessToken({ accountId: ACCOUNT }),
-    accountId: ACCOUNT,
-  };
-  const info = () =>
-    Promise.resolve({ authFile: "faults-auth.json", accountId: ACCOUNT });
-  return {
-    init: info,
-    info,
-    forceRefresh: info,
-    getToken: () => Promise.resolve(token),
-    handleUnauthorized: () => Promise.resolve(undefined),
-  };
-}
-
 function provider(
   options: { tokenSource?: TokenSource; fetch?: typeof fetch } = {},
 ): OpenAIResponsesProvider {
@@ -75,7 +60,8 @@ function provider(
     OPENAI_RESPONSES_IDLE_TIMEOUT_MS: String(TIMEOUT_MS),
     ANTSEED_ALLOWED_SERVICES: SERVICE,
   }, {
-    tokenSource: options.tokenSource ?? fixedTokens(),
+    tokenSource: options.tokenSource ??
+      fixedTokens(ACCOUNT, makeAccessToken({ accountId: ACCOUNT })),
     fetch: options.fetch,
     random: () => 0,
   });

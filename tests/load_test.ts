@@ -15,6 +15,7 @@ import {
 } from "../src/testing/fake_backend.ts";
 import { type Child, spawnFixture } from "./fixtures/auth_helpers.ts";
 import type { LoadSummary } from "./fixtures/load_child.ts";
+import { prng } from "./fakes/prng.ts";
 
 const REQUESTS = Number(process.env.LOAD_REQUESTS ?? "1000");
 const CLIENTS = 64;
@@ -28,18 +29,6 @@ const WARMUP = Math.max(2000, REQUESTS);
 /** Bound of the whole run (warm-up included), after which the child counts as hung. */
 const RUN_BOUND_MS = 60_000 + (REQUESTS + WARMUP) * 20;
 const RSS_SLACK_BYTES = 20 * 1024 * 1024;
-
-/** mulberry32: deterministic latencies. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let backend: FakeCodexBackend;
 let child: Child | undefined;

@@ -3,7 +3,7 @@
 
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { AccessToken, TokenSource } from "../src/auth/types.ts";
+import type { TokenSource } from "../src/auth/types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
@@ -14,45 +14,9 @@ import {
 } from "../src/testing/fake_backend.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 import { callProvider } from "./fakes/seller_node.ts";
+import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
 const ACCOUNT = "acct_test";
-
-/** A token source over fixed tokens; `next` is handed out after a 401. */
-function fixedTokens(
-  first: string,
-  next?: string,
-): TokenSource & { unauthorizedCalls: number } {
-  let current = first;
-  const source = {
-    unauthorizedCalls: 0,
-    init: () =>
-      Promise.resolve({
-        authFile: "/home/seller/.codex/auth.json",
-        accountId: ACCOUNT,
-      }),
-    info: () =>
-      Promise.resolve({
-        authFile: "/home/seller/.codex/auth.json",
-        accountId: ACCOUNT,
-      }),
-    forceRefresh: () =>
-      Promise.resolve({
-        authFile: "/home/seller/.codex/auth.json",
-        accountId: ACCOUNT,
-      }),
-    getToken: (): Promise<AccessToken> =>
-      Promise.resolve({ accessToken: current, accountId: ACCOUNT }),
-    handleUnauthorized: (failed: AccessToken) => {
-      source.unauthorizedCalls++;
-      if (next && failed.accessToken !== next) {
-        current = next;
-        return Promise.resolve({ accessToken: next, accountId: ACCOUNT });
-      }
-      return Promise.resolve(undefined);
-    },
-  };
-  return source;
-}
 
 const TOKEN = makeAccessToken({ accountId: ACCOUNT });
 
@@ -60,7 +24,7 @@ let backend: FakeCodexBackend;
 
 function provider(
   config: Record<string, string> = {},
-  tokens: TokenSource = fixedTokens(TOKEN),
+  tokens: TokenSource = fixedTokens(ACCOUNT, TOKEN),
 ): OpenAIResponsesProvider {
   return createProvider({
     OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
@@ -352,7 +316,7 @@ describe("streaming buyer", () => {
       const p = createProvider({
         OPENAI_RESPONSES_BASE_URL: bare.baseUrl,
         ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
-      }, { tokenSource: fixedTokens(TOKEN) });
+      }, { tokenSource: fixedTokens(ACCOUNT, TOKEN) });
       const result = await callProvider(p, {
         body: { model: "gpt-5.4", input: "hi", stream: true },
       });
@@ -608,7 +572,7 @@ describe("upstream errors", () => {
 
   it("retries once with the token source's token after a 401", async () => {
     const fresh = makeAccessToken({ accountId: ACCOUNT, extra: { n: 2 } });
-    const tokens = fixedTokens(TOKEN, fresh);
+    const tokens = fixedTokens(ACCOUNT, TOKEN, fresh);
     backend.enqueue({
       kind: "status",
       status: 401,
@@ -623,7 +587,7 @@ describe("upstream errors", () => {
   });
 
   it("answers 503 upstream_auth_failed when a 401 survives the refresh", async () => {
-    const tokens = fixedTokens(TOKEN);
+    const tokens = fixedTokens(ACCOUNT, TOKEN);
     backend.enqueue(
       { kind: "status", status: 401, body: { detail: "Unauthorized" } },
     );
@@ -720,7 +684,7 @@ describe("retries", () => {
     const p = createProvider({
       OPENAI_RESPONSES_BASE_URL: "http://127.0.0.1:1/backend-api",
       ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
-    }, { tokenSource: fixedTokens(TOKEN), random: () => 0 });
+    }, { tokenSource: fixedTokens(ACCOUNT, TOKEN), random: () => 0 });
     const result = await callProvider(p, {
       body: { model: "gpt-5.4", input: "hi", stream: true },
     });
