@@ -82,15 +82,58 @@ export interface OpenUpstream {
    * The upstream response body. The Response itself is not kept: its
    * headers would be held for the whole stream.
    */
-  body: ReadableStream<Uint8Array> | null;
-  /** The exchange's deadline; moved forward by every chunk. */
-  watch: WatchEntry;
+  readonly body: ReadableStream<Uint8Array> | null;
+  /** Deadline of the next chunk (ms since the epoch); moved by every chunk. */
+  deadline: number;
   /** Whether the deadline passed (the fetch was then aborted). */
-  timedOut(): boolean;
-  /** Aborts the upstream fetch. */
-  controller: AbortController;
-  /** Ends the exchange: aborts the fetch and unhooks the buyer's signal. */
+  readonly timedOut: boolean;
+  /** Ends the exchange: unwatches it, unhooks the buyer's signal, aborts an unfinished fetch. */
   close(finished?: boolean): void;
+}
+
+/**
+ * One attempt's state, with no closures: it is the watchdog entry (its
+ * deadline covers the headers, then each silence in the stream) and the
+ * listener of the buyer's abort signal.
+ */
+class UpstreamExchange implements OpenUpstream, WatchEntry {
+  readonly controller = new AbortController();
+  body: ReadableStream<Uint8Array> | null = null;
+  deadline: number;
+  timedOut = false;
+  readonly #watchdog: Watchdog;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(
+    watchdog: Watchdog,
+    signal: AbortSignal | undefined,
+    deadline: number,
+  ) {
+    this.deadline = deadline;
+    this.#watchdog = watchdog;
+    this.#signal = signal;
+    watchdog.add(this);
+    signal?.addEventListener("abort", this, { once: true });
+  }
+
+  /** The deadline passed: abort the fetch. */
+  onExpire(): void {
+    this.timedOut = true;
+    this.controller.abort();
+  }
+
+  /** The buyer's signal aborted. */
+  handleEvent(): void {
+    this.controller.abort(this.#signal?.reason);
+  }
+
+  close(finished?: boolean): void {
+    this.#watchdog.unwatch(this);
+    this.#signal?.removeEventListener("abort", this);
+    // Aborting a finished exchange costs a DOMException and an abort event
+    // for nothing: only an unfinished body needs it.
+    if (!finished) this.controller.abort();
+  }
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -165,16 +208,10 @@ export async function openUpstream(
         throw tokenError(error);
       }
     }
-    const controller = new AbortController();
-    const onBuyerAbort = () => controller.abort(context.signal?.reason);
-    context.signal?.addEventListener("abort", onBuyerAbort, { once: true });
-    let timedOut = false;
-    const watch = context.watchdog.watch(
+    const exchange = new UpstreamExchange(
+      context.watchdog,
+      context.signal,
       Date.now() + context.requestTimeoutMs,
-      () => {
-        timedOut = true;
-        controller.abort();
-      },
     );
 
     let response: Response;
@@ -183,13 +220,12 @@ export async function openUpstream(
         method: "POST",
         headers: buildUpstreamHeaders(token, sessionId),
         body,
-        signal: controller.signal,
+        signal: exchange.controller.signal,
       });
     } catch (error) {
-      context.watchdog.unwatch(watch);
-      context.signal?.removeEventListener("abort", onBuyerAbort);
+      exchange.close(true);
       if (context.signal?.aborted) throw buyerGone();
-      if (timedOut) {
+      if (exchange.timedOut) {
         throw new RelayError(
           504,
           "upstream_timeout",
@@ -222,26 +258,14 @@ export async function openUpstream(
     if (response.ok) {
       // From here the same deadline bounds silence inside the stream; the
       // buyer's abort stays wired to this exchange while it streams.
-      watch.deadline = Date.now() + context.idleTimeoutMs;
-      return {
-        body: response.body,
-        watch,
-        timedOut: () => timedOut,
-        controller,
-        close(finished?: boolean) {
-          context.watchdog.unwatch(watch);
-          context.signal?.removeEventListener("abort", onBuyerAbort);
-          // Aborting a finished exchange costs a DOMException and an abort
-          // event for nothing: only an unfinished body needs it.
-          if (!finished) controller.abort();
-        },
-      };
+      exchange.deadline = Date.now() + context.idleTimeoutMs;
+      exchange.body = response.body;
+      return exchange;
     }
 
     // The header timeout also bounds reading an error body.
     const text = await response.text().catch(() => "");
-    context.watchdog.unwatch(watch);
-    context.signal?.removeEventListener("abort", onBuyerAbort);
+    exchange.close(true);
     const verdict = classifyUpstreamError(
       response.status,
       response.headers,
@@ -339,12 +363,11 @@ async function readUpstream(
   const body = upstream.body;
   if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
-  const { watch } = upstream;
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) return { chunks, total, finished: true };
-      watch.deadline = Date.now() + idleTimeoutMs;
+      upstream.deadline = Date.now() + idleTimeoutMs;
       chunks.push(value);
       total += value.byteLength;
       if (forward && !forward(value)) {
@@ -354,7 +377,7 @@ async function readUpstream(
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
-    const failure = upstream.timedOut()
+    const failure = upstream.timedOut
       ? new RelayError(
         504,
         "upstream_idle_timeout",

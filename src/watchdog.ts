@@ -16,7 +16,7 @@ export interface WatchEntry {
   /** Milliseconds since the epoch; move it to extend the deadline. */
   deadline: number;
   /** Called once when the deadline passes; the entry is then unwatched. */
-  onExpire: () => void;
+  onExpire(): void;
 }
 
 /** Options of {@linkcode Watchdog}. */
@@ -68,9 +68,14 @@ export class Watchdog {
   /** Watches a deadline; returns the entry to move or unwatch. */
   watch(deadline: number, onExpire: () => void): WatchEntry {
     const entry = { deadline, onExpire };
+    this.add(entry);
+    return entry;
+  }
+
+  /** Watches an entry (an object that is its own entry saves a closure). */
+  add(entry: WatchEntry): void {
     this.#entries.add(entry);
     this.#timer ??= setInterval(() => this.#tick(), this.#tickMs);
-    return entry;
   }
 
   /**
