@@ -301,7 +301,10 @@ export function createProvider(
     callbacks: ProviderStreamCallbacks | undefined,
     signal: AbortSignal | undefined,
   ): Promise<RelayOutcome> {
-    const upstream = await openUpstream(prepared, { ...baseContext, signal });
+    const upstream = await openUpstream(
+      prepared,
+      signal ? { ...baseContext, signal } : baseContext,
+    );
     const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
     return prepared.stream
       ? await streamToHost(

@@ -249,6 +249,10 @@ export function shapeRequest(
   return shaped;
 }
 
+let lastToken = "";
+let lastAuthorization = "";
+const USER_AGENT = `antseed-provider-openai-responses/${VERSION}`;
+
 /**
  * The headers of one backend request, exactly: `authorization`,
  * `chatgpt-account-id`, `content-type`, `accept`, `openai-beta`, `originator`,
@@ -273,15 +277,21 @@ export function buildUpstreamHeaders(
   token: UpstreamToken,
   sessionId: string,
 ): Record<string, string> {
+  if (token.accessToken !== lastToken) {
+    // One flat string per token, not a new one per request for fetch to
+    // flatten and validate.
+    lastToken = token.accessToken;
+    lastAuthorization = `Bearer ${token.accessToken}`;
+  }
   return {
-    "authorization": `Bearer ${token.accessToken}`,
+    "authorization": lastAuthorization,
     "chatgpt-account-id": token.accountId,
     "content-type": "application/json",
     "accept": "text/event-stream",
     "openai-beta": "responses=experimental",
     "originator": "codex_cli_rs",
     "session_id": sessionId,
-    "user-agent": `antseed-provider-openai-responses/${VERSION}`,
+    "user-agent": USER_AGENT,
   };
 }
 
