@@ -183,6 +183,8 @@ export function createProvider(
     },
   };
 
+  const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
+
   async function handle(
     req: SerializedHttpRequest,
     callbacks: ProviderStreamCallbacks | undefined,
@@ -255,13 +257,20 @@ export function createProvider(
 
     inFlight++;
     try {
+      const signal = handleOptions?.signal;
+      const upstream = await openUpstream(
+        prepared,
+        signal ? { ...baseContext, signal } : baseContext,
+      );
       return finish(
-        await exchange(
-          req.requestId,
-          prepared,
-          callbacks,
-          handleOptions?.signal,
-        ),
+        prepared.stream
+          ? await streamToHost(
+            upstream,
+            req.requestId,
+            callbacks ?? NO_CALLBACKS,
+            relayOptions,
+          )
+          : await aggregateToResponse(upstream, req.requestId, relayOptions),
       );
     } catch (error) {
       return fail(
@@ -293,27 +302,6 @@ export function createProvider(
       body: JSON.stringify(shaped.body),
       sessionId: shaped.promptCacheKey ?? crypto.randomUUID(),
     };
-  }
-
-  async function exchange(
-    requestId: string,
-    prepared: PreparedRequest,
-    callbacks: ProviderStreamCallbacks | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<RelayOutcome> {
-    const upstream = await openUpstream(
-      prepared,
-      signal ? { ...baseContext, signal } : baseContext,
-    );
-    const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
-    return prepared.stream
-      ? await streamToHost(
-        upstream,
-        requestId,
-        callbacks ?? NO_CALLBACKS,
-        relayOptions,
-      )
-      : await aggregateToResponse(upstream, requestId, relayOptions);
   }
 
   return {
