@@ -157,7 +157,6 @@ export async function callProvider(
   let streaming = false;
   let chunkCount = 0;
   let doneCount = 0;
-  let heldDone: SerializedHttpResponseChunk | undefined;
   const chunks: { at: number; data: Uint8Array }[] = [];
   let settled = false;
 
@@ -184,7 +183,6 @@ export async function callProvider(
       if (!streaming) return; // the node drops chunks after a whole response
       if (chunk.done) {
         doneCount++;
-        heldDone = chunk;
         return;
       }
       if (doneCount > 0) violations.push("chunk after the done chunk");
@@ -217,6 +215,26 @@ export async function callProvider(
   }
   settled = true;
   const settledAt = Date.now();
+  const result = (
+    mode: BuyerResult["mode"],
+    status: number,
+    headers: Record<string, string>,
+    body: Uint8Array,
+  ): BuyerResult => ({
+    mode,
+    status,
+    headers,
+    body,
+    text: decoder.decode(body),
+    chunks,
+    doneCount,
+    startCalls,
+    resolved,
+    thrown,
+    violations,
+    usage: resolved ? parseBilledUsage(resolved) : undefined,
+    settledAt,
+  });
 
   if (streaming && started) {
     const extra: Uint8Array[] = [];
@@ -226,7 +244,6 @@ export async function callProvider(
     if (doneCount !== 1 && thrown === undefined) {
       violations.push(`stream ended with ${doneCount} done chunks`);
     }
-    void heldDone;
     const parts = [...chunks.map((chunk) => chunk.data), ...extra];
     const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
     const all = new Uint8Array(total);
@@ -235,54 +252,17 @@ export async function callProvider(
       all.set(part, offset);
       offset += part.byteLength;
     }
-    return {
-      mode: "stream",
-      status: started.statusCode,
-      headers: started.headers,
-      body: all,
-      text: decoder.decode(all),
-      chunks,
-      doneCount,
-      startCalls,
-      resolved,
-      thrown,
-      violations,
-      usage: resolved ? parseBilledUsage(resolved) : undefined,
-      settledAt,
-    };
+    return result("stream", started.statusCode, started.headers, all);
   }
 
   const whole = started ?? resolved;
   if (!whole) {
-    const text = String(thrown);
-    return {
-      mode: "whole",
-      status: 500,
-      headers: { "content-type": "text/plain" },
-      body: toBytes(text),
-      text,
-      chunks,
-      doneCount,
-      startCalls,
-      resolved,
-      thrown,
-      violations,
-      settledAt,
-    };
+    return result(
+      "whole",
+      500,
+      { "content-type": "text/plain" },
+      toBytes(String(thrown)),
+    );
   }
-  return {
-    mode: "whole",
-    status: whole.statusCode,
-    headers: whole.headers,
-    body: whole.body,
-    text: decoder.decode(whole.body),
-    chunks,
-    doneCount,
-    startCalls,
-    resolved,
-    thrown,
-    violations,
-    usage: resolved ? parseBilledUsage(resolved) : undefined,
-    settledAt,
-  };
+  return result("whole", whole.statusCode, whole.headers, whole.body);
 }
