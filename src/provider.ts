@@ -11,7 +11,11 @@ import {
   parseRateLimitHeaders,
   type RateLimitSnapshot,
 } from "./codex/rate_limits.ts";
-import { readRequestJson, shapeRequest } from "./codex/request.ts";
+import {
+  encodeUpstreamBody,
+  readRequestJson,
+  shapeRequest,
+} from "./codex/request.ts";
 import { parseConfig, type ProviderSettings } from "./config.ts";
 import { Watchdog } from "./watchdog.ts";
 import { RelayError } from "./errors.ts";
@@ -291,7 +295,8 @@ export function createProvider(
    * parsed objects are not held while the answer streams.
    */
   function prepare(body: Uint8Array): PreparedRequest {
-    const shaped = shapeRequest(readRequestJson(body, settings.maxBodyBytes), {
+    const buyer = readRequestJson(body, settings.maxBodyBytes);
+    const shaped = shapeRequest(buyer.value, {
       defaultInstructions: settings.defaultInstructions,
       aliasMap: settings.aliasMap,
       allowedServices: settings.allowedServices,
@@ -299,7 +304,7 @@ export function createProvider(
     return {
       service: shaped.service,
       stream: shaped.stream,
-      body: JSON.stringify(shaped.body),
+      body: encodeUpstreamBody(buyer, shaped.body),
       sessionId: shaped.promptCacheKey ?? crypto.randomUUID(),
     };
   }

@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   buildUpstreamHeaders,
+  encodeUpstreamBody,
   INSTRUCTIONS_MESSAGE_SEPARATOR,
   INSTRUCTIONS_PART_SEPARATOR,
   readRequestJson,
@@ -10,6 +11,7 @@ import {
 } from "../src/codex/request.ts";
 import { RelayError } from "../src/errors.ts";
 import { VERSION } from "../src/version.ts";
+import { prng } from "./fakes/prng.ts";
 
 const OPTIONS: ShapeOptions = {
   defaultInstructions: "DEFAULT",
@@ -38,14 +40,22 @@ function shape(
 }
 
 describe("readRequestJson", () => {
-  it("parses a JSON object", () => {
-    const body = readRequestJson(encoder.encode('{"model":"m","n":1}'), 100);
-    assert.deepEqual(body, { model: "m", n: 1 });
+  it("parses a JSON object and keeps its text", () => {
+    const text = '{"model":"m","n":1}';
+    const body = readRequestJson(encoder.encode(text), 100);
+    assert.deepEqual(body, { text, value: { model: "m", n: 1 } });
   });
 
   it("accepts a body of exactly maxBytes", () => {
     const bytes = encoder.encode('{"model":"m"}');
-    assert.deepEqual(readRequestJson(bytes, bytes.byteLength), { model: "m" });
+    assert.deepEqual(readRequestJson(bytes, bytes.byteLength).value, {
+      model: "m",
+    });
+  });
+
+  it("leaves a byte-order mark out of the text", () => {
+    const body = readRequestJson(encoder.encode('\ufeff{"model":"m"}'), 100);
+    assert.equal(body.text, '{"model":"m"}');
   });
 
   it("rejects a body larger than maxBytes with 413 request_too_large", () => {
@@ -534,6 +544,123 @@ describe("shapeRequest validation", () => {
     });
     assert.equal(shaped.body.instructions, "DEFAULT");
     assert.equal((shaped.body.input as unknown[]).length, 4);
+  });
+});
+
+/** Reads, shapes and encodes `text` as the provider does. */
+function upstreamOf(text: string, options: Partial<ShapeOptions> = {}) {
+  const raw = encoder.encode(text);
+  const buyer = readRequestJson(raw, raw.byteLength);
+  const shaped = shape(buyer.value, options);
+  return { shaped, sent: encodeUpstreamBody(buyer, shaped.body) };
+}
+
+describe("encodeUpstreamBody", () => {
+  it("sends the buyer's own text with the added fields appended", () => {
+    const text =
+      '{ "model": "m",\n  "instructions": "Be \\u00e9 brief", "n": 12345678901234567890, "input": [{"role":"user","content":"Hi"}], "stream": true }\n';
+    const { shaped, sent } = upstreamOf(text);
+    assert.equal(
+      sent,
+      '{ "model": "m",\n  "instructions": "Be \\u00e9 brief", "n": 12345678901234567890, "input": [{"role":"user","content":"Hi"}], "stream": true ,"store":false}',
+    );
+    assert.deepEqual(JSON.parse(sent), shaped.body);
+  });
+
+  it("appends stream, store and default instructions when the buyer left them out", () => {
+    const { shaped, sent } = upstreamOf('{"model":"m","input":"Hi"}', {
+      defaultInstructions: "Sé breve",
+    });
+    assert.equal(
+      sent,
+      '{"model":"m","input":"Hi","stream":true,"store":false,"instructions":"Sé breve"}',
+    );
+    assert.deepEqual(JSON.parse(sent), shaped.body);
+  });
+
+  it("sends the buyer's text as it is when nothing is added", () => {
+    const text = '{"model":"m","instructions":"I","stream":true,"store":false}';
+    assert.equal(upstreamOf(text).sent, text);
+  });
+
+  it("serialises the shaped object when shaping changed a buyer field", () => {
+    const changed: [string, Partial<ShapeOptions>][] = [
+      ['{"model":"alias","instructions":"I"}', { aliasMap: { alias: "real" } }],
+      ['{"model":" m ","instructions":"I"}', {}],
+      ['{"model":"m","service":"m","instructions":"I"}', {}],
+      ['{"model":"m","instructions":"I","temperature":1}', {}],
+      ['{"model":"m","instructions":"I","service_tier":"flex"}', {}],
+      ['{"model":"m","instructions":"I","stream":false}', {}],
+      ['{"model":"m","instructions":"I","store":true}', {}],
+      ['{"model":"m","instructions":"","input":"Hi"}', {}],
+      [
+        '{"model":"m","instructions":"I","input":[{"id":"msg_1","role":"user","content":"Hi"}]}',
+        {},
+      ],
+      [
+        '{"model":"m","instructions":"I","input":[{"type":"item_reference","id":"x"}]}',
+        {},
+      ],
+      [
+        '{"model":"m","instructions":"I","input":[{"role":"user","content":"Hi"},{"role":"system","content":"S"}]}',
+        {},
+      ],
+      [
+        '{"model":"m","input":[{"role":"system","content":"S"},{"role":"user","content":"Hi"}]}',
+        {},
+      ],
+    ];
+    for (const [text, options] of changed) {
+      const { shaped, sent } = upstreamOf(text, options);
+      assert.equal(sent, JSON.stringify(shaped.body), text);
+    }
+  });
+
+  it("always sends what parses to the shaped object (2,000 generated bodies)", () => {
+    const random = prng(0x5eed);
+    const pick = <T>(values: readonly T[]): T =>
+      values[Math.floor(random() * values.length)];
+    const item = () =>
+      pick([
+        { role: "user", content: "Hi" },
+        { role: "system", content: "S" },
+        { role: "developer", content: [{ type: "input_text", text: "D" }] },
+        { type: "message", id: "msg_1", role: "assistant", content: [] },
+        { type: "item_reference", id: "ref_1" },
+        { type: "function_call_output", call_id: "c", output: "ö \u2028 😀" },
+      ]);
+    const fields: [string, () => unknown][] = [
+      ["service", () => pick(["m", " m", "alias"])],
+      ["instructions", () => pick(["I", "", 5, "\u0000"])],
+      [
+        "input",
+        () => pick(["Hi", Array.from({ length: pick([0, 1, 3]) }, item)]),
+      ],
+      ["stream", () => pick([true, false, "yes"])],
+      ["store", () => pick([false, true])],
+      ["temperature", () => 0.5],
+      ["service_tier", () => pick(["priority", "flex"])],
+      ["metadata", () => ({ k: "v", n: 1e21 })],
+      ["prompt_cache_key", () => "pck"],
+    ];
+    let verbatim = 0;
+    for (let index = 0; index < 2000; index++) {
+      const body: Record<string, unknown> = {
+        model: pick(["m", "alias", " m "]),
+      };
+      for (const [name, value] of fields) {
+        if (random() < 0.4) body[name] = value();
+      }
+      const space = pick(["", " ", "\n\t "]);
+      const text = JSON.stringify(body, null, space === "" ? undefined : 1) +
+        space;
+      const { shaped, sent } = upstreamOf(text, {
+        aliasMap: { alias: "real" },
+      });
+      if (sent !== JSON.stringify(shaped.body)) verbatim++;
+      assert.deepEqual(JSON.parse(sent), shaped.body, text);
+    }
+    assert.ok(verbatim > 50, `the buyer's text was kept ${verbatim} times`);
   });
 });
 

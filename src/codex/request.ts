@@ -83,6 +83,14 @@ const HEADER_SAFE = /^[\x20-\x7e]{1,256}$/;
 
 const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["input_text", "text"]);
 
+/** A buyer's request body, read. */
+export interface BuyerJson {
+  /** The body as text (a byte-order mark removed). */
+  text: string;
+  /** The JSON object it holds. */
+  value: Record<string, unknown>;
+}
+
 /**
  * Reads a buyer's request body as a JSON object.
  *
@@ -92,23 +100,23 @@ const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["input_text", "text"]);
  *
  * @param body the raw request body
  * @param maxBytes the largest accepted body, in bytes
- * @returns the parsed object
+ * @returns the text and the parsed object
  *
  * @example
  * ```ts
  * import { readRequestJson } from "./request.ts";
  *
- * const body = readRequestJson(
+ * const { value } = readRequestJson(
  *   new TextEncoder().encode('{"model":"gpt-5.4","input":"Hi"}'),
  *   1024,
  * );
- * console.log(body.model); // "gpt-5.4"
+ * console.log(value.model); // "gpt-5.4"
  * ```
  */
 export function readRequestJson(
   body: Uint8Array,
   maxBytes: number,
-): Record<string, unknown> {
+): BuyerJson {
   if (body.byteLength > maxBytes) {
     throw new RelayError(
       413,
@@ -150,7 +158,7 @@ export function readRequestJson(
       `Expected a JSON object in the request body, found ${describe(value)}`,
     );
   }
-  return value;
+  return { text, value };
 }
 
 /**
@@ -210,7 +218,10 @@ export function shapeRequest(
   for (const name of UNSUPPORTED_PARAMETERS) delete upstream[name];
   if (upstream.service_tier !== "priority") delete upstream.service_tier;
 
-  let input = Array.isArray(body.input) ? cleanInput(body.input) : body.input;
+  // validateShapes made sure every item of an array input is an object.
+  let input = Array.isArray(body.input)
+    ? cleanInput(body.input as Record<string, unknown>[])
+    : body.input;
   const given = body.instructions;
   if (typeof given === "string" && given !== "") {
     upstream.instructions = given;
@@ -225,7 +236,6 @@ export function shapeRequest(
       ? folded
       : options.defaultInstructions;
   }
-  if (Array.isArray(input)) input = input.map(systemToDeveloper);
   if (input !== undefined) upstream.input = input;
 
   const shaped: ShapedRequest = {
@@ -247,6 +257,60 @@ export function shapeRequest(
     shaped.promptCacheKey = body.prompt_cache_key;
   }
   return shaped;
+}
+
+/**
+ * The upstream body for a shaped request, as JSON text.
+ *
+ * When shaping kept every field of the buyer's object as it was and only
+ * added fields (the common case: `store: false`), it is the buyer's own text
+ * with those fields appended before the closing brace, so that a large
+ * conversation is not serialised again; otherwise the shaped object
+ * serialised. Both parse to the same object, and the buyer's numbers keep
+ * their exact digits on the common path.
+ *
+ * @param buyer the buyer's body, as {@linkcode readRequestJson} read it
+ * @param upstream the `body` {@linkcode shapeRequest} returned for `buyer.value`
+ * @returns the JSON text to send
+ *
+ * @example
+ * ```ts
+ * import { encodeUpstreamBody, readRequestJson, shapeRequest } from "./request.ts";
+ *
+ * const buyer = readRequestJson(
+ *   new TextEncoder().encode('{"model":"gpt-5.4","instructions":"Hi","stream":true}'),
+ *   1024,
+ * );
+ * const { body } = shapeRequest(buyer.value, {
+ *   defaultInstructions: "",
+ *   aliasMap: {},
+ *   allowedServices: [],
+ * });
+ * console.log(encodeUpstreamBody(buyer, body));
+ * // {"model":"gpt-5.4","instructions":"Hi","stream":true,"store":false}
+ * ```
+ */
+export function encodeUpstreamBody(
+  buyer: BuyerJson,
+  upstream: Record<string, unknown>,
+): string {
+  const { text, value } = buyer;
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(upstream, key) || upstream[key] !== value[key]) {
+      return JSON.stringify(upstream);
+    }
+  }
+  let added = "";
+  for (const key of Object.keys(upstream)) {
+    if (!Object.hasOwn(value, key)) {
+      added += `,${JSON.stringify(key)}:${JSON.stringify(upstream[key])}`;
+    }
+  }
+  if (added === "") return text;
+  // The text parsed as an object, so its last character that is not JSON
+  // whitespace is the closing brace; and an object with a model is not empty.
+  const close = text.lastIndexOf("}");
+  return `${text.slice(0, close)}${added}}`;
 }
 
 let lastToken = "";
@@ -371,19 +435,37 @@ function validateShapes(body: Record<string, unknown>): void {
   }
 }
 
-/** Drops `item_reference` items and copies the others without `id`. */
-function cleanInput(items: readonly unknown[]): Record<string, unknown>[] {
-  const cleaned: Record<string, unknown>[] = [];
-  for (const item of items as Record<string, unknown>[]) {
-    if (item.type === "item_reference") continue;
-    if (Object.hasOwn(item, "id")) {
-      const { id: _id, ...rest } = item;
-      cleaned.push(rest);
-    } else {
-      cleaned.push(item);
+/**
+ * Drops `item_reference` items, copies items that carry an `id` without it,
+ * and turns `system` messages into `developer` messages. Returns `items`
+ * itself when none of that applies, so that an unchanged input is recognised
+ * by identity ({@linkcode encodeUpstreamBody}).
+ */
+function cleanInput(
+  items: readonly Record<string, unknown>[],
+): readonly Record<string, unknown>[] {
+  let cleaned: Record<string, unknown>[] | undefined;
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
+    const kept = cleanItem(item);
+    if (kept !== item && cleaned === undefined) {
+      cleaned = items.slice(0, index);
     }
+    if (cleaned !== undefined && kept !== undefined) cleaned.push(kept);
   }
-  return cleaned;
+  return cleaned ?? items;
+}
+
+function cleanItem(
+  item: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  if (item.type === "item_reference") return undefined;
+  const toDeveloper = item.role === "system" && isMessage(item);
+  if (!toDeveloper && !Object.hasOwn(item, "id")) return item;
+  const { id: _id, ...rest } = item;
+  const copy = Object.hasOwn(item, "id") ? rest : { ...item };
+  if (toDeveloper) copy.role = "developer";
+  return copy;
 }
 
 function isMessage(item: Record<string, unknown>): boolean {
@@ -412,8 +494,8 @@ function instructionText(item: Record<string, unknown>): string | undefined {
 }
 
 function takeLeadingInstructions(
-  items: Record<string, unknown>[],
-): { text: string; rest: Record<string, unknown>[] } {
+  items: readonly Record<string, unknown>[],
+): { text: string; rest: readonly Record<string, unknown>[] } {
   const texts: string[] = [];
   let index = 0;
   for (; index < items.length; index++) {
@@ -425,14 +507,6 @@ function takeLeadingInstructions(
     text: texts.join(INSTRUCTIONS_MESSAGE_SEPARATOR),
     rest: index === 0 ? items : items.slice(index),
   };
-}
-
-function systemToDeveloper(
-  item: Record<string, unknown>,
-): Record<string, unknown> {
-  return item.role === "system" && isMessage(item)
-    ? { ...item, role: "developer" }
-    : item;
 }
 
 function invalid(field: string, expected: string, found: unknown): RelayError {
