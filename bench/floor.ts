@@ -7,7 +7,13 @@
  */
 
 import type { AccessToken } from "../src/auth/types.ts";
-import { buildUpstreamHeaders } from "../src/codex/request.ts";
+import {
+  buildUpstreamHeaders,
+  encodeUpstreamBody,
+  readRequestJson,
+  shapeRequest,
+} from "../src/codex/request.ts";
+import { parseConfig } from "../src/config.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 
 /** Account id of the benchmark token. */
@@ -28,6 +34,11 @@ export const BUYER_BODY: Record<string, unknown> = {
   }],
   stream: true,
 };
+
+/** {@linkcode BUYER_BODY} as the bytes a seller node hands the provider. */
+export const BUYER_BYTES: Uint8Array = new TextEncoder().encode(
+  JSON.stringify(BUYER_BODY),
+);
 
 /** What the provider sends upstream for {@linkcode BUYER_BODY}. */
 const FLOOR_BODY = JSON.stringify({
@@ -59,6 +70,71 @@ export async function floorRequest(url: string): Promise<ReadResult> {
     headers: FLOOR_HEADERS,
     body: FLOOR_BODY,
   });
+  return readToEnd(response);
+}
+
+const SHAPE_OPTIONS = parseConfig({});
+
+/**
+ * The floor of any relay that checks what it forwards: the provider's own
+ * reading and shaping of the buyer's body ({@linkcode readRequestJson},
+ * {@linkcode shapeRequest}, {@linkcode encodeUpstreamBody}) and a fresh
+ * `session_id`, then the plain `fetch` of {@linkcode floorRequest}. It
+ * shows how much of the relay's time over the floor is that work.
+ *
+ * @example
+ * ```ts ignore
+ * const { bytes } = await shapedFloorRequest(`${base}/small/codex/responses`);
+ * ```
+ */
+export async function shapedFloorRequest(url: string): Promise<ReadResult> {
+  const buyer = readRequestJson(BUYER_BYTES, SHAPE_OPTIONS.maxBodyBytes);
+  const shaped = shapeRequest(buyer.value, SHAPE_OPTIONS);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: buildUpstreamHeaders(BENCH_TOKEN, crypto.randomUUID()),
+    body: encodeUpstreamBody(buyer, shaped.body),
+  });
+  return readToEnd(response);
+}
+
+/**
+ * The floor of any relay bound by the host contract, which resolves with the
+ * whole stream so that the node can bill it: {@linkcode floorRequest}, keeping
+ * every chunk and joining them into one body at the end.
+ *
+ * @example
+ * ```ts ignore
+ * const { bytes } = await keepingFloorRequest(`${base}/large/codex/responses`);
+ * ```
+ */
+export async function keepingFloorRequest(url: string): Promise<ReadResult> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: FLOOR_HEADERS,
+    body: FLOOR_BODY,
+  });
+  const reader = response.body!.getReader();
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  let firstChunkAt = 0;
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (bytes === 0) firstChunkAt = performance.now();
+    chunks.push(value);
+    bytes += value.byteLength;
+  }
+  const body = new Uint8Array(bytes);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return { bytes: body.byteLength, firstChunkAt };
+}
+
+async function readToEnd(response: Response): Promise<ReadResult> {
   const reader = response.body!.getReader();
   let bytes = 0;
   let firstChunkAt = 0;

@@ -1,12 +1,14 @@
 /**
  * Large streams (5,000 delta events), 8 concurrent: throughput and CPU time
- * per request, floor and relay in alternating rounds (ABBA order) of 8
- * concurrent requests each, after a warm-up round of both.
+ * per request, floor and relay in alternating rounds (ABC CBA order) of 8
+ * concurrent requests each, after warm-up rounds of each. A third side, the
+ * floor keeping the whole body as the host contract asks of a relay (one
+ * copy of the stream), shows how much of the relay's extra time is that.
  *
  * @module
  */
 
-import { floorRequest, type ReadResult } from "./floor.ts";
+import { floorRequest, keepingFloorRequest, type ReadResult } from "./floor.ts";
 import { benchProvider, relayRequest } from "./relay_client.ts";
 import { cpuMicros } from "./runtime.ts";
 import type { ResultRow } from "./stats.ts";
@@ -44,6 +46,12 @@ export async function benchLarge(
   const provider = benchProvider(`${baseUrl}/large`, options.concurrency);
   const floor: LargeSide = { bytes: 0, wallMs: 0, cpuMicros: 0, requests: 0 };
   const relay: LargeSide = { bytes: 0, wallMs: 0, cpuMicros: 0, requests: 0 };
+  const keeping: LargeSide = {
+    bytes: 0,
+    wallMs: 0,
+    cpuMicros: 0,
+    requests: 0,
+  };
 
   async function round(
     side: LargeSide | undefined,
@@ -70,20 +78,19 @@ export async function benchLarge(
       side.requests += options.concurrency;
     }
   }
-  const runFloor = () => floorRequest(url);
-  const runRelay = () => relayRequest(provider);
+  const sides: [LargeSide, () => Promise<ReadResult>][] = [
+    [floor, () => floorRequest(url)],
+    [keeping, () => keepingFloorRequest(url)],
+    [relay, () => relayRequest(provider)],
+  ];
+  const reversed = [...sides].reverse();
 
   for (let index = 0; index < 2; index++) {
-    await round(undefined, runFloor);
-    await round(undefined, runRelay);
+    for (const [, run] of sides) await round(undefined, run);
   }
   for (let index = 0; index < options.rounds; index++) {
-    if (index % 2 === 0) {
-      await round(floor, runFloor);
-      await round(relay, runRelay);
-    } else {
-      await round(relay, runRelay);
-      await round(floor, runFloor);
+    for (const [side, run] of index % 2 === 0 ? sides : reversed) {
+      await round(side, run);
     }
   }
   const mbps = (side: LargeSide) => side.bytes / 1e6 / (side.wallMs / 1000);
@@ -104,6 +111,19 @@ export async function benchLarge(
       value: cpu(relay) / cpu(floor),
       kind: "ratio_max",
       target: 1.1,
+    },
+    {
+      name: `large x${options.concurrency}: CPU, floor keeping the body`,
+      floor: `${cpu(floor).toFixed(2)} ms`,
+      relay: `${cpu(keeping).toFixed(2)} ms`,
+      value: cpu(keeping) / cpu(floor),
+    },
+    {
+      name:
+        `large x${options.concurrency}: CPU, relay vs floor keeping the body`,
+      floor: `${cpu(keeping).toFixed(2)} ms`,
+      relay: `${cpu(relay).toFixed(2)} ms`,
+      value: cpu(relay) / cpu(keeping),
     },
   ];
 }

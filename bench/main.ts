@@ -9,7 +9,8 @@
  *   file on Node with `--expose-gc`).
  *
  * Flags: `--full` (larger samples), `--only small,large,first_chunk,memory,cold_import`,
- * `--json <file>` (write the rows as JSON).
+ * `--json <file>` (write the rows as JSON), `--no-pin` (do not pin this
+ * process to CPU 0 and the upstream to CPU 1).
  *
  * @module
  */
@@ -21,7 +22,12 @@ import { benchColdImport } from "./cold_import.ts";
 import { benchFirstChunk } from "./first_chunk.ts";
 import { benchLarge } from "./large.ts";
 import { benchMemory } from "./memory.ts";
-import { canCollect, runtimeName, spawnUpstream } from "./runtime.ts";
+import {
+  canCollect,
+  pinProcess,
+  runtimeName,
+  spawnUpstream,
+} from "./runtime.ts";
 import { benchSmall } from "./small.ts";
 import { renderTable, type ResultRow, verdict } from "./stats.ts";
 
@@ -33,18 +39,19 @@ const only = onlyIndex === -1
   : new Set(args[onlyIndex + 1].split(","));
 const jsonIndex = args.indexOf("--json");
 const jsonFile = jsonIndex === -1 ? undefined : args[jsonIndex + 1];
+const pinning = args.includes("--no-pin") ? undefined : pinProcess();
 
 const sizes = full
   ? {
     small: { requests: 10_000, warmup: 1000 },
-    large: { rounds: 40, concurrency: 8 },
+    large: { rounds: 300, concurrency: 8 },
     firstChunk: { requests: 1000, firstEventDelayMs: 5 },
     memory: { streams: 200, rounds: 8 },
     cold: { runs: 30 },
   }
   : {
     small: { requests: 2000, warmup: 300 },
-    large: { rounds: 12, concurrency: 8 },
+    large: { rounds: 60, concurrency: 8 },
     firstChunk: { requests: 300, firstEventDelayMs: 5 },
     memory: { streams: 200, rounds: 4 },
     cold: { runs: 10 },
@@ -60,14 +67,18 @@ function log(message: string): void {
 
 const machine = `${runtimeName()}, ${cpus().length} cores (${
   cpus()[0]?.model ?? "?"
-}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB`;
+}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${
+  pinning
+    ? `client pinned to CPU ${pinning.client}, upstream to CPU ${pinning.upstream}`
+    : "not pinned"
+}`;
 console.log(`# Benchmarks (${full ? "full" : "quick"}): ${machine}`);
 if (!canCollect()) {
   log("warning: no gc() (run with --expose-gc); memory figures are noisier");
 }
 
 const rows: ResultRow[] = [];
-const upstream = await spawnUpstream();
+const upstream = await spawnUpstream({ cpu: pinning?.upstream });
 try {
   if (wanted("small")) {
     log("small requests...");

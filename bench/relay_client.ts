@@ -15,11 +15,9 @@ import {
 import {
   BENCH_ACCOUNT,
   BENCH_TOKEN,
-  BUYER_BODY,
+  BUYER_BYTES,
   type ReadResult,
 } from "./floor.ts";
-
-const BUYER_BYTES = new TextEncoder().encode(JSON.stringify(BUYER_BODY));
 
 /** A token source over one fixed token: no file, no refresh. */
 function fixedTokenSource(): TokenSource {

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { cpus } from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 
@@ -124,10 +125,43 @@ export interface ChildUpstream {
   close(): Promise<void>;
 }
 
+/** Where the benchmark runs: the client's CPU and the upstream's. */
+export interface Pinning {
+  /** CPU of this process (every thread, and the processes it starts). */
+  client: number;
+  /** CPU of the upstream child process. */
+  upstream: number;
+}
+
+/**
+ * Pins this process (every thread) to CPU 0 with `taskset`, so that the
+ * upstream child can have CPU 1 to itself: on 2 cores the two otherwise
+ * trade cores mid-run and the figures swing. Returns undefined, and pins
+ * nothing, off Linux, with fewer than 2 CPUs, or without `taskset`.
+ *
+ * @example
+ * ```ts ignore
+ * import { pinProcess, spawnUpstream } from "./runtime.ts";
+ * const pinning = pinProcess();
+ * const upstream = await spawnUpstream({ cpu: pinning?.upstream });
+ * ```
+ */
+export function pinProcess(): Pinning | undefined {
+  if (process.platform !== "linux" || cpus().length < 2) return undefined;
+  const result = spawnSync(
+    "taskset",
+    ["-a", "-p", "-c", "0", String(process.pid)],
+    { stdio: "ignore" },
+  );
+  return result.status === 0 ? { client: 0, upstream: 1 } : undefined;
+}
+
 /** Options of {@linkcode spawnUpstream}. */
 export interface SpawnUpstreamOptions {
   /** Delta events of the `large` answer. */
   largeDeltas?: number;
+  /** Runs the child on this CPU only (`taskset`). */
+  cpu?: number;
 }
 
 /**
@@ -148,9 +182,12 @@ export function spawnUpstream(
   const extra = options.largeDeltas === undefined
     ? []
     : ["--large-deltas", String(options.largeDeltas)];
-  const child = spawn(command, [...args, ...extra], {
-    stdio: ["pipe", "pipe", "inherit"],
-  });
+  const argv = [...args, ...extra];
+  const child = options.cpu === undefined
+    ? spawn(command, argv, { stdio: ["pipe", "pipe", "inherit"] })
+    : spawn("taskset", ["-c", String(options.cpu), command, ...argv], {
+      stdio: ["pipe", "pipe", "inherit"],
+    });
   const exited = new Promise<void>((resolve) => child.once("exit", resolve));
   return new Promise((resolve, reject) => {
     let text = "";

@@ -1,15 +1,18 @@
 /**
  * Small requests (about 10 events): latency p50/p99 and CPU time per
- * request, floor and relay interleaved one request at a time (ABBA order),
- * after a warm-up of both.
+ * request, floor and relay interleaved one request at a time (ABC CBA
+ * order), after a warm-up of each. A third side, the floor plus the
+ * provider's reading and shaping of the buyer's body, shows how much of the
+ * relay's extra time is that work, which any relay that checks what it
+ * forwards has to do.
  *
  * @module
  */
 
-import { floorRequest, type ReadResult } from "./floor.ts";
+import { floorRequest, type ReadResult, shapedFloorRequest } from "./floor.ts";
 import { benchProvider, relayRequest } from "./relay_client.ts";
 import { cpuMicros } from "./runtime.ts";
-import { percentile, type ResultRow } from "./stats.ts";
+import { mean, percentile, type ResultRow } from "./stats.ts";
 
 /** Options of {@linkcode benchSmall}. */
 export interface SmallOptions {
@@ -42,6 +45,7 @@ export async function benchSmall(
   const url = `${baseUrl}/small/codex/responses`;
   const provider = benchProvider(`${baseUrl}/small`, 4);
   const floor: SmallSide = { latencies: [], cpu: [] };
+  const shaped: SmallSide = { latencies: [], cpu: [] };
   const relay: SmallSide = { latencies: [], cpu: [] };
   let expected = -1;
 
@@ -63,40 +67,41 @@ export async function benchSmall(
       side.cpu.push(cpu1 - cpu0);
     }
   }
-  const runFloor = () => floorRequest(url);
-  const runRelay = () => relayRequest(provider);
+  const sides: [SmallSide, () => Promise<ReadResult>][] = [
+    [floor, () => floorRequest(url)],
+    [shaped, () => shapedFloorRequest(url)],
+    [relay, () => relayRequest(provider)],
+  ];
+  const reversed = [...sides].reverse();
 
   for (let index = 0; index < options.warmup; index++) {
-    await one(undefined, runFloor);
-    await one(undefined, runRelay);
+    for (const [, run] of sides) await one(undefined, run);
   }
   for (let index = 0; index < options.requests; index++) {
-    if (index % 2 === 0) {
-      await one(floor, runFloor);
-      await one(relay, runRelay);
-    } else {
-      await one(relay, runRelay);
-      await one(floor, runFloor);
+    for (const [side, run] of index % 2 === 0 ? sides : reversed) {
+      await one(side, run);
     }
   }
-  return smallRows(floor, relay);
+  return smallRows(floor, relay, shaped);
 }
 
-function sum(values: readonly number[]): number {
-  let total = 0;
-  for (const value of values) total += value;
-  return total;
-}
-
-/** The rows of the small-request benchmark from raw figures. */
-export function smallRows(floor: SmallSide, relay: SmallSide): ResultRow[] {
+/**
+ * The rows of the small-request benchmark from raw figures; with `shaped`,
+ * two information rows: the floor plus reading and shaping against the
+ * floor, and the relay against the floor plus reading and shaping.
+ */
+export function smallRows(
+  floor: SmallSide,
+  relay: SmallSide,
+  shaped?: SmallSide,
+): ResultRow[] {
   const p50f = percentile(floor.latencies, 50);
   const p50r = percentile(relay.latencies, 50);
   const p99f = percentile(floor.latencies, 99);
   const p99r = percentile(relay.latencies, 99);
-  const cpuF = sum(floor.cpu) / floor.cpu.length;
-  const cpuR = sum(relay.cpu) / relay.cpu.length;
-  return [
+  const cpuF = mean(floor.cpu);
+  const cpuR = mean(relay.cpu);
+  const rows: ResultRow[] = [
     {
       name: "small: p50 latency",
       floor: `${p50f.toFixed(3)} ms`,
@@ -118,6 +123,23 @@ export function smallRows(floor: SmallSide, relay: SmallSide): ResultRow[] {
       value: cpuR / cpuF,
       kind: "ratio_max",
       target: 1.15,
+    },
+  ];
+  if (!shaped) return rows;
+  const p50s = percentile(shaped.latencies, 50);
+  return [
+    ...rows,
+    {
+      name: "small: p50, floor + reading and shaping",
+      floor: `${p50f.toFixed(3)} ms`,
+      relay: `${p50s.toFixed(3)} ms`,
+      value: p50s / p50f,
+    },
+    {
+      name: "small: p50, relay vs floor + reading and shaping",
+      floor: `${p50s.toFixed(3)} ms`,
+      relay: `${p50r.toFixed(3)} ms`,
+      value: p50r / p50s,
     },
   ];
 }
