@@ -9,15 +9,19 @@ import {
   readlink,
   stat,
   symlink,
+  unlink,
+  utimes,
   writeFile,
 } from "node:fs/promises";
 import { CredentialsError } from "../src/errors.ts";
 import {
   formatLastRefresh,
   mergeRefreshedTokens,
+  recoverInterruptedWrite,
   writeAuthFile,
 } from "../src/auth/write.ts";
-import { type TempDir, tempDir } from "./fixtures/auth_helpers.ts";
+import { makeAuthJson } from "../src/testing/jwt.ts";
+import { type TempDir, tempDir, writeAuth } from "./fixtures/auth_helpers.ts";
 
 let dir: TempDir;
 let serial = 0;
@@ -190,5 +194,123 @@ describe("writeAuthFile", () => {
     await writeFile(leftover, "{");
     await writeAuthFile(`${folder}/auth.json`, { a: 1 }, { staleTempMs: 0 });
     assert.deepEqual(await readdir(folder), ["auth.json"]);
+  });
+});
+
+describe("recoverInterruptedWrite", () => {
+  /**
+   * A folder with auth.json (refresh token `rt_old`) and, one second newer,
+   * the temp file a writer killed before its rename leaves (`rt_new`).
+   */
+  async function crashed(
+    temp: Record<string, unknown> | string = makeAuthJson({
+      refreshToken: "rt_new",
+    }),
+    name = ".auth.json.0123456789abcdef.tmp",
+  ) {
+    const folder = await sub();
+    const authFile = `${folder}/auth.json`;
+    await writeAuth(authFile, { refreshToken: "rt_old" }, { extra: 1 });
+    const tempPath = `${folder}/${name}`;
+    await writeFile(
+      tempPath,
+      typeof temp === "string" ? temp : JSON.stringify(temp),
+      { mode: 0o600 },
+    );
+    const later = new Date(Date.now() + 1000);
+    await utimes(tempPath, later, later);
+    return { folder, authFile, tempPath };
+  }
+
+  async function refreshTokenOf(authFile: string): Promise<string> {
+    return JSON.parse(await readFile(authFile, "utf8")).tokens.refresh_token;
+  }
+
+  it("renames a complete, newer temp file with a new refresh token over auth.json", async () => {
+    const { folder, authFile } = await crashed();
+    assert.equal(await recoverInterruptedWrite(authFile), true);
+    assert.equal(await refreshTokenOf(authFile), "rt_new");
+    assert.deepEqual(await readdir(folder), ["auth.json"]);
+    assert.equal((await stat(authFile)).mode & 0o777, 0o600);
+  });
+
+  it("takes the newest of several temp files", async () => {
+    const { folder, authFile } = await crashed();
+    const newer = `${folder}/.auth.json.fedcba9876543210.tmp`;
+    await writeFile(
+      newer,
+      JSON.stringify(makeAuthJson({ refreshToken: "rt_newest" })),
+    );
+    const later = new Date(Date.now() + 2000);
+    await utimes(newer, later, later);
+    assert.equal(await recoverInterruptedWrite(authFile), true);
+    assert.equal(await refreshTokenOf(authFile), "rt_newest");
+  });
+
+  it("leaves auth.json alone when the temp file is cut off", async () => {
+    const text = JSON.stringify(makeAuthJson({ refreshToken: "rt_new" }));
+    const { authFile, tempPath } = await crashed(text.slice(0, 80));
+    assert.equal(await recoverInterruptedWrite(authFile), false);
+    assert.equal(await refreshTokenOf(authFile), "rt_old");
+    assert.ok((await stat(tempPath)).isFile(), "the temp file is left");
+  });
+
+  it("leaves auth.json alone when it was written after the temp file", async () => {
+    const { authFile } = await crashed();
+    const latest = new Date(Date.now() + 5000);
+    await utimes(authFile, latest, latest);
+    assert.equal(await recoverInterruptedWrite(authFile), false);
+    assert.equal(await refreshTokenOf(authFile), "rt_old");
+  });
+
+  it("leaves auth.json alone when the temp file is another account's or holds no new refresh token", async () => {
+    for (
+      const temp of [
+        makeAuthJson({ refreshToken: "rt_new", accountId: "acct_other" }),
+        makeAuthJson({ refreshToken: "rt_old" }),
+        { tokens: { access_token: "a" } },
+      ]
+    ) {
+      const { authFile } = await crashed(temp);
+      assert.equal(await recoverInterruptedWrite(authFile), false);
+      assert.equal(await refreshTokenOf(authFile), "rt_old");
+    }
+  });
+
+  it("does not bring back a login whose auth.json was deleted", async () => {
+    const { folder, authFile } = await crashed();
+    await unlink(authFile);
+    assert.equal(await recoverInterruptedWrite(authFile), false);
+    assert.deepEqual(await readdir(folder), [
+      ".auth.json.0123456789abcdef.tmp",
+    ]);
+  });
+
+  it("ignores files that only look alike", async () => {
+    const { folder, authFile } = await crashed(
+      makeAuthJson({ refreshToken: "rt_new" }),
+      "auth.json.0123.tmp",
+    );
+    assert.equal(await recoverInterruptedWrite(authFile), false);
+    assert.equal(await refreshTokenOf(authFile), "rt_old");
+    assert.equal((await readdir(folder)).length, 2);
+  });
+
+  it("writes through a symlinked auth.json", async () => {
+    const folder = await sub();
+    await mkdir(`${folder}/real`);
+    const target = `${folder}/real/auth.json`;
+    await writeAuth(target, { refreshToken: "rt_old" });
+    await symlink(target, `${folder}/auth.json`);
+    const tempPath = `${folder}/real/.auth.json.0123456789abcdef.tmp`;
+    await writeFile(
+      tempPath,
+      JSON.stringify(makeAuthJson({ refreshToken: "rt_new" })),
+    );
+    const later = new Date(Date.now() + 1000);
+    await utimes(tempPath, later, later);
+    assert.equal(await recoverInterruptedWrite(`${folder}/auth.json`), true);
+    assert.equal((await lstat(`${folder}/auth.json`)).isSymbolicLink(), true);
+    assert.equal(await refreshTokenOf(target), "rt_new");
   });
 });

@@ -6,9 +6,10 @@
  *
  * - Proactive refresh when `exp` is within 5 minutes (or, without a readable
  *   `exp`, when `last_refresh` is older than 8 days).
- * - Under the lock, the file is read again: newer tokens written by another
- *   process (this provider or the Codex CLI) are adopted instead of
- *   refreshing.
+ * - Under the lock, a write-back that a killed process left between its
+ *   temp file and its rename is finished first; then the file is read again:
+ *   newer tokens written by another process (this provider or the Codex CLI)
+ *   are adopted instead of refreshing.
  * - After `refresh_token_reused`, the file is read again (for a short grace)
  *   and newer tokens are adopted if another writer produced them.
  * - A permanent failure (`LoginRequiredError`) stops every further call to
@@ -46,6 +47,7 @@ import type { AccessToken, CredentialsInfo, TokenSource } from "./types.ts";
 import {
   authFileTarget,
   mergeRefreshedTokens,
+  recoverInterruptedWrite,
   writeAuthFile,
 } from "./write.ts";
 
@@ -282,6 +284,10 @@ class FileTokenSource implements TokenSource {
         waitMs: this.#options.lockWaitMs,
       });
       try {
+        // A writer killed between its temp file and its rename left the
+        // newest tokens there (the old refresh token is spent): finish its
+        // write-back before reading the file.
+        await recoverInterruptedWrite(this.#authFile);
         basis = await this.#readFresh();
         const now = this.#now();
         if (trigger.kind === "proactive" && !needsRefresh(basis, now)) {

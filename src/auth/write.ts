@@ -11,6 +11,7 @@
 import {
   open,
   readdir,
+  readFile,
   realpath,
   rename,
   stat,
@@ -18,6 +19,7 @@ import {
 } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { CredentialsError } from "../errors.ts";
+import { credentialsFromDocument } from "./auth_file.ts";
 import type { RefreshedTokens } from "./refresh.ts";
 
 /** Options of {@linkcode writeAuthFile}. */
@@ -148,16 +150,21 @@ export async function authFileTarget(authFile: string): Promise<string> {
   }
 }
 
+/** The temp files of writers of `name` in `dir`, as paths. */
+async function tempFiles(dir: string, name: string): Promise<string[]> {
+  const prefix = `.${name}.`;
+  return (await readdir(dir))
+    .filter((entry) => entry.startsWith(prefix) && entry.endsWith(".tmp"))
+    .map((entry) => join(dir, entry));
+}
+
 async function removeStaleTemps(
   dir: string,
   name: string,
   olderThanMs: number,
 ): Promise<void> {
-  const prefix = `.${name}.`;
   try {
-    for (const entry of await readdir(dir)) {
-      if (!entry.startsWith(prefix) || !entry.endsWith(".tmp")) continue;
-      const path = join(dir, entry);
+    for (const path of await tempFiles(dir, name)) {
       const info = await stat(path).catch(() => undefined);
       if (info && Date.now() - info.mtimeMs > olderThanMs) {
         await unlink(path).catch(() => {});
@@ -178,6 +185,84 @@ async function syncDirectory(dir: string): Promise<void> {
     }
   } catch {
     // Not every platform can open or flush a directory.
+  }
+}
+
+/** The credentials a complete auth document holds, or undefined. */
+function completeCredentials(
+  text: string,
+  authFile: string,
+): { accountId: string; refreshToken?: string } | undefined {
+  try {
+    return credentialsFromDocument(JSON.parse(text), authFile);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Finishes a write-back a killed writer left half done: a complete temp file
+ * (`.auth.json.<random>.tmp`, written and about to be renamed when the writer
+ * died) that is newer than auth.json, holds the same account and a different
+ * refresh token is renamed over auth.json, so that the token the writer
+ * obtained (and the token endpoint already rotated to) is not lost. With
+ * several, the newest wins. Call it only while holding the refresh lock,
+ * under which no live writer has a temp file in flight.
+ *
+ * Nothing happens when auth.json is missing (a logout is not undone), does
+ * not parse (the Codex CLI may be writing it) or is newer than every temp
+ * file (it was written since, by the CLI or a login).
+ *
+ * Resolves with whether a temp file was adopted; never throws.
+ *
+ * @example
+ * ```ts
+ * import { recoverInterruptedWrite } from "./write.ts";
+ * if (await recoverInterruptedWrite("/home/me/.codex/auth.json")) {
+ *   console.log("finished a write-back a crashed process left");
+ * }
+ * ```
+ */
+export async function recoverInterruptedWrite(
+  authFile: string,
+): Promise<boolean> {
+  try {
+    const target = await resolveTarget(authFile);
+    const targetInfo = await stat(target);
+    const current = completeCredentials(
+      await readFile(target, "utf8"),
+      authFile,
+    );
+    if (!current) return false;
+    let newest: { path: string; mtimeMs: number } | undefined;
+    for (const path of await tempFiles(dirname(target), basename(target))) {
+      const info = await stat(path).catch(() => undefined);
+      if (!info?.isFile() || info.mtimeMs <= targetInfo.mtimeMs) continue;
+      if (newest && info.mtimeMs <= newest.mtimeMs) continue;
+      const text = await readFile(path, "utf8").catch(() => "");
+      const left = completeCredentials(text, authFile);
+      if (
+        left?.refreshToken === undefined ||
+        left.accountId !== current.accountId ||
+        left.refreshToken === current.refreshToken
+      ) {
+        continue;
+      }
+      newest = { path, mtimeMs: info.mtimeMs };
+    }
+    if (!newest) return false;
+    // The writer may have died before its flush.
+    const handle = await open(newest.path, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(newest.path, target);
+    await syncDirectory(dirname(target));
+    return true;
+  } catch {
+    return false;
   }
 }
 
