@@ -65,12 +65,16 @@ export interface ReadResult {
  * ```
  */
 export async function floorRequest(url: string): Promise<ReadResult> {
-  const response = await fetch(url, {
+  return readToEnd(await postFloor(url), false);
+}
+
+/** The floor's POST: the provider's headers and body, nothing else. */
+function postFloor(url: string): Promise<Response> {
+  return fetch(url, {
     method: "POST",
     headers: FLOOR_HEADERS,
     body: FLOOR_BODY,
   });
-  return readToEnd(response);
 }
 
 const SHAPE_OPTIONS = parseConfig({});
@@ -95,7 +99,7 @@ export async function shapedFloorRequest(url: string): Promise<ReadResult> {
     headers: buildUpstreamHeaders(BENCH_TOKEN, crypto.randomUUID()),
     body: encodeUpstreamBody(buyer, shaped.body),
   });
-  return readToEnd(response);
+  return readToEnd(response, false);
 }
 
 /**
@@ -109,11 +113,17 @@ export async function shapedFloorRequest(url: string): Promise<ReadResult> {
  * ```
  */
 export async function keepingFloorRequest(url: string): Promise<ReadResult> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: FLOOR_HEADERS,
-    body: FLOOR_BODY,
-  });
+  return readToEnd(await postFloor(url), true);
+}
+
+/**
+ * Reads `response` to its end; with `keep`, keeps every chunk and joins
+ * them into one body at the end, as the relay does.
+ */
+async function readToEnd(
+  response: Response,
+  keep: boolean,
+): Promise<ReadResult> {
   const reader = response.body!.getReader();
   const chunks: Uint8Array[] = [];
   let bytes = 0;
@@ -122,27 +132,17 @@ export async function keepingFloorRequest(url: string): Promise<ReadResult> {
     const { done, value } = await reader.read();
     if (done) break;
     if (bytes === 0) firstChunkAt = performance.now();
-    chunks.push(value);
+    if (keep) chunks.push(value);
     bytes += value.byteLength;
   }
-  const body = new Uint8Array(bytes);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return { bytes: body.byteLength, firstChunkAt };
-}
-
-async function readToEnd(response: Response): Promise<ReadResult> {
-  const reader = response.body!.getReader();
-  let bytes = 0;
-  let firstChunkAt = 0;
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (bytes === 0) firstChunkAt = performance.now();
-    bytes += value.byteLength;
+  if (keep) {
+    const body = new Uint8Array(bytes);
+    let offset = 0;
+    for (const chunk of chunks) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    bytes = body.byteLength;
   }
   return { bytes, firstChunkAt };
 }
@@ -164,11 +164,7 @@ export interface HeldFloor {
  * ```
  */
 export async function floorHold(url: string): Promise<HeldFloor> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: FLOOR_HEADERS,
-    body: FLOOR_BODY,
-  });
+  const response = await postFloor(url);
   const reader = response.body!.getReader();
   const first = await reader.read();
   let bytes = first.value?.byteLength ?? 0;

@@ -86,14 +86,14 @@ export async function benchSmall(
 }
 
 /**
- * The rows of the small-request benchmark from raw figures; with `shaped`,
- * two information rows: the floor plus reading and shaping against the
- * floor, and the relay against the floor plus reading and shaping.
+ * The rows of the small-request benchmark from raw figures, with two
+ * information rows: the floor plus reading and shaping against the floor,
+ * and the relay against the floor plus reading and shaping.
  */
 export function smallRows(
   floor: SmallSide,
   relay: SmallSide,
-  shaped?: SmallSide,
+  shaped: SmallSide,
 ): ResultRow[] {
   const p50f = percentile(floor.latencies, 50);
   const p50r = percentile(relay.latencies, 50);
@@ -101,7 +101,8 @@ export function smallRows(
   const p99r = percentile(relay.latencies, 99);
   const cpuF = mean(floor.cpu);
   const cpuR = mean(relay.cpu);
-  const rows: ResultRow[] = [
+  const p50s = percentile(shaped.latencies, 50);
+  return [
     {
       name: "small: p50 latency",
       floor: `${p50f.toFixed(3)} ms`,
@@ -124,11 +125,6 @@ export function smallRows(
       kind: "ratio_max",
       target: 1.15,
     },
-  ];
-  if (!shaped) return rows;
-  const p50s = percentile(shaped.latencies, 50);
-  return [
-    ...rows,
     {
       name: "small: p50, floor + reading and shaping",
       floor: `${p50f.toFixed(3)} ms`,
