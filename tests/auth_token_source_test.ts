@@ -21,6 +21,7 @@ import {
 import { requestTokenRefresh } from "../src/auth/refresh.ts";
 import {
   createTokenSource,
+  DEFAULT_STAT_INTERVAL_MS,
   type TokenSourceOptions,
 } from "../src/auth/token_source.ts";
 import type { TokenSource } from "../src/auth/types.ts";
@@ -51,6 +52,10 @@ interface Setup {
 }
 
 const EXPIRED = { exp: epochIn(-60) };
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 async function setup(
   auth: AuthJsonOptions & { extra?: Record<string, unknown> } = {},
@@ -234,7 +239,7 @@ describe("token source: getToken", () => {
   });
 
   it("picks up tokens another program wrote to the file", async () => {
-    const s = await setup();
+    const s = await setup({}, { statIntervalMs: 0 });
     try {
       await s.source.getToken();
       const newer = makeAccessToken({
@@ -271,13 +276,63 @@ describe("token source: getToken", () => {
   });
 
   it("fails with auth_file_missing when the file disappears", async () => {
-    const s = await setup();
+    const s = await setup({}, { statIntervalMs: 0 });
     try {
       await s.source.getToken();
       await rm(s.authFile);
       const error = await rejection(s.source.getToken());
       assert.ok(error instanceof CredentialsError);
       assert.equal(error.code, "auth_file_missing");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe("token source: looking at the file", () => {
+  it("looks at auth.json at most once a second by default", async () => {
+    const s = await setup();
+    try {
+      const first = await s.source.getToken();
+      const newer = makeAccessToken({ extra: { n: 2 } });
+      await writeAuth(s.authFile, { accessToken: newer, refreshToken: "rt_2" });
+      assert.equal(DEFAULT_STAT_INTERVAL_MS, 1000);
+      assert.equal((await s.source.getToken()).accessToken, first.accessToken);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("sees a change once statIntervalMs has passed", async () => {
+    const s = await setup({}, { statIntervalMs: 100 });
+    try {
+      const first = await s.source.getToken();
+      const newer = makeAccessToken({ extra: { n: 3 } });
+      await writeAuth(s.authFile, { accessToken: newer, refreshToken: "rt_3" });
+      assert.equal((await s.source.getToken()).accessToken, first.accessToken);
+      await sleep(150);
+      assert.equal((await s.source.getToken()).accessToken, newer);
+      await rm(s.authFile);
+      await sleep(150);
+      const error = await rejection(s.source.getToken());
+      assert.ok(error instanceof CredentialsError);
+      assert.equal(error.code, "auth_file_missing");
+      assert.equal(s.endpoint.calls, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("reads the file at once after a backend 401, whatever the interval", async () => {
+    const s = await setup({}, { statIntervalMs: 60_000 });
+    try {
+      const first = await s.source.getToken();
+      const newer = makeAccessToken({ extra: { n: 4 } });
+      await writeAuth(s.authFile, { accessToken: newer, refreshToken: "rt_4" });
+      const next = await s.source.handleUnauthorized(first);
+      assert.equal(next?.accessToken, newer);
+      assert.equal((await s.source.getToken()).accessToken, newer);
+      assert.equal(s.endpoint.calls, 0);
     } finally {
       await s.close();
     }
@@ -453,7 +508,7 @@ describe("token source: refresh_token_reused", () => {
 
 describe("token source: permanent failure", () => {
   it("says to run codex login, then makes no further calls until the file holds new tokens", async () => {
-    const s = await setup(EXPIRED, {}, {
+    const s = await setup(EXPIRED, { statIntervalMs: 0 }, {
       failure: { kind: "permanent", code: "refresh_token_expired" },
     });
     try {
@@ -493,7 +548,7 @@ describe("token source: permanent failure", () => {
   });
 
   it("works again after a new login with an expired token to refresh", async () => {
-    const s = await setup(EXPIRED, {}, {
+    const s = await setup(EXPIRED, { statIntervalMs: 0 }, {
       failure: { kind: "permanent", code: "invalid_grant", placement: "error" },
     });
     try {

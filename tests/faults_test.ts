@@ -35,6 +35,12 @@ const SERVICE = "gpt-5.4";
 /** Short timeouts keep the header and idle faults fast. */
 const TIMEOUT_MS = 400;
 const MODES = [true, false] as const;
+/** How often the credential faults' token source looks at auth.json. */
+const STAT_INTERVAL_MS = 50;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 let backend: FakeCodexBackend;
 /** Access tokens the fake backend refuses (401), e.g. of a replaced login. */
@@ -342,6 +348,7 @@ async function login(
   );
   const tokens = createTokenSource(authFile, {
     tokenUrl: options.tokenUrl,
+    statIntervalMs: STAT_INTERVAL_MS,
     backoffMs: 10,
     maxBackoffMs: 10,
     refreshTimeoutMs: 2000,
@@ -408,6 +415,8 @@ describe("credential faults", () => {
       const open = ask(p, stream);
       await untilHeld();
       await unlink(authFile);
+      // The token source looks at the file once per statIntervalMs.
+      await sleep(STAT_INTERVAL_MS + 20);
       backend.release();
       const first = await open;
       assert.equal(first.status, 200, first.text);
@@ -449,6 +458,7 @@ describe("credential faults", () => {
       });
       await writeFile(authFile, JSON.stringify(fresh), { mode: 0o600 });
       revoked.add(old);
+      await sleep(STAT_INTERVAL_MS + 20);
       backend.release();
       const first = await open;
       assert.equal(first.status, 200, first.text);

@@ -16,8 +16,9 @@
  *   the token endpoint until the auth file holds different tokens; a
  *   transient one (`TokenRefreshError`) backs off for a growing few seconds,
  *   while a still unexpired access token keeps being handed out.
- * - The parsed file is cached and read again only when its stamp (inode,
- *   size, times) changes.
+ * - The parsed file is cached; `getToken` looks at the file's stamp (inode,
+ *   size, times) at most once a second (`statIntervalMs`) and reads it again
+ *   only when the stamp changed.
  *
  * @module
  */
@@ -74,6 +75,12 @@ export interface TokenSourceOptions {
   reusedGraceMs?: number;
   /** How long a file caught mid-write is read again, in milliseconds (default 1000). */
   parseRetryMs?: number;
+  /**
+   * How often `getToken` and `info` look at auth.json for a change, in
+   * milliseconds (default 1000; 0 looks on every call). A refresh, a backend
+   * 401 and `init` always read the file afresh.
+   */
+  statIntervalMs?: number;
   /** First pause after a transient refresh failure, in milliseconds (default 1000); doubles per failure. */
   backoffMs?: number;
   /** Longest pause after transient failures, in milliseconds (default 30000). */
@@ -107,6 +114,9 @@ interface Backoff {
 /** How many failing access tokens remember that they had their forced refresh. */
 const FORCED_MEMORY = 32;
 
+/** Default of {@linkcode TokenSourceOptions.statIntervalMs}. */
+export const DEFAULT_STAT_INTERVAL_MS = 1000;
+
 function toAccessToken(credentials: StampedCredentials): AccessToken {
   return {
     accessToken: credentials.accessToken,
@@ -123,7 +133,10 @@ class FileTokenSource implements TokenSource {
   readonly #options: TokenSourceOptions;
   readonly #now: () => number;
   #cache: StampedCredentials | undefined;
+  /** `performance.now()` when the cache was last known to match the file. */
+  #checkedAt = -Infinity;
   #generation = 0;
+  #checking: Promise<StampedCredentials> | undefined;
   #reading: Promise<StampedCredentials> | undefined;
   #inflight: Promise<StampedCredentials> | undefined;
   #blocked: Blocked | undefined;
@@ -225,9 +238,30 @@ class FileTokenSource implements TokenSource {
   }
 
   /** The cached credentials, read again when the file's stamp changed. */
-  async #current(): Promise<StampedCredentials> {
+  /**
+   * The cached credentials while they were checked against the file less
+   * than `statIntervalMs` ago (a stat costs more than the rest of handing
+   * out a token); else the file's, read again only if its stamp changed.
+   */
+  #current(): Promise<StampedCredentials> {
+    const cache = this.#cache;
+    const interval = this.#options.statIntervalMs ?? DEFAULT_STAT_INTERVAL_MS;
+    if (cache && performance.now() - this.#checkedAt < interval) {
+      return Promise.resolve(cache);
+    }
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<StampedCredentials> {
     const stamp = await statAuthFile(this.#authFile);
-    if (this.#cache && sameStamp(this.#cache.stamp, stamp)) return this.#cache;
+    const cache = this.#cache;
+    if (cache && sameStamp(cache.stamp, stamp)) {
+      this.#checkedAt = performance.now();
+      return cache;
+    }
     if (!this.#reading) {
       this.#reading = this.#readFresh().finally(() => {
         this.#reading = undefined;
@@ -248,6 +282,7 @@ class FileTokenSource implements TokenSource {
 
   #adopt(credentials: StampedCredentials): void {
     this.#cache = credentials;
+    this.#checkedAt = performance.now();
     const blocked = this.#blocked;
     if (
       blocked &&
