@@ -1,17 +1,22 @@
 /**
- * The relay side of the benchmarks: the provider's `handleRequestStream`
+ * The relay side of the benchmarks: the provider as a seller runs it (its
+ * token source over an auth.json file), called through `handleRequestStream`
  * with the leanest host callbacks (count bytes, note the first chunk's
  * time), as a seller node calls it for a streaming buyer.
  *
  * @module
  */
 
-import type { TokenSource } from "../src/auth/types.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
 import type { SerializedHttpRequest } from "../src/host_types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
 } from "../src/provider.ts";
+import { makeAuthJson } from "../src/testing/jwt.ts";
 import {
   BENCH_ACCOUNT,
   BENCH_TOKEN,
@@ -19,23 +24,31 @@ import {
   type ReadResult,
 } from "./floor.ts";
 
-/** A token source over one fixed token: no file, no refresh. */
-function fixedTokenSource(): TokenSource {
-  const info = () =>
-    Promise.resolve({ authFile: "bench-auth.json", accountId: BENCH_ACCOUNT });
-  return {
-    init: info,
-    info,
-    forceRefresh: info,
-    getToken: () => Promise.resolve(BENCH_TOKEN),
-    handleUnauthorized: () => Promise.resolve(undefined),
-  };
+let authFile: string | undefined;
+
+/**
+ * An auth.json holding the benchmark token (valid for an hour, so no refresh
+ * happens in a run), in a temp folder removed when the process exits.
+ */
+function benchAuthFile(): string {
+  if (authFile) return authFile;
+  const dir = mkdtempSync(join(tmpdir(), "bench-auth-"));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  authFile = join(dir, "auth.json");
+  const document = makeAuthJson({
+    accessToken: BENCH_TOKEN.accessToken,
+    accountId: BENCH_ACCOUNT,
+  });
+  writeFileSync(authFile, JSON.stringify(document, null, 2), { mode: 0o600 });
+  return authFile;
 }
 
 /**
- * A provider whose backend is `baseUrl` (requests go to
- * `<baseUrl>/codex/responses`), with a fixed token and room for
- * `maxConcurrency` exchanges.
+ * A provider as a seller runs it, with its backend at `baseUrl` (requests
+ * go to `<baseUrl>/codex/responses`), the token source over an auth.json
+ * holding the benchmark token, and room for `maxConcurrency` exchanges. The
+ * token endpoint is a closed loopback port: a run that needed a refresh
+ * would fail, not reach the network.
  *
  * @example
  * ```ts ignore
@@ -48,8 +61,10 @@ export function benchProvider(
 ): OpenAIResponsesProvider {
   return createProvider({
     OPENAI_RESPONSES_BASE_URL: baseUrl,
+    OPENAI_RESPONSES_AUTH_FILE: benchAuthFile(),
+    OPENAI_RESPONSES_TOKEN_URL: "http://127.0.0.1:9/oauth/token",
     ANTSEED_MAX_CONCURRENCY: String(maxConcurrency),
-  }, { tokenSource: fixedTokenSource() });
+  });
 }
 
 let counter = 0;
