@@ -304,16 +304,16 @@ describe("token source: looking at the file", () => {
   });
 
   it("sees a change once statIntervalMs has passed", async () => {
-    const s = await setup({}, { statIntervalMs: 100 });
+    const s = await setup({}, { statIntervalMs: 400 });
     try {
       const first = await s.source.getToken();
       const newer = makeAccessToken({ extra: { n: 3 } });
       await writeAuth(s.authFile, { accessToken: newer, refreshToken: "rt_3" });
       assert.equal((await s.source.getToken()).accessToken, first.accessToken);
-      await sleep(150);
+      await sleep(450);
       assert.equal((await s.source.getToken()).accessToken, newer);
       await rm(s.authFile);
-      await sleep(150);
+      await sleep(450);
       const error = await rejection(s.source.getToken());
       assert.ok(error instanceof CredentialsError);
       assert.equal(error.code, "auth_file_missing");
