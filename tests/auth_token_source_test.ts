@@ -340,6 +340,43 @@ describe("token source: looking at the file", () => {
 });
 
 describe("token source: write-back", () => {
+  it("keeps refreshed tokens in memory and warns when they cannot be written back", async () => {
+    const s = await setup(EXPIRED, { statIntervalMs: 60_000 }, {
+      delayMs: 150,
+    });
+    try {
+      const before = await s.secrets();
+      const pending = s.source.getToken();
+      while (s.endpoint.calls === 0) await sleep(5);
+      // While the endpoint answers, auth.json turns into something a rename
+      // cannot replace (a folder that is not empty): the write-back fails
+      // after the old refresh token has been spent.
+      await rm(s.authFile);
+      await mkdir(s.authFile);
+      await writeFile(`${s.authFile}/keep`, "");
+      const token = await pending;
+      assert.equal(token.accessToken, s.endpoint.latestAccessToken);
+      assert.equal(s.warnings.length, 1);
+      assert.match(s.warnings[0], /refreshed but could not be saved/);
+      assert.match(s.warnings[0], /codex login/);
+      assertNoSecrets(new Error(s.warnings[0]), [
+        ...before,
+        token.accessToken,
+        s.endpoint.latestRefreshToken!,
+      ]);
+      assert.deepEqual(
+        await readdir(s.authFile),
+        ["keep"],
+        "no temp file left",
+      );
+      // The new tokens keep being handed out without another refresh.
+      assert.equal((await s.source.getToken()).accessToken, token.accessToken);
+      assert.equal(s.endpoint.calls, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("keeps mode 0600, unknown fields, account id and sets last_refresh", async () => {
     const s = await setup({
       ...EXPIRED,
