@@ -342,7 +342,7 @@ describe("token source: looking at the file", () => {
 describe("token source: write-back", () => {
   it("keeps refreshed tokens in memory and warns when they cannot be written back", async () => {
     const s = await setup(EXPIRED, { statIntervalMs: 60_000 }, {
-      delayMs: 150,
+      delayMs: 400,
     });
     try {
       const before = await s.secrets();
