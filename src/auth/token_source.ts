@@ -133,6 +133,8 @@ class FileTokenSource implements TokenSource {
   readonly #options: TokenSourceOptions;
   readonly #now: () => number;
   #cache: StampedCredentials | undefined;
+  /** The access token of `#cache`, made once. */
+  #cachedToken: AccessToken | undefined;
   /** `performance.now()` when the cache was last known to match the file. */
   #checkedAt = -Infinity;
   #generation = 0;
@@ -167,7 +169,21 @@ class FileTokenSource implements TokenSource {
     return credentialsInfo(credentials);
   }
 
-  async getToken(): Promise<AccessToken> {
+  getToken(): Promise<AccessToken> {
+    // The path of nearly every request: checked lately, not near expiry.
+    const cache = this.#cache;
+    const interval = this.#options.statIntervalMs ?? DEFAULT_STAT_INTERVAL_MS;
+    if (
+      cache && this.#cachedToken &&
+      performance.now() - this.#checkedAt < interval &&
+      !needsRefresh(cache, this.#now())
+    ) {
+      return Promise.resolve(this.#cachedToken);
+    }
+    return this.#getToken();
+  }
+
+  async #getToken(): Promise<AccessToken> {
     const credentials = await this.#current();
     const now = this.#now();
     if (this.#blocked) {
@@ -282,6 +298,7 @@ class FileTokenSource implements TokenSource {
 
   #adopt(credentials: StampedCredentials): void {
     this.#cache = credentials;
+    this.#cachedToken = toAccessToken(credentials);
     this.#checkedAt = performance.now();
     const blocked = this.#blocked;
     if (
