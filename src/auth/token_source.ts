@@ -172,10 +172,8 @@ class FileTokenSource implements TokenSource {
   getToken(): Promise<AccessToken> {
     // The path of nearly every request: checked lately, not near expiry.
     const cache = this.#cache;
-    const interval = this.#options.statIntervalMs ?? DEFAULT_STAT_INTERVAL_MS;
     if (
-      cache && this.#cachedToken &&
-      performance.now() - this.#checkedAt < interval &&
+      cache && this.#cachedToken && this.#checkedLately() &&
       !needsRefresh(cache, this.#now())
     ) {
       return Promise.resolve(this.#cachedToken);
@@ -261,14 +259,17 @@ class FileTokenSource implements TokenSource {
    */
   #current(): Promise<StampedCredentials> {
     const cache = this.#cache;
-    const interval = this.#options.statIntervalMs ?? DEFAULT_STAT_INTERVAL_MS;
-    if (cache && performance.now() - this.#checkedAt < interval) {
-      return Promise.resolve(cache);
-    }
+    if (cache && this.#checkedLately()) return Promise.resolve(cache);
     this.#checking ??= this.#check().finally(() => {
       this.#checking = undefined;
     });
     return this.#checking;
+  }
+
+  /** Whether the cache was checked against the file within `statIntervalMs`. */
+  #checkedLately(): boolean {
+    const interval = this.#options.statIntervalMs ?? DEFAULT_STAT_INTERVAL_MS;
+    return performance.now() - this.#checkedAt < interval;
   }
 
   async #check(): Promise<StampedCredentials> {
