@@ -6,12 +6,22 @@
  *
  * Routes: `POST /v1/responses` (streaming and non-streaming, exactly as the
  * plugin answers a seller node, without the node's `x-antseed-streaming`
- * header), `GET /v1/models` and `GET /health`.
+ * header), `GET /v1/models` and `GET /health`. Web pages are kept out: the
+ * `Host` header must name the address served (DNS rebinding), a request with
+ * an `Origin` header needs that origin listed (CORS), and a body must be
+ * declared as JSON.
  *
  * @module
  */
 
 import { checkApiKey } from "./_serve_api_key.ts";
+import {
+  checkHost,
+  checkJsonContentType,
+  checkOrigin,
+  preflightResponse,
+  withCorsHeaders,
+} from "./_serve_guard.ts";
 import {
   type BackendModelsOptions,
   listBackendModels,
@@ -79,6 +89,22 @@ export interface ServerHandlerOptions extends BackendModelsOptions {
    * others get 401 `invalid_api_key`.
    */
   apiKey?: string;
+  /**
+   * The `host` header values accepted, as `name:port` (`name` alone means
+   * port 80); others get 421 `invalid_host`. A function is asked on every
+   * request, for a port known only once listening; see
+   * {@linkcode loopbackHosts}. Unset: any host (for a server bound to a
+   * non-loopback interface, which the API key protects).
+   */
+  allowedHosts?: readonly string[] | (() => readonly string[]);
+  /**
+   * Origins (`scheme://host[:port]`, lower case, as a browser sends them)
+   * whose pages may call the server; they get CORS headers and answers to
+   * their preflight `OPTIONS`. A request with any other `origin` header gets
+   * 403 `origin_not_allowed`. Default: none, so only clients that send no
+   * `origin` (curl, the OpenAI SDKs, the Codex CLI) are served.
+   */
+  allowedOrigins?: readonly string[];
   /** Called for every request the server answers itself (the provider logs its own). */
   onRequestDone?: (entry: ServerLogEntry) => void;
   /** Clock, milliseconds since the epoch (default `Date.now`). */
@@ -114,6 +140,27 @@ export type ListenFunction = (
   handler: ServerHandler,
   options: ListenOptions,
 ) => Promise<RunningServer>;
+
+/**
+ * The hosts a server bound to a loopback `hostname` answers for: that
+ * address and `localhost`, `127.0.0.1` and `[::1]`, each with `port`.
+ *
+ * @example
+ * ```ts
+ * import { loopbackHosts } from "./server.ts";
+ * console.log(loopbackHosts("127.0.0.1", 8787));
+ * // ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"]
+ * ```
+ */
+export function loopbackHosts(hostname: string, port: number): string[] {
+  const bound = hostname.includes(":") && !hostname.startsWith("[")
+    ? `[${hostname}]`
+    : hostname;
+  const names = [bound, "localhost", "127.0.0.1", "[::1]"].map((name) =>
+    `${name.toLowerCase()}:${port}`
+  );
+  return [...new Set(names)];
+}
 
 /** Path of the Responses API route. */
 export const RESPONSES_ROUTE = "/v1/responses";
@@ -345,9 +392,20 @@ function relayToProvider(
  * - `GET /health`: status, capacity, usage-limit time and rate-limit
  *   snapshot; no secret.
  *
- * Unknown paths get 404 `not_found`, other methods 405 `method_not_allowed`,
- * both OpenAI-shaped. With `apiKey`, every route requires
- * `authorization: Bearer <apiKey>` (401 `invalid_api_key` otherwise).
+ * Checks, in this order, each refused with an OpenAI-shaped error and no
+ * upstream call:
+ *
+ * 1. with `allowedHosts`, the `host` header (421 `invalid_host`);
+ * 2. an `origin` header must be one of `allowedOrigins` (403
+ *    `origin_not_allowed`); a preflight `OPTIONS` of an allowed origin on a
+ *    route is answered 204 here (a browser sends no key with it), and every
+ *    answer to that origin carries `access-control-allow-origin`;
+ * 3. with `apiKey`, `authorization: Bearer <apiKey>` (401
+ *    `invalid_api_key`);
+ * 4. the route and method (404 `not_found`, 405 `method_not_allowed`);
+ * 5. `POST /v1/responses` must be `content-type: application/json`,
+ *    parameters allowed (415 `unsupported_media_type`), and at most
+ *    `maxBodyBytes` long (413 `request_too_large`).
  *
  * @example
  * ```ts
@@ -364,6 +422,9 @@ export function createServerHandler(
   options: ServerHandlerOptions = {},
 ): ServerHandler {
   const now = options.now ?? Date.now;
+  const allowedOrigins = (options.allowedOrigins ?? []).map((origin) =>
+    origin.toLowerCase()
+  );
   const created = Math.floor(now() / 1000);
 
   function logged(
@@ -421,10 +482,13 @@ export function createServerHandler(
     });
   }
 
-  return async function handle(request: Request): Promise<Response> {
-    const started = now();
-    const requestId = crypto.randomUUID();
-    const url = new URL(request.url);
+  /** Everything after the host and origin checks. */
+  async function answer(
+    request: Request,
+    url: URL,
+    started: number,
+    requestId: string,
+  ): Promise<Response> {
     const path = url.pathname;
     const fail = (error: RelayError) =>
       logged(started, requestId, request, path, errorJson(error), error.code);
@@ -481,6 +545,10 @@ export function createServerHandler(
       }
     }
 
+    const unsupported = checkJsonContentType(
+      request.headers.get("content-type"),
+    );
+    if (unsupported) return fail(unsupported);
     const maxBytes = provider.settings.maxBodyBytes;
     const body = await readBody(request, maxBytes);
     if (body === undefined) {
@@ -499,5 +567,41 @@ export function createServerHandler(
       headers: providerHeaders(request.headers),
       body,
     }, request.signal);
+  }
+
+  return async function handle(request: Request): Promise<Response> {
+    const started = now();
+    const requestId = crypto.randomUUID();
+    const url = new URL(request.url);
+    const path = url.pathname;
+    const fail = (error: RelayError) =>
+      logged(started, requestId, request, path, errorJson(error), error.code);
+
+    if (options.allowedHosts !== undefined) {
+      const hosts = typeof options.allowedHosts === "function"
+        ? options.allowedHosts()
+        : options.allowedHosts;
+      const refusal = checkHost(request, hosts);
+      if (refusal) return fail(refusal);
+    }
+
+    const origin = request.headers.get("origin");
+    if (origin === null) return await answer(request, url, started, requestId);
+    const refusal = checkOrigin(origin, allowedOrigins);
+    if (refusal) return fail(refusal);
+    const method = ROUTES[path];
+    if (request.method.toUpperCase() === "OPTIONS" && method !== undefined) {
+      return logged(
+        started,
+        requestId,
+        request,
+        path,
+        preflightResponse(request, origin, method),
+      );
+    }
+    return withCorsHeaders(
+      await answer(request, url, started, requestId),
+      origin,
+    );
   };
 }

@@ -21,7 +21,11 @@ import {
 import { runCheck } from "./check.ts";
 import { createCliProvider } from "./cli_provider.ts";
 import { runDemo } from "./demo.ts";
-import { configFromEnv, SERVE_API_KEY_ENV } from "./env.ts";
+import {
+  configFromEnv,
+  SERVE_ALLOWED_ORIGINS_ENV,
+  SERVE_API_KEY_ENV,
+} from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { hideHome } from "./mask.ts";
 import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, runServe } from "./serve.ts";
@@ -40,6 +44,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "over the seller's Codex login. Point any OpenAI SDK at http://<host>:<port>/v1.",
       `Set ${SERVE_API_KEY_ENV} to require "authorization: Bearer <key>";`,
       "a non-loopback --host is refused without it. SIGINT/SIGTERM drain for up to 10 s.",
+      "On a loopback --host, the host header must name that address, localhost,",
+      "127.0.0.1 or [::1] with the port (421 invalid_host otherwise: DNS rebinding).",
+      "A request with an origin header (a web page) gets 403 origin_not_allowed unless",
+      `${SERVE_ALLOWED_ORIGINS_ENV} lists that origin (comma-separated,`,
+      'e.g. http://localhost:3000). POST bodies must be "content-type: application/json".',
       CONFIG_NOTE,
     ].join("\n"),
     options: {

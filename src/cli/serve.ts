@@ -7,10 +7,14 @@
  */
 
 import { OpenAIResponsesError } from "../errors.ts";
-import { createServerHandler } from "../server.ts";
+import { createServerHandler, loopbackHosts } from "../server.ts";
 import { UsageError } from "./args.ts";
 import { createCliProvider } from "./cli_provider.ts";
-import { SERVE_API_KEY_ENV } from "./env.ts";
+import {
+  parseAllowedOrigins,
+  SERVE_ALLOWED_ORIGINS_ENV,
+  SERVE_API_KEY_ENV,
+} from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { formatLogLine, type LogLineEntry } from "./log_line.ts";
 import { hideHome } from "./mask.ts";
@@ -82,9 +86,15 @@ function urlHost(hostname: string): string {
  * per request to standard error. On a signal it stops accepting, lets the
  * requests in flight finish for up to `drainMs`, and resolves 0.
  *
+ * On a loopback host only requests whose `host` header names that address,
+ * `localhost`, `127.0.0.1` or `[::1]` with the bound port are served (DNS
+ * rebinding); on any host a request with an `origin` header is served only
+ * when `OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS` lists that origin.
+ *
  * Throws a `UsageError` when a non-loopback host is bound without
- * `OPENAI_RESPONSES_SERVE_API_KEY`, and the provider's errors (configuration,
- * credentials) for the caller to print.
+ * `OPENAI_RESPONSES_SERVE_API_KEY`, a `ConfigError` for a malformed
+ * `OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS`, and the provider's errors
+ * (configuration, credentials) for the caller to print.
  *
  * @example
  * ```ts ignore
@@ -108,6 +118,7 @@ export async function runServe(
         `Anyone who can reach that address could spend the seller's subscription`,
     );
   }
+  const allowedOrigins = parseAllowedOrigins(io.env[SERVE_ALLOWED_ORIGINS_ENV]);
 
   const log = (entry: LogLineEntry) =>
     io.stderr(`${formatLogLine(entry, Date.now())}\n`);
@@ -117,8 +128,14 @@ export async function runServe(
       io.stderr(`warning: ${hideHome(message, io.homeDir)}\n`),
   });
   await provider.init();
+  // On loopback the host check is the protection against DNS rebinding; it
+  // needs the port, known once listening (`--port 0`), and refuses every
+  // host until then. Elsewhere the API key protects and any host is served.
+  let allowedHosts: readonly string[] = [];
   const handler = createServerHandler(provider, {
     apiKey,
+    allowedHosts: isLoopbackHost(hostname) ? () => allowedHosts : undefined,
+    allowedOrigins,
     onRequestDone: log,
   });
 
@@ -135,6 +152,7 @@ export async function runServe(
     } catch (error) {
       throw listenError(hostname, port, error);
     }
+    allowedHosts = loopbackHosts(hostname, server.port);
     io.stdout(`listening on http://${urlHost(hostname)}:${server.port}\n`);
     if (apiKey !== undefined) {
       io.stderr(
