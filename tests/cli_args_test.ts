@@ -12,7 +12,8 @@ import {
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configFromEnv } from "../src/cli/env.ts";
+import { configFromEnv, parseAllowedOrigins } from "../src/cli/env.ts";
+import { ConfigError } from "../src/errors.ts";
 import type { CliIo } from "../src/cli/io.ts";
 import { runCli } from "../src/cli/main.ts";
 import { VERSION } from "../src/version.ts";
@@ -125,11 +126,63 @@ describe("configFromEnv", () => {
         ANTSEED_MAX_CONCURRENCY: "3",
         HOME: "/home/me",
         OPENAI_RESPONSES_SERVE_API_KEY: "k",
+        OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS: "http://localhost:3000",
         UNSET: undefined,
       }),
       { OPENAI_RESPONSES_AUTH_FILE: "/a.json", ANTSEED_MAX_CONCURRENCY: "3" },
     );
   });
+});
+
+describe("parseAllowedOrigins", () => {
+  it("reads an unset or blank value as no origin", () => {
+    assert.deepEqual(parseAllowedOrigins(undefined), []);
+    assert.deepEqual(parseAllowedOrigins(" , "), []);
+  });
+
+  it("returns each origin as a browser sends it: lower case, no default port", () => {
+    assert.deepEqual(
+      parseAllowedOrigins(
+        " http://localhost:3000,HTTPS://App.Example.com:443 ,http://[::1]:80,chrome-extension://abcdefgh",
+      ),
+      [
+        "http://localhost:3000",
+        "https://app.example.com",
+        "http://[::1]",
+        "chrome-extension://abcdefgh",
+      ],
+    );
+  });
+
+  for (
+    const value of [
+      "http://localhost:3000/",
+      "http://localhost:3000/app",
+      "http://localhost:3000?x=1",
+      "http://user@localhost:3000",
+      "localhost:3000",
+      "*",
+      "null",
+      "http://",
+      "http://local host",
+    ]
+  ) {
+    it(`refuses ${JSON.stringify(value)} with a ConfigError naming the key and the entry`, () => {
+      assert.throws(
+        () => parseAllowedOrigins(`http://localhost:5173, ${value}`),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.equal(error.key, "OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS");
+          assert.equal(error.code, "invalid_config");
+          assert.ok(
+            error.message.endsWith(`found ${JSON.stringify(value)}`),
+            error.message,
+          );
+          return true;
+        },
+      );
+    });
+  }
 });
 
 describe("masking", () => {

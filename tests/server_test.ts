@@ -10,6 +10,7 @@ import type {
 } from "../src/host_types.ts";
 import {
   createServerHandler,
+  loopbackHosts,
   type ServedProvider,
   type ServerLogEntry,
 } from "../src/server.ts";
@@ -442,6 +443,320 @@ describe("server handler: /v1/responses", () => {
     const response = await handler(post({ model: "m", stream: true }));
     const text = await response.text();
     assert.match(text, /^event: error\ndata: .*"internal_error"/);
+  });
+});
+
+describe("server handler: host check", () => {
+  const hosts = loopbackHosts("127.0.0.1", 8787);
+
+  function health(host?: string, url = "http://127.0.0.1:8787/health") {
+    return new Request(url, { headers: host ? { host } : {} });
+  }
+
+  it("lists the bound address and the loopback names with the port", () => {
+    assert.deepEqual(loopbackHosts("127.0.0.1", 8787), [
+      "127.0.0.1:8787",
+      "localhost:8787",
+      "[::1]:8787",
+    ]);
+    assert.deepEqual(loopbackHosts("::1", 1234), [
+      "[::1]:1234",
+      "localhost:1234",
+      "127.0.0.1:1234",
+    ]);
+    assert.deepEqual(loopbackHosts("127.0.0.2", 80)[0], "127.0.0.2:80");
+  });
+
+  it("refuses a foreign host with 421 invalid_host without calling the provider", async () => {
+    const provider = stubProvider();
+    const entries: ServerLogEntry[] = [];
+    const handler = createServerHandler(provider, {
+      allowedHosts: hosts,
+      onRequestDone: (entry) => entries.push(entry),
+    });
+    const response = await handler(
+      post({ model: "m", input: "hi" }, {
+        headers: {
+          host: "rebound.evil.example:8787",
+          "content-type": "application/json",
+        },
+      }),
+    );
+    assert.equal(response.status, 421);
+    const body = await response.json();
+    assert.equal(body.error.code, "invalid_host");
+    assert.equal(body.error.type, "invalid_request_error");
+    assert.match(
+      body.error.message,
+      /expected one of "127\.0\.0\.1:8787", "localhost:8787", "\[::1\]:8787", found "rebound\.evil\.example:8787"/,
+    );
+    assert.equal(provider.calls.length, 0);
+    assert.deepEqual(
+      entries.map((entry) => [entry.status, entry.code]),
+      [[421, "invalid_host"]],
+    );
+  });
+
+  it("refuses another port, a missing port and a trailing dot", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      allowedHosts: hosts,
+    });
+    for (const host of ["localhost:8788", "localhost", "localhost.:8787"]) {
+      const response = await handler(health(host));
+      assert.equal(response.status, 421, host);
+      await response.body?.cancel();
+    }
+  });
+
+  it("accepts the listed hosts whatever their case", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      allowedHosts: hosts,
+    });
+    for (const host of ["127.0.0.1:8787", "LOCALHOST:8787", "[::1]:8787"]) {
+      const response = await handler(health(host));
+      assert.equal(response.status, 200, host);
+      await response.body?.cancel();
+    }
+  });
+
+  it("takes a host without a port for port 80", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      allowedHosts: loopbackHosts("127.0.0.1", 80),
+    });
+    const response = await handler(health("localhost"));
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  });
+
+  it("judges the URL's authority when there is no host header", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      allowedHosts: hosts,
+    });
+    const refused = await handler(
+      health(undefined, "http://rebound.evil.example:8787/health"),
+    );
+    assert.equal(refused.status, 421);
+    await refused.body?.cancel();
+    const served = await handler(health(undefined));
+    assert.equal(served.status, 200);
+    await served.body?.cancel();
+  });
+
+  it("asks a function for the hosts on every request", async () => {
+    let current: string[] = [];
+    const handler = createServerHandler(stubProvider(), {
+      allowedHosts: () => current,
+    });
+    const before = await handler(health("127.0.0.1:8787"));
+    assert.equal(before.status, 421);
+    assert.match((await before.json()).error.message, /not listening/);
+    current = hosts;
+    const after = await handler(health("127.0.0.1:8787"));
+    assert.equal(after.status, 200);
+    await after.body?.cancel();
+  });
+
+  it("accepts any host without allowedHosts", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(health("seller.example.net:8787"));
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  });
+});
+
+describe("server handler: origin check and CORS", () => {
+  const ORIGIN = "http://localhost:3000";
+
+  it("refuses a request with an origin by default with 403 origin_not_allowed", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider);
+    const response = await handler(
+      post("{}", {
+        headers: { origin: ORIGIN, "content-type": "text/plain" },
+      }),
+    );
+    assert.equal(response.status, 403);
+    assert.equal(response.headers.get("access-control-allow-origin"), null);
+    const body = await response.json();
+    assert.equal(body.error.code, "origin_not_allowed");
+    assert.match(
+      body.error.message,
+      /OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS, found "http:\/\/localhost:3000"/,
+    );
+    assert.equal(provider.calls.length, 0);
+  });
+
+  it("refuses an unlisted origin before asking for the API key", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      apiKey: "k",
+      allowedOrigins: [ORIGIN],
+    });
+    const response = await handler(
+      new Request("http://127.0.0.1/health", {
+        headers: { origin: "http://localhost:3001" },
+      }),
+    );
+    assert.equal(response.status, 403);
+    assert.equal((await response.json()).error.code, "origin_not_allowed");
+  });
+
+  it("adds access-control-allow-origin and vary to the answers of a listed origin, errors included", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      apiKey: "k",
+      allowedOrigins: [ORIGIN],
+    });
+    const served = await handler(
+      new Request("http://127.0.0.1/health", {
+        headers: { origin: ORIGIN, authorization: "Bearer k" },
+      }),
+    );
+    assert.equal(served.status, 200);
+    assert.equal(served.headers.get("access-control-allow-origin"), ORIGIN);
+    assert.match(served.headers.get("vary") ?? "", /origin/i);
+    await served.body?.cancel();
+    const refused = await handler(
+      new Request("http://127.0.0.1/health", { headers: { origin: ORIGIN } }),
+    );
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get("access-control-allow-origin"), ORIGIN);
+    await refused.body?.cancel();
+  });
+
+  it("streams to a listed origin with access-control-allow-origin", async () => {
+    const handler = createServerHandler(
+      stubProvider(streamingScript(["event: a\n\n"])),
+      { allowedOrigins: [ORIGIN] },
+    );
+    const response = await handler(
+      post({ model: "m", stream: true }, {
+        headers: { origin: ORIGIN, "content-type": "application/json" },
+      }),
+    );
+    assert.equal(response.headers.get("access-control-allow-origin"), ORIGIN);
+    assert.equal(await response.text(), "event: a\n\n");
+  });
+
+  it("answers the preflight of a listed origin with 204, without the API key", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider, {
+      apiKey: "k",
+      allowedOrigins: [ORIGIN],
+    });
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/responses", {
+        method: "OPTIONS",
+        headers: {
+          origin: ORIGIN,
+          "access-control-request-method": "POST",
+          "access-control-request-headers":
+            "authorization, content-type, x-stainless-retry-count",
+        },
+      }),
+    );
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get("access-control-allow-origin"), ORIGIN);
+    assert.equal(response.headers.get("access-control-allow-methods"), "POST");
+    assert.equal(
+      response.headers.get("access-control-allow-headers"),
+      "authorization, content-type, x-stainless-retry-count",
+    );
+    assert.equal(response.headers.get("access-control-max-age"), "600");
+    assert.match(response.headers.get("vary") ?? "", /\borigin\b/i);
+    assert.equal(provider.calls.length, 0);
+  });
+
+  it("allows authorization and content-type in a preflight that names no header", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      allowedOrigins: [ORIGIN],
+    });
+    const response = await handler(
+      new Request("http://127.0.0.1/health", {
+        method: "OPTIONS",
+        headers: { origin: ORIGIN, "access-control-request-method": "GET" },
+      }),
+    );
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get("access-control-allow-methods"), "GET");
+    assert.equal(
+      response.headers.get("access-control-allow-headers"),
+      "authorization, content-type",
+    );
+  });
+
+  it("answers a preflight on an unknown path with 404", async () => {
+    const handler = createServerHandler(stubProvider(), {
+      allowedOrigins: [ORIGIN],
+    });
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/chat/completions", {
+        method: "OPTIONS",
+        headers: { origin: ORIGIN, "access-control-request-method": "POST" },
+      }),
+    );
+    assert.equal(response.status, 404);
+    assert.equal(response.headers.get("access-control-allow-origin"), ORIGIN);
+    await response.body?.cancel();
+  });
+
+  it("answers OPTIONS without an origin with 405 as before", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/responses", { method: "OPTIONS" }),
+    );
+    assert.equal(response.status, 405);
+    await response.body?.cancel();
+  });
+});
+
+describe("server handler: content type", () => {
+  it("refuses a text/plain POST /v1/responses with 415 without calling the provider", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider);
+    const response = await handler(
+      post({ model: "m" }, { headers: { "content-type": "text/plain" } }),
+    );
+    assert.equal(response.status, 415);
+    const body = await response.json();
+    assert.equal(body.error.code, "unsupported_media_type");
+    assert.match(body.error.message, /found "text\/plain"$/);
+    assert.equal(provider.calls.length, 0);
+  });
+
+  it("refuses a POST /v1/responses without content-type with 415", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/responses", {
+        method: "POST",
+        body: new TextEncoder().encode("{}"),
+      }),
+    );
+    assert.equal(response.status, 415);
+    assert.match(
+      (await response.json()).error.message,
+      /found no content-type header$/,
+    );
+  });
+
+  it("refuses a non-JSON body before measuring it", async () => {
+    const handler = createServerHandler(stubProvider());
+    const response = await handler(
+      post("x".repeat(2000), { headers: { "content-type": "text/plain" } }),
+    );
+    assert.equal(response.status, 415);
+    await response.body?.cancel();
+  });
+
+  it("accepts application/json with parameters, in any case", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider);
+    const response = await handler(
+      post({ model: "m" }, {
+        headers: { "content-type": "Application/JSON ; charset=utf-8" },
+      }),
+    );
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    assert.equal(provider.calls.length, 1);
   });
 });
 
