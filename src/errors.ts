@@ -177,3 +177,18 @@ export class RelayError extends OpenAIResponsesError {
     };
   }
 }
+
+/**
+ * The `code` of a system error (`ENOENT`, `EBUSY`, ...), as `node:fs`,
+ * `node:net` and `node:http` set it, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import { systemErrorCode } from "./errors.ts";
+ * console.log(systemErrorCode(Object.assign(new Error("x"), { code: "ENOENT" }))); // "ENOENT"
+ * ```
+ */
+export function systemErrorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
