@@ -13,6 +13,7 @@ import {
   startFakeCodexBackend,
 } from "../src/testing/fake_backend.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
+import { DEFAULT_USAGE_LIMIT_MS } from "../src/codex/errors.ts";
 import { callProvider } from "./fakes/seller_node.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
@@ -729,6 +730,106 @@ describe("usage limits", () => {
       assert.ok(p.usageLimitedUntil()! > Date.now());
     });
   }
+});
+
+describe("usage limits inside a 200 stream", () => {
+  function assertBlocked(
+    p: OpenAIResponsesProvider,
+    results: Awaited<ReturnType<typeof callProvider>>[],
+    resetsInSeconds: number,
+  ): void {
+    for (const result of results) {
+      assert.equal(result.status, 429);
+      assert.equal(json(result.text).error.code, "usage_limit_reached");
+      const retryAfter = Number(result.headers["retry-after"]);
+      assert.ok(
+        retryAfter > resetsInSeconds - 10 && retryAfter <= resetsInSeconds,
+        `${retryAfter}`,
+      );
+    }
+    assert.deepEqual(p.getCapacity(), { current: 5, max: 5 });
+    assert.ok(p.usageLimitedUntil()! > Date.now());
+  }
+
+  for (const as of ["error", "failed"] as const) {
+    const terminal = as === "error" ? "error" : "response.failed";
+
+    it(`passes a usage limit in ${terminal} to a streaming buyer, then answers later requests 429 without the backend`, async () => {
+      backend.enqueue({
+        kind: "usage_limit_in_stream",
+        as,
+        resetsInSeconds: 120,
+      });
+      const p = provider();
+      const first = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi", stream: true },
+      });
+      assert.deepEqual(first.violations, []);
+      assert.equal(first.mode, "stream");
+      assert.equal(first.status, 200);
+      assert.equal(first.doneCount, 1);
+      const events = sseEvents(first.text);
+      assert.equal(events.at(-1)?.event, terminal, "nothing appended");
+      const later = [
+        await callProvider(p, {
+          body: { model: "gpt-5.4", input: "hi", stream: true },
+        }),
+        await callProvider(p, { body: { model: "gpt-5.4", input: "hi" } }),
+      ];
+      assertBlocked(p, later, 120);
+      assert.equal(responsePosts().length, 1);
+    });
+
+    it(`answers a non-streaming buyer 429 usage_limit_reached with retry-after for a usage limit in ${terminal}, then blocks`, async () => {
+      backend.enqueue({
+        kind: "usage_limit_in_stream",
+        as,
+        resetsInSeconds: 120,
+      });
+      const p = provider();
+      const first = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi" },
+      });
+      assert.equal(first.mode, "whole");
+      const second = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi" },
+      });
+      assertBlocked(p, [first, second], 120);
+      assert.equal(responsePosts().length, 1);
+    });
+  }
+
+  it("blocks for the default time after a usage limit in response.failed without a reset time", async () => {
+    backend.enqueue({ kind: "usage_limit_in_stream", as: "failed" });
+    const p = provider();
+    await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi", stream: true },
+    });
+    const later = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi" },
+    });
+    assertBlocked(p, [later], DEFAULT_USAGE_LIMIT_MS / 1000);
+    assert.equal(responsePosts().length, 1);
+  });
+
+  it("does not block later requests after a burst rate_limit_exceeded inside the stream", async () => {
+    backend.enqueue({
+      kind: "failed",
+      code: "rate_limit_exceeded",
+      message: "Rate limit reached for requests. Please try again in 2s.",
+    });
+    const p = provider();
+    const first = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi", stream: true },
+    });
+    assert.equal(sseEvents(first.text).at(-1)?.event, "response.failed");
+    const second = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi" },
+    });
+    assert.equal(second.status, 200);
+    assert.equal(responsePosts().length, 2);
+    assert.equal(p.usageLimitedUntil(), undefined);
+  });
 });
 
 describe("concurrency", () => {
