@@ -16,6 +16,7 @@ import {
   encodeUpstreamBody,
   readRequestJson,
   shapeRequest,
+  upstreamSessionId,
 } from "./codex/request.ts";
 import { parseConfig, type ProviderSettings } from "./config.ts";
 import { Watchdog } from "./watchdog.ts";
@@ -259,7 +260,7 @@ export function createProvider(
 
     let prepared: PreparedRequest;
     try {
-      prepared = prepare(req.body);
+      prepared = await prepare(req.body);
       service = prepared.service;
     } catch (error) {
       if (error instanceof RelayError) return fail(error);
@@ -320,7 +321,7 @@ export function createProvider(
    * Parses and shapes the buyer's body. Returns strings only, so that the
    * parsed objects are not held while the answer streams.
    */
-  function prepare(body: Uint8Array): PreparedRequest {
+  async function prepare(body: Uint8Array): Promise<PreparedRequest> {
     const buyer = readRequestJson(body, settings.maxBodyBytes);
     const shaped = shapeRequest(buyer.value, {
       defaultInstructions: settings.defaultInstructions,
@@ -331,7 +332,7 @@ export function createProvider(
       service: shaped.service,
       stream: shaped.stream,
       body: encodeUpstreamBody(buyer, shaped.body),
-      sessionId: shaped.promptCacheKey ?? crypto.randomUUID(),
+      sessionId: await upstreamSessionId(shaped.promptCacheKey),
     };
   }
 

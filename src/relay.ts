@@ -68,7 +68,7 @@ export interface RelayContext {
 export interface UpstreamRequest {
   /** The shaped body, as JSON text. */
   body: string;
-  /** The `session_id` header: the prompt cache key, or a fresh UUID. */
+  /** The `session_id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
   sessionId: string;
 }
 

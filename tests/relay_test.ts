@@ -252,6 +252,43 @@ describe("request shaping", () => {
     assert.equal(headers["openai-organization"], undefined);
   });
 
+  it("derives the session_id of a prompt_cache_key that cannot be a header value, keeping the key in the body", async () => {
+    const p = provider();
+    const keys = ["café-session", "café-session", "k".repeat(300)];
+    for (const key of keys) {
+      const result = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi", prompt_cache_key: key },
+      });
+      assert.equal(result.status, 200, result.text);
+    }
+    const posts = responsePosts();
+    assert.deepEqual(
+      posts.map((post) =>
+        (post.body as Record<string, unknown>).prompt_cache_key
+      ),
+      keys,
+    );
+    const [first, again, long] = posts.map((post) => post.headers.session_id);
+    assert.match(first, /^[0-9a-f]{64}$/);
+    assert.equal(again, first, "the same key, the same session");
+    assert.match(long, /^[0-9a-f]{64}$/);
+    assert.notEqual(long, first);
+  });
+
+  it("sends no header of a prompt_cache_key holding CR/LF", async () => {
+    const result = await callProvider(provider(), {
+      body: {
+        model: "gpt-5.4",
+        input: "hi",
+        prompt_cache_key: "conv\r\nx-injected: 1",
+      },
+    });
+    assert.equal(result.status, 200, result.text);
+    const headers = responsePosts()[0].headers;
+    assert.equal(headers["x-injected"], undefined);
+    assert.match(headers.session_id, /^[0-9a-f]{64}$/);
+  });
+
   it("sends a fresh UUID session_id without a prompt_cache_key", async () => {
     const p = provider();
     await callProvider(p, { body: { model: "gpt-5.4", input: "a" } });
