@@ -58,6 +58,7 @@ export type {
   FakeTextBehaviour,
   FakeTruncatedBehaviour,
   FakeUsageLimitBehaviour,
+  FakeUsageLimitInStreamBehaviour,
   FakeUsageNotIncludedBehaviour,
   FakeUsageOverride,
   RecordedRequest,

@@ -7,6 +7,7 @@
 
 import { createTokenSource } from "./auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "./auth/types.ts";
+import { usageLimitError } from "./codex/errors.ts";
 import {
   parseRateLimitHeaders,
   type RateLimitSnapshot,
@@ -15,6 +16,7 @@ import {
   encodeUpstreamBody,
   readRequestJson,
   shapeRequest,
+  upstreamSessionId,
 } from "./codex/request.ts";
 import { parseConfig, type ProviderSettings } from "./config.ts";
 import { Watchdog } from "./watchdog.ts";
@@ -151,24 +153,45 @@ export function createProvider(
   let inFlight = 0;
   let rateLimits: RateLimitSnapshot | undefined;
   let rateLimitHeaders: { headers: Headers; at: number } | undefined;
-  let usageLimit: { until: number; error: RelayError } | undefined;
+  /** The usage limit the backend reported, and the account it belongs to. */
+  let usageLimit: { until: number; accountId: string } | undefined;
+  let accountCheck: Promise<void> | undefined;
 
-  function usageLimitError(): RelayError | undefined {
-    if (!usageLimit) return undefined;
-    const remaining = usageLimit.until - Date.now();
-    if (remaining <= 0) {
-      usageLimit = undefined;
-      return undefined;
-    }
-    const { error } = usageLimit;
-    return new RelayError(error.status, error.code, error.message, {
-      type: error.type,
-      details: error.details,
-      headers: {
-        ...error.headers,
-        "retry-after": String(Math.max(1, Math.ceil(remaining / 1000))),
-      },
+  /** Whether a usage limit blocks requests now; forgets one that has passed. */
+  function usageLimited(): boolean {
+    if (usageLimit && usageLimit.until <= Date.now()) usageLimit = undefined;
+    return usageLimit !== undefined;
+  }
+
+  function recordUsageLimit(resetsAt: number, accountId: string): void {
+    usageLimit = { until: resetsAt, accountId };
+  }
+
+  /**
+   * Forgets the usage limit when auth.json now holds another account: the
+   * seller switched logins and the limit was the old login's. Runs only while
+   * a limit blocks (no request then fetches a token, so nothing else looks at
+   * the file); the token source looks at the file at most once a second.
+   */
+  function recheckLimitedAccount(): Promise<void> {
+    accountCheck ??= checkLimitedAccount().finally(() => {
+      accountCheck = undefined;
     });
+    return accountCheck;
+  }
+
+  async function checkLimitedAccount(): Promise<void> {
+    const limit = usageLimit;
+    if (!limit) return;
+    let accountId: string;
+    try {
+      accountId = (await tokens.info()).accountId;
+    } catch {
+      return; // Unreadable now (mid-write, logged out): the limit stays.
+    }
+    if (usageLimit === limit && accountId !== limit.accountId) {
+      usageLimit = undefined;
+    }
   }
 
   const baseContext: Omit<RelayContext, "signal"> = {
@@ -182,9 +205,7 @@ export function createProvider(
     onRateLimits(headers, at) {
       rateLimitHeaders = { headers, at };
     },
-    onUsageLimit(resetsAt, error) {
-      usageLimit = { until: resetsAt, error };
-    },
+    onUsageLimit: recordUsageLimit,
   };
 
   const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
@@ -239,15 +260,19 @@ export function createProvider(
 
     let prepared: PreparedRequest;
     try {
-      prepared = prepare(req.body);
+      prepared = await prepare(req.body);
       service = prepared.service;
     } catch (error) {
       if (error instanceof RelayError) return fail(error);
       throw error;
     }
 
-    const limited = usageLimitError();
-    if (limited) return fail(limited);
+    if (usageLimited()) {
+      await recheckLimitedAccount();
+      if (usageLimit && usageLimited()) {
+        return fail(usageLimitError(usageLimit.until));
+      }
+    }
     if (inFlight >= settings.maxConcurrency) {
       return fail(
         new RelayError(
@@ -266,16 +291,18 @@ export function createProvider(
         prepared,
         signal ? { ...baseContext, signal } : baseContext,
       );
-      return finish(
-        prepared.stream
-          ? await streamToHost(
-            upstream,
-            req.requestId,
-            callbacks ?? NO_CALLBACKS,
-            relayOptions,
-          )
-          : await aggregateToResponse(upstream, req.requestId, relayOptions),
-      );
+      const outcome = prepared.stream
+        ? await streamToHost(
+          upstream,
+          req.requestId,
+          callbacks ?? NO_CALLBACKS,
+          relayOptions,
+        )
+        : await aggregateToResponse(upstream, req.requestId, relayOptions);
+      if (outcome.usageLimit) {
+        recordUsageLimit(outcome.usageLimit.resetsAt, upstream.accountId);
+      }
+      return finish(outcome);
     } catch (error) {
       return fail(
         error instanceof RelayError ? error : new RelayError(
@@ -294,7 +321,7 @@ export function createProvider(
    * Parses and shapes the buyer's body. Returns strings only, so that the
    * parsed objects are not held while the answer streams.
    */
-  function prepare(body: Uint8Array): PreparedRequest {
+  async function prepare(body: Uint8Array): Promise<PreparedRequest> {
     const buyer = readRequestJson(body, settings.maxBodyBytes);
     const shaped = shapeRequest(buyer.value, {
       defaultInstructions: settings.defaultInstructions,
@@ -305,7 +332,7 @@ export function createProvider(
       service: shaped.service,
       stream: shaped.stream,
       body: encodeUpstreamBody(buyer, shaped.body),
-      sessionId: shaped.promptCacheKey ?? crypto.randomUUID(),
+      sessionId: await upstreamSessionId(shaped.promptCacheKey),
     };
   }
 
@@ -333,7 +360,9 @@ export function createProvider(
       return rateLimits;
     },
     usageLimitedUntil(): number | undefined {
-      return usageLimitError() ? usageLimit?.until : undefined;
+      if (!usageLimited()) return undefined;
+      void recheckLimitedAccount();
+      return usageLimit?.until;
     },
     handleRequest(
       req: SerializedHttpRequest,
@@ -350,7 +379,10 @@ export function createProvider(
     },
     getCapacity(): ProviderCapacity {
       const max = settings.maxConcurrency;
-      return { current: usageLimitError() ? max : inFlight, max };
+      if (!usageLimited()) return { current: inFlight, max };
+      // Polled about once a second: the next poll sees a switched login.
+      void recheckLimitedAccount();
+      return { current: max, max };
     },
   };
 }

@@ -13,9 +13,10 @@ import {
   classifyUpstreamError,
   errorBody,
   sseErrorEvent,
+  type UsageLimit,
 } from "./codex/errors.ts";
 import { buildUpstreamHeaders } from "./codex/request.ts";
-import { observeStream } from "./codex/observe.ts";
+import { observeStream, type StreamObservation } from "./codex/observe.ts";
 import type { Watchdog, WatchEntry } from "./watchdog.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
 import type {
@@ -54,8 +55,11 @@ export interface RelayContext {
   random?: () => number;
   /** Receives the headers of every upstream response that carries `x-codex-*` rate limits. */
   onRateLimits?: (headers: Headers, observedAt: number) => void;
-  /** Receives the reset time of a usage limit the backend reported. */
-  onUsageLimit?: (resetsAt: number, error: RelayError) => void;
+  /**
+   * Receives the reset time (ms since the epoch) of a usage limit the backend
+   * answered with, and the account id of the token it was answered to.
+   */
+  onUsageLimit?: (resetsAt: number, accountId: string) => void;
   /** Aborts the exchange (a buyer that went away). */
   signal?: AbortSignal;
 }
@@ -64,7 +68,7 @@ export interface RelayContext {
 export interface UpstreamRequest {
   /** The shaped body, as JSON text. */
   body: string;
-  /** The `session_id` header: the prompt cache key, or a fresh UUID. */
+  /** The `session_id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
   sessionId: string;
 }
 
@@ -74,6 +78,8 @@ export interface RelayOutcome {
   response: SerializedHttpResponse;
   /** `usage` of the final Response object, when the stream carried one. */
   usage?: Record<string, unknown>;
+  /** A usage limit the stream reported (`usage_limit_reached` in its terminal event). */
+  usageLimit?: UsageLimit;
 }
 
 /** An upstream exchange that answered 2xx, body not yet read. */
@@ -83,6 +89,8 @@ export interface OpenUpstream {
    * headers would be held for the whole stream.
    */
   readonly body: ReadableStream<Uint8Array> | null;
+  /** Account id of the token the exchange was made with. */
+  readonly accountId: string;
   /** Deadline of the next chunk (ms since the epoch); moved by every chunk. */
   deadline: number;
   /** Whether the deadline passed (the fetch was then aborted). */
@@ -99,6 +107,7 @@ export interface OpenUpstream {
 class UpstreamExchange implements OpenUpstream, WatchEntry {
   readonly controller = new AbortController();
   body: ReadableStream<Uint8Array> | null = null;
+  accountId = "";
   deadline: number;
   timedOut = false;
   readonly #watchdog: Watchdog;
@@ -260,6 +269,7 @@ export async function openUpstream(
       // buyer's abort stays wired to this exchange while it streams.
       exchange.deadline = Date.now() + context.idleTimeoutMs;
       exchange.body = response.body;
+      exchange.accountId = token.accountId;
       return exchange;
     }
 
@@ -286,7 +296,7 @@ export async function openUpstream(
       throw verdict.error;
     }
     if (verdict.usageLimit) {
-      context.onUsageLimit?.(verdict.usageLimit.resetsAt, verdict.error);
+      context.onUsageLimit?.(verdict.usageLimit.resetsAt, token.accountId);
       throw verdict.error;
     }
     if (!verdict.retryable || retries >= MAX_RETRIES) throw verdict.error;
@@ -415,13 +425,26 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 }
 
 /**
+ * The usage limit a finished stream reported. Only a `response.failed` or
+ * `error` terminal event is parsed for it: a completed stream costs nothing.
+ */
+function reportedUsageLimit(seen: StreamObservation): UsageLimit | undefined {
+  if (seen.terminal !== "response.failed" && seen.terminal !== "error") {
+    return undefined;
+  }
+  const result = seen.result();
+  return result.kind === "error" ? result.usageLimit : undefined;
+}
+
+/**
  * Streams an open upstream exchange to a streaming buyer: one
  * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
  * empty body), every upstream chunk unmodified as it arrives, a well-formed
  * `response.failed` event when the stream breaks, stalls or ends without a
  * terminal event, then exactly one `done: true` chunk. Resolves with the
- * whole SSE body so the node can bill usage. Callback exceptions are caught;
- * after one, the upstream body is cancelled.
+ * whole SSE body so the node can bill usage, and with the usage limit the
+ * stream reported, if any (its event passes through like any other).
+ * Callback exceptions are caught; after one, the upstream body is cancelled.
  *
  * @example
  * ```ts ignore
@@ -502,6 +525,7 @@ export async function streamToHost(
     get usage() {
       return seen.usage;
     },
+    usageLimit: reportedUsageLimit(seen),
   };
 }
 
@@ -514,7 +538,9 @@ async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {
  * Reads an open upstream exchange to its end and answers a non-streaming
  * buyer with the final Response object as JSON (`response.completed`, or
  * `response.incomplete` with `status: "incomplete"`, `output` rebuilt from the
- * streamed items when empty), or with an OpenAI-shaped error.
+ * streamed items when empty), or with an OpenAI-shaped error (429
+ * `usage_limit_reached` with `retry-after` for a usage limit reported in the
+ * stream, which the outcome also carries).
  *
  * @example
  * ```ts ignore
@@ -550,5 +576,6 @@ export async function aggregateToResponse(
     get usage() {
       return seen.usage;
     },
+    usageLimit: result.kind === "error" ? result.usageLimit : undefined,
   };
 }

@@ -294,9 +294,10 @@ describe("fields the provider forwards or repairs", () => {
   });
 
   it(
-    "answers a prompt_cache_key that cannot be a header value (CR/LF, non-Latin-1) with 400 and no upstream attempt",
+    "relays a prompt_cache_key that cannot be a header value (CR/LF, non-Latin-1) under a derived session_id",
     async () => {
       for (const key of ["a\r\nx-injected: 1", "ключ"]) {
+        const before = responsePosts();
         const response = await provider.handleRequest({
           requestId: "cache-key",
           method: "POST",
@@ -310,7 +311,15 @@ describe("fields the provider forwards or repairs", () => {
             }),
           ),
         });
-        assert.equal(response.statusCode, 400);
+        assert.equal(response.statusCode, 200, decoder.decode(response.body));
+        assert.equal(responsePosts(), before + 1);
+        const sent = backend.requests.at(-1)!;
+        assert.match(sent.headers.session_id, /^[0-9a-f]{64}$/);
+        assert.equal(sent.headers["x-injected"], undefined);
+        assert.equal(
+          (sent.body as Record<string, unknown>).prompt_cache_key,
+          key,
+        );
       }
     },
   );

@@ -6,6 +6,7 @@ import {
   TERMINAL_EVENTS,
   wantsEvent,
 } from "../src/codex/aggregate.ts";
+import { DEFAULT_USAGE_LIMIT_MS } from "../src/codex/errors.ts";
 import { buildUpstreamHeaders, shapeRequest } from "../src/codex/request.ts";
 import { SseParser } from "../src/codex/sse.ts";
 import type { RelayError } from "../src/errors.ts";
@@ -349,6 +350,98 @@ describe("ResponseAggregator failures", () => {
     assert.equal(error.code, "usage_limit_reached");
     assert.equal(error.headers["retry-after"], "600");
     assert.equal(error.details.resets_at, now / 1000 + 600);
+  });
+
+  it("reports the usage limit of a usage_limit_reached error event, reset at resets_at", () => {
+    const now = Date.UTC(2026, 0, 1);
+    const result = feed(
+      new ResponseAggregator({ now: () => now }),
+      event("error", {
+        status_code: 429,
+        error: {
+          type: "usage_limit_reached",
+          resets_at: now / 1000 + 600,
+          resets_in_seconds: 9999,
+        },
+      }),
+    ).result();
+    assert.equal(result.kind, "error");
+    assert.deepEqual(
+      result.kind === "error" && result.usageLimit,
+      { resetsAt: now + 600_000 },
+    );
+  });
+
+  it("resets a usage_limit_reached error event without resets_at after resets_in_seconds, else the default", () => {
+    const now = Date.UTC(2026, 0, 1);
+    const limits = [{ resets_in_seconds: 90 }, {}].map((resets) => {
+      const result = feed(
+        new ResponseAggregator({ now: () => now }),
+        event("error", { error: { type: "usage_limit_reached", ...resets } }),
+      ).result();
+      const error = errorOf(result);
+      assert.equal(error.status, 429);
+      assert.equal(error.code, "usage_limit_reached");
+      return [
+        result.kind === "error" && result.usageLimit,
+        error.headers["retry-after"],
+      ];
+    });
+    assert.deepEqual(limits, [
+      [{ resetsAt: now + 90_000 }, "90"],
+      [
+        { resetsAt: now + DEFAULT_USAGE_LIMIT_MS },
+        String(DEFAULT_USAGE_LIMIT_MS / 1000),
+      ],
+    ]);
+  });
+
+  it("turns a response.failed usage_limit_reached into the usage-limit error and its reset", () => {
+    const now = Date.UTC(2026, 0, 1);
+    const results = [{ resets_in_seconds: 120 }, {}].map((resets) =>
+      feed(
+        new ResponseAggregator({ now: () => now }),
+        event("response.failed", {
+          response: {
+            status: "failed",
+            error: { code: "usage_limit_reached", message: "Limit", ...resets },
+          },
+        }),
+      ).result()
+    );
+    const [withReset, without] = results.map(errorOf);
+    assert.equal(withReset.code, "usage_limit_reached");
+    assert.equal(withReset.headers["retry-after"], "120");
+    assert.equal(without.status, 429);
+    assert.equal(
+      without.headers["retry-after"],
+      String(DEFAULT_USAGE_LIMIT_MS / 1000),
+    );
+    assert.deepEqual(
+      results.map((result) => result.kind === "error" && result.usageLimit),
+      [{ resetsAt: now + 120_000 }, { resetsAt: now + DEFAULT_USAGE_LIMIT_MS }],
+    );
+  });
+
+  it("reports no usage limit for a burst rate_limit_exceeded or another failure", () => {
+    const results = [
+      event("response.failed", {
+        response: {
+          error: {
+            code: "rate_limit_exceeded",
+            message: "Please try again in 2s.",
+          },
+        },
+      }),
+      event("error", { code: "rate_limit_exceeded", message: "Slow down" }),
+      event("response.failed", {
+        response: { error: { code: "insufficient_quota" } },
+      }),
+    ].map((terminal) => feed(new ResponseAggregator(), terminal).result());
+    for (const result of results) {
+      assert.equal(errorOf(result).status, 429);
+      assert.equal(result.kind === "error" && result.usageLimit, undefined);
+    }
   });
 
   it("gives a 502 upstream_bad_event for a terminal event with bad JSON", () => {

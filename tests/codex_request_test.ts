@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import {
   buildUpstreamHeaders,
   encodeUpstreamBody,
@@ -8,6 +9,7 @@ import {
   readRequestJson,
   type ShapeOptions,
   shapeRequest,
+  upstreamSessionId,
 } from "../src/codex/request.ts";
 import { RelayError } from "../src/errors.ts";
 import { VERSION } from "../src/version.ts";
@@ -207,6 +209,14 @@ describe("shapeRequest stream and store", () => {
     assert.equal(shaped.body.prompt_cache_key, "conv-1");
   });
 
+  it("keeps a prompt_cache_key that cannot be a header value, in the body and exposed", () => {
+    for (const key of ["café-session", "s".repeat(300), "a\r\nb"]) {
+      const shaped = shape({ model: "m", prompt_cache_key: key });
+      assert.equal(shaped.promptCacheKey, key);
+      assert.equal(shaped.body.prompt_cache_key, key);
+    }
+  });
+
   it("does not expose an empty or non-string prompt_cache_key", () => {
     assert.equal(
       shape({ model: "m", prompt_cache_key: "" }).promptCacheKey,
@@ -216,6 +226,42 @@ describe("shapeRequest stream and store", () => {
       shape({ model: "m", prompt_cache_key: 7 }).promptCacheKey,
       undefined,
     );
+  });
+});
+
+describe("upstreamSessionId", () => {
+  it("keeps a prompt_cache_key that can be a header value as it is", async () => {
+    const longest = "k".repeat(256);
+    assert.equal(await upstreamSessionId("conv-1"), "conv-1");
+    assert.equal(await upstreamSessionId(longest), longest);
+  });
+
+  it("derives the hex SHA-256 of a key that cannot be a header value, the same for the same key", async () => {
+    const keys = [
+      "café-session",
+      "s".repeat(300),
+      "a\r\nx-injected: 1",
+      "ключ",
+      "😀",
+    ];
+    for (const key of keys) {
+      const id = await upstreamSessionId(key);
+      assert.equal(id, createHash("sha256").update(key).digest("hex"), key);
+      assert.match(id, /^[0-9a-f]{64}$/);
+      assert.equal(await upstreamSessionId(key), id, "stable");
+      assert.equal(new Headers({ session_id: id }).get("session_id"), id);
+    }
+    const ids = await Promise.all(keys.map(upstreamSessionId));
+    assert.equal(new Set(ids).size, keys.length);
+  });
+
+  it("gives a fresh UUID without a key", async () => {
+    const [first, second] = [
+      await upstreamSessionId(undefined),
+      await upstreamSessionId(undefined),
+    ];
+    assert.match(first, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-/);
+    assert.notEqual(first, second);
   });
 });
 

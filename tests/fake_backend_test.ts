@@ -1107,6 +1107,20 @@ describe("fake backend error statuses", () => {
     });
   });
 
+  it("keeps a usage limit to the account that reached it", async () => {
+    await withBackend({}, async (backend) => {
+      backend.enqueue({ kind: "usage_limit" });
+      assert.equal((await post(backend, validBody())).status, 429);
+      const other = makeAccessToken({ accountId: "acct_other" });
+      const response = await post(backend, validBody(), {
+        headers: authHeaders(other, "acct_other"),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.equal((await post(backend, validBody())).status, 429);
+    });
+  });
+
   it("answers usage_not_included with a 403", async () => {
     await withBackend({}, async (backend) => {
       backend.enqueue({ kind: "usage_not_included" });
@@ -1192,6 +1206,88 @@ describe("fake backend failures inside the stream", () => {
       assert.equal(list[2].data.type, "error");
       assert.equal(list[2].data.code, "rate_limit_exceeded");
       assert.equal(list[2].data.message, "Slow down");
+    });
+  });
+
+  it("reports a usage limit in an error event with the 429 body's error, then limits the account", async () => {
+    const now = 1_800_000_000_000;
+    await withBackend({ now: () => now }, async (backend) => {
+      backend.enqueue({
+        kind: "usage_limit_in_stream",
+        as: "error",
+        resetsInSeconds: 600,
+      });
+      const headers = authHeaders(
+        makeAccessToken({ accountId: ACCOUNT, exp: now / 1000 + 3600 }),
+      );
+      const response = await post(backend, validBody(), { headers });
+      assert.equal(response.status, 200);
+      const list = await events(response);
+      assert.deepEqual(types(list), [
+        "response.created",
+        "response.in_progress",
+        "error",
+      ]);
+      assert.deepEqual(list[2].data, {
+        type: "error",
+        sequence_number: 2,
+        status_code: 429,
+        error: {
+          type: "usage_limit_reached",
+          message: "The usage limit has been reached",
+          plan_type: "plus",
+          resets_at: now / 1000 + 600,
+          eligible_promo: null,
+          resets_in_seconds: 600,
+        },
+      });
+      const next = await post(backend, validBody(), { headers });
+      assert.equal(next.status, 429);
+      const body = await next.json() as { error: Record<string, unknown> };
+      assert.equal(body.error.type, "usage_limit_reached");
+      assert.equal(body.error.resets_at, now / 1000 + 600);
+    });
+  });
+
+  it("reports a usage limit in response.failed, with reset times only when asked", async () => {
+    const now = 1_800_000_000_000;
+    await withBackend({ now: () => now }, async (backend) => {
+      const headers = authHeaders(
+        makeAccessToken({ accountId: ACCOUNT, exp: now / 1000 + 3600 }),
+      );
+      const errors: unknown[] = [];
+      for (const resetsInSeconds of [undefined, 120]) {
+        backend.reset();
+        backend.enqueue({
+          kind: "usage_limit_in_stream",
+          as: "failed",
+          resetsInSeconds,
+        });
+        const list = await events(
+          await post(backend, validBody(), { headers }),
+        );
+        assert.deepEqual(types(list), [
+          "response.created",
+          "response.in_progress",
+          "response.failed",
+        ]);
+        const failed = list[2].data.response as Record<string, unknown>;
+        assert.equal(failed.status, "failed");
+        errors.push(failed.error);
+        const next = await post(backend, validBody(), { headers });
+        assert.equal(next.status, 429, "the account is limited");
+        await next.body?.cancel();
+      }
+      const message = "The usage limit has been reached";
+      assert.deepEqual(errors, [
+        { code: "usage_limit_reached", message },
+        {
+          code: "usage_limit_reached",
+          message,
+          resets_at: now / 1000 + 120,
+          resets_in_seconds: 120,
+        },
+      ]);
     });
   });
 

@@ -13,6 +13,7 @@ import {
   startFakeCodexBackend,
 } from "../src/testing/fake_backend.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
+import { DEFAULT_USAGE_LIMIT_MS } from "../src/codex/errors.ts";
 import { callProvider } from "./fakes/seller_node.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
@@ -249,6 +250,43 @@ describe("request shaping", () => {
     assert.equal(headers["x-antseed-buyer-peer-id"], undefined);
     assert.equal(headers["x-forwarded-for"], undefined);
     assert.equal(headers["openai-organization"], undefined);
+  });
+
+  it("derives the session_id of a prompt_cache_key that cannot be a header value, keeping the key in the body", async () => {
+    const p = provider();
+    const keys = ["café-session", "café-session", "k".repeat(300)];
+    for (const key of keys) {
+      const result = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi", prompt_cache_key: key },
+      });
+      assert.equal(result.status, 200, result.text);
+    }
+    const posts = responsePosts();
+    assert.deepEqual(
+      posts.map((post) =>
+        (post.body as Record<string, unknown>).prompt_cache_key
+      ),
+      keys,
+    );
+    const [first, again, long] = posts.map((post) => post.headers.session_id);
+    assert.match(first, /^[0-9a-f]{64}$/);
+    assert.equal(again, first, "the same key, the same session");
+    assert.match(long, /^[0-9a-f]{64}$/);
+    assert.notEqual(long, first);
+  });
+
+  it("sends no header of a prompt_cache_key holding CR/LF", async () => {
+    const result = await callProvider(provider(), {
+      body: {
+        model: "gpt-5.4",
+        input: "hi",
+        prompt_cache_key: "conv\r\nx-injected: 1",
+      },
+    });
+    assert.equal(result.status, 200, result.text);
+    const headers = responsePosts()[0].headers;
+    assert.equal(headers["x-injected"], undefined);
+    assert.match(headers.session_id, /^[0-9a-f]{64}$/);
   });
 
   it("sends a fresh UUID session_id without a prompt_cache_key", async () => {
@@ -729,6 +767,106 @@ describe("usage limits", () => {
       assert.ok(p.usageLimitedUntil()! > Date.now());
     });
   }
+});
+
+describe("usage limits inside a 200 stream", () => {
+  function assertBlocked(
+    p: OpenAIResponsesProvider,
+    results: Awaited<ReturnType<typeof callProvider>>[],
+    resetsInSeconds: number,
+  ): void {
+    for (const result of results) {
+      assert.equal(result.status, 429);
+      assert.equal(json(result.text).error.code, "usage_limit_reached");
+      const retryAfter = Number(result.headers["retry-after"]);
+      assert.ok(
+        retryAfter > resetsInSeconds - 10 && retryAfter <= resetsInSeconds,
+        `${retryAfter}`,
+      );
+    }
+    assert.deepEqual(p.getCapacity(), { current: 5, max: 5 });
+    assert.ok(p.usageLimitedUntil()! > Date.now());
+  }
+
+  for (const as of ["error", "failed"] as const) {
+    const terminal = as === "error" ? "error" : "response.failed";
+
+    it(`passes a usage limit in ${terminal} to a streaming buyer, then answers later requests 429 without the backend`, async () => {
+      backend.enqueue({
+        kind: "usage_limit_in_stream",
+        as,
+        resetsInSeconds: 120,
+      });
+      const p = provider();
+      const first = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi", stream: true },
+      });
+      assert.deepEqual(first.violations, []);
+      assert.equal(first.mode, "stream");
+      assert.equal(first.status, 200);
+      assert.equal(first.doneCount, 1);
+      const events = sseEvents(first.text);
+      assert.equal(events.at(-1)?.event, terminal, "nothing appended");
+      const later = [
+        await callProvider(p, {
+          body: { model: "gpt-5.4", input: "hi", stream: true },
+        }),
+        await callProvider(p, { body: { model: "gpt-5.4", input: "hi" } }),
+      ];
+      assertBlocked(p, later, 120);
+      assert.equal(responsePosts().length, 1);
+    });
+
+    it(`answers a non-streaming buyer 429 usage_limit_reached with retry-after for a usage limit in ${terminal}, then blocks`, async () => {
+      backend.enqueue({
+        kind: "usage_limit_in_stream",
+        as,
+        resetsInSeconds: 120,
+      });
+      const p = provider();
+      const first = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi" },
+      });
+      assert.equal(first.mode, "whole");
+      const second = await callProvider(p, {
+        body: { model: "gpt-5.4", input: "hi" },
+      });
+      assertBlocked(p, [first, second], 120);
+      assert.equal(responsePosts().length, 1);
+    });
+  }
+
+  it("blocks for the default time after a usage limit in response.failed without a reset time", async () => {
+    backend.enqueue({ kind: "usage_limit_in_stream", as: "failed" });
+    const p = provider();
+    await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi", stream: true },
+    });
+    const later = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi" },
+    });
+    assertBlocked(p, [later], DEFAULT_USAGE_LIMIT_MS / 1000);
+    assert.equal(responsePosts().length, 1);
+  });
+
+  it("does not block later requests after a burst rate_limit_exceeded inside the stream", async () => {
+    backend.enqueue({
+      kind: "failed",
+      code: "rate_limit_exceeded",
+      message: "Rate limit reached for requests. Please try again in 2s.",
+    });
+    const p = provider();
+    const first = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi", stream: true },
+    });
+    assert.equal(sseEvents(first.text).at(-1)?.event, "response.failed");
+    const second = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "hi" },
+    });
+    assert.equal(second.status, 200);
+    assert.equal(responsePosts().length, 2);
+    assert.equal(p.usageLimitedUntil(), undefined);
+  });
 });
 
 describe("concurrency", () => {

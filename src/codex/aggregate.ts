@@ -10,7 +10,12 @@
  */
 
 import { RelayError } from "../errors.ts";
-import { failureError, usageLimitError } from "./errors.ts";
+import {
+  failureError,
+  type UsageLimit,
+  usageLimitError,
+  usageLimitResetsAt,
+} from "./errors.ts";
 
 /** Events that end an answer: `response.completed`, `response.incomplete`, `response.failed`, `error`. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
@@ -47,8 +52,11 @@ export function wantsEvent(event: string): boolean {
 export type AggregateResult =
   /** `response.completed` or `response.incomplete` (then `status: "incomplete"`). */
   | { kind: "response"; response: Record<string, unknown> }
-  /** `response.failed`, an `error` event, or an unreadable terminal event. */
-  | { kind: "error"; error: RelayError }
+  /**
+   * `response.failed`, an `error` event, or an unreadable terminal event;
+   * `usageLimit` is set when it reported `usage_limit_reached`.
+   */
+  | { kind: "error"; error: RelayError; usageLimit?: UsageLimit }
   /** No terminal event yet. */
   | { kind: "missing" };
 
@@ -70,8 +78,12 @@ export interface ResponseAggregatorOptions {
  * - `response.failed`: a {@linkcode RelayError} from `response.error` (see
  *   `failureError` in `errors.ts` for the status of each code).
  * - `error`: the same from the event's `code`/`message`, flat or under
- *   `error`; a `usage_limit_reached` with `resets_at` becomes the usage-limit
- *   error with its `retry-after`.
+ *   `error`.
+ * - Either with the code `usage_limit_reached`: the usage-limit error (429,
+ *   `retry-after`) and the `usageLimit` of the result, reset at `resets_at`,
+ *   else after `resets_in_seconds`, else after `DEFAULT_USAGE_LIMIT_MS`
+ *   (the fields read from `response.error`, or from the event or its `error`).
+ *   `rate_limit_exceeded` (a burst limit) is not a usage limit.
  * - An event named `"message"` (no `event:` line) takes its type from the JSON
  *   `type` field; without one it is ignored.
  *
@@ -213,14 +225,11 @@ export class ResponseAggregator {
       const error = isObject(response) && isObject(response.error)
         ? response.error
         : {};
-      return {
-        kind: "error",
-        error: failureError(text(error.code), text(error.message)),
-      };
+      const code = text(error.code);
+      if (code === "usage_limit_reached") return this.#usageLimit(error);
+      return { kind: "error", error: failureError(code, text(error.message)) };
     }
-    if (terminal === "error") {
-      return { kind: "error", error: this.#errorEvent(payload) };
-    }
+    if (terminal === "error") return this.#errorEvent(payload);
     const response = payload.response;
     if (!isObject(response)) {
       return {
@@ -247,7 +256,7 @@ export class ResponseAggregator {
     ];
   }
 
-  #errorEvent(payload: Record<string, unknown>): RelayError {
+  #errorEvent(payload: Record<string, unknown>): AggregateResult {
     const nested = isObject(payload.error) ? payload.error : {};
     const nestedType = text(nested.type);
     const code = text(payload.code) ?? text(nested.code) ??
@@ -255,20 +264,28 @@ export class ResponseAggregator {
           !nestedType.endsWith("_error")
         ? nestedType
         : undefined);
-    const message = text(payload.message) ?? text(nested.message);
     if (code === "usage_limit_reached") {
-      const resetsAt = number(nested.resets_at) ?? number(payload.resets_at);
-      const now = this.#now();
-      if (resetsAt !== undefined) {
-        return usageLimitError(resetsAt * 1000, { now });
-      }
-      const resetsIn = number(nested.resets_in_seconds) ??
-        number(payload.resets_in_seconds);
-      if (resetsIn !== undefined) {
-        return usageLimitError(now + resetsIn * 1000, { now });
-      }
+      return this.#usageLimit(nested, payload);
     }
-    return failureError(code, message);
+    const message = text(payload.message) ?? text(nested.message);
+    return { kind: "error", error: failureError(code, message) };
+  }
+
+  /** The usage-limit result; each reset field is read from the first holder that has it. */
+  #usageLimit(...holders: Record<string, unknown>[]): AggregateResult {
+    let resetsAt: number | undefined;
+    let resetsInSeconds: number | undefined;
+    for (const holder of holders) {
+      resetsAt ??= number(holder.resets_at);
+      resetsInSeconds ??= number(holder.resets_in_seconds);
+    }
+    const now = this.#now();
+    const at = usageLimitResetsAt({ resetsAt, resetsInSeconds }, { now });
+    return {
+      kind: "error",
+      error: usageLimitError(at, { now }),
+      usageLimit: { resetsAt: at },
+    };
   }
 }
 

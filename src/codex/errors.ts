@@ -138,11 +138,10 @@ export function classifyUpstreamError(
     (status === 429 || status === 404) &&
     body.kinds.has("usage_limit_reached")
   ) {
-    let resetsAt: number;
-    if (body.resetsAt !== undefined) resetsAt = body.resetsAt * 1000;
-    else if (body.resetsInSeconds !== undefined) {
-      resetsAt = now + body.resetsInSeconds * 1000;
-    } else resetsAt = now + (retryAfterMs ?? DEFAULT_USAGE_LIMIT_MS);
+    const resetsAt = usageLimitResetsAt(body, {
+      now,
+      fallbackMs: retryAfterMs ?? DEFAULT_USAGE_LIMIT_MS,
+    });
     const error = usageLimitError(resetsAt, { now });
     return {
       error,
@@ -502,6 +501,50 @@ export function usageLimitError(
       details: { resets_at: Math.floor(resetsAt / 1000) },
     },
   );
+}
+
+/** The reset fields of a usage-limit body, as the backend sends them. */
+export interface UsageLimitResets {
+  /** `resets_at`: unix seconds. */
+  resetsAt?: number;
+  /** `resets_in_seconds`: seconds from now. */
+  resetsInSeconds?: number;
+}
+
+/** Options of {@linkcode usageLimitResetsAt}. */
+export interface UsageLimitResetsOptions {
+  /** The current time in ms since the epoch (default `Date.now()`). */
+  now?: number;
+  /** Wait assumed without either field, in ms (default {@linkcode DEFAULT_USAGE_LIMIT_MS}). */
+  fallbackMs?: number;
+}
+
+/**
+ * When a usage limit ends, in ms since the epoch: `resets_at` when given,
+ * else `resets_in_seconds` from now, else `fallbackMs` from now. The same
+ * rule serves the 429 answer and a limit reported inside a 200 stream.
+ *
+ * @param resets the body's `resets_at` and `resets_in_seconds`, when numbers
+ * @param options the current time and the fallback wait
+ * @returns the reset time, ms since the epoch
+ *
+ * @example
+ * ```ts
+ * import { usageLimitResetsAt } from "./errors.ts";
+ *
+ * console.log(usageLimitResetsAt({ resetsInSeconds: 60 }, { now: 1_000 })); // 61000
+ * ```
+ */
+export function usageLimitResetsAt(
+  resets: UsageLimitResets,
+  options: UsageLimitResetsOptions = {},
+): number {
+  const now = options.now ?? Date.now();
+  if (resets.resetsAt !== undefined) return resets.resetsAt * 1000;
+  if (resets.resetsInSeconds !== undefined) {
+    return now + resets.resetsInSeconds * 1000;
+  }
+  return now + (options.fallbackMs ?? DEFAULT_USAGE_LIMIT_MS);
 }
 
 /**

@@ -31,7 +31,10 @@ export interface ShapedRequest {
   model: string;
   /** Whether the BUYER asked for streaming (`stream === true`). */
   stream: boolean;
-  /** The request's `prompt_cache_key` when it is a non-empty string. */
+  /**
+   * The request's `prompt_cache_key` when it is a non-empty string, as the
+   * buyer sent it (see {@linkcode upstreamSessionId} for the header).
+   */
   promptCacheKey?: string;
 }
 
@@ -78,7 +81,7 @@ export const UNSUPPORTED_PARAMETERS: readonly string[] = Object.freeze([
 
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** What a `prompt_cache_key` may hold to be sent as a header value. */
+/** What a `prompt_cache_key` may hold to be sent as a header value as it is. */
 const HEADER_SAFE = /^[\x20-\x7e]{1,256}$/;
 
 const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["input_text", "text"]);
@@ -245,18 +248,46 @@ export function shapeRequest(
     stream: body.stream === true,
   };
   if (typeof body.prompt_cache_key === "string" && body.prompt_cache_key) {
-    // It becomes the upstream `session_id` header: a value fetch refuses
-    // (CR/LF, non-Latin-1) would fail every attempt as a network error.
-    if (!HEADER_SAFE.test(body.prompt_cache_key)) {
-      throw invalid(
-        "prompt_cache_key",
-        "at most 256 printable ASCII characters",
-        body.prompt_cache_key,
-      );
-    }
     shaped.promptCacheKey = body.prompt_cache_key;
   }
   return shaped;
+}
+
+/**
+ * The upstream `session_id` header of a request: its `prompt_cache_key` as it
+ * is when that can be a header value (1 to 256 printable ASCII characters),
+ * else the SHA-256 of the key's UTF-8 bytes in lower-case hex (64
+ * characters), so that the same key always maps to the same session; a fresh
+ * UUID without a key. The key itself stays in the body unchanged.
+ *
+ * A key with CR/LF, non-ASCII characters or more than 256 characters would
+ * make fetch refuse the header (every attempt failing as a network error) or
+ * send an oversized one.
+ *
+ * @param promptCacheKey the request's `prompt_cache_key`, if any
+ * @returns the session id
+ *
+ * @example
+ * ```ts
+ * import { upstreamSessionId } from "./request.ts";
+ *
+ * console.log(await upstreamSessionId("conv-1")); // "conv-1"
+ * console.log((await upstreamSessionId("café-session")).length); // 64
+ * ```
+ */
+export async function upstreamSessionId(
+  promptCacheKey: string | undefined,
+): Promise<string> {
+  if (promptCacheKey === undefined) return crypto.randomUUID();
+  if (HEADER_SAFE.test(promptCacheKey)) return promptCacheKey;
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(promptCacheKey),
+  );
+  return Array.from(
+    new Uint8Array(digest),
+    (byte) => byte.toString(16).padStart(2, "0"),
+  ).join("");
 }
 
 /**
@@ -323,7 +354,7 @@ const USER_AGENT = `antseed-provider-openai-responses/${VERSION}`;
  * `session_id` and `user-agent`. Nothing of the buyer is included.
  *
  * @param token the seller's access token and account id
- * @param sessionId the `session_id` (the prompt cache key, or a fresh UUID)
+ * @param sessionId the `session_id` (from {@linkcode upstreamSessionId})
  * @returns the header record
  *
  * @example

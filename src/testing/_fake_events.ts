@@ -355,21 +355,29 @@ export function failureMessage(code: string): string {
     `The simulated backend failed the response with code ${code}`;
 }
 
-/** The `response.failed` event. */
+/** The `response.failed` event; `fields` are added to `response.error`. */
 export function failedEvent(
   context: AnswerContext,
   code: string,
   message: string,
+  fields: Record<string, unknown> = {},
 ): WireEvent {
   return {
     type: "response.failed",
-    response: responseObject(context, "failed", { error: { code, message } }),
+    response: responseObject(context, "failed", {
+      error: { code, message, ...fields },
+    }),
   };
 }
 
 /** The `error` event. */
 export function errorEvent(code: string, message: string): WireEvent {
   return { type: "error", code, message, param: null };
+}
+
+/** The `error` event of a usage limit: `status_code` 429 and the error object of the 429 body. */
+export function usageLimitEvent(error: unknown): WireEvent {
+  return { type: "error", status_code: 429, error };
 }
 
 /** Number of events up to and including the first text delta (or all of them). */

@@ -146,7 +146,8 @@ export interface FakeStatusBehaviour {
 
 /**
  * The usage limit: answered with the backend's `usage_limit_reached` body,
- * and then to every valid request until the reset time passes.
+ * and then to every valid request of the same account (`chatgpt-account-id`)
+ * until the reset time passes.
  */
 export interface FakeUsageLimitBehaviour {
   /** Selects this behaviour. */
@@ -156,6 +157,32 @@ export interface FakeUsageLimitBehaviour {
   /** Seconds until the limit resets (default 3600). */
   resetsInSeconds?: number;
   /** `plan_type` of the body (default: the token's plan claim, else `plus`). */
+  planType?: string;
+}
+
+/**
+ * The usage limit reported inside a 200 stream, after `response.created` and
+ * `response.in_progress`, as the real backend also does:
+ *
+ * - `as: "error"`: an `error` event
+ *   `{"type":"error","status_code":429,"error":{"type":"usage_limit_reached","message","plan_type","resets_at","eligible_promo":null,"resets_in_seconds"}}`
+ *   (the `error` object of the 429 body);
+ * - `as: "failed"`: `response.failed` whose `response.error` is
+ *   `{"code":"usage_limit_reached","message"}`, plus `resets_at` and
+ *   `resets_in_seconds` only when `resetsInSeconds` is given (whether the real
+ *   backend puts them there is unconfirmed).
+ *
+ * Either way the account is then limited as after `usage_limit` (429 with
+ * the usage-limit body to every valid request of the account until the reset).
+ */
+export interface FakeUsageLimitInStreamBehaviour {
+  /** Selects this behaviour. */
+  kind: "usage_limit_in_stream";
+  /** Which event carries the limit. */
+  as: "error" | "failed";
+  /** Seconds until the limit resets (default 3600). */
+  resetsInSeconds?: number;
+  /** `plan_type` of the error event (default: the token's plan claim, else `plus`). */
   planType?: string;
 }
 
@@ -259,6 +286,7 @@ export type FakeBehaviour =
   | FakeFunctionCallBehaviour
   | FakeStatusBehaviour
   | FakeUsageLimitBehaviour
+  | FakeUsageLimitInStreamBehaviour
   | FakeUsageNotIncludedBehaviour
   | FakeFailedBehaviour
   | FakeIncompleteBehaviour
@@ -293,7 +321,7 @@ export interface FakeCodexBackend {
   ): void;
   /** Resumes every stream paused by `pauseAfterEvents`. */
   release(): void;
-  /** Clears the queue, the recorded requests, the usage-limit state and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour. */
+  /** Clears the queue, the recorded requests, the usage-limit state of every account and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour. */
   reset(): void;
   /** Ends every open exchange (stalled, paused, headers never sent), clears every timer and closes the server. */
   close(): Promise<void>;

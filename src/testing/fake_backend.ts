@@ -22,6 +22,7 @@ import type {
   FakeBehaviour,
   FakeCodexBackend,
   FakeCodexBackendOptions,
+  FakeUsageLimitInStreamBehaviour,
   RecordedRequest,
 } from "./_fake_types.ts";
 import {
@@ -42,6 +43,7 @@ import {
   textAnswerEvents,
   throughFirstDelta,
   throughLastDelta,
+  usageLimitEvent,
   wantsReasoning,
   type WireEvent,
 } from "./_fake_events.ts";
@@ -74,6 +76,7 @@ export type {
   FakeTextBehaviour,
   FakeTruncatedBehaviour,
   FakeUsageLimitBehaviour,
+  FakeUsageLimitInStreamBehaviour,
   FakeUsageNotIncludedBehaviour,
   FakeUsageOverride,
   RecordedRequest,
@@ -108,6 +111,8 @@ interface Exchange {
   headers: Record<string, string>;
   /** Plan of the caller's token, for headers and usage-limit bodies. */
   planType: string;
+  /** The `chatgpt-account-id` header (empty when missing): usage limits are per account. */
+  account: string;
 }
 
 function recordHeaders(req: IncomingMessage): Record<string, string> {
@@ -173,7 +178,7 @@ class Backend implements FakeCodexBackend {
   #maxInFlight = 0;
   #queue: FakeBehaviour[] = [];
   #default: DefaultBehaviour = defaultBehaviour;
-  #limit: UsageLimitState | undefined;
+  #limits = new Map<string, UsageLimitState>();
   #ids = 0;
   #exchanges = new Set<AbortController>();
   #control = new StreamControl();
@@ -216,7 +221,7 @@ class Backend implements FakeCodexBackend {
   reset(): void {
     this.#queue.length = 0;
     this.requests.length = 0;
-    this.#limit = undefined;
+    this.#limits.clear();
     this.#maxInFlight = this.#inFlight;
   }
 
@@ -274,6 +279,7 @@ class Backend implements FakeCodexBackend {
       signal: controller.signal,
       headers,
       planType: typeof plan === "string" ? plan : "plus",
+      account: headers["chatgpt-account-id"] ?? "",
     };
     try {
       await this.#route(exchange, req.method ?? "GET", path, text);
@@ -318,11 +324,12 @@ class Backend implements FakeCodexBackend {
       this.#sendJson(exchange, status, body);
       return;
     }
-    if (this.#limit && this.#now() < this.#limit.resetsAt * 1000) {
-      this.#sendUsageLimit(exchange, this.#limit);
+    const limit = this.#limits.get(exchange.account);
+    if (limit && this.#now() < limit.resetsAt * 1000) {
+      this.#sendUsageLimit(exchange, limit);
       return;
     }
-    this.#limit = undefined;
+    this.#limits.delete(exchange.account);
     const body = checked.body;
     const behaviour = this.#queue.shift() ??
       (typeof this.#default === "function"
@@ -339,14 +346,17 @@ class Backend implements FakeCodexBackend {
     switch (behaviour.kind) {
       case "status":
         return this.#sendStatus(exchange, behaviour);
-      case "usage_limit": {
-        this.#limit = {
-          status: behaviour.status ?? 429,
-          resetsAt: Math.floor(this.#now() / 1000) +
-            (behaviour.resetsInSeconds ?? DEFAULT_RESETS_IN_SECONDS),
-          planType: behaviour.planType ?? exchange.planType,
-        };
-        return this.#sendUsageLimit(exchange, this.#limit);
+      case "usage_limit":
+        return this.#sendUsageLimit(
+          exchange,
+          this.#startLimit(exchange, behaviour, behaviour.status ?? 429),
+        );
+      case "usage_limit_in_stream": {
+        this.#writeStreamHead(exchange);
+        const limit = this.#startLimit(exchange, behaviour, 429);
+        const plan = this.#usageLimitPlan(behaviour, limit, body);
+        await runStream(exchange.res, plan, this.#control, exchange.signal);
+        return;
       }
       case "usage_not_included":
         return this.#sendJson(
@@ -365,6 +375,55 @@ class Backend implements FakeCodexBackend {
         await runStream(exchange.res, plan, this.#control, exchange.signal);
       }
     }
+  }
+
+  /** Limits the caller's account from now on, until the behaviour's reset. */
+  #startLimit(
+    exchange: Exchange,
+    behaviour: { resetsInSeconds?: number; planType?: string },
+    status: 429 | 404,
+  ): UsageLimitState {
+    const limit: UsageLimitState = {
+      status,
+      resetsAt: Math.floor(this.#now() / 1000) +
+        (behaviour.resetsInSeconds ?? DEFAULT_RESETS_IN_SECONDS),
+      planType: behaviour.planType ?? exchange.planType,
+    };
+    this.#limits.set(exchange.account, limit);
+    return limit;
+  }
+
+  /** The stream of a usage limit reported inside a 200 answer. */
+  #usageLimitPlan(
+    behaviour: FakeUsageLimitInStreamBehaviour,
+    limit: UsageLimitState,
+    body: Record<string, unknown>,
+  ): StreamPlan {
+    const context = this.#context(body);
+    const events = textAnswerEvents(context, {
+      deltas: splitText(defaultText(body), 1),
+      reasoning: wantsReasoning(body),
+    }).slice(0, 2);
+    const { error } = usageLimitBody(limit, this.#now()) as {
+      error: Record<string, unknown>;
+    };
+    if (behaviour.as === "error") {
+      events.push(usageLimitEvent(error));
+    } else {
+      const resets = behaviour.resetsInSeconds === undefined ? {} : {
+        resets_at: error.resets_at,
+        resets_in_seconds: error.resets_in_seconds,
+      };
+      events.push(
+        failedEvent(
+          context,
+          "usage_limit_reached",
+          String(error.message),
+          resets,
+        ),
+      );
+    }
+    return { frames: frameEvents(events), finish: "end" };
   }
 
   #context(body: Record<string, unknown>): AnswerContext {
@@ -499,7 +558,11 @@ class Backend implements FakeCodexBackend {
 
   #rateLimits(exchange: Exchange): Record<string, string> {
     if (this.#options.rateLimitHeaders === false) return {};
-    return rateLimitHeaders(this.#now(), exchange.planType, this.#limit);
+    return rateLimitHeaders(
+      this.#now(),
+      exchange.planType,
+      this.#limits.get(exchange.account),
+    );
   }
 
   #writeStreamHead(exchange: Exchange): void {
