@@ -21,6 +21,10 @@
  *   mount), it is rewritten in place; a warning says so once.
  * - After `refresh_token_reused`, the file is read again (for a short grace)
  *   and newer tokens are adopted if another writer produced them.
+ * - When the token a forced refresh (after a backend 401) produced gets a
+ *   401 as well, no refresh follows a 401 until a cooldown (5 minutes,
+ *   doubling up to an hour on repeats) has passed or auth.json holds other
+ *   tokens: `handleUnauthorized` resolves `undefined` meanwhile.
  * - A permanent failure (`LoginRequiredError`) stops every further call to
  *   the token endpoint until the auth file holds different tokens; a
  *   transient one (`TokenRefreshError`) backs off for a growing few seconds,
@@ -97,6 +101,14 @@ export interface TokenSourceOptions {
   /** Longest pause after transient failures, in milliseconds (default 30000). */
   maxBackoffMs?: number;
   /**
+   * After the token a forced refresh produced was refused by the backend
+   * too, how long no refresh follows a backend 401, in milliseconds (default
+   * 300000); doubles on each repeat.
+   */
+  unauthorizedCooldownMs?: number;
+  /** Longest such cooldown, in milliseconds (default 3600000). */
+  maxUnauthorizedCooldownMs?: number;
+  /**
    * Receives seller-facing warnings (never a token), e.g. refreshed tokens
    * that could not be written back. Default: `console.warn`.
    */
@@ -116,6 +128,11 @@ interface Blocked {
   refreshToken: string | undefined;
 }
 
+interface Cooldown {
+  until: number;
+  failures: number;
+}
+
 interface Backoff {
   error: TokenRefreshError;
   until: number;
@@ -129,6 +146,12 @@ const FORCED_MEMORY = 32;
 
 /** How many refresh tokens this process spent are remembered. */
 const SPENT_MEMORY = 32;
+
+/** Default of {@linkcode TokenSourceOptions.unauthorizedCooldownMs}. */
+export const DEFAULT_UNAUTHORIZED_COOLDOWN_MS = 5 * 60 * 1000;
+
+/** Default of {@linkcode TokenSourceOptions.maxUnauthorizedCooldownMs}. */
+export const DEFAULT_MAX_UNAUTHORIZED_COOLDOWN_MS = 60 * 60 * 1000;
 
 /** Default of {@linkcode TokenSourceOptions.statIntervalMs}. */
 export const DEFAULT_STAT_INTERVAL_MS = 1000;
@@ -155,6 +178,8 @@ class FileTokenSource implements TokenSource {
   #checkedAt = -Infinity;
   /** Counts changes of the tokens in memory by this process (refreshes, write-backs). */
   #generation = 0;
+  /** Counts successful refreshes. */
+  #refreshes = 0;
   /** A write-back is under way: a read of the file may catch its old content. */
   #writing = false;
   #checking: Promise<StampedCredentials> | undefined;
@@ -163,6 +188,10 @@ class FileTokenSource implements TokenSource {
   #blocked: Blocked | undefined;
   #backoff: Backoff | undefined;
   readonly #forced: string[] = [];
+  /** The access token the last forced refresh produced, until it fails too. */
+  #forcedProduct: string | undefined;
+  /** No refresh after a 401 until `until`; kept afterwards to count repeats. */
+  #cooldown: Cooldown | undefined;
   /** Refresh tokens this process traded for new ones, oldest first. */
   readonly #spent: string[] = [];
   /** The tokens in memory are newer than the file's. */
@@ -252,6 +281,16 @@ class FileTokenSource implements TokenSource {
         return toAccessToken(joined);
       }
     }
+    if (this.#cooldown && this.#now() < this.#cooldown.until) {
+      return undefined;
+    }
+    if (failed.accessToken === this.#forcedProduct) {
+      // A token that a refresh after a 401 has just produced is refused
+      // too: another refresh would fare no better.
+      this.#forcedProduct = undefined;
+      this.#startCooldown();
+      return undefined;
+    }
     if (this.#forced.includes(failed.accessToken)) return undefined;
     if (this.#blocked) throw this.#blocked.error;
     if (this.#backoff && this.#now() < this.#backoff.until) {
@@ -259,13 +298,35 @@ class FileTokenSource implements TokenSource {
     }
     this.#forced.push(failed.accessToken);
     if (this.#forced.length > FORCED_MEMORY) this.#forced.shift();
+    const refreshes = this.#refreshes;
     const next = await this.#refresh({
       kind: "unauthorized",
       failed: failed.accessToken,
     });
-    return next.accessToken === failed.accessToken
-      ? undefined
-      : toAccessToken(next);
+    if (next.accessToken === failed.accessToken) return undefined;
+    if (refreshes !== this.#refreshes) this.#forcedProduct = next.accessToken;
+    return toAccessToken(next);
+  }
+
+  /** No refresh after a 401 for a while, longer on each repeat. */
+  #startCooldown(): void {
+    const first = this.#options.unauthorizedCooldownMs ??
+      DEFAULT_UNAUTHORIZED_COOLDOWN_MS;
+    const longest = this.#options.maxUnauthorizedCooldownMs ??
+      DEFAULT_MAX_UNAUTHORIZED_COOLDOWN_MS;
+    const now = this.#now();
+    const previous = this.#cooldown;
+    // A repeat: the previous cooldown ended less than the longest one ago.
+    const failures = previous && now - previous.until < longest
+      ? previous.failures + 1
+      : 1;
+    const pause = Math.min(longest, first * 2 ** (failures - 1));
+    this.#cooldown = { until: now + pause, failures };
+    this.#warn(
+      `The Codex backend refused the access token it was just refreshed to (HTTP 401): no further refresh after a 401 for ${
+        Math.ceil(pause / 1000)
+      } s or until the Codex login changes; requests fail with upstream_auth_failed meanwhile`,
+    );
   }
 
   async forceRefresh(): Promise<CredentialsInfo> {
@@ -337,6 +398,16 @@ class FileTokenSource implements TokenSource {
       this.#cache = { ...cache, stamp: file.stamp };
       this.#checkedAt = performance.now();
       return this.#cache;
+    }
+    if (
+      cache &&
+      (file.accessToken !== cache.accessToken ||
+        file.refreshToken !== cache.refreshToken)
+    ) {
+      // Another writer's tokens: a new login or refresh ends the cooldown,
+      // and there is nothing of ours left to save.
+      this.#cooldown = undefined;
+      this.#forcedProduct = undefined;
     }
     this.#unsaved = false;
     this.#adopt(file);
@@ -487,6 +558,7 @@ class FileTokenSource implements TokenSource {
     }
     // In memory first: the authority from now on, whatever the write does.
     this.#generation++;
+    this.#refreshes++;
     this.#blocked = undefined;
     this.#backoff = undefined;
     this.#adopt({ ...parsed, stamp: basis.stamp });
