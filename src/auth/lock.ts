@@ -1,6 +1,7 @@
 /**
- * A cross-process lock file, so that every process on the machine that
- * shares one Codex login spends its refresh token at most once.
+ * A cross-process lock file, so that the processes of this module that share
+ * one Codex login spend its refresh token at most once (the Codex CLI takes
+ * no lock).
  *
  * The lock is a file created with `O_EXCL` (flag `wx`) holding the owner's
  * pid, host, boot id and PID namespace (where the platform has them),
@@ -10,10 +11,10 @@
  * judged only when the owner is in the reader's PID namespace on the same
  * host and boot, or when it was not touched for longer than the stale bound
  * (an owner elsewhere: another container sharing the host name, another
- * machine on a shared folder). Breaking happens under a second, short-lived guard
- * file and only after checking that the lock is still the stale one, so two
- * waiters that both judge a lock stale never delete the new lock that one of
- * them has just taken. A lock is released only if it is still ours.
+ * machine on a shared folder). Breaking happens under a second, short-lived
+ * guard file and only after checking that the lock is still the stale one,
+ * so two waiters that both judge a lock stale never delete the new lock that
+ * one of them has just taken. A lock is released only if it is still ours.
  *
  * @module
  */

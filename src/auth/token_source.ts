@@ -1,8 +1,10 @@
 /**
  * The token source over a Codex CLI auth.json: hands out a valid access
  * token, refreshing it when needed, with one refresh in flight per process
- * and at most one refresh per refresh token across every process on the
- * machine (a lock file next to auth.json).
+ * and at most one refresh per refresh token across the processes of this
+ * module that share the file (a lock file next to auth.json). The Codex CLI
+ * takes no lock: its newer tokens are adopted, and a refresh at the same
+ * moment as its own is recovered by the re-read after `refresh_token_reused`.
  *
  * - Proactive refresh when `exp` is within 5 minutes (or, without a readable
  *   `exp`, when `last_refresh` is older than 8 days).
@@ -176,7 +178,7 @@ class FileTokenSource implements TokenSource {
   #cachedToken: AccessToken | undefined;
   /** `performance.now()` when the cache was last known to match the file. */
   #checkedAt = -Infinity;
-  /** Counts changes of the tokens in memory by this process (refreshes, write-backs). */
+  /** Counts changes of the tokens in memory made here: refreshes and write-backs. */
   #generation = 0;
   /** Counts successful refreshes. */
   #refreshes = 0;
