@@ -6,10 +6,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chown, mkdir, readdir, readFile, stat } from "node:fs/promises";
+import {
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  stat,
+  utimes,
+} from "node:fs/promises";
 import process from "node:process";
 import { createTokenSource } from "../src/auth/token_source.ts";
-import { writeAuthFile } from "../src/auth/write.ts";
+import { recoverInterruptedWrite, writeAuthFile } from "../src/auth/write.ts";
 import {
   type FakeTokenEndpoint,
   startFakeTokenEndpoint,
@@ -153,6 +160,32 @@ describe("write-back when the rename fails with EBUSY", () => {
         { code: "auth_file_unwritable" },
       );
       assert.deepEqual(JSON.parse(await readFile(authFile, "utf8")), document);
+      assert.deepEqual(await readdir(dir.path), ["auth.json"]);
+    } finally {
+      await dir.cleanup();
+    }
+  });
+});
+
+describe("recovery of an interrupted write-back when the rename fails with EBUSY", () => {
+  it("writes the killed writer's temp file into auth.json in place", async () => {
+    const dir = await tempDir("auth-inplace-");
+    try {
+      const authFile = dir.file("auth.json");
+      await writeAuth(authFile, { refreshToken: "rt_old" });
+      const before = (await stat(authFile)).ino;
+      const tempPath = dir.file(".auth.json.0123456789abcdef.tmp");
+      const left = await writeAuth(tempPath, { refreshToken: "rt_new" });
+      const later = new Date(Date.now() + 1000);
+      await utimes(tempPath, later, later);
+      assert.equal(
+        await recoverInterruptedWrite(authFile, {
+          fs: failingRename("EBUSY").fs,
+        }),
+        true,
+      );
+      assert.deepEqual(JSON.parse(await readFile(authFile, "utf8")), left);
+      assert.equal((await stat(authFile)).ino, before, "the same file");
       assert.deepEqual(await readdir(dir.path), ["auth.json"]);
     } finally {
       await dir.cleanup();

@@ -81,7 +81,7 @@ export interface TokenSourceOptions {
   now?: () => number;
   /** `fetch` used for the token endpoint (default: the global one). */
   fetch?: typeof fetch;
-  /** Age after which another process's refresh lock is stale, in milliseconds (default 30000). */
+  /** Time without a touch by its holder after which a refresh lock is stale, in milliseconds (default 30000). */
   lockStaleMs?: number;
   /** How long to wait for another process's refresh, in milliseconds (default 40000). */
   lockWaitMs?: number;
