@@ -60,6 +60,7 @@ export type {
 export { VERSION } from "./src/version.ts";
 export { createTokenSource } from "./src/auth/token_source.ts";
 export type { TokenSourceOptions } from "./src/auth/token_source.ts";
+export type { AuthFileSystem } from "./src/auth/write.ts";
 export { credentialsInfo, readCredentials } from "./src/auth/auth_file.ts";
 export type {
   CodexCredentials,

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import process from "node:process";
 import { TokenRefreshError } from "../src/errors.ts";
-import { acquireLock, readLockOwner } from "../src/auth/lock.ts";
+import { acquireLock, lockIdentity, readLockOwner } from "../src/auth/lock.ts";
 import { type TempDir, tempDir } from "./fixtures/auth_helpers.ts";
 
 let dir: TempDir;
@@ -33,14 +33,28 @@ function deadPid(): number {
   return result.pid!;
 }
 
+/** Writes a lock as another process of this host, boot and PID namespace would. */
 async function writeForeignLock(
   path: string,
-  owner: { pid: number; createdAt: number },
+  owner: { pid: number; createdAt: number; pidns?: string },
 ): Promise<void> {
+  const self = await lockIdentity();
   await writeFile(
     path,
-    JSON.stringify({ ...owner, host: hostname(), id: "foreign-lock" }),
+    JSON.stringify({
+      host: hostname(),
+      bootId: self.bootId,
+      pidns: self.pidNamespace,
+      ...owner,
+      id: "foreign-lock",
+    }),
   );
+}
+
+/** Sets the lock file's modification time (its owner's last touch) `ms` ago. */
+async function touchedAgo(path: string, ms: number): Promise<void> {
+  const then = new Date(Date.now() - ms);
+  await utimes(path, then, then);
 }
 
 describe("acquireLock", () => {
@@ -105,6 +119,7 @@ describe("acquireLock", () => {
   it("breaks a lock older than the stale bound even if its owner lives", async () => {
     const path = lockPath();
     await writeForeignLock(path, { pid: 1, createdAt: Date.now() - 60_000 });
+    await touchedAgo(path, 60_000);
     const lock = await acquireLock(path, { staleMs: 30_000, waitMs: 2000 });
     assert.equal((await readLockOwner(path))?.id, lock.id);
     await lock.release();
@@ -159,5 +174,70 @@ describe("acquireLock", () => {
     );
     assert.equal(most, 1);
     assert.equal(existsSync(path), false);
+  });
+
+  it("records its boot id and PID namespace where the platform has them", async () => {
+    const path = lockPath();
+    const lock = await acquireLock(path);
+    try {
+      const content = JSON.parse(await readFile(path, "utf8"));
+      const self = await lockIdentity();
+      assert.equal(content.bootId, self.bootId);
+      assert.equal(content.pidns, self.pidNamespace);
+      if (process.platform === "linux") {
+        assert.match(content.pidns, /^pid:\[\d+\]$/);
+        assert.match(content.bootId, /^[0-9a-f-]{36}$/);
+      }
+    } finally {
+      await lock.release();
+    }
+  });
+
+  it("does not break the lock of a holder in another PID namespace before the stale bound", async () => {
+    const path = lockPath();
+    // Same host name, a pid that is dead here: in another namespace it may
+    // well be alive.
+    await writeForeignLock(path, {
+      pid: deadPid(),
+      createdAt: Date.now(),
+      pidns: "pid:[4026530001]",
+    });
+    await assert.rejects(
+      acquireLock(path, { staleMs: 5000, waitMs: 300 }),
+      TokenRefreshError,
+    );
+    assert.equal((await readLockOwner(path))?.id, "foreign-lock");
+    // Its holder stopped touching it longer ago than the stale bound.
+    await touchedAgo(path, 6000);
+    const lock = await acquireLock(path, { staleMs: 5000, waitMs: 2000 });
+    assert.equal((await readLockOwner(path))?.id, lock.id);
+    await lock.release();
+  });
+
+  it("keeps its lock touched while it holds it, so it is not broken as stale", async () => {
+    const path = lockPath();
+    const held = await acquireLock(path, { staleMs: 400 });
+    try {
+      await assert.rejects(
+        acquireLock(path, { staleMs: 400, waitMs: 1200 }),
+        TokenRefreshError,
+      );
+      assert.equal((await readLockOwner(path))?.id, held.id);
+      const owner = await readLockOwner(path);
+      assert.ok(Date.now() - owner!.mtimeMs < 400, "touched lately");
+    } finally {
+      assert.equal(await held.release(), true);
+    }
+  });
+
+  it("stops touching the lock once released", async () => {
+    const path = lockPath();
+    const lock = await acquireLock(path, { staleMs: 150 });
+    await lock.release();
+    await writeForeignLock(path, { pid: 1, createdAt: Date.now() });
+    await touchedAgo(path, 60_000);
+    await sleep(200);
+    const owner = await readLockOwner(path);
+    assert.ok(Date.now() - owner!.mtimeMs > 50_000, "not touched");
   });
 });

@@ -1,24 +1,38 @@
 /**
- * A cross-process lock file, so that every process on the machine that
- * shares one Codex login spends its refresh token at most once.
+ * A cross-process lock file, so that the processes of this module that share
+ * one Codex login spend its refresh token at most once (the Codex CLI takes
+ * no lock).
  *
  * The lock is a file created with `O_EXCL` (flag `wx`) holding the owner's
- * pid, host, creation time and a random id. A lock whose owner is dead (same
- * host, `kill(pid, 0)` fails with `ESRCH`) or that is older than a bound is
- * stale and is broken. Breaking happens under a second, short-lived guard
- * file and only after checking that the lock is still the stale one, so two
- * waiters that both judge a lock stale never delete the new lock that one of
- * them has just taken. A lock is released only if it is still ours.
+ * pid, host, boot id and PID namespace (where the platform has them),
+ * creation time and a random id. Its owner touches it (its modification
+ * time) every third of the stale bound while it holds it. A lock is stale
+ * and is broken when its owner is dead (`kill(pid, 0)` fails with `ESRCH`),
+ * judged only when the owner is in the reader's PID namespace on the same
+ * host and boot, or when it was not touched for longer than the stale bound
+ * (an owner elsewhere: another container sharing the host name, another
+ * machine on a shared folder). Breaking happens under a second, short-lived
+ * guard file and only after checking that the lock is still the stale one,
+ * so two waiters that both judge a lock stale never delete the new lock that
+ * one of them has just taken. A lock is released only if it is still ours.
  *
  * @module
  */
 
-import { open, readFile, stat, unlink } from "node:fs/promises";
+import {
+  open,
+  readFile,
+  readlink,
+  stat,
+  unlink,
+  utimes,
+} from "node:fs/promises";
 import { hostname } from "node:os";
 import { kill, pid } from "node:process";
+import { clearInterval, setInterval } from "node:timers";
 import { CredentialsError, TokenRefreshError } from "../errors.ts";
 
-/** Default age after which a lock is stale whoever holds it, in milliseconds. */
+/** Default time without a touch after which a lock is stale whoever holds it, in milliseconds. */
 export const DEFAULT_LOCK_STALE_MS = 30_000;
 
 /** Default bound of the wait for a lock, in milliseconds. */
@@ -32,7 +46,11 @@ const GUARD_STALE_MS = 5000;
 
 /** Options of {@linkcode acquireLock}. */
 export interface LockOptions {
-  /** Age after which a lock is stale even if its owner lives, in milliseconds (default 30000). */
+  /**
+   * Time without a touch after which a lock is stale even if its owner
+   * lives, in milliseconds (default 30000). A holder touches its lock every
+   * third of this.
+   */
   staleMs?: number;
   /** How long to wait for the lock before failing, in milliseconds (default 40000). */
   waitMs?: number;
@@ -46,8 +64,21 @@ export interface HeldLock {
   readonly path: string;
   /** Random id written into the lock file. */
   readonly id: string;
-  /** Removes the lock file if it is still ours. Resolves with whether it was. Never throws. */
+  /**
+   * Stops touching the lock and removes the lock file if it is still ours.
+   * Resolves with whether it was. Never throws.
+   */
   release(): Promise<boolean>;
+}
+
+/** Where a process runs, as far as the liveness of its pid can be judged. */
+export interface LockIdentity {
+  /** Host name. */
+  host: string;
+  /** Boot id (`/proc/sys/kernel/random/boot_id`), where the platform has one. */
+  bootId?: string;
+  /** PID namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`), where the platform has one. */
+  pidNamespace?: string;
 }
 
 /** What a lock file says about its owner. */
@@ -58,12 +89,47 @@ export interface LockOwner {
   pid?: number;
   /** Host name of the owner. */
   host?: string;
+  /** Boot id of the owner's machine, when it recorded one. */
+  bootId?: string;
+  /** PID namespace of the owner, when it recorded one. */
+  pidNamespace?: string;
   /** Creation time, milliseconds since the epoch. */
   createdAt?: number;
   /** Inode of the lock file. */
   ino: number;
-  /** Modification time of the lock file, milliseconds since the epoch. */
+  /** Modification time of the lock file (its owner's last touch), milliseconds since the epoch. */
   mtimeMs: number;
+}
+
+let identity: Promise<LockIdentity> | undefined;
+
+function readOptional(
+  read: () => Promise<string>,
+): Promise<string | undefined> {
+  return read().then((text) => text.trim() || undefined, () => undefined);
+}
+
+/**
+ * The identity this process records in its locks and compares with theirs:
+ * host name, and on Linux the boot id and the PID namespace. Read once.
+ *
+ * @example
+ * ```ts
+ * import { lockIdentity } from "./lock.ts";
+ * console.log((await lockIdentity()).pidNamespace); // "pid:[4026531836]" on Linux
+ * ```
+ */
+export function lockIdentity(): Promise<LockIdentity> {
+  identity ??= Promise.all([
+    readOptional(() => readFile("/proc/sys/kernel/random/boot_id", "utf8")),
+    readOptional(() => readlink("/proc/self/ns/pid")),
+  ]).then(([bootId, pidNamespace]) => {
+    const self: LockIdentity = { host: hostname() };
+    if (bootId !== undefined) self.bootId = bootId;
+    if (pidNamespace !== undefined) self.pidNamespace = pidNamespace;
+    return self;
+  });
+  return identity;
 }
 
 function errorCode(error: unknown): string | undefined {
@@ -110,6 +176,8 @@ export async function readLockOwner(
     if (typeof parsed.id === "string") owner.id = parsed.id;
     if (typeof parsed.pid === "number") owner.pid = parsed.pid;
     if (typeof parsed.host === "string") owner.host = parsed.host;
+    if (typeof parsed.bootId === "string") owner.bootId = parsed.bootId;
+    if (typeof parsed.pidns === "string") owner.pidNamespace = parsed.pidns;
     if (typeof parsed.createdAt === "number") {
       owner.createdAt = parsed.createdAt;
     }
@@ -130,32 +198,42 @@ function processIsDead(processId: number): boolean {
   }
 }
 
+/** Whether a pid recorded by `owner` means the same process for `self`. */
+function samePidSpace(owner: LockOwner, self: LockIdentity): boolean {
+  return owner.host === self.host && owner.bootId === self.bootId &&
+    owner.pidNamespace === self.pidNamespace;
+}
+
 /**
- * Whether a lock is stale: its owner on this host is dead, it is older than
- * `staleMs`, or it is unreadable and older than a short grace.
+ * Whether a lock is stale: its owner is dead (judged by its pid only when it
+ * recorded the host, boot id and PID namespace of `self`), it was not
+ * touched for longer than `staleMs`, or it is unreadable and older than a
+ * short grace.
  *
  * @example
  * ```ts
- * import { isLockStale, readLockOwner } from "./lock.ts";
+ * import { isLockStale, lockIdentity, readLockOwner } from "./lock.ts";
  * const owner = await readLockOwner("auth.json.lock");
- * console.log(owner !== undefined && isLockStale(owner, 30_000, Date.now()));
+ * const self = await lockIdentity();
+ * console.log(owner !== undefined && isLockStale(owner, 30_000, Date.now(), self));
  * ```
  */
 export function isLockStale(
   owner: LockOwner,
   staleMs: number,
   now: number,
+  self: LockIdentity = { host: hostname() },
 ): boolean {
   if (owner.id === undefined) {
     return now - owner.mtimeMs > UNREADABLE_LOCK_GRACE_MS;
   }
   if (
-    owner.pid !== undefined && owner.host === hostname() &&
-    owner.pid !== pid && processIsDead(owner.pid)
+    owner.pid !== undefined && owner.pid !== pid &&
+    samePidSpace(owner, self) && processIsDead(owner.pid)
   ) {
     return true;
   }
-  return now - (owner.createdAt ?? owner.mtimeMs) > staleMs;
+  return now - owner.mtimeMs > staleMs;
 }
 
 function sameLock(a: LockOwner, b: LockOwner): boolean {
@@ -201,7 +279,11 @@ function lockError(lockPath: string, error: unknown): CredentialsError {
   );
 }
 
-async function tryCreate(lockPath: string, id: string): Promise<boolean> {
+async function tryCreate(
+  lockPath: string,
+  id: string,
+  self: LockIdentity,
+): Promise<boolean> {
   let handle;
   try {
     handle = await open(lockPath, "wx", 0o600);
@@ -211,7 +293,14 @@ async function tryCreate(lockPath: string, id: string): Promise<boolean> {
   }
   try {
     await handle.writeFile(
-      JSON.stringify({ pid, host: hostname(), createdAt: Date.now(), id }),
+      JSON.stringify({
+        pid,
+        host: self.host,
+        bootId: self.bootId,
+        pidns: self.pidNamespace,
+        createdAt: Date.now(),
+        id,
+      }),
     );
   } catch (error) {
     await handle.close().catch(() => {});
@@ -220,6 +309,27 @@ async function tryCreate(lockPath: string, id: string): Promise<boolean> {
   }
   await handle.close();
   return true;
+}
+
+/**
+ * The lock just created, touched every third of `staleMs` until released so
+ * that a waiter that cannot judge its pid sees it alive. The timer never
+ * keeps the process alive.
+ */
+function held(lockPath: string, id: string, staleMs: number): HeldLock {
+  const touch = setInterval(() => {
+    const now = new Date();
+    utimes(lockPath, now, now).catch(() => {});
+  }, Math.max(1, Math.floor(staleMs / 3)));
+  touch.unref();
+  return {
+    path: lockPath,
+    id,
+    release: () => {
+      clearInterval(touch);
+      return releaseLock(lockPath, id);
+    },
+  };
 }
 
 async function releaseLock(lockPath: string, id: string): Promise<boolean> {
@@ -263,10 +373,9 @@ export async function acquireLock(
   const deadline = Date.now() + waitMs;
   let pause = options.pollMs ?? 5;
   const id = randomId();
+  const self = await lockIdentity();
   for (;;) {
-    if (await tryCreate(lockPath, id)) {
-      return { path: lockPath, id, release: () => releaseLock(lockPath, id) };
-    }
+    if (await tryCreate(lockPath, id, self)) return held(lockPath, id, staleMs);
     let owner: LockOwner | undefined;
     try {
       owner = await readLockOwner(lockPath);
@@ -274,7 +383,7 @@ export async function acquireLock(
       throw lockError(lockPath, error);
     }
     if (owner === undefined) continue;
-    if (isLockStale(owner, staleMs, Date.now())) {
+    if (isLockStale(owner, staleMs, Date.now(), self)) {
       try {
         if (await breakLock(lockPath, owner)) continue;
       } catch (error) {

@@ -1,8 +1,10 @@
 /**
  * The token source over a Codex CLI auth.json: hands out a valid access
  * token, refreshing it when needed, with one refresh in flight per process
- * and at most one refresh per refresh token across every process on the
- * machine (a lock file next to auth.json).
+ * and at most one refresh per refresh token across the processes of this
+ * module that share the file (a lock file next to auth.json). The Codex CLI
+ * takes no lock: its newer tokens are adopted, and a refresh at the same
+ * moment as its own is recovered by the re-read after `refresh_token_reused`.
  *
  * - Proactive refresh when `exp` is within 5 minutes (or, without a readable
  *   `exp`, when `last_refresh` is older than 8 days).
@@ -10,8 +12,21 @@
  *   temp file and its rename is finished first; then the file is read again:
  *   newer tokens written by another process (this provider or the Codex CLI)
  *   are adopted instead of refreshing.
+ * - The tokens in memory are the authority; the file is reconciled with
+ *   them. A file that holds a refresh token this process has already spent
+ *   (its write-back failed, or an older writer) is never adopted: the next
+ *   refresh sends the rotated token, and the newest tokens are written back
+ *   at the next chance under the lock. A file with tokens that are neither
+ *   the current ones nor spent ones (a new login, another writer's refresh)
+ *   is adopted.
+ * - Where auth.json cannot be replaced by a rename (a single-file bind
+ *   mount), it is rewritten in place; a warning says so once.
  * - After `refresh_token_reused`, the file is read again (for a short grace)
  *   and newer tokens are adopted if another writer produced them.
+ * - When the token a forced refresh (after a backend 401) produced gets a
+ *   401 as well, no refresh follows a 401 until a cooldown (5 minutes,
+ *   doubling up to an hour on repeats) has passed or auth.json holds other
+ *   tokens: `handleUnauthorized` resolves `undefined` meanwhile.
  * - A permanent failure (`LoginRequiredError`) stops every further call to
  *   the token endpoint until the auth file holds different tokens; a
  *   transient one (`TokenRefreshError`) backs off for a growing few seconds,
@@ -29,6 +44,7 @@ import {
   TokenRefreshError,
 } from "../errors.ts";
 import {
+  type CodexCredentials,
   credentialsFromDocument,
   credentialsInfo,
   readCredentials,
@@ -46,6 +62,7 @@ import {
 } from "./refresh.ts";
 import type { AccessToken, CredentialsInfo, TokenSource } from "./types.ts";
 import {
+  type AuthFileSystem,
   authFileTarget,
   mergeRefreshedTokens,
   recoverInterruptedWrite,
@@ -64,7 +81,7 @@ export interface TokenSourceOptions {
   now?: () => number;
   /** `fetch` used for the token endpoint (default: the global one). */
   fetch?: typeof fetch;
-  /** Age after which another process's refresh lock is stale, in milliseconds (default 30000). */
+  /** Time without a touch by its holder after which a refresh lock is stale, in milliseconds (default 30000). */
   lockStaleMs?: number;
   /** How long to wait for another process's refresh, in milliseconds (default 40000). */
   lockWaitMs?: number;
@@ -86,10 +103,20 @@ export interface TokenSourceOptions {
   /** Longest pause after transient failures, in milliseconds (default 30000). */
   maxBackoffMs?: number;
   /**
+   * After the token a forced refresh produced was refused by the backend
+   * too, how long no refresh follows a backend 401, in milliseconds (default
+   * 300000); doubles on each repeat.
+   */
+  unauthorizedCooldownMs?: number;
+  /** Longest such cooldown, in milliseconds (default 3600000). */
+  maxUnauthorizedCooldownMs?: number;
+  /**
    * Receives seller-facing warnings (never a token), e.g. refreshed tokens
    * that could not be written back. Default: `console.warn`.
    */
   onWarning?: (message: string) => void;
+  /** File operations of the write-back, instead of `node:fs/promises` (for tests). */
+  fs?: AuthFileSystem;
 }
 
 type Trigger =
@@ -103,6 +130,11 @@ interface Blocked {
   refreshToken: string | undefined;
 }
 
+interface Cooldown {
+  until: number;
+  failures: number;
+}
+
 interface Backoff {
   error: TokenRefreshError;
   until: number;
@@ -113,6 +145,15 @@ interface Backoff {
 
 /** How many failing access tokens remember that they had their forced refresh. */
 const FORCED_MEMORY = 32;
+
+/** How many refresh tokens this process spent are remembered. */
+const SPENT_MEMORY = 32;
+
+/** Default of {@linkcode TokenSourceOptions.unauthorizedCooldownMs}. */
+export const DEFAULT_UNAUTHORIZED_COOLDOWN_MS = 5 * 60 * 1000;
+
+/** Default of {@linkcode TokenSourceOptions.maxUnauthorizedCooldownMs}. */
+export const DEFAULT_MAX_UNAUTHORIZED_COOLDOWN_MS = 60 * 60 * 1000;
 
 /** Default of {@linkcode TokenSourceOptions.statIntervalMs}. */
 export const DEFAULT_STAT_INTERVAL_MS = 1000;
@@ -137,13 +178,29 @@ class FileTokenSource implements TokenSource {
   #cachedToken: AccessToken | undefined;
   /** `performance.now()` when the cache was last known to match the file. */
   #checkedAt = -Infinity;
+  /** Counts changes of the tokens in memory made here: refreshes and write-backs. */
   #generation = 0;
+  /** Counts successful refreshes. */
+  #refreshes = 0;
+  /** A write-back is under way: a read of the file may catch its old content. */
+  #writing = false;
   #checking: Promise<StampedCredentials> | undefined;
   #reading: Promise<StampedCredentials> | undefined;
   #inflight: Promise<StampedCredentials> | undefined;
   #blocked: Blocked | undefined;
   #backoff: Backoff | undefined;
   readonly #forced: string[] = [];
+  /** The access token the last forced refresh produced, until it fails too. */
+  #forcedProduct: string | undefined;
+  /** No refresh after a 401 until `until`; kept afterwards to count repeats. */
+  #cooldown: Cooldown | undefined;
+  /** Refresh tokens this process traded for new ones, oldest first. */
+  readonly #spent: string[] = [];
+  /** The tokens in memory are newer than the file's. */
+  #unsaved = false;
+  /** The last write-back failed (warned once until one succeeds). */
+  #saveFailing = false;
+  #warnedInPlace = false;
   /** A freshly refreshed token that is still close to expiry: no new refresh for it. */
   #refreshedNearExpiry: string | undefined;
 
@@ -226,6 +283,16 @@ class FileTokenSource implements TokenSource {
         return toAccessToken(joined);
       }
     }
+    if (this.#cooldown && this.#now() < this.#cooldown.until) {
+      return undefined;
+    }
+    if (failed.accessToken === this.#forcedProduct) {
+      // A token that a refresh after a 401 has just produced is refused
+      // too: another refresh would fare no better.
+      this.#forcedProduct = undefined;
+      this.#startCooldown();
+      return undefined;
+    }
     if (this.#forced.includes(failed.accessToken)) return undefined;
     if (this.#blocked) throw this.#blocked.error;
     if (this.#backoff && this.#now() < this.#backoff.until) {
@@ -233,13 +300,35 @@ class FileTokenSource implements TokenSource {
     }
     this.#forced.push(failed.accessToken);
     if (this.#forced.length > FORCED_MEMORY) this.#forced.shift();
+    const refreshes = this.#refreshes;
     const next = await this.#refresh({
       kind: "unauthorized",
       failed: failed.accessToken,
     });
-    return next.accessToken === failed.accessToken
-      ? undefined
-      : toAccessToken(next);
+    if (next.accessToken === failed.accessToken) return undefined;
+    if (refreshes !== this.#refreshes) this.#forcedProduct = next.accessToken;
+    return toAccessToken(next);
+  }
+
+  /** No refresh after a 401 for a while, longer on each repeat. */
+  #startCooldown(): void {
+    const first = this.#options.unauthorizedCooldownMs ??
+      DEFAULT_UNAUTHORIZED_COOLDOWN_MS;
+    const longest = this.#options.maxUnauthorizedCooldownMs ??
+      DEFAULT_MAX_UNAUTHORIZED_COOLDOWN_MS;
+    const now = this.#now();
+    const previous = this.#cooldown;
+    // A repeat: the previous cooldown ended less than the longest one ago.
+    const failures = previous && now - previous.until < longest
+      ? previous.failures + 1
+      : 1;
+    const pause = Math.min(longest, first * 2 ** (failures - 1));
+    this.#cooldown = { until: now + pause, failures };
+    this.#warn(
+      `The Codex backend refused the access token it was just refreshed to (HTTP 401): no further refresh after a 401 for ${
+        Math.ceil(pause / 1000)
+      } s or until the Codex login changes; requests fail with upstream_auth_failed meanwhile`,
+    );
   }
 
   async forceRefresh(): Promise<CredentialsInfo> {
@@ -287,14 +376,60 @@ class FileTokenSource implements TokenSource {
     return await this.#reading;
   }
 
-  /** Reads the file now and adopts it unless a refresh committed meanwhile. */
+  /**
+   * Reads the file now and reconciles it with the tokens in memory, which
+   * it replaces only when it holds other tokens that this process has not
+   * spent (and no refresh committed during the read). Resolves with the
+   * tokens in force afterwards.
+   */
   async #readFresh(): Promise<StampedCredentials> {
     const generation = this.#generation;
-    const credentials = await readCredentials(this.#authFile, {
+    const file = await readCredentials(this.#authFile, {
       parseRetryMs: this.#options.parseRetryMs,
     });
-    if (generation === this.#generation) this.#adopt(credentials);
-    return credentials;
+    const cache = this.#cache;
+    if (cache && (generation !== this.#generation || this.#writing)) {
+      return cache;
+    }
+    if (
+      cache && file.refreshToken !== undefined &&
+      this.#isSpent(file.refreshToken)
+    ) {
+      // Older than the tokens in memory (a failed write-back): keep ours,
+      // and remember this version of the file as seen.
+      this.#cache = { ...cache, stamp: file.stamp };
+      this.#checkedAt = performance.now();
+      return this.#cache;
+    }
+    if (
+      cache &&
+      (file.accessToken !== cache.accessToken ||
+        file.refreshToken !== cache.refreshToken)
+    ) {
+      // Another writer's tokens: a new login or refresh ends the cooldown,
+      // and there is nothing of ours left to save.
+      this.#cooldown = undefined;
+      this.#forcedProduct = undefined;
+    }
+    this.#unsaved = false;
+    this.#adopt(file);
+    return file;
+  }
+
+  /** Whether this process has spent `refreshToken` (kept remembered if so). */
+  #isSpent(refreshToken: string): boolean {
+    const index = this.#spent.indexOf(refreshToken);
+    if (index < 0) return false;
+    // A file stuck on an old token keeps it among the remembered ones.
+    this.#spent.splice(index, 1);
+    this.#spent.push(refreshToken);
+    return true;
+  }
+
+  #spend(refreshToken: string): void {
+    if (this.#spent.includes(refreshToken)) return;
+    this.#spent.push(refreshToken);
+    if (this.#spent.length > SPENT_MEMORY) this.#spent.shift();
   }
 
   #adopt(credentials: StampedCredentials): void {
@@ -340,17 +475,19 @@ class FileTokenSource implements TokenSource {
         // A writer killed between its temp file and its rename left the
         // newest tokens there (the old refresh token is spent): finish its
         // write-back before reading the file.
-        await recoverInterruptedWrite(this.#authFile);
+        await recoverInterruptedWrite(this.#authFile, {
+          fs: this.#options.fs,
+        });
         basis = await this.#readFresh();
         const now = this.#now();
-        if (trigger.kind === "proactive" && !needsRefresh(basis, now)) {
-          return basis;
-        }
         if (
-          trigger.kind === "unauthorized" &&
-          basis.accessToken !== trigger.failed
+          (trigger.kind === "proactive" && !needsRefresh(basis, now)) ||
+          (trigger.kind === "unauthorized" &&
+            basis.accessToken !== trigger.failed)
         ) {
-          return basis;
+          // No refresh needed; the file may still lag behind.
+          if (this.#unsaved) await this.#writeBack(basis);
+          return this.#cache ?? basis;
         }
         if (basis.refreshToken === undefined) {
           throw loginRequired("refresh_token_missing", 0);
@@ -415,24 +552,21 @@ class FileTokenSource implements TokenSource {
       now,
     });
     const parsed = credentialsFromDocument(document, this.#authFile);
-    let stamp = basis.stamp;
-    try {
-      await writeAuthFile(this.#authFile, document);
-      stamp = await statAuthFile(this.#authFile);
-    } catch (error) {
-      // The old refresh token is spent: keep the new tokens in memory so
-      // this process keeps working, and tell the seller.
-      this.#warn(
-        `Codex tokens were refreshed but could not be saved (${
-          error instanceof CredentialsError ? error.message : "write failed"
-        }); other programs using this Codex login will need "codex login"`,
-      );
+    if (
+      basis.refreshToken !== undefined &&
+      parsed.refreshToken !== basis.refreshToken
+    ) {
+      this.#spend(basis.refreshToken);
     }
-    const next: StampedCredentials = { ...parsed, stamp };
+    // In memory first: the authority from now on, whatever the write does.
     this.#generation++;
+    this.#refreshes++;
     this.#blocked = undefined;
     this.#backoff = undefined;
-    this.#adopt(next);
+    this.#adopt({ ...parsed, stamp: basis.stamp });
+    this.#unsaved = true;
+    await this.#writeBack(parsed);
+    const next = this.#cache!;
     if (isExpired(next, now)) {
       throw new TokenRefreshError(
         "Token refresh failed: expected a new access token from the token endpoint, found none or an expired one",
@@ -442,6 +576,55 @@ class FileTokenSource implements TokenSource {
       ? next.accessToken
       : undefined;
     return next;
+  }
+
+  /**
+   * Writes the tokens in memory (`tokens`) back to the file. A failure keeps
+   * them in memory (the old refresh token is spent), warns once and leaves
+   * them to be saved at the next chance.
+   */
+  async #writeBack(tokens: CodexCredentials): Promise<void> {
+    let how;
+    this.#writing = true;
+    try {
+      how = await writeAuthFile(this.#authFile, tokens.document, {
+        fs: this.#options.fs,
+      });
+    } catch (error) {
+      if (!this.#saveFailing) {
+        this.#warn(
+          `Codex tokens were refreshed but could not be saved (${
+            error instanceof CredentialsError ? error.message : "write failed"
+          }); this process keeps using them and tries again at its next refresh, other programs using this Codex login will need "codex login"`,
+        );
+      }
+      this.#saveFailing = true;
+      return;
+    } finally {
+      // A read that overlapped the write may hold the old content.
+      this.#writing = false;
+      this.#generation++;
+    }
+    this.#saveFailing = false;
+    if (how === "in_place" && !this.#warnedInPlace) {
+      this.#warnedInPlace = true;
+      this.#warn(
+        "The Codex auth file cannot be replaced by a rename here (a single-file bind mount, another file system, or a folder this process may not write): refreshed tokens are written into it in place. Mount the folder that holds it instead to get atomic writes",
+      );
+    }
+    const cache = this.#cache;
+    if (
+      cache?.accessToken !== tokens.accessToken ||
+      cache.refreshToken !== tokens.refreshToken
+    ) {
+      return;
+    }
+    this.#unsaved = false;
+    try {
+      this.#cache = { ...cache, stamp: await statAuthFile(this.#authFile) };
+    } catch {
+      // Looked at again at the next check.
+    }
   }
 
   #warn(message: string): void {

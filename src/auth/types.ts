@@ -41,7 +41,9 @@ export interface TokenSource {
   /**
    * Called after the backend answered 401 to `failed`. Re-reads the file first
    * and refreshes only if it still holds the failed token; at most one forced
-   * refresh per failing token. Resolves with the token to retry with, or
+   * refresh per failing token. When the token such a refresh produced is
+   * refused too, no refresh follows a 401 for a growing cooldown or until the
+   * file holds other tokens. Resolves with the token to retry with, or
    * `undefined` when there is nothing newer to try.
    */
   handleUnauthorized(failed: AccessToken): Promise<AccessToken | undefined>;

@@ -1,14 +1,21 @@
 /**
  * Atomic write-back of auth.json after a refresh: a unique temp file in the
- * same folder, written with owner-only permissions, flushed to disk, then
- * renamed over the target, so a reader or a crash sees the old file or the
- * new one and never a truncated one. Unknown fields are kept, a symlinked
- * auth.json keeps pointing where it pointed.
+ * same folder, written with owner-only permissions and the original file's
+ * owner and group, flushed to disk, then renamed over the target, so a
+ * reader or a crash sees the old file or the new one and never a truncated
+ * one. Unknown fields are kept, a symlinked auth.json keeps pointing where it
+ * pointed.
+ *
+ * Where a rename cannot replace the file (a single-file bind mount answers
+ * `EBUSY`, a mount across file systems `EXDEV`, a folder the process may not
+ * write `EACCES` or `EPERM`), the existing file is rewritten in place
+ * instead (open, write, truncate, flush), the way the Codex CLI writes it.
  *
  * @module
  */
 
 import {
+  type FileHandle,
   open,
   readdir,
   readFile,
@@ -17,10 +24,21 @@ import {
   stat,
   unlink,
 } from "node:fs/promises";
+import type { Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { CredentialsError } from "../errors.ts";
 import { credentialsFromDocument } from "./auth_file.ts";
 import type { RefreshedTokens } from "./refresh.ts";
+
+/**
+ * The file operations of a write-back that a test may replace, to make them
+ * fail the way a bind mount or another file system does. Default: those of
+ * `node:fs/promises`.
+ */
+export interface AuthFileSystem {
+  /** Renames `oldPath` to `newPath`, replacing it. */
+  rename(oldPath: string, newPath: string): Promise<void>;
+}
 
 /** Options of {@linkcode writeAuthFile}. */
 export interface WriteAuthFileOptions {
@@ -29,7 +47,18 @@ export interface WriteAuthFileOptions {
    * milliseconds (default 60000).
    */
   staleTempMs?: number;
+  /** File operations to use instead of `node:fs/promises` (for tests). */
+  fs?: AuthFileSystem;
 }
+
+/** Options of {@linkcode recoverInterruptedWrite}. */
+export interface RecoverOptions {
+  /** File operations to use instead of `node:fs/promises` (for tests). */
+  fs?: AuthFileSystem;
+}
+
+/** How {@linkcode writeAuthFile} wrote: by a rename, or into the file in place. */
+export type WriteOutcome = "renamed" | "in_place";
 
 /** Options of {@linkcode mergeRefreshedTokens}. */
 export interface MergeOptions {
@@ -41,6 +70,16 @@ export interface MergeOptions {
 
 const DEFAULT_STALE_TEMP_MS = 60_000;
 const OWNER_READ_WRITE = 0o600;
+
+/** Rename failures after which the file is rewritten in place instead. */
+const IN_PLACE_CODES: ReadonlySet<string> = new Set([
+  "EBUSY",
+  "EXDEV",
+  "EPERM",
+  "EACCES",
+]);
+
+const NODE_FS: AuthFileSystem = { rename };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -213,6 +252,9 @@ function completeCredentials(
  * not parse (the Codex CLI may be writing it) or is newer than every temp
  * file (it was written since, by the CLI or a login).
  *
+ * Where the rename cannot replace auth.json (see {@linkcode writeAuthFile}),
+ * the temp file's content is written into auth.json in place.
+ *
  * Resolves with whether a temp file was adopted; never throws.
  *
  * @example
@@ -225,6 +267,7 @@ function completeCredentials(
  */
 export async function recoverInterruptedWrite(
   authFile: string,
+  options: RecoverOptions = {},
 ): Promise<boolean> {
   try {
     const target = await resolveTarget(authFile);
@@ -258,7 +301,17 @@ export async function recoverInterruptedWrite(
     } finally {
       await handle.close();
     }
-    await rename(newest.path, target);
+    try {
+      await (options.fs ?? NODE_FS).rename(newest.path, target);
+    } catch (error) {
+      if (!IN_PLACE_CODES.has(errorCode(error) ?? "")) throw error;
+      await writeInPlace(
+        target,
+        await readFile(newest.path, "utf8"),
+        targetInfo.mode & OWNER_READ_WRITE,
+      );
+      await unlink(newest.path).catch(() => {});
+    }
     await syncDirectory(dirname(target));
     return true;
   } catch {
@@ -266,57 +319,138 @@ export async function recoverInterruptedWrite(
   }
 }
 
+/** Gives the temp file behind `handle` the owner and group of `original`. */
+async function keepOwner(
+  handle: FileHandle,
+  original: { uid: number; gid: number },
+): Promise<void> {
+  const created = await handle.stat();
+  if (created.uid === original.uid && created.gid === original.gid) return;
+  // Root (or a member of the file's group) may hand the file back; anyone
+  // else gets EPERM, and the file is then rewritten in place, which keeps
+  // its owner.
+  await handle.chown(original.uid, original.gid);
+}
+
+/** Writes `text` to a new temp file next to `target` and renames it over. */
+async function replaceByRename(
+  target: string,
+  text: string,
+  mode: number,
+  original: { uid: number; gid: number } | undefined,
+  fs: AuthFileSystem,
+): Promise<void> {
+  const tempPath = join(
+    dirname(target),
+    `.${basename(target)}.${randomHex(8)}.tmp`,
+  );
+  let created = false;
+  try {
+    const handle = await open(tempPath, "wx", mode);
+    created = true;
+    try {
+      await handle.writeFile(text);
+      // The umask may have narrowed the mode further; set it exactly.
+      await handle.chmod(mode);
+      if (original) await keepOwner(handle, original);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tempPath, target);
+    created = false;
+  } finally {
+    if (created) await unlink(tempPath).catch(() => {});
+  }
+}
+
 /**
- * Writes `document` to `authFile` atomically: temp file
- * `.auth.json.<random>.tmp` in the same folder with mode 0600 (or the
- * original file's mode if stricter), flushed, renamed over the file behind
- * `authFile` (symlinks are kept), then the folder is flushed. The temp file is
- * removed on failure.
+ * Rewrites the existing file `target` in place: narrowed to `mode` first,
+ * then written from its start, cut to the new length and flushed. Owner,
+ * group and inode stay. A reader may catch it half-written (as with the
+ * Codex CLI's own writes), which `readCredentials` reads again.
+ */
+async function writeInPlace(
+  target: string,
+  text: string,
+  mode: number,
+): Promise<void> {
+  const handle = await open(target, "r+");
+  try {
+    if (((await handle.stat()).mode & 0o777) !== mode) {
+      // Not the owner: the mode stays what it was, never wider.
+      await handle.chmod(mode).catch(() => {});
+    }
+    const bytes = new TextEncoder().encode(text);
+    await handle.writeFile(bytes);
+    await handle.truncate(bytes.length);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Writes `document` to `authFile`: temp file `.auth.json.<random>.tmp` in
+ * the same folder with mode 0600 (or the original file's mode if stricter)
+ * and the original file's owner and group, flushed, renamed over the file
+ * behind `authFile` (symlinks are kept), then the folder is flushed. The temp
+ * file is removed on failure.
+ *
+ * When the temp file cannot be created or renamed over the file (`EBUSY`,
+ * `EXDEV`, `EPERM`, `EACCES`: a single-file bind mount, a mount across file
+ * systems, a folder the process may not write) and the file exists, it is
+ * rewritten in place instead: same inode, owner and group, mode 0600 or
+ * stricter. Resolves with how it wrote.
  *
  * Throws `CredentialsError` (`auth_file_unwritable`).
  *
  * @example
  * ```ts
  * import { writeAuthFile } from "./write.ts";
- * await writeAuthFile("/home/me/.codex/auth.json", { tokens: {} });
+ * const how = await writeAuthFile("/home/me/.codex/auth.json", { tokens: {} });
+ * console.log(how); // "renamed", or "in_place" in a single-file bind mount
  * ```
  */
 export async function writeAuthFile(
   authFile: string,
   document: Record<string, unknown>,
   options: WriteAuthFileOptions = {},
-): Promise<void> {
-  let tempPath: string | undefined;
+): Promise<WriteOutcome> {
   try {
     const target = await resolveTarget(authFile);
-    const dir = dirname(target);
-    const name = basename(target);
-    let mode = OWNER_READ_WRITE;
+    const text = JSON.stringify(document, null, 2);
+    let original: Stats | undefined;
     try {
-      mode = (await stat(target)).mode & OWNER_READ_WRITE;
+      original = await stat(target);
     } catch (error) {
       if (errorCode(error) !== "ENOENT") throw error;
     }
-    tempPath = join(dir, `.${name}.${randomHex(8)}.tmp`);
-    const handle = await open(tempPath, "wx", mode);
+    const mode = original ? original.mode & OWNER_READ_WRITE : OWNER_READ_WRITE;
     try {
-      await handle.writeFile(JSON.stringify(document, null, 2));
-      // The umask may have narrowed the mode further; set it exactly.
-      await handle.chmod(mode);
-      await handle.sync();
-    } finally {
-      await handle.close();
+      await replaceByRename(
+        target,
+        text,
+        mode,
+        original,
+        options.fs ?? NODE_FS,
+      );
+    } catch (error) {
+      if (!original?.isFile() || !IN_PLACE_CODES.has(errorCode(error) ?? "")) {
+        throw error;
+      }
+      await writeInPlace(target, text, mode);
+      return "in_place";
     }
-    await rename(tempPath, target);
-    tempPath = undefined;
+    const dir = dirname(target);
     await syncDirectory(dir);
     await removeStaleTemps(
       dir,
-      name,
+      basename(target),
       options.staleTempMs ?? DEFAULT_STALE_TEMP_MS,
     );
+    return "renamed";
   } catch (error) {
-    if (tempPath !== undefined) await unlink(tempPath).catch(() => {});
     throw new CredentialsError(
       "auth_file_unwritable",
       `Cannot write Codex credentials to ${authFile}: expected a writable file and folder, found ${
