@@ -126,6 +126,26 @@ describe("token source: cooldown after a refused refreshed token", () => {
     }
   });
 
+  it("refreshes a refreshed token that worked for a while before its 401, with no cooldown", async () => {
+    const s = await setup({ cooldownMs: 60_000 });
+    try {
+      const first = await s.source.getToken();
+      const second = await s.source.handleUnauthorized(first);
+      assert.ok(second);
+      assert.equal(s.endpoint.calls, 1);
+      // Used for six minutes, then refused (revoked, say): a refresh may
+      // help, and nothing says the backend refuses every token.
+      s.clock.offset = 6 * 60_000;
+      const third = await s.source.handleUnauthorized(second);
+      assert.ok(third);
+      assert.notEqual(third.accessToken, second.accessToken);
+      assert.equal(s.endpoint.calls, 2);
+      assert.equal(s.warnings.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("ends the cooldown when auth.json holds a new login", async () => {
     const s = await setup({ cooldownMs: 60_000 });
     try {

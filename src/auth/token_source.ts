@@ -146,6 +146,12 @@ interface Backoff {
 /** How many failing access tokens remember that they had their forced refresh. */
 const FORCED_MEMORY = 32;
 
+/**
+ * A 401 on the token a forced refresh produced counts as "refused at once"
+ * (and starts the cooldown) only this long after the refresh.
+ */
+const FORCED_PRODUCT_FRESH_MS = 5 * 60 * 1000;
+
 /** How many refresh tokens this process spent are remembered. */
 const SPENT_MEMORY = 32;
 
@@ -192,6 +198,8 @@ class FileTokenSource implements TokenSource {
   readonly #forced: string[] = [];
   /** The access token the last forced refresh produced, until it fails too. */
   #forcedProduct: string | undefined;
+  /** When `#forcedProduct` was produced (`now()`). */
+  #forcedProductAt = 0;
   /** No refresh after a 401 until `until`; kept afterwards to count repeats. */
   #cooldown: Cooldown | undefined;
   /** Refresh tokens this process traded for new ones, oldest first. */
@@ -286,9 +294,13 @@ class FileTokenSource implements TokenSource {
     if (this.#cooldown && this.#now() < this.#cooldown.until) {
       return undefined;
     }
-    if (failed.accessToken === this.#forcedProduct) {
+    if (
+      failed.accessToken === this.#forcedProduct &&
+      this.#now() - this.#forcedProductAt < FORCED_PRODUCT_FRESH_MS
+    ) {
       // A token that a refresh after a 401 has just produced is refused
-      // too: another refresh would fare no better.
+      // too: another refresh would fare no better. (One that worked for a
+      // while and is refused later, e.g. revoked, gets its refresh.)
       this.#forcedProduct = undefined;
       this.#startCooldown();
       return undefined;
@@ -306,7 +318,10 @@ class FileTokenSource implements TokenSource {
       failed: failed.accessToken,
     });
     if (next.accessToken === failed.accessToken) return undefined;
-    if (refreshes !== this.#refreshes) this.#forcedProduct = next.accessToken;
+    if (refreshes !== this.#refreshes) {
+      this.#forcedProduct = next.accessToken;
+      this.#forcedProductAt = this.#now();
+    }
     return toAccessToken(next);
   }
 
