@@ -687,6 +687,109 @@ describe("ChatStreamTranslator without buffering", () => {
   });
 });
 
+describe("ChatStreamTranslator fast path for text deltas", () => {
+  const START =
+    'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_f","created_at":3}}\n\n';
+  const END =
+    'event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_f","status":"completed","output":[]}}\n\n';
+
+  function deltaFrame(json: string, lineEnd = "\n"): string {
+    return `event: response.output_text.delta${lineEnd}data: ${json}${lineEnd}${lineEnd}`;
+  }
+
+  /** The content deltas a stream of these frames gives, fed whole and byte by byte. */
+  function contents(frames: string[]): { whole: string[]; split: string[] } {
+    const bytes = encoder.encode(START + frames.join("") + END);
+    const read = (size: number) =>
+      chunks(translate(bytes, { size }).text).flatMap((chunk) => {
+        const delta = deltaOf(chunk);
+        return typeof delta.content === "string" && delta.content !== ""
+          ? [delta.content]
+          : [];
+      });
+    return { whole: read(bytes.length), split: read(1) };
+  }
+
+  it("copies escapes and non-ASCII text exactly as the parser reads them", () => {
+    const texts = [
+      'quote " and backslash \\',
+      "line\nbreak\ttab",
+      "é 👋 \u2028",
+      "ends with backslash \\",
+    ];
+    const frames = texts.map((text) =>
+      deltaFrame(
+        `{"type":"response.output_text.delta","output_index":0,"delta":${
+          JSON.stringify(text)
+        },"logprobs":[]}`,
+      )
+    );
+    frames.push(deltaFrame(
+      '{"type":"response.output_text.delta","delta":"\\u00e9\\/","output_index":0}',
+    ));
+    const { whole, split } = contents(frames);
+    assert.deepEqual(whole, [...texts, "é/"]);
+    assert.deepEqual(split, whole);
+  });
+
+  it("copies a whole delta frame's JSON string without decoding it", () => {
+    const bytes = encoder.encode(
+      START +
+        deltaFrame('{"type":"response.output_text.delta","delta":"\\u00e9"}') +
+        END,
+    );
+    // Fast path: the upstream's own escape; byte by byte, the parser's
+    // decoded text, serialised again.
+    assert.match(translate(bytes).text, /\{"content":"\\u00e9"\}/);
+    assert.match(translate(bytes, { size: 1 }).text, /\{"content":"é"\}/);
+  });
+
+  it("reads the delta key and not a value that looks like it", () => {
+    const { whole } = contents([deltaFrame(
+      '{"type":"response.output_text.delta","item_id":"\\"delta\\":\\"no","delta":"yes","obfuscation":"\\"delta\\":\\"x"}',
+    )]);
+    assert.deepEqual(whole, ["yes"]);
+  });
+
+  it("hands frames it does not recognise to the parser", () => {
+    const { whole, split } = contents([
+      deltaFrame('{"type":"response.output_text.delta","delta": "spaced"}'),
+      deltaFrame(
+        '{"type":"response.output_text.delta","delta":"crlf"}',
+        "\r\n",
+      ),
+      'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",\ndata: "delta":"two lines"}\n\n',
+      ": keep-alive\n\n",
+      deltaFrame('{"type":"response.output_text.delta","delta":"plain"}'),
+      deltaFrame('{"type":"response.output_text.delta","delta":""}'),
+    ]);
+    assert.deepEqual(whole, ["spaced", "crlf", "two lines", "plain"]);
+    assert.deepEqual(split, whole);
+  });
+
+  it("never changes a chunk it returned earlier", () => {
+    const translator = new ChatStreamTranslator({
+      model: "m",
+      includeUsage: false,
+    });
+    const first = translator.push(encoder.encode(START));
+    const copies: [Uint8Array, Uint8Array][] = [[first, first.slice()]];
+    for (let index = 0; index < 2000; index++) {
+      const out = translator.push(encoder.encode(deltaFrame(
+        `{"type":"response.output_text.delta","delta":"piece ${index}"}`,
+      )));
+      copies.push([out, out.slice()]);
+    }
+    for (const [sent, copy] of copies) assert.deepEqual(sent, copy);
+    const text = decoder.decode(concat(copies.map(([sent]) => sent)));
+    assert.equal(
+      chunks(text + DONE_LINE).slice(1).map((chunk) => deltaOf(chunk).content)
+        .join(""),
+      Array.from({ length: 2000 }, (_, index) => `piece ${index}`).join(""),
+    );
+  });
+});
+
 describe("ChatStreamTranslator billing", () => {
   function billed(body: Uint8Array) {
     return parseBilledUsage({
@@ -751,6 +854,15 @@ describe("ChatStreamTranslator billing", () => {
     );
     assert.equal(translator.terminal, "response.completed");
     assert.match(String(translator.responseId), /^resp_/);
+  });
+
+  it("bills as the node does: per field the largest of any data line, [DONE] skipped", () => {
+    const body = encoder.encode(
+      'data: {"usage":{"prompt_tokens":5,"completion_tokens":9}}\n\n' +
+        'data: {"usage":{"prompt_tokens":7,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":3}}}\n\n' +
+        "data: [DONE]\n\n",
+    );
+    assert.deepEqual(billed(body), { input: 7, output: 9, cached: 3 });
   });
 
   it("has no billing tail when the backend reported no usage", async () => {

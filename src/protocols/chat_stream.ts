@@ -29,6 +29,16 @@
  * "chat.completion.chunk"`, `created`, `model` and `system_fingerprint: null`;
  * that prefix is serialised once per stream.
  *
+ * Cost: this runs once per event of every streamed Chat Completions answer.
+ * A text delta in the backend's own framing, whole in one upstream chunk,
+ * takes a fast path on the bytes: its `delta` JSON string is copied between
+ * the pre-encoded head and tail of a content chunk, with no decoding, no
+ * `JSON.parse` and no encoding. Every other event goes through the
+ * incremental SSE parser (`../codex/sse.ts`) and `JSON.parse`, and gives the
+ * same chunks. The bytes returned by one call are one array, cut from a slab
+ * of this stream's own (a typed-array allocation costs more than translating
+ * a delta); earlier arrays are never written again.
+ *
  * @module
  */
 
@@ -93,6 +103,19 @@ export const DONE_LINE = "data: [DONE]\n\n";
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
+const LF = 0x0a;
+const CR = 0x0d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+/** How a text delta frame of the backend starts, up to its JSON. */
+const DELTA_FRAME_HEAD = encoder.encode(
+  "event: response.output_text.delta\ndata: ",
+);
+/** Bytes of `"delta":"` plus the shortest string value, `"`. */
+const DELTA_KEY_LENGTH = 10;
+/** Size of the slabs chunks are cut from (see `#allocate`). */
+const SLAB_BYTES = 16_384;
+const FIRST_SLAB_BYTES = 2_048;
 const OPEN_TAIL = ',"logprobs":null,"finish_reason":null}]}\n\n';
 const ROLE_DELTA = '{"role":"assistant","content":"","refusal":null}';
 
@@ -136,13 +159,22 @@ export class ChatStreamTranslator {
   readonly #now: () => number;
 
   #parser: SseParser | undefined;
-  /** Output of the events of one `push`. */
+  /** Text output of the events of one `push`, not yet in `#pieces`. */
   #pushed = "";
+  /** Byte output of one `push`, in order. */
+  #pieces: Uint8Array[] = [];
+  #piecesLength = 0;
+  #slab = EMPTY;
+  #slabUsed = 0;
 
   /** `data: {"id":...,"choices":` once the first chunk is made. */
   #prefix: string | undefined;
   /** `#prefix` + `[{"index":0,"delta":`. */
   #choiceHead = "";
+  /** `#choiceHead` + `{"content":`, as bytes. */
+  #contentHead = EMPTY;
+  /** `}` + the open choice's tail, as bytes. */
+  #contentTail = EMPTY;
   #started = false;
   #ended = false;
   #usageSent = false;
@@ -209,16 +241,36 @@ export class ChatStreamTranslator {
    */
   push(chunk: Uint8Array): Uint8Array {
     if (this.#ended) return EMPTY;
-    this.#parser ??= new SseParser(
+    const parser = this.#parser ??= new SseParser(
       (event, data) => {
         this.#pushed += this.#translate(event, data);
       },
       { wants: wantsChatEvent },
     );
-    this.#parser.push(chunk);
-    const out = this.#pushed;
-    this.#pushed = "";
-    return encode(out);
+    const length = chunk.length;
+    let position = 0;
+    while (position < length && !this.#ended) {
+      let end: number;
+      if (parser.pendingBytes > 0) {
+        // Inside an event the parser holds: hand it lines up to its end.
+        const lf = chunk.indexOf(LF, position);
+        end = lf < 0 ? length : lf + 1;
+      } else {
+        // At an event boundary: a text delta takes the fast path, any
+        // other event goes whole to the parser.
+        if (this.#started) {
+          const next = this.#fastDelta(chunk, position);
+          if (next > 0) {
+            position = next;
+            continue;
+          }
+        }
+        end = eventEnd(chunk, position);
+      }
+      parser.push(chunk.subarray(position, end));
+      position = end;
+    }
+    return this.#takeOutput();
   }
 
   /**
@@ -278,6 +330,121 @@ export class ChatStreamTranslator {
   billingTail(): Uint8Array {
     if (this.#usageSent || this.#usage === undefined) return EMPTY;
     return encoder.encode(this.#usageChunk());
+  }
+
+  /**
+   * The text delta event at `start`, translated without decoding: its
+   * `delta` JSON string is copied as it is between the pre-encoded head and
+   * tail of a content chunk. Only for the backend's own framing
+   * (`event: response.output_text.delta\ndata: {...}\n\n` whole in this
+   * chunk, `\n` line ends, compact JSON); anything else returns 0 and goes
+   * to the parser, which gives the same chunk.
+   *
+   * @returns where the next event starts, or 0
+   */
+  #fastDelta(chunk: Uint8Array, start: number): number {
+    const head = DELTA_FRAME_HEAD;
+    const length = chunk.length;
+    const data = start + head.length;
+    if (length <= data) return 0;
+    for (let index = 0; index < head.length; index++) {
+      if (chunk[start + index] !== head[index]) return 0;
+    }
+    const lf = chunk.indexOf(LF, data);
+    if (
+      lf < 0 || lf + 1 >= length || chunk[lf + 1] !== LF ||
+      chunk[lf - 1] === CR
+    ) {
+      return 0;
+    }
+    // `"delta":"` is the event's `delta` key: a quote inside a JSON string is
+    // escaped, so these bytes are a key `delta`, and the event has no other.
+    // It sits near the end of the line: search backwards.
+    let open = -1;
+    for (let at = lf - DELTA_KEY_LENGTH; at >= data; at--) {
+      if (
+        chunk[at] === QUOTE && chunk[at + 6] === QUOTE &&
+        chunk[at + 8] === QUOTE && chunk[at + 1] === 0x64 &&
+        chunk[at + 2] === 0x65 && chunk[at + 3] === 0x6c &&
+        chunk[at + 4] === 0x74 && chunk[at + 5] === 0x61 &&
+        chunk[at + 7] === 0x3a
+      ) {
+        open = at + 8;
+        break;
+      }
+    }
+    if (open < 0) return 0;
+    let close = -1;
+    for (let at = open + 1; at < lf; at++) {
+      const byte = chunk[at];
+      if (byte === QUOTE) {
+        close = at;
+        break;
+      }
+      if (byte === BACKSLASH) at++;
+    }
+    if (close < 0) return 0;
+    if (close > open + 1) {
+      this.#flushText();
+      this.#piece(this.#contentHead);
+      this.#piece(chunk.subarray(open, close + 1));
+      this.#piece(this.#contentTail);
+    }
+    return lf + 2;
+  }
+
+  #piece(bytes: Uint8Array): void {
+    this.#pieces.push(bytes);
+    this.#piecesLength += bytes.length;
+  }
+
+  #flushText(): void {
+    if (this.#pushed !== "") {
+      this.#piece(encoder.encode(this.#pushed));
+      this.#pushed = "";
+    }
+  }
+
+  /** The output of one `push`, as one new array. */
+  #takeOutput(): Uint8Array {
+    this.#flushText();
+    const pieces = this.#pieces;
+    if (pieces.length === 0) return EMPTY;
+    let out: Uint8Array;
+    if (pieces.length === 1) out = pieces[0];
+    else {
+      out = this.#allocate(this.#piecesLength);
+      let offset = 0;
+      for (const piece of pieces) {
+        out.set(piece, offset);
+        offset += piece.length;
+      }
+    }
+    this.#pieces = [];
+    this.#piecesLength = 0;
+    return out;
+  }
+
+  /**
+   * A new array of `size` bytes: a view of this stream's current slab, so
+   * that the many small chunks of a stream cost one allocation per slab, not
+   * one each (an allocation costs more than translating a delta). The slab
+   * holds only this stream's output.
+   */
+  #allocate(size: number): Uint8Array {
+    if (size > SLAB_BYTES / 4) return new Uint8Array(size);
+    if (this.#slabUsed + size > this.#slab.length) {
+      // The first slab is small: most streams are short.
+      this.#slab = new Uint8Array(
+        this.#slab.length === 0 && size <= FIRST_SLAB_BYTES
+          ? FIRST_SLAB_BYTES
+          : SLAB_BYTES,
+      );
+      this.#slabUsed = 0;
+    }
+    const start = this.#slabUsed;
+    this.#slabUsed += size;
+    return this.#slab.subarray(start, this.#slabUsed);
   }
 
   #translate(event: string, data: string): string {
@@ -465,6 +632,8 @@ export class ChatStreamTranslator {
         JSON.stringify(this.#model)
       },"system_fingerprint":null,"choices":`;
       this.#choiceHead = `${this.#prefix}[{"index":0,"delta":`;
+      this.#contentHead = encoder.encode(`${this.#choiceHead}{"content":`);
+      this.#contentTail = encoder.encode(`}${OPEN_TAIL}`);
     }
     return this.#prefix;
   }
@@ -474,6 +643,16 @@ export class ChatStreamTranslator {
       JSON.stringify(chatUsage(this.#usage))
     }}\n\n`;
   }
+}
+
+/** Where the event starting at `start` ends: after its blank line, or at the end of the chunk. */
+function eventEnd(chunk: Uint8Array, start: number): number {
+  let lf = chunk.indexOf(LF, start);
+  while (lf >= 0 && lf + 1 < chunk.length) {
+    if (chunk[lf + 1] === LF) return lf + 2;
+    lf = chunk.indexOf(LF, lf + 1);
+  }
+  return chunk.length;
 }
 
 function encode(text: string): Uint8Array {
