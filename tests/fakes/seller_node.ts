@@ -68,31 +68,50 @@ function toBytes(body: unknown): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(body));
 }
 
-/** Usage the node bills, parsed as the node does from a resolved body. */
+/**
+ * Usage the node bills, parsed as the node does from a resolved body
+ * (spec/HOST_CONTRACT.md, "Billing"): the top-level `usage` of a JSON body;
+ * over SSE, the `usage`, `response.usage` or `message.usage` of every `data:`
+ * line (`[DONE]` and lines that are not JSON skipped), taking per field the
+ * largest value. Responses (`input_tokens`, `output_tokens`,
+ * `input_tokens_details.cached_tokens`) and Chat Completions
+ * (`prompt_tokens`, `completion_tokens`, `prompt_tokens_details.cached_tokens`)
+ * field names are both read.
+ */
 export function parseBilledUsage(
   response: SerializedHttpResponse,
 ): BuyerResult["usage"] {
   const text = decoder.decode(response.body);
   const found = { input: 0, output: 0, cached: 0 };
   let seen = false;
-  const take = (usage: Record<string, unknown> | undefined) => {
+  const take = (usage: unknown) => {
     if (!usage || typeof usage !== "object") return;
     seen = true;
-    found.input = Number(usage.input_tokens ?? 0);
-    found.output = Number(usage.output_tokens ?? 0);
-    const details = usage.input_tokens_details as
-      | Record<string, unknown>
-      | null
-      | undefined;
-    found.cached = Number(details?.cached_tokens ?? 0);
+    const fields = usage as Record<string, unknown>;
+    const details = (fields.input_tokens_details ??
+      fields.prompt_tokens_details) as
+        | Record<string, unknown>
+        | null
+        | undefined;
+    found.input = Math.max(
+      found.input,
+      Number(fields.input_tokens ?? fields.prompt_tokens ?? 0),
+    );
+    found.output = Math.max(
+      found.output,
+      Number(fields.output_tokens ?? fields.completion_tokens ?? 0),
+    );
+    found.cached = Math.max(found.cached, Number(details?.cached_tokens ?? 0));
   };
   const type = response.headers["content-type"] ?? "";
   if (type.includes("text/event-stream")) {
     for (const line of text.split("\n")) {
       if (!line.startsWith("data:")) continue;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") continue;
       try {
-        const json = JSON.parse(line.slice(5).trim());
-        take(json.usage ?? json.response?.usage);
+        const json = JSON.parse(data);
+        take(json?.usage ?? json?.response?.usage ?? json?.message?.usage);
       } catch {
         // not JSON: the node skips it too
       }
