@@ -241,7 +241,6 @@ export async function startFakeIssuer(
   const requests: RecordedIssuerRequest[] = [];
   const revokedTokens: string[] = [];
   const codes = new Map<string, PendingCode>();
-  const usedCodes = new Set<string>();
   const devices = new Map<string, DeviceCode>();
   let authorizeError = options.authorizeError;
   let device: FakeDeviceLogin = { ...options.device };
@@ -353,12 +352,12 @@ export async function startFakeIssuer(
     }
     const code = fields.code ?? "";
     const pending = codes.get(code);
-    if (pending === undefined || usedCodes.has(code)) {
+    if (pending === undefined) {
       return invalidGrant(
         "The authorization code is invalid, expired or already used",
       );
     }
-    usedCodes.add(code);
+    // Single use: the first attempt spends the code, whatever its outcome.
     codes.delete(code);
     if (fields.redirect_uri !== pending.redirectUri) {
       return invalidGrant(
