@@ -27,11 +27,7 @@ import {
 import { credentialsFromDocument } from "../src/auth/auth_file.ts";
 import type { LoginTokens } from "../src/auth/oauth.ts";
 import { AccountError } from "../src/errors.ts";
-import {
-  makeAccessToken,
-  makeIdToken,
-  makeJwt,
-} from "../src/testing/jwt.ts";
+import { makeAccessToken, makeIdToken, makeJwt } from "../src/testing/jwt.ts";
 import {
   assertNoSecrets,
   type TempDir,

@@ -105,7 +105,9 @@ function secretsOf(issuer: FakeIssuer, login?: BrowserLogin): string[] {
     }
   }
   if (issuer.latestRefreshToken) secrets.add(issuer.latestRefreshToken);
-  if (login) secrets.add(new URL(login.authorizeUrl).searchParams.get("state")!);
+  if (login) {
+    secrets.add(new URL(login.authorizeUrl).searchParams.get("state")!);
+  }
   return [...secrets];
 }
 
@@ -272,7 +274,10 @@ describe("browser login", () => {
       const login = await startLogin(issuer, {
         openBrowser: (url) => opened.push(url),
       });
-      assert.equal(login.redirectUri, `http://localhost:${login.port}/auth/callback`);
+      assert.equal(
+        login.redirectUri,
+        `http://localhost:${login.port}/auth/callback`,
+      );
       const visit = await playBrowser(login.authorizeUrl);
       assert.equal(visit.status, 200);
       assert.match(visit.contentType, /^text\/html/);
@@ -305,7 +310,10 @@ describe("browser login", () => {
       assert.equal(saved.accountId, ACCOUNT);
       const authFile = accountAuthFile(home, "work");
       assert.equal((await stat(authFile)).mode & 0o777, 0o600);
-      assert.equal((await stat(join(home, "accounts", "work"))).mode & 0o777, 0o700);
+      assert.equal(
+        (await stat(join(home, "accounts", "work"))).mode & 0o777,
+        0o700,
+      );
       const text = await readFile(authFile, "utf8");
       const document = JSON.parse(text);
       assert.equal(text, JSON.stringify(document, null, 2), "pretty JSON");
@@ -422,7 +430,10 @@ describe("browser login", () => {
       const error = await rejection(login.tokens);
       assert.equal(error.code, "login_denied");
       assert.equal(error.reason, "missing_codex_entitlement");
-      assert.match(error.message, /Codex is not enabled for this ChatGPT workspace/);
+      assert.match(
+        error.message,
+        /Codex is not enabled for this ChatGPT workspace/,
+      );
       assert.match(visit.text, /Codex is not enabled/);
       assertNoSecrets(error, secretsOf(issuer, login));
       await assertClosed(login.port);
@@ -474,7 +485,9 @@ describe("browser login", () => {
 
   it("falls back to the next port when the first is taken, and names the bound one in the redirect", async () => {
     const blocker: Server = createServer();
-    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) =>
+      blocker.listen(0, "127.0.0.1", resolve)
+    );
     const taken = (blocker.address() as AddressInfo).port;
     try {
       await withIssuer(async (issuer) => {
@@ -517,8 +530,14 @@ describe("browser login", () => {
 describe("code exchange errors", () => {
   it("takes the message from error_description, else error.message, else error", async () => {
     const bodies: Array<[unknown, RegExp]> = [
-      [{ error: "invalid_grant", error_description: "Described" }, /invalid_grant: Described/],
-      [{ error: { message: "Nested message", code: "bad_code" } }, /bad_code: Nested message/],
+      [
+        { error: "invalid_grant", error_description: "Described" },
+        /invalid_grant: Described/,
+      ],
+      [
+        { error: { message: "Nested message", code: "bad_code" } },
+        /bad_code: Nested message/,
+      ],
       [{ error: "just_a_code" }, /HTTP 400 \(just_a_code\)/],
     ];
     for (const [body, expected] of bodies) {
@@ -540,7 +559,8 @@ describe("code exchange errors", () => {
         new Response(
           JSON.stringify({
             error: "invalid_grant",
-            error_description: "code ac_secret_code with verifier secret_verifier is bad",
+            error_description:
+              "code ac_secret_code with verifier secret_verifier is bad",
           }),
           { status: 400 },
         ),
@@ -570,7 +590,9 @@ describe("code exchange errors", () => {
 
   it("reports an unreachable issuer", async () => {
     const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) =>
+      closed.listen(0, "127.0.0.1", resolve)
+    );
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
     const error = await rejection(exchangeAuthorizationCode({
@@ -678,7 +700,9 @@ describe("device login", () => {
         intervalMs: 60_000,
       });
       while (
-        !issuer.requests.some((r) => r.path === "/api/accounts/deviceauth/token")
+        !issuer.requests.some((r) =>
+          r.path === "/api/accounts/deviceauth/token"
+        )
       ) {
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
@@ -738,7 +762,9 @@ describe("revoke", () => {
 
   it("gives up after its timeout", async () => {
     const silent = createServer(() => {});
-    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    await new Promise<void>((resolve) =>
+      silent.listen(0, "127.0.0.1", resolve)
+    );
     try {
       const started = Date.now();
       const result = await revokeRefreshToken("rt_x", {
@@ -805,17 +831,26 @@ describe("opening the browser", () => {
   it("resolves true when the opener starts", async () => {
     const { calls, spawn } = fakeSpawn("spawn");
     assert.equal(
-      await openInBrowser("https://auth.example/", { platform: "linux", spawn }),
+      await openInBrowser("https://auth.example/", {
+        platform: "linux",
+        spawn,
+      }),
       true,
     );
-    assert.deepEqual(calls, [{ command: "xdg-open", args: ["https://auth.example/"] }]);
+    assert.deepEqual(calls, [{
+      command: "xdg-open",
+      args: ["https://auth.example/"],
+    }]);
   });
 
   it("resolves false, never throws, when the opener is missing", async () => {
     for (const outcome of ["error", "throw"] as const) {
       const { spawn } = fakeSpawn(outcome);
       assert.equal(
-        await openInBrowser("https://auth.example/", { platform: "linux", spawn }),
+        await openInBrowser("https://auth.example/", {
+          platform: "linux",
+          spawn,
+        }),
         false,
       );
     }
