@@ -66,7 +66,11 @@ import {
 } from "./_fake_refresh_grant.ts";
 import { FAKE_CODEX_CLIENT_ID } from "./fake_token_endpoint.ts";
 
-export type { TokenIdentity } from "./_fake_refresh_grant.ts";
+export type {
+  ErrorCodePlacement,
+  FakeTokenFailure,
+  TokenIdentity,
+} from "./_fake_refresh_grant.ts";
 
 /** How the device login of the fake issuer behaves. */
 export interface FakeDeviceLogin {
