@@ -4,6 +4,7 @@
 
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn as nodeSpawn } from "node:child_process";
 import { readFile, stat } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -854,6 +855,29 @@ describe("opening the browser", () => {
         false,
       );
     }
+  });
+
+  it("with the real spawn: true when the program starts, false when it is missing", async () => {
+    function realSpawn(program: string): SpawnFunction {
+      return (_command, _args, options) =>
+        nodeSpawn(program, [], options) as unknown as ReturnType<
+          SpawnFunction
+        >;
+    }
+    assert.equal(
+      await openInBrowser("https://auth.example/", {
+        platform: "linux",
+        spawn: realSpawn("true"),
+      }),
+      true,
+    );
+    assert.equal(
+      await openInBrowser("https://auth.example/", {
+        platform: "linux",
+        spawn: realSpawn("no-such-opener-program-here"),
+      }),
+      false,
+    );
   });
 
   it("opens nothing on a headless Linux or for a URL that is not http(s)", async () => {
