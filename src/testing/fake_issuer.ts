@@ -189,6 +189,8 @@ function randomToken(bytes: number): string {
   );
 }
 
+// Computed here rather than with src/auth/pkce.ts, so that a bug there cannot
+// hide behind the fake.
 async function s256(verifier: string): Promise<string> {
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)),
