@@ -1,6 +1,7 @@
 /**
  * Test helpers of `@antseed/provider-openai-responses`: a simulated Codex
- * backend and a fake OAuth token endpoint that run on 127.0.0.1, and
+ * backend, a fake OAuth token endpoint and a simulated OAuth issuer (the
+ * browser and device logins, revoke) that run on 127.0.0.1, and
  * unsigned test credentials shaped like the ones `codex login` writes. Use
  * them to test code that embeds the provider without a ChatGPT account or
  * network access. Nothing here is a real credential.
@@ -75,6 +76,15 @@ export type {
   FakeTokenFailure,
   RecordedTokenRequest,
 } from "./src/testing/fake_token_endpoint.ts";
+export { startFakeIssuer } from "./src/testing/fake_issuer.ts";
+export type {
+  FakeAuthorizeError,
+  FakeDeviceLogin,
+  FakeIssuer,
+  FakeIssuerOptions,
+  RecordedIssuerRequest,
+  TokenIdentity,
+} from "./src/testing/fake_issuer.ts";
 export {
   AUTH_CLAIM,
   makeAccessToken,

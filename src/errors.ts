@@ -192,3 +192,94 @@ export function systemErrorCode(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === "string" ? code : undefined;
 }
+
+/** Stable codes of {@linkcode LoginError}. */
+export type LoginErrorCode =
+  | "login_issuer_invalid"
+  | "login_port_unavailable"
+  | "login_state_mismatch"
+  | "login_denied"
+  | "login_code_missing"
+  | "login_exchange_failed"
+  | "login_timeout"
+  | "login_cancelled"
+  | "device_login_unavailable"
+  | "device_login_failed"
+  | "device_code_expired";
+
+/** Options of {@linkcode LoginError}. */
+export interface LoginErrorOptions extends ErrorOptions {
+  /** What the issuer said, when it said something, e.g. `missing_codex_entitlement` or `invalid_grant`. */
+  reason?: string;
+  /** HTTP status of the issuer's answer, when there was one. */
+  status?: number;
+}
+
+/**
+ * A login with the provider's own OAuth flows (browser or device code)
+ * failed. The message never holds a token, an authorization code, a PKCE
+ * verifier or an email.
+ */
+export class LoginError extends OpenAIResponsesError {
+  /** What the issuer said, when it said something, e.g. `missing_codex_entitlement`. */
+  readonly reason?: string;
+  /** HTTP status of the issuer's answer, when there was one. */
+  readonly status?: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param code which step failed
+   * @param message what was expected, what was found, what to do
+   * @param options the issuer's reason and status, `cause`
+   */
+  constructor(
+    code: LoginErrorCode,
+    message: string,
+    options: LoginErrorOptions = {},
+  ) {
+    super(code, message, options);
+    this.name = "LoginError";
+    if (options.reason !== undefined) this.reason = options.reason;
+    if (options.status !== undefined) this.status = options.status;
+  }
+}
+
+/** Stable codes of {@linkcode AccountError}. */
+export type AccountErrorCode =
+  | "invalid_account_name"
+  | "account_exists"
+  | "account_duplicate"
+  | "account_id_missing"
+  | "account_not_found"
+  | "accounts_unreadable"
+  | "account_unwritable";
+
+/**
+ * An account of the provider's own login store (`<home>/accounts/<name>/`)
+ * cannot be created, read or removed as asked.
+ */
+export class AccountError extends OpenAIResponsesError {
+  /**
+   * The account that already holds the same ChatGPT account id (code
+   * `account_duplicate` only).
+   */
+  readonly existing?: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param code which problem was found
+   * @param message what was expected, what was found, what to do
+   * @param options `existing` (the other account's name), `cause`
+   */
+  constructor(
+    code: AccountErrorCode,
+    message: string,
+    options: ErrorOptions & { existing?: string } = {},
+  ) {
+    super(code, message, options);
+    this.name = "AccountError";
+    if (options.existing !== undefined) this.existing = options.existing;
+  }
+}

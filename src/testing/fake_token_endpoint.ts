@@ -45,49 +45,20 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import { makeAccessToken, makeIdToken } from "./jwt.ts";
+import { parseFields, readBody } from "./_fake_http.ts";
+import {
+  createRefreshGrant,
+  type FakeTokenFailure,
+} from "./_fake_refresh_grant.ts";
+
+export {
+  type ErrorCodePlacement,
+  type FakeTokenFailure,
+  REFRESH_TOKEN_REUSED_BODY,
+} from "./_fake_refresh_grant.ts";
 
 /** The OAuth client id the Codex CLI uses; the default the fake requires. */
 export const FAKE_CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
-
-/** The exact body the real endpoint answers (with 401) to a reused refresh token. */
-export const REFRESH_TOKEN_REUSED_BODY = {
-  error: {
-    message:
-      "Your refresh token has already been used to generate a new access token. Please try signing in again.",
-    type: "invalid_request_error",
-    param: null,
-    code: "refresh_token_reused",
-  },
-} as const;
-
-/** Where a permanent failure puts its error code in the body. */
-export type ErrorCodePlacement = "error.code" | "error" | "code";
-
-/** A scripted failure of the fake endpoint. */
-export type FakeTokenFailure =
-  | {
-    /** Answer every refresh with a permanent error. */
-    kind: "permanent";
-    /** Error code (default `refresh_token_expired`). */
-    code?: string;
-    /** HTTP status (default 401). */
-    status?: number;
-    /** Where the code sits in the body (default `error.code`). */
-    placement?: ErrorCodePlacement;
-  }
-  | {
-    /** Answer with a transient server error. */
-    kind: "transient";
-    /** HTTP status (default 500). */
-    status?: number;
-    /** How many calls fail before the endpoint works again (default: all). */
-    times?: number;
-  }
-  | {
-    /** Be unreachable: every connection is destroyed before any answer. */
-    kind: "down";
-  };
 
 /** Options of {@linkcode startFakeTokenEndpoint}. */
 export interface FakeTokenEndpointOptions {
@@ -151,69 +122,6 @@ export interface FakeTokenEndpoint {
   close(): Promise<void>;
 }
 
-function randomHex(bytes: number): string {
-  const buffer = crypto.getRandomValues(new Uint8Array(bytes));
-  return Array.from(buffer, (byte) => byte.toString(16).padStart(2, "0"))
-    .join("");
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    request.on("data", (chunk: Uint8Array) => chunks.push(chunk));
-    request.on("end", () => {
-      let length = 0;
-      for (const chunk of chunks) length += chunk.byteLength;
-      const all = new Uint8Array(length);
-      let offset = 0;
-      for (const chunk of chunks) {
-        all.set(chunk, offset);
-        offset += chunk.byteLength;
-      }
-      resolve(new TextDecoder().decode(all));
-    });
-    request.on("error", reject);
-  });
-}
-
-function parseFields(
-  contentType: string,
-  text: string,
-): Record<string, string> | undefined {
-  if (contentType.includes("application/json")) {
-    try {
-      const parsed = JSON.parse(text);
-      if (typeof parsed !== "object" || parsed === null) return undefined;
-      const fields: Record<string, string> = {};
-      for (const [key, value] of Object.entries(parsed)) {
-        if (typeof value === "string") fields[key] = value;
-      }
-      return fields;
-    } catch {
-      return undefined;
-    }
-  }
-  if (contentType.includes("application/x-www-form-urlencoded")) {
-    return Object.fromEntries(new URLSearchParams(text));
-  }
-  return undefined;
-}
-
-function errorBody(
-  code: string,
-  placement: ErrorCodePlacement,
-): Record<string, unknown> {
-  const message =
-    "Could not validate your refresh token. Please try signing in again.";
-  if (placement === "error") {
-    return { error: code, error_description: message };
-  }
-  if (placement === "code") return { code, message };
-  return {
-    error: { message, type: "invalid_request_error", param: null, code },
-  };
-}
-
 /**
  * Starts a fake token endpoint on 127.0.0.1 (a free port).
  *
@@ -230,24 +138,25 @@ function errorBody(
 export async function startFakeTokenEndpoint(
   options: FakeTokenEndpointOptions = {},
 ): Promise<FakeTokenEndpoint> {
-  /** Live refresh tokens. */
-  const live = new Set<string>(options.refreshTokens ?? []);
-  /** Spent refresh token -> the one issued for it. */
-  const spent = new Map<string, string>();
+  const grant = createRefreshGrant({
+    clientId: options.clientId ?? FAKE_CODEX_CLIENT_ID,
+    refreshTokens: options.refreshTokens,
+    identity: {
+      accountId: options.accountId,
+      plan: options.plan,
+      email: options.email,
+    },
+    accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds,
+    omit: options.omit,
+    failure: options.failure,
+  });
   const requests: RecordedTokenRequest[] = [];
   const timers = new Set<ReturnType<typeof setTimeout>>();
-  const clientId = options.clientId ?? FAKE_CODEX_CLIENT_ID;
-  const omit = new Set(options.omit ?? []);
-  let failure = options.failure;
   let delayMs = options.delayMs ?? 0;
   let calls = 0;
-  let successes = 0;
-  let serial = 0;
-  let latestRefreshToken = options.refreshTokens?.at(-1);
-  let latestAccessToken: string | undefined;
 
   function isDown(): boolean {
-    return failure?.kind === "down";
+    return grant.failure?.kind === "down";
   }
 
   function wait(ms: number): Promise<void> {
@@ -259,104 +168,6 @@ export async function startFakeTokenEndpoint(
       }, ms);
       timers.add(timer);
     });
-  }
-
-  function issue(): Record<string, unknown> {
-    serial++;
-    const exp = Math.floor(Date.now() / 1000) +
-      (options.accessTokenLifetimeSeconds ?? 3600);
-    const claims = {
-      accountId: options.accountId,
-      plan: options.plan,
-      email: options.email,
-      exp,
-      extra: { jti: `${serial}_${randomHex(4)}` },
-    };
-    const refreshToken = `rt_fake_${serial}_${randomHex(12)}`;
-    const accessToken = makeAccessToken(claims);
-    const answer: Record<string, unknown> = {
-      token_type: "Bearer",
-      expires_in: options.accessTokenLifetimeSeconds ?? 3600,
-      scope: "openid profile email offline_access",
-    };
-    if (!omit.has("access_token")) {
-      answer.access_token = accessToken;
-      latestAccessToken = accessToken;
-    }
-    if (!omit.has("refresh_token")) {
-      answer.refresh_token = refreshToken;
-      live.add(refreshToken);
-    }
-    if (!omit.has("id_token")) answer.id_token = makeIdToken(claims);
-    return answer;
-  }
-
-  function answer(
-    status: number,
-    body: unknown,
-  ): { status: number; body: unknown } {
-    return { status, body };
-  }
-
-  function decide(fields: Record<string, string> | undefined) {
-    if (fields === undefined) {
-      return answer(400, {
-        error: "invalid_request",
-        error_description:
-          "Expected a JSON or form-encoded body with client_id, grant_type and refresh_token",
-      });
-    }
-    if (fields.client_id !== clientId) {
-      return answer(401, {
-        error: "invalid_client",
-        error_description: "Unknown or missing client_id",
-      });
-    }
-    if (fields.grant_type !== "refresh_token") {
-      return answer(400, {
-        error: "unsupported_grant_type",
-        error_description: "Expected grant_type refresh_token",
-      });
-    }
-    const token = fields.refresh_token;
-    if (typeof token !== "string" || token === "") {
-      return answer(400, {
-        error: "invalid_request",
-        error_description: "Missing refresh_token",
-      });
-    }
-    if (failure?.kind === "permanent") {
-      return answer(
-        failure.status ?? 401,
-        errorBody(
-          failure.code ?? "refresh_token_expired",
-          failure.placement ?? "error.code",
-        ),
-      );
-    }
-    if (failure?.kind === "transient") {
-      const status = failure.status ?? 500;
-      if (failure.times !== undefined) {
-        failure = failure.times > 1
-          ? { ...failure, times: failure.times - 1 }
-          : undefined;
-      }
-      return answer(status, {
-        error: { message: "Internal server error", code: "server_error" },
-      });
-    }
-    if (spent.has(token)) return answer(401, REFRESH_TOKEN_REUSED_BODY);
-    if (!live.has(token)) {
-      return answer(401, errorBody("invalid_grant", "error"));
-    }
-    live.delete(token);
-    const issued = issue();
-    spent.set(token, String(issued.refresh_token ?? ""));
-    if (typeof issued.refresh_token === "string") {
-      latestRefreshToken = issued.refresh_token;
-    }
-    successes++;
-    return answer(200, issued);
   }
 
   async function handle(
@@ -394,7 +205,7 @@ export async function startFakeTokenEndpoint(
       request.socket.destroy();
       return;
     }
-    const outcome = decide(fields);
+    const outcome = grant.decide(fields);
     record.status = outcome.status;
     response.writeHead(outcome.status, { "content-type": "application/json" });
     response.end(JSON.stringify(outcome.body));
@@ -425,32 +236,31 @@ export async function startFakeTokenEndpoint(
       return calls;
     },
     get successes() {
-      return successes;
+      return grant.successes;
     },
     get requests() {
       return requests;
     },
     get latestRefreshToken() {
-      return latestRefreshToken;
+      return grant.latestRefreshToken;
     },
     get latestAccessToken() {
-      return latestAccessToken;
+      return grant.latestAccessToken;
     },
     addRefreshToken(refreshToken: string): void {
-      live.add(refreshToken);
-      latestRefreshToken = refreshToken;
+      grant.add(refreshToken);
     },
     accepts(refreshToken: string): boolean {
-      return live.has(refreshToken);
+      return grant.accepts(refreshToken);
     },
     isSpent(refreshToken: string): boolean {
-      return spent.has(refreshToken);
+      return grant.isSpent(refreshToken);
     },
     successorOf(refreshToken: string): string | undefined {
-      return spent.get(refreshToken);
+      return grant.successorOf(refreshToken);
     },
     setFailure(next: FakeTokenFailure | undefined): void {
-      failure = next;
+      grant.failure = next;
     },
     setDelay(ms: number): void {
       delayMs = ms;
