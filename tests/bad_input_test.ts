@@ -296,6 +296,7 @@ describe("fields the provider forwards or repairs", () => {
   it(
     "answers a prompt_cache_key that cannot be a header value (CR/LF, non-Latin-1) with 400 and no upstream attempt",
     async () => {
+      const posts = responsePosts();
       for (const key of ["a\r\nx-injected: 1", "ключ"]) {
         const response = await provider.handleRequest({
           requestId: "cache-key",
@@ -312,6 +313,7 @@ describe("fields the provider forwards or repairs", () => {
         });
         assert.equal(response.statusCode, 400);
       }
+      assert.equal(responsePosts(), posts, "no upstream attempt");
     },
   );
 });
