@@ -336,6 +336,14 @@ describe("classifyUpstreamError secrets", () => {
     assert.match(verdict.error.message, /\[redacted\]/);
   });
 
+  it("scrubs an opaque bearer token, one that is not a JWT", () => {
+    const verdict = classify(400, {
+      detail: "Header was Bearer opaque_token.12345, check it",
+    });
+    assert.doesNotMatch(verdict.error.message, /opaque_token/);
+    assert.match(verdict.error.message, /Bearer \[redacted\], check it/);
+  });
+
   it("does not expose a JWT cut by truncation", () => {
     const verdict = classify(400, {
       detail: `${"x".repeat(MAX_PASSED_TEXT - 20)} ${JWT}`,
