@@ -141,6 +141,8 @@ async function checkList(mutants: Mutant[]): Promise<string[]> {
 /** Running test processes, killed (with their children) on a signal. */
 const running = new Set<Deno.ChildProcess>();
 const scratches: string[] = [];
+/** Set on a signal: nothing is written to the scratch copies any more. */
+let stopping = false;
 
 function killGroup(child: Deno.ChildProcess): void {
   try {
@@ -157,9 +159,16 @@ function killGroup(child: Deno.ChildProcess): void {
 }
 
 async function cleanUp(): Promise<void> {
+  stopping = true;
   for (const child of running) killGroup(child);
   for (const path of scratches) {
-    await rm(path, { recursive: true, force: true }).catch(() => {});
+    // A killed test process may still be writing there for a moment.
+    for (let attempt = 0; attempt < 10 && await exists(path); attempt++) {
+      await rm(path, { recursive: true, force: true }).catch(() => {});
+      if (await exists(path)) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
   }
 }
 
@@ -260,7 +269,7 @@ async function runMutant(
     }
     return { mutant, caughtBy: firstError(run.output), ms };
   } finally {
-    await writeFile(path, original);
+    if (!stopping) await writeFile(path, original);
   }
 }
 
@@ -318,6 +327,7 @@ async function main(): Promise<number> {
     while (next < mutants.length) {
       const index = next++;
       const outcome = await runMutant(mutants[index], scratch, options);
+      if (stopping) return;
       outcomes[index] = outcome;
       done++;
       console.error(
