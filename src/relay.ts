@@ -95,6 +95,10 @@ export interface OpenUpstream {
   deadline: number;
   /** Whether the deadline passed (the fetch was then aborted). */
   readonly timedOut: boolean;
+  /** Whether the exchange was aborted: timed out, or the buyer went away. */
+  readonly aborted: boolean;
+  /** The reader of `body` while it is read, so that an abort can cancel it. */
+  reader?: ReadableStreamDefaultReader<Uint8Array>;
   /** Ends the exchange: unwatches it, unhooks the buyer's signal, aborts an unfinished fetch. */
   close(finished?: boolean): void;
 }
@@ -108,6 +112,7 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
   readonly controller = new AbortController();
   body: ReadableStream<Uint8Array> | null = null;
   accountId = "";
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   deadline: number;
   timedOut = false;
   readonly #watchdog: Watchdog;
@@ -125,15 +130,27 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
     signal?.addEventListener("abort", this, { once: true });
   }
 
+  get aborted(): boolean {
+    return this.controller.signal.aborted;
+  }
+
   /** The deadline passed: abort the fetch. */
   onExpire(): void {
     this.timedOut = true;
-    this.controller.abort();
+    this.#abort(undefined);
   }
 
   /** The buyer's signal aborted. */
   handleEvent(): void {
-    this.controller.abort(this.#signal?.reason);
+    this.#abort(this.#signal?.reason);
+  }
+
+  #abort(reason: unknown): void {
+    this.controller.abort(reason);
+    // Deno's fetch now and then misses an abort while a body read is
+    // pending, and the read then waits for as long as the stream is silent:
+    // cancelling the reader ends it whatever the fetch does.
+    this.reader?.cancel(reason).catch(() => {});
   }
 
   close(finished?: boolean): void {
@@ -373,10 +390,17 @@ async function readUpstream(
   const body = upstream.body;
   if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
+  upstream.reader = reader;
+  // Aborted before the reader existed: cancel it now (see UpstreamExchange).
+  if (upstream.aborted) reader.cancel().catch(() => {});
   try {
     while (true) {
       const { done, value } = await reader.read();
-      if (done) return { chunks, total, finished: true };
+      if (done) {
+        // A reader cancelled by an abort: not the end of the body.
+        if (upstream.aborted) throw new Error("The exchange was aborted");
+        return { chunks, total, finished: true };
+      }
       upstream.deadline = Date.now() + idleTimeoutMs;
       chunks.push(value);
       total += value.byteLength;

@@ -41,11 +41,6 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function capacity(): Promise<{ current: number; max: number }> {
-  const health = await (await fetch(`${baseUrl}/health`)).json();
-  return health.capacity;
-}
-
 before(async () => {
   folder = await mkdtemp(join(tmpdir(), "cli-serve-test-"));
   backend = await startFakeCodexBackend();
@@ -169,60 +164,6 @@ describe("serve with the openai SDK", () => {
     assert.equal(list.data[0].object, "model");
   });
 
-  it("frees the slot within 1 s when the client aborts a stream", async () => {
-    backend.enqueue({ kind: "stall" });
-    const abort = new AbortController();
-    const response = await fetch(`${baseUrl}/v1/responses`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, input: "stall", stream: true }),
-      signal: abort.signal,
-    });
-    assert.equal(response.status, 200);
-    const reader = response.body!.getReader();
-    await reader.read();
-    assert.equal((await capacity()).current, 1);
-    abort.abort();
-    await reader.cancel().catch(() => {});
-    const deadline = Date.now() + 1000;
-    let current = 1;
-    while (Date.now() < deadline) {
-      current = (await capacity()).current;
-      if (current === 0) break;
-      await sleep(25);
-    }
-    assert.equal(current, 0, "slot still taken 1 s after the abort");
-    // The upstream socket's close reaches the fake backend a moment later.
-    while (backend.inFlight > 0 && Date.now() < deadline) await sleep(10);
-    assert.equal(backend.inFlight, 0, "upstream exchange still open");
-  });
-
-  it("frees the slot within 1 s when the client aborts before the answer starts", async () => {
-    backend.enqueue({ kind: "headers_never" });
-    const abort = new AbortController();
-    const pending = fetch(`${baseUrl}/v1/responses`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: MODEL, input: "wait", stream: true }),
-      signal: abort.signal,
-    }).catch(() => undefined);
-    const start = Date.now();
-    while ((await capacity()).current === 0 && Date.now() - start < 2000) {
-      await sleep(10);
-    }
-    assert.equal((await capacity()).current, 1);
-    abort.abort();
-    await pending;
-    const deadline = Date.now() + 1000;
-    let current = 1;
-    while (Date.now() < deadline) {
-      current = (await capacity()).current;
-      if (current === 0) break;
-      await sleep(25);
-    }
-    assert.equal(current, 0, "slot still taken 1 s after the abort");
-  });
-
   it("logs one line per request to stderr without secrets", () => {
     const lines = serve.stderr().split("\n").filter((line) =>
       line.includes("POST /v1/responses")
@@ -248,6 +189,90 @@ describe("serve with the openai SDK", () => {
     );
     const health = await (await fetch(`${baseUrl}/health`)).json();
     assert.equal(health.status, "usage_limited");
+  });
+});
+
+describe("serve: a client that goes away", () => {
+  // Its own serve process, so that a slot one of these tests leaves taken
+  // cannot fail the other tests; each test counts from the slots taken
+  // before it, so that it cannot fail the next one either.
+  let own: CliProcess;
+  let ownUrl: string;
+
+  before(async () => {
+    // The SDK tests end with a usage limit on the simulated backend.
+    backend.reset();
+    own = startCli(["serve", "--port", "0"], {
+      OPENAI_RESPONSES_AUTH_FILE: join(folder, "auth.json"),
+      OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+      OPENAI_RESPONSES_TOKEN_URL: tokens.url,
+      ANTSEED_MAX_CONCURRENCY: "4",
+    });
+    const match = await own.waitForOutput(/listening on (http:\S+)\n/);
+    ownUrl = match[1];
+  });
+  after(async () => {
+    await own?.kill();
+  });
+
+  async function taken(): Promise<number> {
+    const health = await (await fetch(`${ownUrl}/health`)).json();
+    return health.capacity.current;
+  }
+
+  /** Polls /health until `slots` are taken; resolves with the last count. */
+  async function waitForSlots(slots: number, ms: number): Promise<number> {
+    const deadline = Date.now() + ms;
+    let current = await taken();
+    while (current !== slots && Date.now() < deadline) {
+      await sleep(25);
+      current = await taken();
+    }
+    return current;
+  }
+
+  it("frees the slot within 2 s when the client aborts a stream", async () => {
+    const before = await taken();
+    const upstreamBefore = backend.inFlight;
+    backend.enqueue({ kind: "stall" });
+    const abort = new AbortController();
+    const response = await fetch(`${ownUrl}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, input: "stall", stream: true }),
+      signal: abort.signal,
+    });
+    assert.equal(response.status, 200);
+    const reader = response.body!.getReader();
+    await reader.read();
+    assert.equal(await taken(), before + 1);
+    abort.abort();
+    await reader.cancel().catch(() => {});
+    const after = await waitForSlots(before, 2000);
+    assert.equal(after, before, "slot still taken 2 s after the abort");
+    // The upstream socket's close reaches the fake backend a moment later.
+    const deadline = Date.now() + 2000;
+    while (backend.inFlight > upstreamBefore && Date.now() < deadline) {
+      await sleep(10);
+    }
+    assert.equal(backend.inFlight, upstreamBefore, "upstream exchange open");
+  });
+
+  it("frees the slot within 2 s when the client aborts before the answer starts", async () => {
+    const before = await taken();
+    backend.enqueue({ kind: "headers_never" });
+    const abort = new AbortController();
+    const pending = fetch(`${ownUrl}/v1/responses`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ model: MODEL, input: "wait", stream: true }),
+      signal: abort.signal,
+    }).catch(() => undefined);
+    assert.equal(await waitForSlots(before + 1, 2000), before + 1);
+    abort.abort();
+    await pending;
+    const after = await waitForSlots(before, 2000);
+    assert.equal(after, before, "slot still taken 2 s after the abort");
   });
 });
 

@@ -2,7 +2,6 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
   classifyUpstreamError,
-  DEFAULT_USAGE_LIMIT_MS,
   errorBody,
   failureError,
   MAX_PASSED_TEXT,
@@ -86,9 +85,8 @@ describe("classifyUpstreamError usage limits", () => {
     );
     assert.deepEqual(withHeader.usageLimit, { resetsAt: NOW + 30_000 });
     const bare = classify(429, { error: { type: "usage_limit_reached" } });
-    assert.deepEqual(bare.usageLimit, {
-      resetsAt: NOW + DEFAULT_USAGE_LIMIT_MS,
-    });
+    // A minute: a guess must not block the seller for long.
+    assert.deepEqual(bare.usageLimit, { resetsAt: NOW + 60_000 });
   });
 
   it("gives a retry-after of at least one second for a reset in the past", () => {
@@ -336,6 +334,14 @@ describe("classifyUpstreamError secrets", () => {
     assertNoSecrets(verdict.error.message);
     assert.doesNotMatch(verdict.error.message, /sk-abcdefghijklmnop/);
     assert.match(verdict.error.message, /\[redacted\]/);
+  });
+
+  it("scrubs an opaque bearer token, one that is not a JWT", () => {
+    const verdict = classify(400, {
+      detail: "Header was Bearer opaque_token.12345, check it",
+    });
+    assert.doesNotMatch(verdict.error.message, /opaque_token/);
+    assert.match(verdict.error.message, /Bearer \[redacted\], check it/);
   });
 
   it("does not expose a JWT cut by truncation", () => {

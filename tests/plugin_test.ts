@@ -69,10 +69,23 @@ describe("createProvider", () => {
     assert.deepEqual(provider.getCapacity(), { current: 0, max: 3 });
   });
 
-  it("lets the host assign serviceCategories", () => {
-    const provider = createProvider({ ANTSEED_ALLOWED_SERVICES: "gpt-5.4" });
-    provider.serviceCategories = { "gpt-5.4": ["coding"] };
-    assert.deepEqual(provider.serviceCategories, { "gpt-5.4": ["coding"] });
+  it("lets the host assign serviceCategories, and keeps them", async () => {
+    // As the AntSeed CLI does: through the plugin, after createProvider.
+    const provider = await plugin.createProvider({
+      ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
+    });
+    assert.equal(Object.isFrozen(provider), false);
+    assert.equal(Object.isSealed(provider), false);
+    const own = Object.getOwnPropertyDescriptor(provider, "serviceCategories");
+    assert.ok(
+      own === undefined || own.writable === true || own.set !== undefined,
+      "serviceCategories is writable",
+    );
+    const categories = { "gpt-5.4": ["coding"] };
+    // A module runs in strict mode: assigning a read-only property throws.
+    provider.serviceCategories = categories;
+    provider.getCapacity();
+    assert.equal(provider.serviceCategories, categories, "the same object");
   });
 
   it("throws a message naming the bad key", () => {

@@ -464,13 +464,26 @@ describe("streaming buyer", () => {
     );
   });
 
-  it("keeps relaying when onResponseStart throws, and releases the slot", async () => {
+  it("stops and cancels the upstream when onResponseStart throws, and releases the slot", async () => {
+    backend.enqueue({ kind: "large", deltas: 2000 });
     const p = provider();
     const result = await callProvider(p, {
       body: { model: "gpt-5.4", input: "hi", stream: true },
     }, { throwOnStart: true });
     assert.equal(result.thrown, undefined);
+    // Nothing more reaches the node: no chunk, no done chunk.
+    assert.deepEqual(result.violations, []);
+    assert.equal(result.startCalls, 1);
     assert.equal(p.getCapacity().current, 0);
+    const deadline = Date.now() + 2000;
+    while (backend.inFlight > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    assert.equal(backend.inFlight, 0, "upstream exchange closed");
+    assert.ok(
+      result.resolved!.body.byteLength < 2000 * 20,
+      "stopped reading the upstream",
+    );
   });
 });
 
@@ -910,12 +923,16 @@ describe("rate limits and secrets", () => {
           status: 401,
           body: { detail: "Unauthorized" },
         }),
-      () =>
-        backend.enqueue({
-          kind: "status",
-          status: 500,
-          body: `Bearer ${TOKEN}`,
-        }),
+      () => {
+        // Every attempt fails, so the buyer gets the error, not a retry's 200.
+        for (let attempt = 0; attempt < 4; attempt++) {
+          backend.enqueue({
+            kind: "status",
+            status: 500,
+            body: `Bearer ${TOKEN}`,
+          });
+        }
+      },
       () =>
         backend.enqueue({
           kind: "failed",
@@ -934,6 +951,10 @@ describe("rate limits and secrets", () => {
       const result = await callProvider(p, {
         body: { model: "gpt-5.4", input: "hi" },
       });
+      assert.ok(
+        result.status >= 400,
+        `an error answer, found ${result.status}`,
+      );
       const everything = result.text + JSON.stringify(result.headers);
       assert.ok(!everything.includes(TOKEN), everything);
       assert.ok(!everything.includes("/home/seller"), everything);

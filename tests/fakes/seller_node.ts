@@ -8,6 +8,8 @@
 
 import type {
   Provider,
+  ProviderStreamCallbacks,
+  SerializedHttpRequest,
   SerializedHttpResponse,
   SerializedHttpResponseChunk,
 } from "../../src/host_types.ts";
@@ -29,6 +31,12 @@ export interface CallOptions {
   throwOnStart?: boolean;
   /** Skip the node's own routing check (service in provider.services). */
   skipRouting?: boolean;
+  /**
+   * Passed as `{ signal }`, the third argument of `handleRequestStream` (this
+   * provider's extension of the contract: the node passes none), to abort
+   * the exchange as a buyer who goes away.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the buyer received, and what the node saw. */
@@ -219,7 +227,13 @@ export async function callProvider(
   let resolved: SerializedHttpResponse | undefined;
   let thrown: unknown;
   try {
-    resolved = await provider.handleRequestStream!(
+    const handle = provider.handleRequestStream! as (
+      req: SerializedHttpRequest,
+      callbacks: ProviderStreamCallbacks,
+      options?: { signal?: AbortSignal },
+    ) => Promise<SerializedHttpResponse>;
+    resolved = await handle.call(
+      provider,
       {
         requestId,
         method: request.method ?? "POST",
@@ -228,6 +242,7 @@ export async function callProvider(
         body,
       },
       callbacks,
+      options.signal ? { signal: options.signal } : undefined,
     );
   } catch (error) {
     thrown = error;

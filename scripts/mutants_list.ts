@@ -1,0 +1,368 @@
+/**
+ * The hand-written mutations `deno task mutants` applies to `src/`, one at a
+ * time: each is a small change that breaks a rule the project keeps, and at
+ * least one of its `tests` must fail with it. `find` must occur exactly once
+ * in `file`; when a change to the code moves or rewrites it, the tool stops
+ * and says so, and the entry is updated (never deleted to make the run pass).
+ *
+ * A new rule or feature adds its mutations here.
+ *
+ * @module
+ */
+
+/** One mutation of one file. */
+export interface Mutant {
+  /** Short stable name, shown in the table. */
+  id: string;
+  /** Path from the repository root. */
+  file: string;
+  /** Exact text to replace; must occur exactly once in `file`. */
+  find: string;
+  /** What replaces it. */
+  replace: string;
+  /** The test files (from the repository root) that must catch it. */
+  tests: string[];
+  /** The rule it breaks. */
+  why: string;
+}
+
+const RELAY = "src/relay.ts";
+const PROVIDER = "src/provider.ts";
+const REQUEST = "src/codex/request.ts";
+const ERRORS = "src/codex/errors.ts";
+const TOKEN_SOURCE = "src/auth/token_source.ts";
+const LOCK = "src/auth/lock.ts";
+const WRITE = "src/auth/write.ts";
+const SERVER = "src/server.ts";
+
+const RELAY_TEST = "tests/relay_test.ts";
+const RETRY_TEST = "tests/relay_retry_test.ts";
+const ABORT_TEST = "tests/relay_abort_test.ts";
+const HEADERS_TEST = "tests/relay_headers_test.ts";
+
+/** Every mutation, in the order they run. */
+export const MUTANTS: Mutant[] = [
+  // Retries (README, "Relay").
+  {
+    id: "no-retry-on-network-error",
+    file: RELAY,
+    find:
+      "if (retries < MAX_RETRIES && waited + delay <= MAX_RETRY_BUDGET_MS) {",
+    replace: "if (false) {",
+    tests: [RETRY_TEST],
+    why: "network errors are retried, at most 3 times",
+  },
+  {
+    id: "retry-budget-x10",
+    file: RELAY,
+    find: "export const MAX_RETRY_BUDGET_MS = 20_000;",
+    replace: "export const MAX_RETRY_BUDGET_MS = 200_000;",
+    tests: [RETRY_TEST],
+    why: "20 s of waiting between attempts at most",
+  },
+  {
+    id: "retry-after-x3",
+    file: RELAY,
+    find: "const delay = verdict.retryAfterMs ?? backoff(retries, random);",
+    replace:
+      "const delay = verdict.retryAfterMs !== undefined ? verdict.retryAfterMs * 3 : backoff(retries, random);",
+    tests: [RETRY_TEST],
+    why: "Retry-After is waited as asked, not longer",
+  },
+  {
+    id: "retry-after-cap-x10",
+    file: RELAY,
+    find: "export const MAX_RETRY_AFTER_MS = 10_000;",
+    replace: "export const MAX_RETRY_AFTER_MS = 100_000;",
+    tests: [RETRY_TEST],
+    why: "a Retry-After over 10 s goes back to the buyer",
+  },
+  {
+    id: "one-retry-too-many",
+    file: RELAY,
+    find:
+      "if (!verdict.retryable || retries >= MAX_RETRIES) throw verdict.error;",
+    replace:
+      "if (!verdict.retryable || retries > MAX_RETRIES) throw verdict.error;",
+    tests: [RETRY_TEST],
+    why: "at most 3 retries",
+  },
+  {
+    id: "error-body-read-unbounded",
+    file: RELAY,
+    find:
+      '    const text = await response.text().catch(() => "");\n    exchange.close(true);',
+    replace:
+      '    exchange.close(true);\n    const text = await response.text().catch(() => "");',
+    tests: [RETRY_TEST],
+    why: "the header timeout also bounds reading an error body",
+  },
+  {
+    id: "no-refresh-after-401",
+    file: RELAY,
+    find: "if (verdict.unauthorized && !refreshedAfter401) {",
+    replace: "if (false) {",
+    tests: [RELAY_TEST],
+    why: "a 401 refreshes the token and retries once",
+  },
+  // Streaming (every request ends with one done chunk).
+  {
+    id: "stream-after-start-throws",
+    file: RELAY,
+    find: "  } catch {\n    open = false;\n  }\n  const started = open;",
+    replace: "  } catch {\n    // ignored\n  }\n  const started = open;",
+    tests: [RELAY_TEST],
+    why:
+      "after onResponseStart throws, nothing more is sent and the upstream is cancelled",
+  },
+  {
+    id: "no-done-chunk",
+    file: RELAY,
+    find:
+      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+    replace: "",
+    tests: [RELAY_TEST],
+    why: "a stream ends with exactly one done chunk",
+  },
+  {
+    id: "two-done-chunks",
+    file: RELAY,
+    find:
+      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+    replace:
+      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+    tests: [RELAY_TEST],
+    why: "a stream ends with exactly one done chunk",
+  },
+  // A buyer who goes away.
+  {
+    id: "buyer-abort-not-heard",
+    file: RELAY,
+    find: '    signal?.addEventListener("abort", this, { once: true });',
+    replace: "",
+    tests: [ABORT_TEST],
+    why: "a buyer abort ends the upstream exchange at once",
+  },
+  {
+    id: "retry-wait-ignores-abort",
+    file: RELAY,
+    find: "    waited += delay;\n    await sleep(delay, context.signal)",
+    replace: "    waited += delay;\n    await sleep(delay)",
+    tests: [ABORT_TEST],
+    why: "a buyer abort ends the wait between attempts",
+  },
+  {
+    id: "attempt-after-abort",
+    file: RELAY,
+    find:
+      "  while (true) {\n    if (context.signal?.aborted) throw buyerGone();",
+    replace: "  while (true) {",
+    tests: [ABORT_TEST],
+    why: "no attempt for a buyer who has gone",
+  },
+  {
+    id: "abort-leaves-read-pending",
+    file: RELAY,
+    find: "    this.reader?.cancel(reason).catch(() => {});",
+    replace: "",
+    tests: [ABORT_TEST],
+    why: "an abort ends a pending body read even when fetch misses it",
+  },
+  // The provider's gates and slots.
+  {
+    id: "no-usage-limit-gate",
+    file: PROVIDER,
+    find: "    if (limited) return fail(limited);",
+    replace: "",
+    tests: [RELAY_TEST],
+    why: "no backend call during a usage limit",
+  },
+  {
+    id: "concurrency-gate-off-by-one",
+    file: PROVIDER,
+    find: "if (inFlight >= settings.maxConcurrency) {",
+    replace: "if (inFlight > settings.maxConcurrency) {",
+    tests: [RELAY_TEST],
+    why: "never more than maxConcurrency upstream exchanges",
+  },
+  {
+    id: "slot-not-released",
+    file: PROVIDER,
+    find: "    } finally {\n      inFlight--;",
+    replace: "    } finally {",
+    tests: [RELAY_TEST],
+    why: "every request releases its slot",
+  },
+  // Request shaping and the upstream headers.
+  {
+    id: "store-not-forced-false",
+    file: REQUEST,
+    find: "  upstream.store = false;",
+    replace: "",
+    tests: ["tests/codex_request_test.ts", RELAY_TEST],
+    why: "the backend requires store: false",
+  },
+  {
+    id: "stream-not-forced-true",
+    file: REQUEST,
+    find: "  upstream.stream = true;",
+    replace: "",
+    tests: ["tests/codex_request_test.ts", RELAY_TEST],
+    why: "the backend requires stream: true",
+  },
+  {
+    id: "extra-upstream-header",
+    file: REQUEST,
+    find: '    "user-agent": USER_AGENT,\n  };',
+    replace:
+      '    "user-agent": USER_AGENT,\n    "x-forwarded-for": "10.0.0.9",\n  };',
+    tests: ["tests/codex_request_test.ts", HEADERS_TEST],
+    why: "the upstream headers are exactly the allow-listed ones",
+  },
+  {
+    id: "buyer-header-upstream",
+    file: PROVIDER,
+    find:
+      "        prepared,\n        signal ? { ...baseContext, signal } : baseContext,",
+    replace:
+      '        { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId },\n        signal ? { ...baseContext, signal } : baseContext,',
+    tests: [HEADERS_TEST],
+    why: "nothing of the buyer reaches the backend",
+  },
+  // What the buyer gets.
+  {
+    id: "upstream-headers-to-buyer",
+    file: ERRORS,
+    find:
+      "    const result: UpstreamVerdict = { error, retryable, unauthorized };",
+    replace:
+      "    const result: UpstreamVerdict = { error: new RelayError(error.status, error.code, error.message, { type: error.type, details: error.details, headers: { ...Object.fromEntries(headers), ...error.headers } }), retryable, unauthorized };",
+    tests: [HEADERS_TEST],
+    why: "no cookie, cf-* or x-codex-* header reaches the buyer",
+  },
+  {
+    id: "contract-header-to-client",
+    file: SERVER,
+    find: '  "x-antseed-streaming",\n  "content-length",',
+    replace: '  "content-length",',
+    tests: ["tests/server_test.ts"],
+    why: "serve's clients get no host-contract header",
+  },
+  {
+    id: "serve-key-to-provider",
+    file: SERVER,
+    find: '  "authorization",\n  "cookie",',
+    replace: '  "cookie",',
+    tests: ["tests/server_test.ts"],
+    why: "serve's API key never reaches the provider",
+  },
+  {
+    id: "bearer-not-scrubbed",
+    file: ERRORS,
+    find: '.replace(/\\b(Bearer)\\s+[^\\s"\',;]+/gi, "$1 [redacted]")',
+    replace: '.replace(/\\b(Bearer)\\s+[^\\s"\',;]+/gi, "$&")',
+    tests: ["tests/codex_errors_test.ts"],
+    why: "never a token in an answer",
+  },
+  {
+    id: "jwt-not-scrubbed",
+    file: ERRORS,
+    find: '.replace(/eyJ[A-Za-z0-9_\\-.+/=]{6,}/g, "[redacted]")',
+    replace: '.replace(/eyJ[A-Za-z0-9_\\-.+/=]{6,}/g, "$&")',
+    tests: ["tests/codex_errors_test.ts", RELAY_TEST],
+    why: "never a token in an answer",
+  },
+  {
+    id: "api-key-not-scrubbed",
+    file: ERRORS,
+    find: '.replace(/\\bsk-[A-Za-z0-9_-]{8,}/g, "[redacted]")',
+    replace: '.replace(/\\bsk-[A-Za-z0-9_-]{8,}/g, "$&")',
+    tests: ["tests/codex_errors_test.ts"],
+    why: "never a key in an answer",
+  },
+  {
+    id: "usage-limit-guess-1h",
+    file: ERRORS,
+    find: "export const DEFAULT_USAGE_LIMIT_MS = 60_000;",
+    replace: "export const DEFAULT_USAGE_LIMIT_MS = 3_600_000;",
+    tests: ["tests/codex_errors_test.ts"],
+    why:
+      "a usage limit without a reset time blocks the seller for a minute only",
+  },
+  // The seller's login.
+  {
+    id: "refresh-margin-1-min",
+    file: "src/auth/policy.ts",
+    find: "export const REFRESH_MARGIN_MS = 5 * 60 * 1000;",
+    replace: "export const REFRESH_MARGIN_MS = 1 * 60 * 1000;",
+    tests: ["tests/auth_token_source_test.ts"],
+    why: "refresh 5 minutes before expiry",
+  },
+  {
+    id: "short-lived-token-refreshed-every-time",
+    file: TOKEN_SOURCE,
+    find:
+      "    this.#refreshedNearExpiry = needsRefresh(next, now)\n      ? next.accessToken\n      : undefined;",
+    replace: "    this.#refreshedNearExpiry = undefined;",
+    tests: ["tests/auth_token_source_refresh_test.ts"],
+    why:
+      "a token that is short-lived from the start is not refreshed on every request",
+  },
+  {
+    id: "auth-file-recheck-600s",
+    file: TOKEN_SOURCE,
+    find:
+      "    const interval = this.#options.statIntervalMs ?? DEFAULT_STAT_INTERVAL_MS;",
+    replace: "    const interval = this.#options.statIntervalMs ?? 600_000;",
+    tests: ["tests/auth_token_source_test.ts"],
+    why: "auth.json is looked at again about once a second",
+  },
+  {
+    id: "no-crash-recovery",
+    file: TOKEN_SOURCE,
+    find: "        await recoverInterruptedWrite(this.#authFile);",
+    replace: "",
+    tests: ["tests/auth_token_source_refresh_test.ts"],
+    why: "a killed writer's rotated token is not lost",
+  },
+  {
+    id: "auth-file-mode-0644",
+    file: WRITE,
+    find: "const OWNER_READ_WRITE = 0o600;",
+    replace: "const OWNER_READ_WRITE = 0o644;",
+    tests: ["tests/auth_write_test.ts"],
+    why: "auth.json stays 0600 or stricter",
+  },
+  {
+    id: "auth-file-mode-kept-wide",
+    file: WRITE,
+    find: "      mode = (await stat(target)).mode & OWNER_READ_WRITE;",
+    replace: "      mode = (await stat(target)).mode & 0o777;",
+    tests: ["tests/auth_write_test.ts"],
+    why: "auth.json stays 0600 or stricter",
+  },
+  {
+    id: "lock-without-o-excl",
+    file: LOCK,
+    find: '    handle = await open(lockPath, "wx", 0o600);',
+    replace: '    handle = await open(lockPath, "w", 0o600);',
+    tests: ["tests/auth_lock_test.ts"],
+    why: "one refresh per refresh token across processes",
+  },
+  {
+    id: "lock-always-stale",
+    file: LOCK,
+    find: "  return now - (owner.createdAt ?? owner.mtimeMs) > staleMs;",
+    replace: "  return true;",
+    tests: ["tests/auth_lock_test.ts"],
+    why: "a live process's fresh lock is respected",
+  },
+  {
+    id: "lock-released-not-ours",
+    file: LOCK,
+    find: "    if (owner?.id !== id) return false;",
+    replace: "",
+    tests: ["tests/auth_lock_test.ts"],
+    why: "a lock is released only by its owner",
+  },
+];
