@@ -62,7 +62,6 @@ import {
   versionAtLeast,
 } from "./_fake_models.ts";
 import { rateLimitsEvent } from "./_fake_rate_limits_event.ts";
-import { decodeRequestBody } from "../codex/content_encoding.ts";
 import { RelayError } from "../errors.ts";
 
 export { DEFAULT_FAKE_GATED_MODELS } from "./_fake_models.ts";
@@ -176,6 +175,9 @@ async function decodeBody(
     }
   }
   try {
+    // Loaded on the first compressed body: the CLI imports this module (for
+    // `demo`), and its start should not load the decoders.
+    const { decodeRequestBody } = await import("../codex/content_encoding.ts");
     const decoded = await decodeRequestBody(
       bytes,
       encoding,
@@ -300,7 +302,10 @@ class Backend implements FakeCodexBackend {
     } catch {
       return;
     }
-    const decoded = await decodeBody(bytes, headers["content-encoding"]);
+    const encoding = headers["content-encoding"];
+    const decoded = encoding === undefined
+      ? { text: new TextDecoder().decode(bytes) }
+      : await decodeBody(bytes, encoding);
     const text = "text" in decoded
       ? decoded.text
       : new TextDecoder().decode(bytes);
