@@ -32,6 +32,26 @@ const REPETITIVE = encoder.encode(
   JSON.stringify({ model: "gpt-5.4", input: "Hi ".repeat(100) }),
 );
 const NATIVE = await hasNativeZstd();
+/** One zstd frame whose only block, compressed, is 8 bytes of nonsense. */
+const CORRUPT_FRAME = Uint8Array.from([
+  0x28,
+  0xb5,
+  0x2f,
+  0xfd,
+  0x00,
+  0x58,
+  1 | 2 << 1 | 8 << 3,
+  0,
+  0,
+  0xff,
+  0xff,
+  0xff,
+  0xff,
+  0xff,
+  0xff,
+  0xff,
+  0xff,
+]);
 const IMPLEMENTATIONS: ZstdImplementation[] = NATIVE
   ? ["native", "fzstd"]
   : ["fzstd"];
@@ -266,7 +286,9 @@ describe("decodeRequestBody with zstd", () => {
     });
 
     it(`stops a 1 GiB zstd bomb at the bound, fast and in little memory, with ${implementation}`, async () => {
-      const bomb = rleFrame(8192); // 8192 x 128 KiB = 1 GiB from 32 KB
+      // 8192 x 128 KiB = 1 GiB from 32 KB, then a frame whose block does
+      // not decode: a decoder that went on to the end would fail there.
+      const bomb = concat([rleFrame(8192), CORRUPT_FRAME]);
       assert.ok(bomb.byteLength < 40_000);
       let error: unknown;
       const { ms, rssGrowth } = await measure(async () => {
@@ -295,25 +317,7 @@ describe("decodeRequestBody with zstd", () => {
     it(`refuses a corrupt compressed block with ${implementation}`, async () => {
       // A compressed block (type 2) of 8 bytes of nonsense: the structure is
       // fine, the decoder refuses the content.
-      const frame = Uint8Array.from([
-        0x28,
-        0xb5,
-        0x2f,
-        0xfd,
-        0x00,
-        0x58,
-        1 | 2 << 1 | 8 << 3,
-        0,
-        0,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-        0xff,
-      ]);
+      const frame = CORRUPT_FRAME;
       await assert.rejects(decodeZstd(frame, MiB, implementation), {
         name: "NotDecodable",
       });
@@ -406,14 +410,19 @@ describe("decodeRequestBody with lists and unknown codings", () => {
 });
 
 describe("decodeRequestBody against gzip bombs", () => {
-  it("stops a gzip of 100 MiB of zeros at the bound in little memory", async () => {
+  it("stops a gzip of 100 MiB of zeros at the bound, long before its end", async () => {
     const { gzip } = await gzipBombs();
     assert.ok(gzip.byteLength < 120_000, `${gzip.byteLength} bytes`);
+    // A wrong CRC and size at the very end: a decoder that went on to the
+    // end would report the body as corrupt (400), not as too large.
+    const bomb = gzip.slice();
+    bomb.fill(0xff, bomb.byteLength - 8);
     let error: unknown;
     const { ms, rssGrowth } = await measure(async () => {
-      error = await relayError(() => decodeRequestBody(gzip, "gzip", MiB));
+      error = await relayError(() => decodeRequestBody(bomb, "gzip", MiB));
     });
     assert.equal((error as RelayError).status, 413);
+    assert.equal((error as RelayError).code, "request_too_large");
     assert.ok(ms < 1000, `stopped after ${ms} ms`);
     assert.ok(rssGrowth < 48 * MiB, `RSS grew by ${rssGrowth} bytes`);
   });
