@@ -38,6 +38,7 @@
  */
 
 export {
+  DEFAULT_FAKE_GATED_MODELS,
   DEFAULT_FAKE_MODELS,
   startFakeCodexBackend,
 } from "./src/testing/fake_backend.ts";

@@ -28,9 +28,55 @@ import {
   run,
 } from "./_toolchain.ts";
 
+/**
+ * The packages the published module imports at run time, by their deno.json
+ * import name: they become package.json `dependencies` (with the version
+ * range of their `npm:` specifier); every other deno.json import is a
+ * test-only package. jose reads JWT claims; fzstd decodes zstd request
+ * bodies where `node:zlib` has no zstd (Node 20), imported on first use.
+ */
+const RUNTIME_DEPENDENCIES: readonly string[] = ["jose", "fzstd"];
+
 const npmDir = join(ROOT, "npm");
 const stageDir = join(npmDir, ".stage");
 const root = ROOT;
+
+/** Whether a deno.json import name belongs to a runtime dependency ("jose/" maps jose's subpaths). */
+function isRuntimeImport(name: string): boolean {
+  return RUNTIME_DEPENDENCIES.includes(name.replace(/\/$/, ""));
+}
+
+/** package.json `dependencies` from the deno.json imports of {@linkcode RUNTIME_DEPENDENCIES}. */
+function runtimeDependencies(
+  imports: Record<string, string>,
+): Record<string, string> {
+  const dependencies: Record<string, string> = {};
+  for (const name of RUNTIME_DEPENDENCIES) {
+    const spec = String(imports[name] ?? "");
+    const prefix = `npm:${name}@`;
+    const range = spec.startsWith(prefix) ? spec.slice(prefix.length) : "";
+    if (range === "") {
+      throw new Error(
+        `Expected deno.json imports.${name} = "npm:${name}@<range>"`,
+      );
+    }
+    dependencies[name] = range;
+  }
+  return dependencies;
+}
+
+/** Copies the files of `from` that are not TypeScript (test data) to `to`, keeping the folders. */
+async function copyData(from: string, to: string): Promise<void> {
+  for (const entry of await readdir(from, { withFileTypes: true })) {
+    const source = join(from, entry.name);
+    if (entry.isDirectory()) {
+      await copyData(source, join(to, entry.name));
+    } else if (entry.isFile() && !entry.name.endsWith(".ts")) {
+      await mkdir(to, { recursive: true });
+      await cp(source, join(to, entry.name));
+    }
+  }
+}
 
 async function listTests(dir: string): Promise<string[]> {
   const found: string[] = [];
@@ -45,14 +91,10 @@ async function listTests(dir: string): Promise<string[]> {
 async function main(): Promise<void> {
   const skipTests = process.argv.includes("--skip-tests");
   const denoJson = JSON.parse(await readFile(join(root, "deno.json"), "utf8"));
-  const joseSpec = String(denoJson.imports?.jose ?? "");
-  const joseRange = joseSpec.replace(/^npm:jose@/, "");
-  if (!joseSpec.startsWith("npm:jose@") || joseRange === "") {
-    throw new Error(`Expected deno.json imports.jose = "npm:jose@<range>"`);
-  }
-  const devImports: string[] = Object.entries(denoJson.imports ?? {})
-    // "jose/" maps the runtime dependency's subpaths (jose/jwt/decode).
-    .filter(([name]) => name !== "jose" && name !== "jose/")
+  const imports: Record<string, string> = denoJson.imports ?? {};
+  const dependencies = runtimeDependencies(imports);
+  const devImports: string[] = Object.entries(imports)
+    .filter(([name]) => !isRuntimeImport(name))
     .map(([, spec]) => String(spec))
     .filter((spec) => spec.startsWith("npm:"))
     .map((spec) => spec.slice(4));
@@ -100,14 +142,14 @@ async function main(): Promise<void> {
     files: ["dist/", "!dist/tests/", "README.md", "LICENSE", "CHANGELOG.md"],
     engines: { node: ">=20" },
     keywords: ["antseed", "openai", "responses", "codex", "provider"],
-    dependencies: { jose: joseRange },
+    dependencies,
   };
   await writeFile(
     join(npmDir, "package.json"),
     JSON.stringify(packageJson, null, 2) + "\n",
   );
-  // jose for type checking and the Node test run; test-only packages are
-  // installed without being recorded in package.json.
+  // The runtime dependencies for type checking and the Node test run;
+  // test-only packages are installed without being recorded in package.json.
   run("npm", [
     "install",
     "--no-audit",
@@ -139,6 +181,8 @@ async function main(): Promise<void> {
   await rm(stageDir, { recursive: true, force: true });
 
   const distDir = join(npmDir, "dist");
+  // Test data (the client fixtures' JSON) next to the compiled tests.
+  await copyData(join(root, "tests"), join(distDir, "tests"));
   await writeFile(
     join(distDir, "index.js"),
     'export * from "./mod.js";\nexport { default } from "./mod.js";\n',

@@ -10,6 +10,16 @@ import {
   startFakeCodexBackend,
 } from "../src/testing/fake_backend.ts";
 import { makeAccessToken, makeJwt } from "../src/testing/jwt.ts";
+import { DEFAULT_FAKE_GATED_MODELS } from "../src/testing/fake_backend.ts";
+import {
+  buildUpstreamHeaders,
+  encodeUpstreamBody,
+  readRequestJson,
+  shapeRequest,
+} from "../src/codex/request.ts";
+import { decodeRequestBody } from "../src/codex/content_encoding.ts";
+import { loadClientFixture } from "./fixtures/clients.ts";
+import { rawFrame } from "./fixtures/zstd_frames.ts";
 
 const ACCOUNT = "acct_test";
 
@@ -108,6 +118,23 @@ async function assertDetail(
 ): Promise<void> {
   assert.equal(response.status, status);
   assert.deepEqual(await response.json(), { detail });
+}
+
+/** The spec's exact 404 for an input item id never stored. */
+async function assertNotPersisted(
+  response: Response,
+  id: string,
+): Promise<void> {
+  assert.equal(response.status, 404);
+  assert.deepEqual(await response.json(), {
+    error: {
+      message:
+        `Item with id '${id}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+      type: "invalid_request_error",
+      param: "input",
+      code: null,
+    },
+  });
 }
 
 /** Reads the body until `count` complete frames arrived; returns the reader and text. */
@@ -526,11 +553,7 @@ describe("fake backend body rules", () => {
           },
         ],
       });
-      await assertDetail(
-        await post(backend, body),
-        404,
-        "Item with id 'msg_123' not found. Items are not persisted when store is set to false. Try again with `store` set to true, or remove this item from your input.",
-      );
+      await assertNotPersisted(await post(backend, body), "msg_123");
     });
   });
 
@@ -542,11 +565,7 @@ describe("fake backend body rules", () => {
           content: "Hi",
         }],
       });
-      await assertDetail(
-        await post(backend, body),
-        404,
-        "Item with id 'rs_9' not found. Items are not persisted when store is set to false. Try again with `store` set to true, or remove this item from your input.",
-      );
+      await assertNotPersisted(await post(backend, body), "rs_9");
     });
   });
 });
@@ -1646,6 +1665,460 @@ describe("fake backend token shapes", () => {
       });
       assert.equal(response.status, 200);
       await response.body?.cancel();
+    });
+  });
+});
+
+const CODEX_CLI_FIXTURES = [
+  "codex-cli/custom-provider-env-key-1.json",
+  "codex-cli/custom-provider-env-key-2.json",
+  "codex-cli/custom-provider-openai-auth-zstd-3.json",
+  "codex-cli/custom-provider-openai-auth-zstd-decoded-2.json",
+];
+
+/** A client fixture's body as the provider sends it today: decoded, read, shaped, encoded. */
+async function shapedFixture(
+  path: string,
+): Promise<{ text: string; headers: Record<string, string> }> {
+  const fixture = loadClientFixture(path);
+  const decoded = await decodeRequestBody(
+    fixture.bodyBytes(),
+    fixture.contentEncoding ?? undefined,
+    32 * 1024 * 1024,
+  );
+  const buyer = readRequestJson(decoded, 32 * 1024 * 1024);
+  const shaped = shapeRequest(buyer.value, {
+    defaultInstructions: "You are a helpful assistant.",
+    aliasMap: {},
+    allowedServices: [],
+  });
+  const headers = buildUpstreamHeaders(
+    {
+      accessToken: makeAccessToken({ accountId: ACCOUNT }),
+      accountId: ACCOUNT,
+    },
+    shaped.promptCacheKey ?? crypto.randomUUID(),
+  );
+  return { text: encodeUpstreamBody(buyer, shaped.body), headers };
+}
+
+function postBytes(
+  backend: FakeCodexBackend,
+  body: Uint8Array,
+  headers: Record<string, string>,
+): Promise<Response> {
+  return fetch(backend.responsesUrl, {
+    method: "POST",
+    headers: { ...authHeaders(), ...headers },
+    body: body as Uint8Array<ArrayBuffer>,
+  });
+}
+
+async function gzip(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(
+    new CompressionStream("gzip"),
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function item(
+  type: string,
+  fields: Record<string, unknown>,
+): Record<string, unknown> {
+  return { type, ...fields };
+}
+
+async function assertInvalidId(
+  response: Response,
+  index: number,
+  message: string,
+): Promise<void> {
+  assert.equal(response.status, 400);
+  assert.deepEqual(await response.json(), {
+    error: {
+      message,
+      type: "invalid_request_error",
+      param: `input[${index}].id`,
+      code: "invalid_value",
+    },
+  });
+}
+
+describe("fake backend and today's clients", () => {
+  for (const path of CODEX_CLI_FIXTURES) {
+    it(`accepts the Codex CLI 0.171 request ${path} once shaped`, async () => {
+      const { text, headers } = await shapedFixture(path);
+      await withBackend({}, async (backend) => {
+        const response = await post(backend, text, { headers });
+        assert.equal(response.status, 200);
+        const list = await events(response);
+        assert.equal(list.at(-1)?.event, "response.completed");
+      });
+    });
+  }
+
+  it("accepts the AI SDK's requests once shaped", async () => {
+    for (
+      const path of [
+        "ai-sdk/generate-text-tool-default-reasoning-1.json",
+        "ai-sdk/generate-text-tool-default-reasoning-2.json",
+        "ai-sdk/generate-text-tool-store-false-reasoning-2.json",
+      ]
+    ) {
+      const { text, headers } = await shapedFixture(path);
+      await withBackend({}, async (backend) => {
+        const response = await post(backend, text, { headers });
+        assert.equal(response.status, 200, path);
+        await response.body?.cancel();
+      });
+    }
+  });
+
+  it("refuses the Codex CLI's item ids as never stored", async () => {
+    const fixture = loadClientFixture(
+      "codex-cli/custom-provider-env-key-2.json",
+    );
+    const body = { ...fixture.body, instructions: "Base instructions" };
+    const firstId = (fixture.body!.input as { id: string }[])[0].id;
+    await withBackend({}, async (backend) => {
+      await assertNotPersisted(await post(backend, body), firstId);
+    });
+  });
+});
+
+describe("fake backend compressed request bodies", () => {
+  it("decodes a zstd body as the Codex CLI sends it", async () => {
+    const { text, headers } = await shapedFixture(
+      "codex-cli/custom-provider-env-key-1.json",
+    );
+    await withBackend({}, async (backend) => {
+      const response = await postBytes(
+        backend,
+        rawFrame(new TextEncoder().encode(text)),
+        { ...headers, "content-encoding": "zstd" },
+      );
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.deepEqual(backend.requests[0].body, JSON.parse(text));
+    });
+  });
+
+  it("reads the Codex CLI's own zstd bytes (and then wants instructions)", async () => {
+    const fixture = loadClientFixture(
+      "codex-cli/custom-provider-openai-auth-zstd-3.json",
+    );
+    await withBackend({}, async (backend) => {
+      await assertDetail(
+        await postBytes(backend, fixture.bodyBytes(), {
+          "content-encoding": "zstd",
+        }),
+        400,
+        "Instructions are required",
+      );
+      assert.deepEqual(backend.requests[0].body, fixture.body);
+    });
+  });
+
+  it("decodes a gzip body", async () => {
+    await withBackend({}, async (backend) => {
+      const response = await postBytes(
+        backend,
+        await gzip(JSON.stringify(validBody())),
+        { "content-encoding": "gzip" },
+      );
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+    });
+  });
+
+  it("refuses another content-encoding with 415", async () => {
+    await withBackend({}, async (backend) => {
+      await assertDetail(
+        await postBytes(
+          backend,
+          new TextEncoder().encode(JSON.stringify(validBody())),
+          { "content-encoding": "br" },
+        ),
+        415,
+        "Unsupported content encoding: br",
+      );
+    });
+  });
+
+  it("refuses a zstd body that does not decode with 400", async () => {
+    await withBackend({}, async (backend) => {
+      await assertDetail(
+        await postBytes(
+          backend,
+          new TextEncoder().encode(JSON.stringify(validBody())),
+          { "content-encoding": "zstd" },
+        ),
+        400,
+        "Invalid request body: could not decode the zstd content",
+      );
+    });
+  });
+});
+
+describe("fake backend stateful fields", () => {
+  it("refuses previous_response_id with the backend's 400", async () => {
+    await withBackend({}, async (backend) => {
+      await assertDetail(
+        await post(backend, validBody({ previous_response_id: "resp_1" })),
+        400,
+        "Unsupported parameter: previous_response_id",
+      );
+    });
+  });
+
+  it("refuses an id with the wrong prefix for its type with 400", async () => {
+    await withBackend({}, async (backend) => {
+      const input = [
+        item("message", { role: "user", content: "Hi" }),
+        item("message", { id: "rs_1", role: "user", content: "Hi" }),
+      ];
+      await assertInvalidId(
+        await post(backend, validBody({ input })),
+        1,
+        "Invalid 'input[1].id': 'rs_1'. Expected an ID that begins with 'msg'.",
+      );
+      const reasoning = [
+        item("reasoning", {
+          id: "msg_1",
+          summary: [],
+          encrypted_content: "gAAAA",
+        }),
+      ];
+      await assertInvalidId(
+        await post(backend, validBody({ input: reasoning })),
+        0,
+        "Invalid 'input[0].id': 'msg_1'. Expected an ID that begins with 'rs'.",
+      );
+    });
+  });
+
+  it("refuses an id longer than 64 characters with 400", async () => {
+    await withBackend({}, async (backend) => {
+      const id = `fc_${"x".repeat(62)}`;
+      const input = [
+        item("function_call", {
+          id,
+          call_id: "call_1",
+          name: "f",
+          arguments: "{}",
+        }),
+      ];
+      await assertInvalidId(
+        await post(backend, validBody({ input })),
+        0,
+        "Invalid 'input[0].id': string too long. Expected a string with maximum length 64, but got a string with length 65 instead.",
+      );
+    });
+  });
+
+  it("answers a reasoning item's id with the spec's 404 and accepts it without the id", async () => {
+    await withBackend({}, async (backend) => {
+      const reasoning = {
+        type: "reasoning",
+        summary: [],
+        encrypted_content: "gAAAAABsimulated",
+      };
+      await assertNotPersisted(
+        await post(
+          backend,
+          validBody({ input: [{ ...reasoning, id: "rs_abc" }] }),
+        ),
+        "rs_abc",
+      );
+      const accepted = await post(backend, validBody({ input: [reasoning] }));
+      assert.equal(accepted.status, 200);
+      await accepted.body?.cancel();
+    });
+  });
+});
+
+describe("fake backend model list and version gating", () => {
+  const REQUIRED = [
+    "slug",
+    "display_name",
+    "supported_reasoning_levels",
+    "shell_type",
+    "visibility",
+    "supported_in_api",
+    "priority",
+    "base_instructions",
+    "supports_reasoning_summaries",
+    "support_verbosity",
+    "truncation_policy",
+    "supports_parallel_tool_calls",
+    "experimental_supported_tools",
+  ];
+
+  async function listSlugs(
+    backend: FakeCodexBackend,
+    clientVersion?: string,
+  ): Promise<string[]> {
+    const query = clientVersion === undefined
+      ? ""
+      : `?client_version=${clientVersion}`;
+    const response = await fetch(`${backend.baseUrl}/codex/models${query}`, {
+      headers: authHeaders(),
+    });
+    const body = await response.json() as { models: { slug: string }[] };
+    return body.models.map((model) => model.slug);
+  }
+
+  it("gives every entry each field the Codex CLI requires", async () => {
+    await withBackend({}, async (backend) => {
+      const response = await fetch(
+        `${backend.baseUrl}/codex/models?client_version=0.171.0`,
+        { headers: authHeaders() },
+      );
+      assert.ok(response.headers.get("etag"));
+      const body = await response.json() as {
+        models: Record<string, unknown>[];
+      };
+      assert.equal(body.models.length, 7);
+      for (const model of body.models) {
+        for (const field of REQUIRED) {
+          assert.ok(field in model, `${model.slug} lacks ${field}`);
+        }
+        const levels = model.supported_reasoning_levels as {
+          effort: string;
+          description: string;
+        }[];
+        assert.ok(levels.every((level) => level.effort && level.description));
+        assert.ok(
+          ["default", "local", "unified_exec", "disabled", "shell_command"]
+            .includes(model.shell_type as string),
+        );
+        assert.ok(
+          ["list", "hide", "none"].includes(model.visibility as string),
+        );
+        const policy = model.truncation_policy as {
+          mode: string;
+          limit: number;
+        };
+        assert.ok(["bytes", "tokens"].includes(policy.mode));
+        assert.equal(typeof policy.limit, "number");
+      }
+    });
+  });
+
+  it("lists the 2026 models only to clients of 0.144.0 and later", async () => {
+    const gated = Object.keys(DEFAULT_FAKE_GATED_MODELS);
+    assert.deepEqual(gated, ["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna"]);
+    await withBackend({}, async (backend) => {
+      assert.deepEqual(await listSlugs(backend, "0.143.9"), [
+        ...DEFAULT_FAKE_MODELS,
+      ]);
+      assert.deepEqual(await listSlugs(backend, undefined), [
+        ...DEFAULT_FAKE_MODELS,
+      ]);
+      assert.deepEqual(await listSlugs(backend, "0.144.0"), [
+        ...DEFAULT_FAKE_MODELS,
+        ...gated,
+      ]);
+      assert.deepEqual(await listSlugs(backend, "0.171.0"), [
+        ...DEFAULT_FAKE_MODELS,
+        ...gated,
+      ]);
+    });
+  });
+
+  it("puts minimal_client_version on the gated entries only", async () => {
+    await withBackend({
+      models: ["gpt-a", "gpt-new"],
+      minimalClientVersions: { "gpt-new": "1.2.0" },
+    }, async (backend) => {
+      const response = await fetch(
+        `${backend.baseUrl}/codex/models?client_version=1.10.0`,
+        { headers: authHeaders() },
+      );
+      const body = await response.json() as {
+        models: Record<string, unknown>[];
+      };
+      assert.deepEqual(
+        body.models.map((model) => [model.slug, model.minimal_client_version]),
+        [["gpt-a", undefined], ["gpt-new", "1.2.0"]],
+      );
+    });
+  });
+
+  it("refuses a gated model to an older or missing version header", async () => {
+    const message =
+      "The 'gpt-5.6-sol' model requires a newer version of Codex. Please upgrade to the latest app or CLI and try again.";
+    await withBackend({}, async (backend) => {
+      const body = validBody({ model: "gpt-5.6-sol" });
+      await assertDetail(await post(backend, body), 400, message);
+      await assertDetail(
+        await post(backend, body, {
+          headers: { ...authHeaders(), version: "0.143.0" },
+        }),
+        400,
+        message,
+      );
+      const recent = await post(backend, body, {
+        headers: { ...authHeaders(), version: "0.144.0" },
+      });
+      assert.equal(recent.status, 200);
+      await recent.body?.cancel();
+    });
+  });
+
+  it("serves the other models without a version header", async () => {
+    await withBackend({}, async (backend) => {
+      for (const model of DEFAULT_FAKE_MODELS) {
+        const response = await post(backend, validBody({ model }));
+        assert.equal(response.status, 200, model);
+        await response.body?.cancel();
+      }
+    });
+  });
+});
+
+describe("fake backend codex.rate_limits event", () => {
+  it("sends codex.rate_limits after response.created with the headers' numbers", async () => {
+    await withBackend({}, async (backend) => {
+      backend.enqueue({ kind: "text", text: "Hi", rateLimitsEvent: true });
+      const response = await post(backend, validBody());
+      const headers = response.headers;
+      const list = await events(response);
+      assert.deepEqual(types(list).slice(0, 3), [
+        "response.created",
+        "codex.rate_limits",
+        "response.in_progress",
+      ]);
+      const event = list[1].data;
+      assert.equal(event.plan_type, "plus");
+      const limits = event.rate_limits as Record<string, unknown>;
+      assert.equal(limits.allowed, true);
+      assert.equal(limits.limit_reached, false);
+      assert.deepEqual(limits.primary, {
+        used_percent: Number(headers.get("x-codex-primary-used-percent")),
+        window_minutes: Number(headers.get("x-codex-primary-window-minutes")),
+        reset_after_seconds: Number(
+          headers.get("x-codex-primary-reset-after-seconds"),
+        ),
+        reset_at: Number(headers.get("x-codex-primary-reset-at")),
+      });
+      assert.equal(
+        (limits.secondary as Record<string, number>).window_minutes,
+        10080,
+      );
+      assert.deepEqual(event.credits, {
+        has_credits: false,
+        unlimited: false,
+        balance: "0",
+      });
+      assert.equal(list.at(-1)?.event, "response.completed");
+    });
+  });
+
+  it("sends no codex.rate_limits event by default", async () => {
+    await withBackend({}, async (backend) => {
+      const list = await events(await post(backend, validBody()));
+      assert.ok(!types(list).includes("codex.rate_limits"));
     });
   });
 });

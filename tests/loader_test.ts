@@ -13,6 +13,7 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { AntseedProviderPlugin } from "../mod.ts";
 import { findUp, IS_DENO } from "./_runtime.ts";
+import { loadClientFixture } from "./fixtures/clients.ts";
 
 const PACKAGE = "@antseed/provider-openai-responses";
 
@@ -28,7 +29,11 @@ describe("AntSeed CLI loader", {
     assert.equal(manifest.name, PACKAGE);
     assert.equal(manifest.type, "module");
     assert.equal(manifest.scripts, undefined, "no install scripts");
-    assert.deepEqual(Object.keys(manifest.dependencies), ["jose"]);
+    // RUNTIME_DEPENDENCIES of scripts/build_npm.ts, and nothing else.
+    assert.deepEqual(Object.keys(manifest.dependencies).sort(), [
+      "fzstd",
+      "jose",
+    ]);
 
     const work = await mkdtemp(join(tmpdir(), "antseed-plugins-"));
     try {
@@ -95,6 +100,34 @@ describe("AntSeed CLI loader", {
       provider.serviceCategories = { "gpt-5.4": ["coding"] };
       assert.deepEqual(provider.serviceCategories, { "gpt-5.4": ["coding"] });
       assert.deepEqual(provider.getCapacity(), { current: 0, max: 4 });
+
+      // A zstd body decodes inside the installed package: on a Node without
+      // zstd in node:zlib, with the fzstd it installed as a dependency.
+      const decoding = await import(
+        pathToFileURL(
+          join(
+            plugins,
+            "node_modules",
+            PACKAGE,
+            "dist",
+            "src",
+            "codex",
+            "content_encoding.js",
+          ),
+        ).href
+      ) as typeof import("../src/codex/content_encoding.ts");
+      const fixture = loadClientFixture(
+        "codex-cli/custom-provider-openai-auth-zstd-3.json",
+      );
+      const decoded = await decoding.decodeRequestBody(
+        fixture.bodyBytes(),
+        "zstd",
+        1024 * 1024,
+      );
+      assert.equal(
+        new TextDecoder().decode(decoded),
+        JSON.stringify(fixture.body),
+      );
     } finally {
       await rm(work, { recursive: true, force: true });
     }

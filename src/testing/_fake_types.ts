@@ -12,9 +12,20 @@ export interface FakeCodexBackendOptions {
    * Models the simulated account may use; a request for any other model gets
    * the backend's 400 `The '<model>' model is not supported when using Codex
    * with a ChatGPT account.` Default
-   * `["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"]`.
+   * `["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"]` and the gated
+   * `gpt-5.6-sol`, `gpt-5.6-terra`, `gpt-5.6-luna`.
    */
   models?: string[];
+  /**
+   * `minimal_client_version` per model slug. Such a model is listed by
+   * `GET /codex/models` only for a `client_version` of at least that
+   * version, and `POST /codex/responses` refuses it with the backend's 400
+   * `The '<slug>' model requires a newer version of Codex. ...` when the
+   * request's `version` header is older or missing. Default
+   * `{"gpt-5.6-sol": "0.144.0", "gpt-5.6-terra": "0.144.0",
+   * "gpt-5.6-luna": "0.144.0"}`; the other models are not gated.
+   */
+  minimalClientVersions?: Record<string, string>;
   /**
    * Decides whether a bearer token is accepted; `accountId` is the
    * `chatgpt-account-id` header (or `null` when it is missing). A refusal is
@@ -64,7 +75,11 @@ export interface RecordedRequest {
   url: string;
   /** Request headers, names in lower case; repeated headers joined with `, `. */
   headers: Record<string, string>;
-  /** The body parsed as JSON, the raw text when it is not JSON, `undefined` when empty. */
+  /**
+   * The body parsed as JSON, the raw text when it is not JSON, `undefined`
+   * when empty; decoded first when it has a `content-encoding` (`zstd`,
+   * `gzip`) that decodes.
+   */
   body: unknown;
   /** Arrival time, milliseconds since the epoch (from the backend's clock). */
   at: number;
@@ -113,6 +128,11 @@ export interface FakeTextBehaviour {
    * `reasoning` object.
    */
   reasoning?: boolean;
+  /**
+   * Send a `codex.rate_limits` event right after `response.created`, with
+   * the numbers of the `x-codex-*` headers. Default `false`.
+   */
+  rateLimitsEvent?: boolean;
 }
 
 /** A function call answer (`output[].type === "function_call"`). */

@@ -31,6 +31,9 @@ export const UNSUPPORTED_PARAMETERS: readonly string[] = [
   "safety_identifier",
   "stream_options",
   "service_tier",
+  // Works only inside one WebSocket connection; over HTTP the backend
+  // refuses it like any unsupported field.
+  "previous_response_id",
 ];
 
 const UNAUTHORIZED: Rejection = {
@@ -124,11 +127,106 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** The backend's 404 for an input item id it never stored (the spec's exact body). */
 function notPersisted(id: string): Rejection {
-  return detail(
-    404,
-    `Item with id '${id}' not found. Items are not persisted when store is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
-  );
+  return {
+    status: 404,
+    body: {
+      error: {
+        message:
+          `Item with id '${id}' not found. Items are not persisted when \`store\` is set to false. Try again with \`store\` set to true, or remove this item from your input.`,
+        type: "invalid_request_error",
+        param: "input",
+        code: null,
+      },
+    },
+  };
+}
+
+/**
+ * Prefix the backend expects of an input item's `id`, by item type (an item
+ * without `type` is a message). Types the spec names no prefix for (e.g.
+ * `function_call_output`, whose ids the Codex CLI makes as `fco_…`) get the
+ * length check only.
+ */
+const ID_PREFIXES: Readonly<Record<string, string>> = {
+  message: "msg",
+  reasoning: "rs",
+  function_call: "fc",
+  custom_tool_call: "ctc",
+  custom_tool_call_output: "ctco",
+};
+const MAX_ID_LENGTH = 64;
+
+function invalidId(index: number, message: string): Rejection {
+  return {
+    status: 400,
+    body: {
+      error: {
+        message,
+        type: "invalid_request_error",
+        param: `input[${index}].id`,
+        code: "invalid_value",
+      },
+    },
+  };
+}
+
+/**
+ * The 400 for a malformed input item id, else `undefined`. The spec marks
+ * the details unconfirmed (the exact texts, and which types have which
+ * prefix); what matters for a relay is that any id at all is refused, 400
+ * here or 404 in {@linkcode idRejection}.
+ */
+function idFormatRejection(
+  item: Record<string, unknown>,
+  index: number,
+): Rejection | undefined {
+  const id = item.id;
+  if (id === undefined || id === null || item.type === "item_reference") {
+    return undefined;
+  }
+  const where = `'input[${index}].id'`;
+  if (typeof id !== "string") {
+    return invalidId(
+      index,
+      `Invalid type for ${where}: expected a string, but got ${
+        Array.isArray(id) ? "an array" : `a ${typeof id}`
+      } instead.`,
+    );
+  }
+  if (id.length > MAX_ID_LENGTH) {
+    return invalidId(
+      index,
+      `Invalid ${where}: string too long. Expected a string with maximum length ${MAX_ID_LENGTH}, but got a string with length ${id.length} instead.`,
+    );
+  }
+  const prefix =
+    ID_PREFIXES[typeof item.type === "string" ? item.type : "message"];
+  if (prefix !== undefined && !id.startsWith(`${prefix}_`)) {
+    return invalidId(
+      index,
+      `Invalid ${where}: '${id}'. Expected an ID that begins with '${prefix}'.`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * The 404 for the first input item that refers to a stored item: any item
+ * with an `id`, and every `item_reference`. This is the strict reading of
+ * the spec (with `store: false` nothing is stored, so every id is unknown);
+ * the lenient one (only ids the backend must resolve: references and
+ * reasoning items without `encrypted_content`) refuses a subset of these,
+ * so a relay that passes this check passes either.
+ */
+function idRejection(items: readonly unknown[]): Rejection | undefined {
+  for (const item of items) {
+    if (!isRecord(item)) continue;
+    if (typeof item.id === "string") return notPersisted(item.id);
+    if (item.type === "item_reference") return notPersisted(String(item.id));
+  }
+  return undefined;
 }
 
 /**
@@ -202,10 +300,12 @@ function checkRules(
       `The '${body.model}' model is not supported when using Codex with a ChatGPT account.`,
     );
   }
-  for (const item of items) {
-    if (!isRecord(item)) continue;
-    if (typeof item.id === "string") return notPersisted(item.id);
-    if (item.type === "item_reference") return notPersisted(String(item.id));
+  for (let index = 0; index < items.length; index++) {
+    const item = items[index];
+    const rejection = isRecord(item)
+      ? idFormatRejection(item, index)
+      : undefined;
+    if (rejection !== undefined) return rejection;
   }
-  return undefined;
+  return idRejection(items);
 }

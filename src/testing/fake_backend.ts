@@ -57,6 +57,16 @@ import {
   usageNotIncludedBody,
 } from "./_fake_headers.ts";
 import { runStream, StreamControl, type StreamPlan } from "./_fake_stream.ts";
+import {
+  DEFAULT_FAKE_GATED_MODELS,
+  listModels,
+  newerVersionRequired,
+  versionAtLeast,
+} from "./_fake_models.ts";
+import { rateLimitsEvent } from "./_fake_rate_limits_event.ts";
+import { RelayError } from "../errors.ts";
+
+export { DEFAULT_FAKE_GATED_MODELS } from "./_fake_models.ts";
 
 export type {
   FakeBehaviour,
@@ -126,7 +136,7 @@ function recordHeaders(req: IncomingMessage): Record<string, string> {
   return headers;
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];
   let length = 0;
   for await (const chunk of req) {
@@ -142,7 +152,53 @@ async function readBody(req: IncomingMessage): Promise<string> {
     all.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
+}
+
+/** Largest body the simulated backend decodes. */
+const MAX_DECODED_BYTES = 64 * 1024 * 1024;
+/** The codings the backend decodes: zstd (what the Codex CLI sends) and gzip. */
+const BACKEND_CODINGS = new Set(["zstd", "gzip", "identity"]);
+
+/**
+ * The body as text, decoded per its `content-encoding` (zstd, gzip), or the
+ * backend's refusal: 415 for another coding, 400 for bytes that do not
+ * decode. Which statuses the real backend uses here is not known; it is
+ * known to accept zstd (and reportedly gzip).
+ */
+async function decodeBody(
+  bytes: Uint8Array,
+  encoding: string | undefined,
+): Promise<{ text: string } | { status: number; detail: string }> {
+  if (encoding === undefined || encoding.trim() === "") {
+    return { text: new TextDecoder().decode(bytes) };
+  }
+  for (const token of encoding.split(",")) {
+    const name = token.trim().toLowerCase();
+    if (name !== "" && !BACKEND_CODINGS.has(name)) {
+      return { status: 415, detail: `Unsupported content encoding: ${name}` };
+    }
+  }
+  try {
+    // Loaded on the first compressed body: the CLI imports this module (for
+    // `demo`), and its start should not load the decoders.
+    const { decodeRequestBody } = await import("../codex/content_encoding.ts");
+    const decoded = await decodeRequestBody(
+      bytes,
+      encoding,
+      MAX_DECODED_BYTES,
+    );
+    return { text: new TextDecoder().decode(decoded) };
+  } catch (error) {
+    if (!(error instanceof RelayError)) throw error;
+    return error.status === 413
+      ? { status: 413, detail: "Request body too large" }
+      : {
+        status: 400,
+        detail:
+          `Invalid request body: could not decode the ${encoding.trim().toLowerCase()} content`,
+      };
+  }
 }
 
 function parseRecordedBody(text: string): unknown {
@@ -152,22 +208,6 @@ function parseRecordedBody(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-function modelEntry(slug: string, priority: number): Record<string, unknown> {
-  return {
-    slug,
-    display_name: slug.replace(/^gpt/, "GPT"),
-    description: `${slug} on the simulated Codex backend`,
-    default_reasoning_level: "medium",
-    supported_reasoning_levels: ["low", "medium", "high"].map((effort) => ({
-      effort,
-      description: `${effort} reasoning effort`,
-    })),
-    visibility: "list",
-    supported_in_api: true,
-    priority,
-  };
 }
 
 class Backend implements FakeCodexBackend {
@@ -186,12 +226,16 @@ class Backend implements FakeCodexBackend {
   readonly #server: Server;
   readonly #options: FakeCodexBackendOptions;
   readonly #models: readonly string[];
+  readonly #minimalVersions: Readonly<Record<string, string>>;
   readonly #now: () => number;
 
   constructor(server: Server, options: FakeCodexBackendOptions) {
     this.#server = server;
     this.#options = options;
-    this.#models = options.models ?? DEFAULT_FAKE_MODELS;
+    this.#models = options.models ??
+      [...DEFAULT_FAKE_MODELS, ...Object.keys(DEFAULT_FAKE_GATED_MODELS)];
+    this.#minimalVersions = options.minimalClientVersions ??
+      DEFAULT_FAKE_GATED_MODELS;
     this.#now = options.now ?? Date.now;
     const { port } = server.address() as AddressInfo;
     this.baseUrl = `http://127.0.0.1:${port}${BASE_PATH}`;
@@ -257,12 +301,19 @@ class Backend implements FakeCodexBackend {
       controller.abort();
     });
     const headers = recordHeaders(req);
-    let text: string;
+    let bytes: Uint8Array;
     try {
-      text = await readBody(req);
+      bytes = await readBody(req);
     } catch {
       return;
     }
+    const encoding = headers["content-encoding"];
+    const decoded = encoding === undefined
+      ? { text: new TextDecoder().decode(bytes) }
+      : await decodeBody(bytes, encoding);
+    const text = "text" in decoded
+      ? decoded.text
+      : new TextDecoder().decode(bytes);
     this.requests.push({
       method: req.method ?? "GET",
       path,
@@ -282,7 +333,12 @@ class Backend implements FakeCodexBackend {
       account: headers["chatgpt-account-id"] ?? "",
     };
     try {
-      await this.#route(exchange, req.method ?? "GET", path, text);
+      await this.#route(
+        exchange,
+        req.method ?? "GET",
+        url,
+        "text" in decoded ? text : decoded,
+      );
     } catch {
       if (!res.headersSent && !res.destroyed) {
         this.#sendJson(exchange, 500, { detail: "Internal Server Error" });
@@ -295,9 +351,10 @@ class Backend implements FakeCodexBackend {
   async #route(
     exchange: Exchange,
     method: string,
-    path: string,
-    text: string,
+    url: string,
+    text: string | { status: number; detail: string },
   ): Promise<void> {
+    const path = url.split("?")[0];
     const isResponses = method === "POST" && path === RESPONSES_PATH;
     const isModels = method === "GET" && path === MODELS_PATH;
     if (!isResponses && !isModels) {
@@ -313,15 +370,38 @@ class Backend implements FakeCodexBackend {
       return;
     }
     if (isModels) {
-      this.#sendJson(exchange, 200, {
-        models: this.#models.map((slug, index) => modelEntry(slug, index)),
+      const query = new URLSearchParams(url.split("?")[1] ?? "");
+      const models = listModels(
+        this.#models,
+        this.#minimalVersions,
+        query.get("client_version") ?? undefined,
+      );
+      this.#sendJson(exchange, 200, { models }, {
+        etag: `W/"fake-models-${models.length}"`,
       });
+      return;
+    }
+    if (typeof text !== "string") {
+      this.#sendJson(exchange, text.status, { detail: text.detail });
       return;
     }
     const checked = validateBody(text, this.#models);
     if ("rejection" in checked) {
       const { status, body } = checked.rejection;
       this.#sendJson(exchange, status, body);
+      return;
+    }
+    const model = checked.body.model as string;
+    const minimal = Object.hasOwn(this.#minimalVersions, model)
+      ? this.#minimalVersions[model]
+      : undefined;
+    // A missing `version` header counts as old: the real backend gates on
+    // it, and a relay must send a recent one.
+    if (
+      minimal !== undefined &&
+      !versionAtLeast(exchange.headers["version"], minimal)
+    ) {
+      this.#sendJson(exchange, 400, { detail: newerVersionRequired(model) });
       return;
     }
     const limit = this.#limits.get(exchange.account);
@@ -370,7 +450,12 @@ class Backend implements FakeCodexBackend {
         exchange.req.socket.destroy();
         return;
       default: {
-        const plan = this.#streamPlan(behaviour, body);
+        const plan = this.#streamPlan(
+          behaviour,
+          body,
+          exchange.planType,
+          this.#limits.get(exchange.account),
+        );
         this.#writeStreamHead(exchange);
         await runStream(exchange.res, plan, this.#control, exchange.signal);
       }
@@ -456,6 +541,8 @@ class Backend implements FakeCodexBackend {
   #streamPlan(
     behaviour: FakeBehaviour,
     body: Record<string, unknown>,
+    planType = "plus",
+    limit?: UsageLimitState,
   ): StreamPlan {
     const chunks = this.#options.deltaChunks ?? DEFAULT_DELTA_CHUNKS;
     switch (behaviour.kind) {
@@ -466,6 +553,13 @@ class Backend implements FakeCodexBackend {
           usage: behaviour.usage,
           emptyCompletedOutput: behaviour.emptyCompletedOutput,
         });
+        if (behaviour.rateLimitsEvent) {
+          events.splice(
+            1,
+            0,
+            rateLimitsEvent(this.#now(), planType, limit),
+          );
+        }
         return {
           frames: frameEvents(events),
           pauseAfter: behaviour.pauseAfterEvents,

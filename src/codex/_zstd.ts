@@ -1,0 +1,419 @@
+/**
+ * zstd decoding of request bodies, bounded while it decodes. Private to
+ * `src/codex/`: use `decodeRequestBody` of `content_encoding.ts`.
+ *
+ * Before any byte is decoded, {@linkcode checkZstdFrames} walks the frame
+ * structure (RFC 8878: frame headers and block headers only, no
+ * decompression): every frame must declare a window of at most
+ * {@linkcode ZSTD_MAX_WINDOW_BYTES} (a decoder allocates the window up
+ * front, so a 10-byte frame declaring a 2 GiB window would otherwise cost
+ * 2 GiB), the declared content sizes must fit the bound, and the body must
+ * end where its last frame ends. Then one of two decoders runs:
+ *
+ * - `native`: `node:zlib`'s streaming `createZstdDecompress` where the
+ *   runtime has it (Deno 2, Node 22.15 and later), with the same window
+ *   limit (`ZSTD_d_windowLogMax`);
+ * - `fzstd`: the pure-JavaScript decoder from npm (Node 20), imported only
+ *   when a zstd body arrives.
+ *
+ * Both stop at the first output chunk (a 16 KiB chunk, or one zstd block of
+ * at most 128 KiB) that crosses the bound, so a small bomb never expands
+ * past `maxBytes` plus one chunk.
+ *
+ * @module
+ */
+
+/** The body decodes to more than the bound allows. */
+export class DecodedTooLarge extends Error {
+  /**
+   * Creates the signal.
+   *
+   * @param message what crossed the bound
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "DecodedTooLarge";
+  }
+}
+
+/** The body is not valid in its coding. */
+export class NotDecodable extends Error {
+  /**
+   * Creates the signal.
+   *
+   * @param message what is wrong with the bytes (never the bytes themselves)
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "NotDecodable";
+  }
+}
+
+/**
+ * Largest window a zstd frame may declare: 8 MiB (window log 23), what
+ * zstd's levels 1 to 19 use at most. The Codex CLI sends 2 MiB windows
+ * (level 3, no content size); only the "ultra" levels 20 to 22 and long-range
+ * mode ask for more.
+ */
+export const ZSTD_MAX_WINDOW_BYTES = 8 * 1024 * 1024;
+const ZSTD_MAX_WINDOW_LOG = 23;
+/** `ZSTD_d_windowLogMax` of zstd.h, for runtimes that lack the constant. */
+const ZSTD_D_WINDOW_LOG_MAX = 100;
+
+/** Which decoder runs. */
+export type ZstdImplementation = "native" | "fzstd";
+
+/** Facts the frame walk found. */
+export interface ZstdFrames {
+  /** Number of zstd frames (skippable frames not counted). */
+  frames: number;
+  /** Where each zstd frame starts and ends in the body (`[start, end)`). */
+  spans: [number, number][];
+}
+
+const MAGIC = 0xfd2fb528;
+const BLOCK_MAX = 128 * 1024;
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (bytes[at] | bytes[at + 1] << 8 | bytes[at + 2] << 16 |
+    bytes[at + 3] << 24) >>> 0;
+}
+
+function uint(bytes: Uint8Array, at: number, length: number): number {
+  let value = 0;
+  for (let index = length - 1; index >= 0; index--) {
+    value = value * 256 + bytes[at + index];
+  }
+  return value;
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 1024 / 1024 * 10) / 10} MiB`;
+}
+
+/**
+ * Walks the frames of a zstd body without decoding them. Throws
+ * {@linkcode NotDecodable} for a structure that is not zstd (bad magic,
+ * reserved bits, a block or frame cut short, bytes after the last frame, a
+ * dictionary), {@linkcode DecodedTooLarge} for a window above
+ * {@linkcode ZSTD_MAX_WINDOW_BYTES} or declared content sizes above
+ * `maxBytes`.
+ *
+ * @param body the encoded body
+ * @param maxBytes the bound of the decoded size
+ * @returns the frames found
+ */
+export function checkZstdFrames(
+  body: Uint8Array,
+  maxBytes: number,
+): ZstdFrames {
+  let at = 0;
+  let frames = 0;
+  let declared = 0;
+  const spans: [number, number][] = [];
+  while (at < body.byteLength) {
+    if (body.byteLength - at < 4) {
+      throw new NotDecodable("the body ends inside a zstd frame header");
+    }
+    const magic = u32(body, at);
+    if ((magic & 0xfffffff0) === 0x184d2a50) {
+      if (body.byteLength - at < 8) {
+        throw new NotDecodable("the body ends inside a skippable frame");
+      }
+      at += 8 + u32(body, at + 4);
+      if (at > body.byteLength) {
+        throw new NotDecodable("the body ends inside a skippable frame");
+      }
+      continue;
+    }
+    if (magic !== MAGIC) {
+      throw new NotDecodable(
+        frames === 0
+          ? "the body does not start with the zstd magic number"
+          : "bytes that are not a zstd frame follow the last frame",
+      );
+    }
+    frames++;
+    const start = at;
+    at += 4;
+    if (at >= body.byteLength) {
+      throw new NotDecodable("the body ends inside a zstd frame header");
+    }
+    const descriptor = body[at++];
+    const contentSizeFlag = descriptor >> 6;
+    const singleSegment = (descriptor >> 5 & 1) === 1;
+    const checksum = (descriptor >> 2 & 1) === 1;
+    const dictionaryFlag = descriptor & 3;
+    if (descriptor & 8) {
+      throw new NotDecodable("a zstd frame header sets a reserved bit");
+    }
+    const dictionaryBytes = [0, 1, 2, 4][dictionaryFlag];
+    const contentSizeBytes = contentSizeFlag === 0
+      ? (singleSegment ? 1 : 0)
+      : 1 << contentSizeFlag;
+    const headerRest = (singleSegment ? 0 : 1) + dictionaryBytes +
+      contentSizeBytes;
+    if (body.byteLength - at < headerRest) {
+      throw new NotDecodable("the body ends inside a zstd frame header");
+    }
+    let window = 0;
+    if (!singleSegment) {
+      const windowDescriptor = body[at++];
+      const base = 2 ** (10 + (windowDescriptor >> 3));
+      window = base + (base / 8) * (windowDescriptor & 7);
+    }
+    if (dictionaryBytes > 0 && uint(body, at, dictionaryBytes) !== 0) {
+      throw new NotDecodable("a zstd frame needs a dictionary");
+    }
+    at += dictionaryBytes;
+    let contentSize: number | undefined;
+    if (contentSizeBytes > 0) {
+      contentSize = uint(body, at, contentSizeBytes) +
+        (contentSizeBytes === 2 ? 256 : 0);
+      at += contentSizeBytes;
+    }
+    if (singleSegment) window = contentSize ?? 0;
+    if (window > ZSTD_MAX_WINDOW_BYTES) {
+      throw new DecodedTooLarge(
+        `a zstd frame declares a window of ${mib(window)}, above the ${
+          mib(ZSTD_MAX_WINDOW_BYTES)
+        } accepted`,
+      );
+    }
+    if (contentSize !== undefined) {
+      declared += contentSize;
+      if (declared > maxBytes) {
+        throw new DecodedTooLarge(
+          `its zstd frames declare ${declared} bytes of content`,
+        );
+      }
+    }
+    for (let last = false; !last;) {
+      if (body.byteLength - at < 3) {
+        throw new NotDecodable("the body ends inside a zstd block header");
+      }
+      const header = body[at] | body[at + 1] << 8 | body[at + 2] << 16;
+      at += 3;
+      last = (header & 1) === 1;
+      const type = header >> 1 & 3;
+      const size = header >>> 3;
+      if (type === 3) {
+        throw new NotDecodable("a zstd block has the reserved block type");
+      }
+      if (size > BLOCK_MAX) {
+        throw new NotDecodable("a zstd block is larger than 128 KiB");
+      }
+      at += type === 1 ? 1 : size;
+      if (at > body.byteLength) {
+        throw new NotDecodable("the body ends inside a zstd block");
+      }
+    }
+    if (checksum) {
+      at += 4;
+      if (at > body.byteLength) {
+        throw new NotDecodable("the body ends inside a zstd frame checksum");
+      }
+    }
+    spans.push([start, at]);
+  }
+  if (frames === 0) throw new NotDecodable("the body holds no zstd frame");
+  return { frames, spans };
+}
+
+/** Collects output chunks up to a bound. */
+class Sink {
+  readonly chunks: Uint8Array[] = [];
+  readonly maxBytes: number;
+  size = 0;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Adds a chunk; throws {@linkcode DecodedTooLarge} once the bound is crossed. */
+  add(chunk: Uint8Array): void {
+    this.size += chunk.byteLength;
+    if (this.size > this.maxBytes) {
+      throw new DecodedTooLarge("it decodes to more bytes");
+    }
+    if (chunk.byteLength > 0) this.chunks.push(chunk);
+  }
+
+  /** The chunks as one array. */
+  result(): Uint8Array {
+    return concatBytes(this.chunks, this.size);
+  }
+}
+
+/**
+ * Joins chunks into one array of `size` bytes (the only chunk itself when
+ * there is one and it is a plain `Uint8Array`).
+ *
+ * @param chunks the chunks
+ * @param size their total length
+ * @returns the joined bytes
+ */
+export function concatBytes(
+  chunks: readonly Uint8Array[],
+  size: number,
+): Uint8Array {
+  if (
+    chunks.length === 1 && chunks[0].constructor === Uint8Array &&
+    chunks[0].byteLength === size
+  ) {
+    return chunks[0];
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return all;
+}
+
+/** What this module needs of `node:zlib`'s zstd decoder. */
+interface ZstdStream {
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "error", listener: (error: unknown) => void): unknown;
+  on(event: "end", listener: () => void): unknown;
+  end(chunk: Uint8Array): unknown;
+  destroy(): unknown;
+}
+
+type CreateZstdDecompress = (
+  options: { params: Record<number, number> },
+) => ZstdStream;
+
+let nativeFactory: Promise<CreateZstdDecompress | undefined> | undefined;
+
+/**
+ * `node:zlib`'s `createZstdDecompress` when this runtime has it, else
+ * `undefined`; imported once, on first use.
+ */
+function loadNative(): Promise<CreateZstdDecompress | undefined> {
+  nativeFactory ??= import("node:zlib").then(
+    (zlib) => {
+      const module = zlib as unknown as {
+        createZstdDecompress?: CreateZstdDecompress;
+      };
+      return typeof module.createZstdDecompress === "function"
+        ? module.createZstdDecompress
+        : undefined;
+    },
+    () => undefined,
+  );
+  return nativeFactory;
+}
+
+/**
+ * Whether this runtime decodes zstd natively (`node:zlib` has
+ * `createZstdDecompress`): Deno 2 and Node 22.15 or later do, Node 20 does
+ * not.
+ *
+ * @returns true when the native decoder is available
+ */
+export async function hasNativeZstd(): Promise<boolean> {
+  return (await loadNative()) !== undefined;
+}
+
+/**
+ * Decodes one frame into the sink. One stream per frame: Deno's
+ * `node:zlib` zstd stream stops after the first frame of its input.
+ */
+function decodeNativeFrame(
+  create: CreateZstdDecompress,
+  frame: Uint8Array,
+  sink: Sink,
+): Promise<void> {
+  const stream = create({
+    params: { [ZSTD_D_WINDOW_LOG_MAX]: ZSTD_MAX_WINDOW_LOG },
+  });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    function fail(error: Error): void {
+      if (settled) return;
+      settled = true;
+      stream.destroy();
+      reject(error);
+    }
+    stream.on("data", (chunk) => {
+      if (settled) return;
+      try {
+        sink.add(chunk);
+      } catch (error) {
+        fail(error as Error);
+      }
+    });
+    stream.on("error", (error) => {
+      fail(
+        new NotDecodable(
+          `the zstd decoder refused it (${
+            error instanceof Error ? error.message : "unknown error"
+          })`,
+        ),
+      );
+    });
+    stream.on("end", () => {
+      if (settled) return;
+      settled = true;
+      resolve();
+    });
+    stream.end(frame);
+  });
+}
+
+type FzstdDecompress = typeof import("fzstd").Decompress;
+
+function decodeFzstdFrame(
+  Decompress: FzstdDecompress,
+  frame: Uint8Array,
+  sink: Sink,
+): void {
+  // fzstd calls back once per decoded block (at most 128 KiB), inside push:
+  // the throw of the sink stops it at the first block past the bound.
+  const decoder = new Decompress((chunk) => sink.add(chunk));
+  try {
+    decoder.push(frame, true);
+  } catch (error) {
+    if (error instanceof DecodedTooLarge) throw error;
+    throw new NotDecodable(
+      `the zstd decoder refused it (${
+        error instanceof Error ? error.message : "unknown error"
+      })`,
+    );
+  }
+}
+
+/**
+ * Decodes a zstd body, bounded while it decodes.
+ *
+ * @param body the encoded body (one or more frames)
+ * @param maxBytes the bound of the decoded size
+ * @param implementation the decoder (default: `native` when the runtime has
+ *   it, else `fzstd`)
+ * @returns the decoded bytes
+ */
+export async function decodeZstd(
+  body: Uint8Array,
+  maxBytes: number,
+  implementation?: ZstdImplementation,
+): Promise<Uint8Array> {
+  const { spans } = checkZstdFrames(body, maxBytes);
+  const sink = new Sink(maxBytes);
+  const native = implementation === "fzstd" ? undefined : await loadNative();
+  if (native !== undefined) {
+    for (const [start, end] of spans) {
+      await decodeNativeFrame(native, body.subarray(start, end), sink);
+    }
+    return sink.result();
+  }
+  if (implementation === "native") {
+    throw new Error("Expected node:zlib to have zstd, found none");
+  }
+  const { Decompress } = await import("fzstd");
+  for (const [start, end] of spans) {
+    decodeFzstdFrame(Decompress, body.subarray(start, end), sink);
+  }
+  return sink.result();
+}
