@@ -296,7 +296,6 @@ describe("fields the provider forwards or repairs", () => {
   it(
     "relays a prompt_cache_key that cannot be a header value (CR/LF, non-Latin-1) under a derived session_id",
     async () => {
-      const posts = responsePosts();
       for (const key of ["a\r\nx-injected: 1", "ключ"]) {
         const before = responsePosts();
         const response = await provider.handleRequest({
@@ -322,7 +321,6 @@ describe("fields the provider forwards or repairs", () => {
           key,
         );
       }
-      assert.equal(responsePosts(), posts, "no upstream attempt");
     },
   );
 });
