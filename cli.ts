@@ -32,12 +32,8 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { CliIo } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
-import type {
-  ListenFunction,
-  RunningServer,
-  ServerHandler,
-} from "./src/server.ts";
-import { serveWithNodeHttp } from "./src/server_node.ts";
+import { denoRuntime, serveWithDeno } from "./src/serve/deno.ts";
+import { serveWithNodeHttp } from "./src/serve/node.ts";
 
 export { runCli } from "./src/cli/main.ts";
 export type { CliIo } from "./src/cli/io.ts";
@@ -46,65 +42,7 @@ export type {
   ListenOptions,
   RunningServer,
   ServerHandler,
-} from "./src/server.ts";
-
-/** The part of Deno's `serve` this module uses (declared here: tsc builds this file for Node too). */
-interface DenoServer {
-  shutdown(): Promise<void>;
-}
-
-/** The part of the `Deno` namespace this module uses. */
-interface DenoLike {
-  serve(
-    options: {
-      hostname: string;
-      port: number;
-      onListen?: (address: { hostname: string; port: number }) => void;
-      onError?: (error: unknown) => Response | Promise<Response>;
-    },
-    handler: (request: Request) => Promise<Response>,
-  ): DenoServer;
-}
-
-function denoRuntime(): DenoLike | undefined {
-  return (globalThis as { Deno?: DenoLike }).Deno;
-}
-
-function serveWithDeno(deno: DenoLike): ListenFunction {
-  return (handler: ServerHandler, options) =>
-    new Promise<RunningServer>((resolve, reject) => {
-      try {
-        const server = deno.serve({
-          hostname: options.hostname,
-          port: options.port,
-          onListen: ({ port }) =>
-            resolve({
-              hostname: options.hostname,
-              port,
-              close(graceMs = 10_000): Promise<void> {
-                let timer: ReturnType<typeof setTimeout> | undefined;
-                const grace = new Promise<void>((done) => {
-                  timer = setTimeout(done, graceMs);
-                });
-                return Promise.race([server.shutdown(), grace]).finally(() =>
-                  clearTimeout(timer)
-                );
-              },
-            }),
-          onError: () =>
-            Response.json({
-              error: {
-                message: "The server failed unexpectedly",
-                type: "server_error",
-                code: "internal_error",
-              },
-            }, { status: 500 }),
-        }, handler);
-      } catch (error) {
-        reject(error);
-      }
-    });
-}
+} from "./src/serve/handler.ts";
 
 /**
  * The process glue of the command line: environment, standard output and

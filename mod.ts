@@ -22,13 +22,14 @@ import { plugin } from "./src/plugin.ts";
 
 export default plugin;
 export { plugin };
-export { createProvider, RESPONSES_PATH } from "./src/provider.ts";
+export { createProvider } from "./src/provider/provider.ts";
 export type {
   CreateProviderOptions,
   HandleOptions,
   OpenAIResponsesProvider,
   RequestLogEntry,
-} from "./src/provider.ts";
+} from "./src/provider/provider.ts";
+export { RESPONSES_PATH } from "./src/provider/routes.ts";
 export type {
   RateLimitSnapshot,
   RateLimitWindow,
@@ -36,8 +37,10 @@ export type {
 export { CONFIG_SCHEMA, parseConfig } from "./src/config.ts";
 export type { ParseConfigOptions, ProviderSettings } from "./src/config.ts";
 export {
+  AccountError,
   ConfigError,
   CredentialsError,
+  LoginError,
   LoginRequiredError,
   OpenAIResponsesError,
   RelayError,
@@ -58,16 +61,9 @@ export type {
   ServiceApiProtocol,
 } from "./src/host_types.ts";
 export { VERSION } from "./src/version.ts";
-export { createTokenSource } from "./src/auth/token_source.ts";
-export type { TokenSourceOptions } from "./src/auth/token_source.ts";
-export type { AuthFileSystem } from "./src/auth/write.ts";
-export { credentialsInfo, readCredentials } from "./src/auth/auth_file.ts";
-export type {
-  CodexCredentials,
-  FileStamp,
-  ReadCredentialsOptions,
-  StampedCredentials,
-} from "./src/auth/auth_file.ts";
+// `CreateProviderOptions.tokenSource` takes any object of this shape (an
+// embedder's own credentials, a test's fixed token); the shapes carry no
+// secret of their own.
 export type {
   AccessToken,
   CredentialsInfo,

@@ -15,7 +15,7 @@ import type { SerializedHttpRequest } from "../src/host_types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
-} from "../src/provider.ts";
+} from "../src/provider/provider.ts";
 import { makeAuthJson } from "../src/testing/jwt.ts";
 import {
   BENCH_ACCOUNT,

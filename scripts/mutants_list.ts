@@ -27,13 +27,13 @@ export interface Mutant {
 }
 
 const RELAY = "src/relay.ts";
-const PROVIDER = "src/provider.ts";
+const PROVIDER = "src/provider/provider.ts";
 const REQUEST = "src/codex/request.ts";
 const ERRORS = "src/codex/errors.ts";
 const TOKEN_SOURCE = "src/auth/token_source.ts";
 const LOCK = "src/auth/lock.ts";
 const WRITE = "src/auth/write.ts";
-const SERVER = "src/server.ts";
+const SERVER = "src/serve/handler.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
@@ -47,7 +47,7 @@ export const MUTANTS: Mutant[] = [
     id: "no-retry-on-network-error",
     file: RELAY,
     find:
-      "if (retries < MAX_RETRIES && waited + delay <= MAX_RETRY_BUDGET_MS) {",
+      "if (retries < MAX_RETRIES && waited + pause <= MAX_RETRY_BUDGET_MS) {",
     replace: "if (false) {",
     tests: [RETRY_TEST],
     why: "network errors are retried, at most 3 times",
@@ -63,9 +63,9 @@ export const MUTANTS: Mutant[] = [
   {
     id: "retry-after-x3",
     file: RELAY,
-    find: "const delay = verdict.retryAfterMs ?? backoff(retries, random);",
+    find: "const pause = verdict.retryAfterMs ?? backoff(retries, random);",
     replace:
-      "const delay = verdict.retryAfterMs !== undefined ? verdict.retryAfterMs * 3 : backoff(retries, random);",
+      "const pause = verdict.retryAfterMs !== undefined ? verdict.retryAfterMs * 3 : backoff(retries, random);",
     tests: [RETRY_TEST],
     why: "Retry-After is waited as asked, not longer",
   },
@@ -91,9 +91,9 @@ export const MUTANTS: Mutant[] = [
     id: "error-body-read-unbounded",
     file: RELAY,
     find:
-      '    const text = await response.text().catch(() => "");\n    exchange.close(true);',
+      '    const text = await response.text().catch(() => "");\n    exchange.release();',
     replace:
-      '    exchange.close(true);\n    const text = await response.text().catch(() => "");',
+      '    exchange.release();\n    const text = await response.text().catch(() => "");',
     tests: [RETRY_TEST],
     why: "the header timeout also bounds reading an error body",
   },
@@ -146,8 +146,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "retry-wait-ignores-abort",
     file: RELAY,
-    find: "    waited += delay;\n    await sleep(delay, context.signal)",
-    replace: "    waited += delay;\n    await sleep(delay)",
+    find: "    waited += pause;\n    await delay(pause, context.signal)",
+    replace: "    waited += pause;\n    await delay(pause)",
     tests: [ABORT_TEST],
     why: "a buyer abort ends the wait between attempts",
   },
@@ -245,7 +245,7 @@ export const MUTANTS: Mutant[] = [
     file: SERVER,
     find: '  "x-antseed-streaming",\n  "content-length",',
     replace: '  "content-length",',
-    tests: ["tests/server_test.ts"],
+    tests: ["tests/serve_handler_test.ts"],
     why: "serve's clients get no host-contract header",
   },
   {
@@ -253,7 +253,7 @@ export const MUTANTS: Mutant[] = [
     file: SERVER,
     find: '  "authorization",\n  "cookie",',
     replace: '  "cookie",',
-    tests: ["tests/server_test.ts"],
+    tests: ["tests/serve_handler_test.ts"],
     why: "serve's API key never reaches the provider",
   },
   {
@@ -405,7 +405,7 @@ export const MUTANTS: Mutant[] = [
     file: SERVER,
     find: "      const refusal = checkHost(request, hosts);",
     replace: "      const refusal = undefined;",
-    tests: ["tests/server_test.ts"],
+    tests: ["tests/serve_handler_test.ts"],
     why: "serve refuses a foreign Host (DNS rebinding)",
   },
   {
@@ -413,7 +413,7 @@ export const MUTANTS: Mutant[] = [
     file: SERVER,
     find: "    const refusal = checkOrigin(origin, allowedOrigins);",
     replace: "    const refusal = undefined;",
-    tests: ["tests/server_test.ts"],
+    tests: ["tests/serve_handler_test.ts"],
     why: "serve refuses an unlisted Origin",
   },
   {
@@ -421,7 +421,7 @@ export const MUTANTS: Mutant[] = [
     file: SERVER,
     find: "    if (unsupported) return fail(unsupported);",
     replace: "",
-    tests: ["tests/server_test.ts"],
+    tests: ["tests/serve_handler_test.ts"],
     why: "serve accepts only JSON bodies (no simple cross-site POST)",
   },
   {

@@ -295,7 +295,18 @@ function show(value: unknown): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
 }
 
-function isLoopbackHost(hostname: string): boolean {
+/**
+ * Whether a host name or address is a loopback one (`localhost`,
+ * `*.localhost`, `127.x.x.x`, `::1`, with or without brackets): the hosts
+ * that plain http and a `serve` without an API key are allowed for.
+ *
+ * @example
+ * ```ts
+ * import { isLoopbackHost } from "./config.ts";
+ * console.log(isLoopbackHost("127.0.0.1"), isLoopbackHost("0.0.0.0")); // true false
+ * ```
+ */
+export function isLoopbackHost(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   return host === "localhost" || host.endsWith(".localhost") ||
     host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

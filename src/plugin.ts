@@ -6,7 +6,7 @@
 
 import { CONFIG_SCHEMA } from "./config.ts";
 import type { AntseedProviderPlugin } from "./host_types.ts";
-import { createProvider } from "./provider.ts";
+import { createProvider } from "./provider/provider.ts";
 import { VERSION } from "./version.ts";
 
 /** The AntSeed provider plugin (the default export of the package). */

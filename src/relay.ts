@@ -23,6 +23,7 @@ import type {
   ProviderStreamCallbacks,
   SerializedHttpResponse,
 } from "./host_types.ts";
+import { delay } from "./async.ts";
 
 /** Most retries of one buyer request. */
 export const MAX_RETRIES = 3;
@@ -99,8 +100,14 @@ export interface OpenUpstream {
   readonly aborted: boolean;
   /** The reader of `body` while it is read, so that an abort can cancel it. */
   reader?: ReadableStreamDefaultReader<Uint8Array>;
-  /** Ends the exchange: unwatches it, unhooks the buyer's signal, aborts an unfinished fetch. */
-  close(finished?: boolean): void;
+  /**
+   * Ends an exchange of which nothing is pending any more (the fetch failed,
+   * or the body was read to its end): stops watching its deadline and
+   * listening to the buyer.
+   */
+  release(): void;
+  /** Ends an exchange whose body is unfinished: releases it and aborts the fetch. */
+  cancel(): void;
 }
 
 /**
@@ -153,28 +160,17 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
     this.reader?.cancel(reason).catch(() => {});
   }
 
-  close(finished?: boolean): void {
+  release(): void {
     this.#watchdog.unwatch(this);
     this.#signal?.removeEventListener("abort", this);
-    // Aborting a finished exchange costs a DOMException and an abort event
-    // for nothing: only an unfinished body needs it.
-    if (!finished) this.controller.abort();
   }
-}
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+  cancel(): void {
+    this.release();
+    // Not in release(): aborting a settled exchange costs a DOMException
+    // and an abort event for nothing.
+    this.controller.abort();
+  }
 }
 
 function tokenError(error: unknown): RelayError {
@@ -249,7 +245,7 @@ export async function openUpstream(
         signal: exchange.controller.signal,
       });
     } catch (error) {
-      exchange.close(true);
+      exchange.release();
       if (context.signal?.aborted) throw buyerGone();
       if (exchange.timedOut) {
         throw new RelayError(
@@ -264,11 +260,11 @@ export async function openUpstream(
         "The upstream could not be reached",
         { cause: error },
       );
-      const delay = backoff(retries, random);
-      if (retries < MAX_RETRIES && waited + delay <= MAX_RETRY_BUDGET_MS) {
+      const pause = backoff(retries, random);
+      if (retries < MAX_RETRIES && waited + pause <= MAX_RETRY_BUDGET_MS) {
         retries++;
-        waited += delay;
-        await sleep(delay, context.signal).catch(() => {
+        waited += pause;
+        await delay(pause, context.signal).catch(() => {
           throw buyerGone();
         });
         continue;
@@ -292,7 +288,7 @@ export async function openUpstream(
 
     // The header timeout also bounds reading an error body.
     const text = await response.text().catch(() => "");
-    exchange.close(true);
+    exchange.release();
     const verdict = classifyUpstreamError(
       response.status,
       response.headers,
@@ -323,13 +319,13 @@ export async function openUpstream(
     ) {
       throw withRetryAfter(verdict.error, verdict.retryAfterMs);
     }
-    const delay = verdict.retryAfterMs ?? backoff(retries, random);
-    if (waited + delay > MAX_RETRY_BUDGET_MS) {
-      throw withRetryAfter(verdict.error, delay);
+    const pause = verdict.retryAfterMs ?? backoff(retries, random);
+    if (waited + pause > MAX_RETRY_BUDGET_MS) {
+      throw withRetryAfter(verdict.error, pause);
     }
     retries++;
-    waited += delay;
-    await sleep(delay, context.signal).catch(() => {
+    waited += pause;
+    await delay(pause, context.signal).catch(() => {
       throw buyerGone();
     });
   }
@@ -512,7 +508,8 @@ export async function streamToHost(
   const read = open
     ? await readUpstream(upstream, options.idleTimeoutMs, send)
     : await cancelled(upstream);
-  upstream.close(read.finished);
+  if (read.finished) upstream.release();
+  else upstream.cancel();
   let body = concat(read.chunks, read.total);
   const seen = observeStream(body);
   if (seen.terminal === undefined && open) {
@@ -579,7 +576,8 @@ export async function aggregateToResponse(
   options: { idleTimeoutMs: number },
 ): Promise<RelayOutcome> {
   const read = await readUpstream(upstream, options.idleTimeoutMs, undefined);
-  upstream.close(read.finished);
+  if (read.finished) upstream.release();
+  else upstream.cancel();
   const seen = observeStream(concat(read.chunks, read.total), {
     needOutput: true,
   });

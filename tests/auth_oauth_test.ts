@@ -41,7 +41,7 @@ import {
 import { createPkce, createState, pkceChallenge } from "../src/auth/pkce.ts";
 import { revokeRefreshToken } from "../src/auth/revoke.ts";
 import { LoginError } from "../src/errors.ts";
-import { createProvider } from "../src/provider.ts";
+import { createProvider } from "../src/provider/provider.ts";
 import {
   type FakeCodexBackend,
   startFakeCodexBackend,

@@ -5,7 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { createProvider } from "../src/provider.ts";
+import { createProvider } from "../src/provider/provider.ts";
 import { createTokenSource } from "../src/auth/token_source.ts";
 import { startFakeCodexBackend } from "../src/testing/fake_backend.ts";
 import { startFakeTokenEndpoint } from "../src/testing/fake_token_endpoint.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import {
   createProvider,
   type OpenAIResponsesProvider,
-} from "../src/provider.ts";
+} from "../src/provider/provider.ts";
 import type { SerializedHttpResponse } from "../src/host_types.ts";
 import {
   type FakeCodexBackend,

@@ -21,7 +21,7 @@ import {
 import { makeAuthJson } from "../src/testing/jwt.ts";
 import type { CliIo } from "../src/cli/io.ts";
 import { runServe } from "../src/cli/serve.ts";
-import { serveWithNodeHttp } from "../src/server_node.ts";
+import { serveWithNodeHttp } from "../src/serve/node.ts";
 import {
   type CliProcess,
   runCliProcess,

@@ -16,7 +16,7 @@ import type { TokenSource } from "../src/auth/types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
-} from "../src/provider.ts";
+} from "../src/provider/provider.ts";
 import {
   type FakeBehaviour,
   type FakeCodexBackend,

@@ -4,7 +4,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { createProvider } from "../src/provider.ts";
+import { createProvider } from "../src/provider/provider.ts";
 import {
   type FakeCodexBackend,
   startFakeCodexBackend,

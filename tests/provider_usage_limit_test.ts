@@ -7,7 +7,7 @@ import { createTokenSource } from "../src/auth/token_source.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
-} from "../src/provider.ts";
+} from "../src/provider/provider.ts";
 import {
   type FakeBehaviour,
   type FakeCodexBackend,

@@ -10,7 +10,7 @@ import type { AccessToken } from "../src/auth/types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
-} from "../src/provider.ts";
+} from "../src/provider/provider.ts";
 import {
   type FakeCodexBackend,
   startFakeCodexBackend,

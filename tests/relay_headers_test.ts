@@ -5,7 +5,7 @@
 
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createProvider } from "../src/provider.ts";
+import { createProvider } from "../src/provider/provider.ts";
 import {
   type FakeBehaviour,
   type FakeCodexBackend,

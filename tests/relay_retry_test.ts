@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { RelayError } from "../src/errors.ts";
-import { createProvider } from "../src/provider.ts";
+import { createProvider } from "../src/provider/provider.ts";
 import { openUpstream, type RelayContext } from "../src/relay.ts";
 import {
   type FakeCodexBackend,
@@ -113,7 +113,7 @@ async function exchange(steps: Step[], random?: () => number) {
       relayContext(script.fetch, random),
     );
     await upstream.body?.cancel();
-    upstream.close(true);
+    upstream.release();
     return "opened" as const;
   });
   return { waits, outcome, calls: script.calls };

@@ -29,7 +29,7 @@ import { AccountError, systemErrorCode } from "../errors.ts";
 import { credentialsFromDocument } from "./auth_file.ts";
 import { readTokenClaims } from "./claims.ts";
 import type { LoginTokens } from "./oauth.ts";
-import { formatLastRefresh } from "./write.ts";
+import { formatLastRefresh, tempPathFor, writeNewFile } from "./write.ts";
 
 /** Valid account names: 1 to 64 of `a-z 0-9 . _ -`, starting with a letter or digit. */
 export const ACCOUNT_NAME_PATTERN: RegExp = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -311,13 +311,6 @@ async function syncFolder(path: string): Promise<void> {
   }
 }
 
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (byte) => byte.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
 function accountExists(name: string, authFile: string): AccountError {
   return new AccountError(
     "account_exists",
@@ -404,15 +397,9 @@ export async function saveNewAccount(
     await ensureHome(home);
     await ownFolder(accountsFolder(home));
     await ownFolder(folder);
-    tempPath = join(folder, `.${AUTH_FILE_NAME}.${randomHex(8)}.tmp`);
-    const handle = await open(tempPath, "wx", FILE_MODE);
-    try {
-      await handle.writeFile(JSON.stringify(document, null, 2));
-      await handle.chmod(FILE_MODE);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
+    const temp = tempPathFor(authFile);
+    await writeNewFile(temp, JSON.stringify(document, null, 2), FILE_MODE);
+    tempPath = temp;
     if (options.force) {
       await rename(tempPath, authFile);
       tempPath = undefined;

@@ -11,9 +11,11 @@
  */
 
 import { readFile, stat } from "node:fs/promises";
-import { CredentialsError } from "../errors.ts";
+import { CredentialsError, systemErrorCode } from "../errors.ts";
 import { readTokenClaims } from "./claims.ts";
 import type { CredentialsInfo } from "./types.ts";
+import { isRecord, nonEmptyString } from "../json.ts";
+import { delay } from "../async.ts";
 
 /** Identity of one version of the auth file, from `stat`. */
 export interface FileStamp {
@@ -71,14 +73,6 @@ const DEFAULT_PARSE_RETRY_MS = 1000;
 /** A file modified less than this long ago may still be being written. */
 const RECENT_CHANGE_MS = 2000;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === "string" && value.trim() !== "" ? value : undefined;
-}
-
 function describeJson(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
@@ -93,13 +87,8 @@ function missingFileMessage(authFile: string): string {
     `set cli_auth_credentials_store = "file" in the Codex config.toml and run "codex login" again`;
 }
 
-function fsErrorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
 function readError(authFile: string, error: unknown): CredentialsError {
-  const code = fsErrorCode(error);
+  const code = systemErrorCode(error);
   if (code === "ENOENT" || code === "ENOTDIR") {
     return new CredentialsError(
       "auth_file_missing",
@@ -291,10 +280,6 @@ export function credentialsFromDocument(
   return credentials;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /**
  * Reads and parses auth.json. A file that does not parse and changed in the
  * last moments is read again for up to `parseRetryMs` before failing.
@@ -339,7 +324,7 @@ export async function readCredentials(
         (previous !== undefined && !sameStamp(previous, stamp));
       if (changing && Date.now() - started < retryMs) {
         previous = stamp;
-        await sleep(pause);
+        await delay(pause);
         pause = Math.min(pause * 2, 200);
         continue;
       }

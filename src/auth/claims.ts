@@ -8,6 +8,7 @@
 
 import type { JWTPayload } from "jose";
 import { decodeJwt } from "jose/jwt/decode";
+import { nonEmptyString } from "../json.ts";
 
 /** The claim object that carries the ChatGPT account of a Codex token. */
 export const OPENAI_AUTH_CLAIM = "https://api.openai.com/auth";
@@ -41,10 +42,6 @@ function authClaim(
   return typeof claim === "object" && claim !== null && !Array.isArray(claim)
     ? claim as Record<string, unknown>
     : undefined;
-}
-
-function nonEmptyString(value: unknown): string | undefined {
-  return typeof value === "string" && value.trim() !== "" ? value : undefined;
 }
 
 /**

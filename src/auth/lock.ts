@@ -30,7 +30,12 @@ import {
 import { hostname } from "node:os";
 import { kill, pid } from "node:process";
 import { clearInterval, setInterval } from "node:timers";
-import { CredentialsError, TokenRefreshError } from "../errors.ts";
+import {
+  CredentialsError,
+  systemErrorCode,
+  TokenRefreshError,
+} from "../errors.ts";
+import { delay } from "../async.ts";
 
 /** Default time without a touch after which a lock is stale whoever holds it, in milliseconds. */
 export const DEFAULT_LOCK_STALE_MS = 30_000;
@@ -132,15 +137,6 @@ export function lockIdentity(): Promise<LockIdentity> {
   return identity;
 }
 
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 function randomId(): string {
   return crypto.randomUUID();
 }
@@ -167,7 +163,7 @@ export async function readLockOwner(
     mtimeMs = info.mtimeMs;
     text = await readFile(lockPath, "utf8");
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return undefined;
+    if (systemErrorCode(error) === "ENOENT") return undefined;
     throw error;
   }
   const owner: LockOwner = { ino, mtimeMs };
@@ -194,7 +190,7 @@ function processIsDead(processId: number): boolean {
     return false;
   } catch (error) {
     // EPERM: it exists but belongs to another user.
-    return errorCode(error) === "ESRCH";
+    return systemErrorCode(error) === "ESRCH";
   }
 }
 
@@ -248,7 +244,7 @@ async function breakLock(lockPath: string, stale: LockOwner): Promise<boolean> {
   try {
     guard = await open(guardPath, "wx", 0o600);
   } catch (error) {
-    if (errorCode(error) !== "EEXIST") throw error;
+    if (systemErrorCode(error) !== "EEXIST") throw error;
     const info = await stat(guardPath).catch(() => undefined);
     if (info && Date.now() - info.mtimeMs > GUARD_STALE_MS) {
       await unlink(guardPath).catch(() => {});
@@ -261,7 +257,7 @@ async function breakLock(lockPath: string, stale: LockOwner): Promise<boolean> {
     if (current === undefined) return true;
     if (!sameLock(stale, current)) return false;
     await unlink(lockPath).catch((error) => {
-      if (errorCode(error) !== "ENOENT") throw error;
+      if (systemErrorCode(error) !== "ENOENT") throw error;
     });
     return true;
   } finally {
@@ -273,7 +269,7 @@ function lockError(lockPath: string, error: unknown): CredentialsError {
   return new CredentialsError(
     "auth_lock_unavailable",
     `Cannot create the refresh lock ${lockPath}: expected a writable folder next to the auth file, found ${
-      errorCode(error) ?? "an error"
+      systemErrorCode(error) ?? "an error"
     }`,
     { cause: error },
   );
@@ -288,7 +284,7 @@ async function tryCreate(
   try {
     handle = await open(lockPath, "wx", 0o600);
   } catch (error) {
-    if (errorCode(error) === "EEXIST") return false;
+    if (systemErrorCode(error) === "EEXIST") return false;
     throw lockError(lockPath, error);
   }
   try {
@@ -398,7 +394,7 @@ export async function acquireLock(
         }`,
       );
     }
-    await sleep(Math.min(left, pause + Math.random() * pause));
+    await delay(Math.min(left, pause + Math.random() * pause));
     pause = Math.min(pause * 1.5, 100);
   }
 }

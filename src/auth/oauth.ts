@@ -9,6 +9,7 @@
  * @module
  */
 
+import { isLoopbackHost } from "../config.ts";
 import { LoginError } from "../errors.ts";
 import { isRecord, nonEmptyString } from "../json.ts";
 import {
@@ -63,12 +64,6 @@ export interface IssuerOptions {
   signal?: AbortSignal;
   /** Bound of each call to the issuer, in milliseconds (default 30000). */
   requestTimeoutMs?: number;
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") ||
-    host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function invalidIssuer(found: string): LoginError {

@@ -10,6 +10,7 @@
  */
 
 import { LoginRequiredError, TokenRefreshError } from "../errors.ts";
+import { isRecord } from "../json.ts";
 
 /** OAuth client id of the Codex CLI. */
 export const CODEX_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
@@ -43,10 +44,6 @@ export interface RefreshedTokens {
   refreshToken?: string;
   /** New id token. */
   idToken?: string;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function tokenField(

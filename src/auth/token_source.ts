@@ -68,6 +68,7 @@ import {
   recoverInterruptedWrite,
   writeAuthFile,
 } from "./write.ts";
+import { delay } from "../async.ts";
 
 /** Options of {@linkcode createTokenSource}. */
 export interface TokenSourceOptions {
@@ -169,10 +170,6 @@ function toAccessToken(credentials: StampedCredentials): AccessToken {
     accessToken: credentials.accessToken,
     accountId: credentials.accountId,
   };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 class FileTokenSource implements TokenSource {
@@ -553,7 +550,7 @@ class FileTokenSource implements TokenSource {
         if (!(error instanceof CredentialsError)) throw error;
       }
       if (Date.now() - started >= graceMs) return undefined;
-      await sleep(Math.min(100, graceMs));
+      await delay(Math.min(100, graceMs));
     }
   }
 

@@ -26,9 +26,10 @@ import {
 } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { CredentialsError } from "../errors.ts";
+import { CredentialsError, systemErrorCode } from "../errors.ts";
 import { credentialsFromDocument } from "./auth_file.ts";
 import type { RefreshedTokens } from "./refresh.ts";
+import { isRecord } from "../json.ts";
 
 /**
  * The file operations of a write-back that a test may replace, to make them
@@ -80,15 +81,6 @@ const IN_PLACE_CODES: ReadonlySet<string> = new Set([
 ]);
 
 const NODE_FS: AuthFileSystem = { rename };
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function errorCode(error: unknown): string | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
-}
 
 function randomHex(bytes: number): string {
   const buffer = crypto.getRandomValues(new Uint8Array(bytes));
@@ -165,7 +157,7 @@ async function resolveTarget(authFile: string): Promise<string> {
   try {
     return await realpath(authFile);
   } catch (error) {
-    if (errorCode(error) === "ENOENT") return resolve(authFile);
+    if (systemErrorCode(error) === "ENOENT") return resolve(authFile);
     throw error;
   }
 }
@@ -304,7 +296,7 @@ export async function recoverInterruptedWrite(
     try {
       await (options.fs ?? NODE_FS).rename(newest.path, target);
     } catch (error) {
-      if (!IN_PLACE_CODES.has(errorCode(error) ?? "")) throw error;
+      if (!IN_PLACE_CODES.has(systemErrorCode(error) ?? "")) throw error;
       await writeInPlace(
         target,
         await readFile(newest.path, "utf8"),
@@ -332,6 +324,55 @@ async function keepOwner(
   await handle.chown(original.uid, original.gid);
 }
 
+/**
+ * The path of a new temp file next to `target`: `.<name>.<random hex>.tmp`,
+ * the pattern that crash recovery and the clean-up of stale temp files look
+ * for.
+ *
+ * @example
+ * ```ts
+ * import { tempPathFor } from "./write.ts";
+ * console.log(tempPathFor("/home/me/.codex/auth.json")); // "/home/me/.codex/.auth.json.<16 hex>.tmp"
+ * ```
+ */
+export function tempPathFor(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${randomHex(8)}.tmp`);
+}
+
+/**
+ * Creates the file `path` (it must not exist) with exactly `mode` whatever
+ * the umask, writes `text`, lets `prepare` act on the open file (e.g. give
+ * it an owner), and flushes it to disk. On failure the file is removed.
+ *
+ * @example
+ * ```ts ignore
+ * import { tempPathFor, writeNewFile } from "./write.ts";
+ * await writeNewFile(tempPathFor("/home/me/.codex/auth.json"), "{}", 0o600);
+ * ```
+ */
+export async function writeNewFile(
+  path: string,
+  text: string,
+  mode: number,
+  prepare?: (handle: FileHandle) => Promise<void>,
+): Promise<void> {
+  const handle = await open(path, "wx", mode);
+  try {
+    try {
+      await handle.writeFile(text);
+      // The umask may have narrowed the mode further; set it exactly.
+      await handle.chmod(mode);
+      if (prepare) await prepare(handle);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    await unlink(path).catch(() => {});
+    throw error;
+  }
+}
+
 /** Writes `text` to a new temp file next to `target` and renames it over. */
 async function replaceByRename(
   target: string,
@@ -340,27 +381,18 @@ async function replaceByRename(
   original: { uid: number; gid: number } | undefined,
   fs: AuthFileSystem,
 ): Promise<void> {
-  const tempPath = join(
-    dirname(target),
-    `.${basename(target)}.${randomHex(8)}.tmp`,
+  const tempPath = tempPathFor(target);
+  await writeNewFile(
+    tempPath,
+    text,
+    mode,
+    original ? (handle) => keepOwner(handle, original) : undefined,
   );
-  let created = false;
   try {
-    const handle = await open(tempPath, "wx", mode);
-    created = true;
-    try {
-      await handle.writeFile(text);
-      // The umask may have narrowed the mode further; set it exactly.
-      await handle.chmod(mode);
-      if (original) await keepOwner(handle, original);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
     await fs.rename(tempPath, target);
-    created = false;
-  } finally {
-    if (created) await unlink(tempPath).catch(() => {});
+  } catch (error) {
+    await unlink(tempPath).catch(() => {});
+    throw error;
   }
 }
 
@@ -424,7 +456,7 @@ export async function writeAuthFile(
     try {
       original = await stat(target);
     } catch (error) {
-      if (errorCode(error) !== "ENOENT") throw error;
+      if (systemErrorCode(error) !== "ENOENT") throw error;
     }
     const mode = original ? original.mode & OWNER_READ_WRITE : OWNER_READ_WRITE;
     try {
@@ -436,7 +468,9 @@ export async function writeAuthFile(
         options.fs ?? NODE_FS,
       );
     } catch (error) {
-      if (!original?.isFile() || !IN_PLACE_CODES.has(errorCode(error) ?? "")) {
+      if (
+        !original?.isFile() || !IN_PLACE_CODES.has(systemErrorCode(error) ?? "")
+      ) {
         throw error;
       }
       await writeInPlace(target, text, mode);
@@ -454,7 +488,7 @@ export async function writeAuthFile(
     throw new CredentialsError(
       "auth_file_unwritable",
       `Cannot write Codex credentials to ${authFile}: expected a writable file and folder, found ${
-        errorCode(error) ?? "an error"
+        systemErrorCode(error) ?? "an error"
       }`,
       { cause: error },
     );

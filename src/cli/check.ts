@@ -9,7 +9,7 @@
 import type { TokenSource } from "../auth/types.ts";
 import { planRefresh, REFRESH_MARGIN_MS } from "../auth/policy.ts";
 import type { CredentialsInfo } from "../auth/types.ts";
-import { listBackendModels } from "../_serve_models.ts";
+import { listBackendModels } from "../serve/models.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type {
   SerializedHttpRequest,

@@ -13,9 +13,12 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createProvider } from "../provider.ts";
-import { createServerHandler } from "../server.ts";
-import { startFakeCodexBackend } from "../testing/fake_backend.ts";
+import { createProvider } from "../provider/provider.ts";
+import { createServerHandler } from "../serve/handler.ts";
+import {
+  type FakeBehaviour,
+  startFakeCodexBackend,
+} from "../testing/fake_backend.ts";
 import { startFakeTokenEndpoint } from "../testing/fake_token_endpoint.ts";
 import { makeAuthJson } from "../testing/jwt.ts";
 import type { CliIo } from "./io.ts";
@@ -37,14 +40,45 @@ export interface DemoOptions {
   prompt?: string;
   /** Pause between streamed events, in milliseconds (default 40). */
   eventDelayMs?: number;
+  /** What the simulated backend answers (default: a text answer); for tests of the demo's failure path. */
+  answer?: FakeBehaviour;
 }
 
 /** A `response.*` event of the stream, as far as the demo reads it. */
-interface StreamEvent {
+export interface StreamEvent {
+  /** Event type, e.g. `response.output_text.delta`. */
   type?: string;
+  /** Text of a delta event. */
   delta?: string;
-  response?: { usage?: Record<string, unknown>; status?: string };
+  /** The Response of `response.*` lifecycle events. */
+  response?: {
+    usage?: Record<string, unknown>;
+    status?: string;
+    error?: { code?: string; message?: string } | null;
+  };
+  /** The error of an `error` event. */
   error?: { code?: string; message?: string };
+  /** The message of an `error` event in the flat form. */
+  message?: string;
+}
+
+/**
+ * What a failed stream's event says went wrong: `response.error.message` of
+ * `response.failed` (where OpenAI clients read it), the message of an
+ * `error` event, or the event's type.
+ *
+ * @example
+ * ```ts
+ * import { failureOf } from "./demo.ts";
+ * console.log(failureOf({ type: "response.failed", response: { error: { message: "Overloaded" } } })); // "Overloaded"
+ * ```
+ */
+export function failureOf(event: StreamEvent): string {
+  const error = event.type === "response.failed"
+    ? event.response?.error
+    : event.error;
+  return error?.message ?? event.message ?? error?.code ?? event.type ??
+    "an unknown failure";
 }
 
 /** Splits an SSE byte stream into the JSON of its `data:` lines, as they complete. */
@@ -137,7 +171,7 @@ export async function runDemo(
       OPENAI_RESPONSES_AUTH_FILE: authFile,
       OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
       OPENAI_RESPONSES_TOKEN_URL: tokenEndpoint.url,
-    });
+    }, { onWarning: (message) => io.stderr(`demo: warning: ${message}\n`) });
     await provider.init();
     out(
       `demo: provider ready; the expired token was refreshed through the token endpoint (${tokenEndpoint.successes} refresh)\n`,
@@ -151,11 +185,13 @@ export async function runDemo(
     const url = `http://127.0.0.1:${server.port}/v1/responses`;
     out(`demo: local server on http://127.0.0.1:${server.port}\n`);
 
-    backend.enqueue({
-      kind: "text",
-      text: DEMO_ANSWER,
-      eventDelayMs: options.eventDelayMs ?? 40,
-    });
+    backend.enqueue(
+      options.answer ?? {
+        kind: "text",
+        text: DEMO_ANSWER,
+        eventDelayMs: options.eventDelayMs ?? 40,
+      },
+    );
     const prompt = options.prompt ?? DEMO_PROMPT;
     out(
       `\n> POST /v1/responses {"model":"${DEMO_MODEL}","stream":true,"input":${
@@ -186,7 +222,7 @@ export async function runDemo(
       } else if (
         event.type === "response.failed" || event.type === "error"
       ) {
-        failure = event.error?.message ?? event.type;
+        failure = failureOf(event);
       }
     }
     out("\n\n");

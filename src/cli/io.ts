@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ListenFunction } from "../server.ts";
+import type { ListenFunction } from "../serve/handler.ts";
 
 /** The process a command runs in. */
 export interface CliIo {

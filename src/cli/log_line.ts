@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { RequestLogEntry } from "../provider.ts";
+import type { RequestLogEntry } from "../provider/provider.ts";
 
 /** What a log line shows; both the provider's and the server's entries fit. */
 export type LogLineEntry = Omit<RequestLogEntry, "requestId">;

@@ -19,8 +19,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { runCheck } from "./check.ts";
-import { createCliProvider } from "./cli_provider.ts";
-import { runDemo } from "./demo.ts";
+import { createProvider } from "../provider/provider.ts";
 import {
   configFromEnv,
   SERVE_ALLOWED_ORIGINS_ENV,
@@ -163,6 +162,8 @@ async function runCommand(
   }
   const values = parsed.values;
   if (command.name === "demo") {
+    // The simulated backend is loaded only for the demo.
+    const { runDemo } = await import("./demo.ts");
     return await runDemo(io, { prompt: values.prompt as string | undefined });
   }
   const config = configFromEnv(io.env);
@@ -176,7 +177,7 @@ async function runCommand(
   }
   // Warnings are printed after the run, unless they repeat the final error.
   const warnings: string[] = [];
-  const provider = createCliProvider(config, {
+  const provider = createProvider(config, {
     onWarning: (message) => warnings.push(message),
   });
   let failure: unknown;

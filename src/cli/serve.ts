@@ -6,10 +6,11 @@
  * @module
  */
 
+import { isLoopbackHost } from "../config.ts";
 import { OpenAIResponsesError } from "../errors.ts";
-import { createServerHandler, loopbackHosts } from "../server.ts";
+import { createServerHandler, loopbackHosts } from "../serve/handler.ts";
 import { UsageError } from "./args.ts";
-import { createCliProvider } from "./cli_provider.ts";
+import { createProvider } from "../provider/provider.ts";
 import {
   parseAllowedOrigins,
   SERVE_ALLOWED_ORIGINS_ENV,
@@ -34,21 +35,6 @@ export interface ServeOptions {
   port?: number;
   /** How long requests in flight may finish on shutdown, in milliseconds (default 10000). */
   drainMs?: number;
-}
-
-/**
- * Whether a host name or address is a loopback one.
- *
- * @example
- * ```ts
- * import { isLoopbackHost } from "./serve.ts";
- * console.log(isLoopbackHost("127.0.0.1"), isLoopbackHost("0.0.0.0")); // true false
- * ```
- */
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") ||
-    host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }
 
 function listenError(
@@ -122,7 +108,7 @@ export async function runServe(
 
   const log = (entry: LogLineEntry) =>
     io.stderr(`${formatLogLine(entry, Date.now())}\n`);
-  const provider = createCliProvider(config, {
+  const provider = createProvider(config, {
     onRequestDone: log,
     onWarning: (message) =>
       io.stderr(`warning: ${hideHome(message, io.homeDir)}\n`),

@@ -16,6 +16,7 @@ import {
   usageLimitError,
   usageLimitResetsAt,
 } from "./errors.ts";
+import { isRecord } from "../json.ts";
 
 /** Events that end an answer: `response.completed`, `response.incomplete`, `response.failed`, `error`. */
 export const TERMINAL_EVENTS: ReadonlySet<string> = new Set([
@@ -157,7 +158,7 @@ export class ResponseAggregator {
     let payload: Record<string, unknown> | undefined;
     try {
       const parsed: unknown = JSON.parse(data);
-      if (isObject(parsed)) payload = parsed;
+      if (isRecord(parsed)) payload = parsed;
     } catch {
       // Unreadable: only matters for a terminal event, below.
     }
@@ -180,8 +181,8 @@ export class ResponseAggregator {
       this.#terminal = type;
       this.#terminalPayload = payload;
       const response = payload?.response;
-      if (isObject(response)) {
-        if (isObject(response.usage)) this.#usage = response.usage;
+      if (isRecord(response)) {
+        if (isRecord(response.usage)) this.#usage = response.usage;
         if (typeof response.id === "string") this.#responseId ??= response.id;
       }
       return;
@@ -196,7 +197,7 @@ export class ResponseAggregator {
       }
     } else if (type === "response.created") {
       const response = payload.response;
-      if (isObject(response) && typeof response.id === "string") {
+      if (isRecord(response) && typeof response.id === "string") {
         this.#responseId = response.id;
       }
     }
@@ -222,7 +223,7 @@ export class ResponseAggregator {
     }
     if (terminal === "response.failed") {
       const response = payload.response;
-      const error = isObject(response) && isObject(response.error)
+      const error = isRecord(response) && isRecord(response.error)
         ? response.error
         : {};
       const code = text(error.code);
@@ -231,7 +232,7 @@ export class ResponseAggregator {
     }
     if (terminal === "error") return this.#errorEvent(payload);
     const response = payload.response;
-    if (!isObject(response)) {
+    if (!isRecord(response)) {
       return {
         kind: "error",
         error: badEvent(
@@ -257,7 +258,7 @@ export class ResponseAggregator {
   }
 
   #errorEvent(payload: Record<string, unknown>): AggregateResult {
-    const nested = isObject(payload.error) ? payload.error : {};
+    const nested = isRecord(payload.error) ? payload.error : {};
     const nestedType = text(nested.type);
     const code = text(payload.code) ?? text(nested.code) ??
       (nestedType !== undefined && nestedType !== "error" &&
@@ -301,8 +302,4 @@ function number(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value)
     ? value
     : undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -41,6 +41,7 @@
  */
 
 import { RelayError } from "../errors.ts";
+import { isRecord } from "../json.ts";
 
 /** Relay decision about one non-2xx upstream answer. */
 export interface UpstreamVerdict {
@@ -602,10 +603,10 @@ function parseErrorBody(bodyText: string, headers: Headers): ErrorBodyFacts {
     if (!html && trimmed !== "") facts.text = passText(trimmed);
     return facts;
   }
-  if (!isObject(body)) return facts;
+  if (!isRecord(body)) return facts;
   let message: string | undefined;
   const error = body.error;
-  if (isObject(error)) {
+  if (isRecord(error)) {
     if (typeof error.type === "string") facts.kinds.add(error.type);
     if (typeof error.code === "string") {
       facts.kinds.add(error.code);
@@ -621,7 +622,7 @@ function parseErrorBody(bodyText: string, headers: Headers): ErrorBodyFacts {
   const detail = body.detail;
   if (typeof detail === "string") {
     message ??= detail;
-  } else if (isObject(detail)) {
+  } else if (isRecord(detail)) {
     if (typeof detail.code === "string") {
       facts.kinds.add(detail.code);
       facts.code ??= detail.code;
@@ -648,7 +649,7 @@ function parseErrorBody(bodyText: string, headers: Headers): ErrorBodyFacts {
 /** FastAPI validation errors: `[{loc: ["body","input"], msg: "...", type}]`. */
 function describeValidationErrors(items: unknown[]): string {
   return items.map((item) => {
-    if (isObject(item) && typeof item.msg === "string") {
+    if (isRecord(item) && typeof item.msg === "string") {
       const where = Array.isArray(item.loc) ? item.loc.join(".") : "";
       return where ? `${where}: ${item.msg}` : item.msg;
     }
@@ -664,8 +665,4 @@ function finite(value: unknown): number | undefined {
   return typeof value === "number" && Number.isFinite(value)
     ? value
     : undefined;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

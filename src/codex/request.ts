@@ -10,6 +10,7 @@
 
 import { RelayError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { isRecord } from "../json.ts";
 
 /** Options of {@linkcode shapeRequest}. */
 export interface ShapeOptions {
@@ -154,7 +155,7 @@ export function readRequestJson(
       "Expected a JSON object in the request body, found text that is not valid JSON",
     );
   }
-  if (!isObject(value)) {
+  if (!isRecord(value)) {
     throw new RelayError(
       400,
       "invalid_json",
@@ -344,8 +345,6 @@ export function encodeUpstreamBody(
   return `${text.slice(0, close)}${added}}`;
 }
 
-let lastToken = "";
-let lastAuthorization = "";
 const USER_AGENT = `antseed-provider-openai-responses/${VERSION}`;
 
 /**
@@ -372,14 +371,8 @@ export function buildUpstreamHeaders(
   token: UpstreamToken,
   sessionId: string,
 ): Record<string, string> {
-  if (token.accessToken !== lastToken) {
-    // One flat string per token, not a new one per request for fetch to
-    // flatten and validate.
-    lastToken = token.accessToken;
-    lastAuthorization = `Bearer ${token.accessToken}`;
-  }
   return {
-    "authorization": lastAuthorization,
+    "authorization": `Bearer ${token.accessToken}`,
     "chatgpt-account-id": token.accountId,
     "content-type": "application/json",
     "accept": "text/event-stream",
@@ -440,7 +433,7 @@ function validateShapes(body: Record<string, unknown>): void {
       throw invalid("input", "a string or an array", input);
     }
     input.forEach((item, index) => {
-      if (!isObject(item)) {
+      if (!isRecord(item)) {
         throw invalid(`input[${index}]`, "an object", item);
       }
     });
@@ -453,14 +446,14 @@ function validateShapes(body: Record<string, unknown>): void {
   }
   for (const name of ["reasoning", "text", "metadata"]) {
     const value = body[name];
-    if (value !== undefined && value !== null && !isObject(value)) {
+    if (value !== undefined && value !== null && !isRecord(value)) {
       throw invalid(name, "an object", value);
     }
   }
   const toolChoice = body.tool_choice;
   if (
     toolChoice !== undefined && toolChoice !== null &&
-    typeof toolChoice !== "string" && !isObject(toolChoice)
+    typeof toolChoice !== "string" && !isRecord(toolChoice)
   ) {
     throw invalid("tool_choice", "a string or an object", toolChoice);
   }
@@ -514,7 +507,7 @@ function instructionText(item: Record<string, unknown>): string | undefined {
   const texts: string[] = [];
   for (const part of content) {
     if (
-      !isObject(part) || typeof part.type !== "string" ||
+      !isRecord(part) || typeof part.type !== "string" ||
       !TEXT_PART_TYPES.has(part.type) || typeof part.text !== "string"
     ) {
       return undefined;
@@ -546,10 +539,6 @@ function invalid(field: string, expected: string, found: unknown): RelayError {
     "invalid_request",
     `Expected "${field}" to be ${expected}, found ${describe(found)}`,
   );
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function describe(value: unknown): string {

@@ -6,10 +6,7 @@
  */
 
 import type { FakeBehaviour } from "./_fake_types.ts";
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
+import { isRecord } from "../json.ts";
 
 function inputItems(body: Record<string, unknown>): unknown[] {
   return Array.isArray(body.input) ? body.input : [];

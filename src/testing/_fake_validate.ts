@@ -7,6 +7,7 @@
 
 import { decodeJwt } from "jose";
 import { AUTH_CLAIM } from "./jwt.ts";
+import { isRecord } from "../json.ts";
 
 /** An HTTP answer that refuses a request. */
 export interface Rejection {
@@ -121,10 +122,6 @@ export function checkAuth(
     ? options.acceptToken(token, accountId)
     : defaultAcceptToken(token, accountId, options.nowMs);
   return accepted ? undefined : UNAUTHORIZED;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** The backend's 404 for an input item id it never stored (the spec's exact body). */

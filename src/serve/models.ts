@@ -7,8 +7,8 @@
  * @module
  */
 
-import { RelayError } from "./errors.ts";
-import { VERSION } from "./version.ts";
+import { RelayError } from "../errors.ts";
+import { VERSION } from "../version.ts";
 
 /**
  * Codex CLI version sent as `client_version`: the backend lists the models a
@@ -55,7 +55,7 @@ function unavailable(found: string): RelayError {
  *
  * @example
  * ```ts
- * import { parseModelList } from "./_serve_models.ts";
+ * import { parseModelList } from "./models.ts";
  * console.log(parseModelList({ models: [{ slug: "gpt-5.4" }] })); // ["gpt-5.4"]
  * ```
  */

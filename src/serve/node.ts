@@ -13,7 +13,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ListenOptions, RunningServer, ServerHandler } from "./server.ts";
+import type { ListenOptions, RunningServer, ServerHandler } from "./handler.ts";
 
 function toWebRequest(
   req: IncomingMessage,
@@ -124,7 +124,7 @@ async function writeResponse(
  *
  * @example
  * ```ts
- * import { serveWithNodeHttp } from "./server_node.ts";
+ * import { serveWithNodeHttp } from "./node.ts";
  *
  * const server = await serveWithNodeHttp(
  *   () => Promise.resolve(new Response("ok")),

@@ -1,26 +1,20 @@
 /**
- * The `Provider` object: path gate, request validation, usage-limit gate,
- * concurrency gate and capacity, around the relay.
+ * The `Provider` object the AntSeed node holds: each request passes the
+ * route gate (./routes.ts), is read and shaped (./prepare.ts), passes the
+ * usage-limit gate (./usage_limit.ts) and the concurrency gate
+ * (./capacity.ts), then goes through the relay (../relay.ts).
  *
  * @module
  */
 
-import { createTokenSource } from "./auth/token_source.ts";
-import type { CredentialsInfo, TokenSource } from "./auth/types.ts";
-import { usageLimitError } from "./codex/errors.ts";
+import { createTokenSource } from "../auth/token_source.ts";
+import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
 import {
   parseRateLimitHeaders,
   type RateLimitSnapshot,
-} from "./codex/rate_limits.ts";
-import {
-  encodeUpstreamBody,
-  readRequestJson,
-  shapeRequest,
-  upstreamSessionId,
-} from "./codex/request.ts";
-import { parseConfig, type ProviderSettings } from "./config.ts";
-import { Watchdog } from "./watchdog.ts";
-import { RelayError } from "./errors.ts";
+} from "../codex/rate_limits.ts";
+import { parseConfig, type ProviderSettings } from "../config.ts";
+import { RelayError } from "../errors.ts";
 import type {
   Provider,
   ProviderCapacity,
@@ -28,7 +22,7 @@ import type {
   SerializedHttpRequest,
   SerializedHttpResponse,
   ServiceApiProtocol,
-} from "./host_types.ts";
+} from "../host_types.ts";
 import {
   aggregateToResponse,
   errorResponse,
@@ -36,11 +30,12 @@ import {
   type RelayContext,
   type RelayOutcome,
   streamToHost,
-  type UpstreamRequest,
-} from "./relay.ts";
-
-/** The one path the provider serves. */
-export const RESPONSES_PATH = "/v1/responses";
+} from "../relay.ts";
+import { Watchdog } from "../watchdog.ts";
+import { ConcurrencyGate } from "./capacity.ts";
+import { type PreparedRequest, prepareRequest } from "./prepare.ts";
+import { pathOf, routeError } from "./routes.ts";
+import { UsageLimit } from "./usage_limit.ts";
 
 /** One finished request, for a log line. Carries no secret. */
 export interface RequestLogEntry {
@@ -72,14 +67,12 @@ export interface CreateProviderOptions {
   random?: () => number;
   /** Called once per finished request. */
   onRequestDone?: (entry: RequestLogEntry) => void;
-}
-
-/** A shaped buyer request, ready for the backend. */
-interface PreparedRequest extends UpstreamRequest {
-  /** The requested service. */
-  service: string;
-  /** Whether the buyer asked for a stream. */
-  stream: boolean;
+  /**
+   * Receives seller-facing warnings (never a token), e.g. refreshed tokens
+   * that could not be written back. Default: `console.warn`. Unused when
+   * `tokenSource` is given (that source has its own).
+   */
+  onWarning?: (message: string) => void;
 }
 
 /** Per-call options of the request handlers (an extension of the host contract). */
@@ -121,9 +114,14 @@ const NO_CALLBACKS: ProviderStreamCallbacks = {
   onResponseChunk() {},
 };
 
-function pathOf(path: string): string {
-  const query = path.indexOf("?");
-  return query === -1 ? path : path.slice(0, query);
+/** A failure as the error the buyer gets: an unexpected one is a 500 `internal_error`. */
+function asRelayError(error: unknown): RelayError {
+  return error instanceof RelayError ? error : new RelayError(
+    500,
+    "internal_error",
+    "The provider failed unexpectedly",
+    { cause: error },
+  );
 }
 
 /**
@@ -144,57 +142,18 @@ export function createProvider(
 ): OpenAIResponsesProvider {
   const settings = parseConfig(config);
   const tokens = options.tokenSource ??
-    createTokenSource(settings.authFile, { tokenUrl: settings.tokenUrl });
+    createTokenSource(settings.authFile, {
+      tokenUrl: settings.tokenUrl,
+      onWarning: options.onWarning,
+    });
   const serviceApiProtocols: Record<string, ServiceApiProtocol[]> = {};
   for (const service of settings.services) {
     serviceApiProtocols[service] = ["openai-responses"];
   }
-
-  let inFlight = 0;
-  let rateLimits: RateLimitSnapshot | undefined;
-  let rateLimitHeaders: { headers: Headers; at: number } | undefined;
-  /** The usage limit the backend reported, and the account it belongs to. */
-  let usageLimit: { until: number; accountId: string } | undefined;
-  let accountCheck: Promise<void> | undefined;
-
-  /** Whether a usage limit blocks requests now; forgets one that has passed. */
-  function usageLimited(): boolean {
-    if (usageLimit && usageLimit.until <= Date.now()) usageLimit = undefined;
-    return usageLimit !== undefined;
-  }
-
-  function recordUsageLimit(resetsAt: number, accountId: string): void {
-    usageLimit = { until: resetsAt, accountId };
-  }
-
-  /**
-   * Forgets the usage limit when auth.json now holds another account: the
-   * seller switched logins and the limit was the old login's. Runs only while
-   * a limit blocks (no request then fetches a token, so nothing else looks at
-   * the file); the token source looks at the file at most once a second.
-   */
-  function recheckLimitedAccount(): Promise<void> {
-    accountCheck ??= checkLimitedAccount().finally(() => {
-      accountCheck = undefined;
-    });
-    return accountCheck;
-  }
-
-  async function checkLimitedAccount(): Promise<void> {
-    const limit = usageLimit;
-    if (!limit) return;
-    let accountId: string;
-    try {
-      accountId = (await tokens.info()).accountId;
-    } catch {
-      return; // Unreadable now (mid-write, logged out): the limit stays.
-    }
-    if (usageLimit === limit && accountId !== limit.accountId) {
-      usageLimit = undefined;
-    }
-  }
-
-  const baseContext: Omit<RelayContext, "signal"> = {
+  const capacity = new ConcurrencyGate(settings.maxConcurrency);
+  const usageLimit = new UsageLimit(tokens);
+  const rateLimits = new RateLimitSnapshots();
+  const context: Omit<RelayContext, "signal"> = {
     responsesUrl: settings.responsesUrl,
     requestTimeoutMs: settings.requestTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
@@ -202,13 +161,36 @@ export function createProvider(
     tokens,
     fetch: options.fetch,
     random: options.random,
-    onRateLimits(headers, at) {
-      rateLimitHeaders = { headers, at };
-    },
-    onUsageLimit: recordUsageLimit,
+    onRateLimits: (headers, at) => rateLimits.observe(headers, at),
+    onUsageLimit: (resetsAt, accountId) =>
+      usageLimit.record(resetsAt, accountId),
   };
-
   const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
+
+  /** The upstream exchange of a request that passed every gate. */
+  async function relay(
+    req: SerializedHttpRequest,
+    prepared: PreparedRequest,
+    callbacks: ProviderStreamCallbacks | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<RelayOutcome> {
+    const upstream = await openUpstream(
+      prepared,
+      signal ? { ...context, signal } : context,
+    );
+    const outcome = prepared.stream
+      ? await streamToHost(
+        upstream,
+        req.requestId,
+        callbacks ?? NO_CALLBACKS,
+        relayOptions,
+      )
+      : await aggregateToResponse(upstream, req.requestId, relayOptions);
+    if (outcome.usageLimit) {
+      usageLimit.record(outcome.usageLimit.resetsAt, upstream.accountId);
+    }
+    return outcome;
+  }
 
   async function handle(
     req: SerializedHttpRequest,
@@ -217,13 +199,14 @@ export function createProvider(
   ): Promise<SerializedHttpResponse> {
     const started = Date.now();
     const path = pathOf(req.path);
-    let service: string | undefined;
+    // Known once the body is read; the log line of an early refusal has none.
+    const named: { service?: string } = {};
     const finish = (outcome: RelayOutcome, code?: string) => {
       options.onRequestDone?.({
         requestId: req.requestId,
         method: req.method,
         path,
-        service,
+        service: named.service,
         status: outcome.response.statusCode,
         code,
         durationMs: Date.now() - started,
@@ -234,106 +217,29 @@ export function createProvider(
     const fail = (error: RelayError) =>
       finish({ response: errorResponse(req.requestId, error) }, error.code);
 
-    if (path !== RESPONSES_PATH) {
-      return fail(
-        new RelayError(
-          404,
-          "not_found",
-          `Unknown path ${
-            JSON.stringify(path.slice(0, 200))
-          }: this provider serves POST ${RESPONSES_PATH}`,
-        ),
-      );
-    }
-    if (req.method.toUpperCase() !== "POST") {
-      return fail(
-        new RelayError(
-          405,
-          "method_not_allowed",
-          `Method ${
-            JSON.stringify(req.method.slice(0, 20))
-          } is not allowed on ${RESPONSES_PATH}: use POST`,
-          { headers: { allow: "POST" } },
-        ),
-      );
-    }
-
+    const misrouted = routeError(path, req.method);
+    if (misrouted) return fail(misrouted);
     let prepared: PreparedRequest;
     try {
-      prepared = await prepare(req.body);
-      service = prepared.service;
+      prepared = await prepareRequest(req.body, settings);
     } catch (error) {
       if (error instanceof RelayError) return fail(error);
       throw error;
     }
-
-    if (usageLimited()) {
-      await recheckLimitedAccount();
-      if (usageLimit && usageLimited()) {
-        return fail(usageLimitError(usageLimit.until));
-      }
-    }
-    if (inFlight >= settings.maxConcurrency) {
-      return fail(
-        new RelayError(
-          429,
-          "provider_at_capacity",
-          `The provider is serving its maximum of ${settings.maxConcurrency} concurrent requests; retry shortly`,
-          { headers: { "retry-after": "1" } },
-        ),
-      );
-    }
-
-    inFlight++;
+    named.service = prepared.service;
+    const refusal =
+      (usageLimit.active ? await usageLimit.refusal() : undefined) ??
+        capacity.enter();
+    if (refusal) return fail(refusal);
     try {
-      const signal = handleOptions?.signal;
-      const upstream = await openUpstream(
-        prepared,
-        signal ? { ...baseContext, signal } : baseContext,
+      return finish(
+        await relay(req, prepared, callbacks, handleOptions?.signal),
       );
-      const outcome = prepared.stream
-        ? await streamToHost(
-          upstream,
-          req.requestId,
-          callbacks ?? NO_CALLBACKS,
-          relayOptions,
-        )
-        : await aggregateToResponse(upstream, req.requestId, relayOptions);
-      if (outcome.usageLimit) {
-        recordUsageLimit(outcome.usageLimit.resetsAt, upstream.accountId);
-      }
-      return finish(outcome);
     } catch (error) {
-      return fail(
-        error instanceof RelayError ? error : new RelayError(
-          500,
-          "internal_error",
-          "The provider failed unexpectedly",
-          { cause: error },
-        ),
-      );
+      return fail(asRelayError(error));
     } finally {
-      inFlight--;
+      capacity.leave();
     }
-  }
-
-  /**
-   * Parses and shapes the buyer's body. Returns strings only, so that the
-   * parsed objects are not held while the answer streams.
-   */
-  async function prepare(body: Uint8Array): Promise<PreparedRequest> {
-    const buyer = readRequestJson(body, settings.maxBodyBytes);
-    const shaped = shapeRequest(buyer.value, {
-      defaultInstructions: settings.defaultInstructions,
-      aliasMap: settings.aliasMap,
-      allowedServices: settings.allowedServices,
-    });
-    return {
-      service: shaped.service,
-      stream: shaped.stream,
-      body: encodeUpstreamBody(buyer, shaped.body),
-      sessionId: await upstreamSessionId(shaped.promptCacheKey),
-    };
   }
 
   return {
@@ -352,17 +258,10 @@ export function createProvider(
       return tokens.info();
     },
     getRateLimits(): RateLimitSnapshot | undefined {
-      if (rateLimitHeaders) {
-        const { headers, at } = rateLimitHeaders;
-        rateLimitHeaders = undefined;
-        rateLimits = parseRateLimitHeaders(headers, at) ?? rateLimits;
-      }
-      return rateLimits;
+      return rateLimits.latest();
     },
     usageLimitedUntil(): number | undefined {
-      if (!usageLimited()) return undefined;
-      void recheckLimitedAccount();
-      return usageLimit?.until;
+      return usageLimit.until();
     },
     handleRequest(
       req: SerializedHttpRequest,
@@ -378,11 +277,34 @@ export function createProvider(
       return handle(req, callbacks, handleOptions);
     },
     getCapacity(): ProviderCapacity {
-      const max = settings.maxConcurrency;
-      if (!usageLimited()) return { current: inFlight, max };
+      const max = capacity.max;
       // Polled about once a second: the next poll sees a switched login.
-      void recheckLimitedAccount();
-      return { current: max, max };
+      return {
+        current: usageLimit.until() === undefined ? capacity.inFlight : max,
+        max,
+      };
     },
   };
+}
+
+/**
+ * The latest `x-codex-*` rate-limit headers, parsed only when asked for:
+ * every answer carries them, few readers need them.
+ */
+class RateLimitSnapshots {
+  #snapshot: RateLimitSnapshot | undefined;
+  #pending: { headers: Headers; at: number } | undefined;
+
+  observe(headers: Headers, at: number): void {
+    this.#pending = { headers, at };
+  }
+
+  latest(): RateLimitSnapshot | undefined {
+    if (this.#pending) {
+      const { headers, at } = this.#pending;
+      this.#pending = undefined;
+      this.#snapshot = parseRateLimitHeaders(headers, at) ?? this.#snapshot;
+    }
+    return this.#snapshot;
+  }
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { RelayError } from "./errors.ts";
+import { RelayError } from "../errors.ts";
 
 const encoder = new TextEncoder();
 
@@ -21,7 +21,7 @@ async function digest(text: string): Promise<Uint8Array> {
  *
  * @example
  * ```ts
- * import { constantTimeEqual } from "./_serve_api_key.ts";
+ * import { constantTimeEqual } from "./_api_key.ts";
  * console.log(await constantTimeEqual("a", "a")); // true
  * ```
  */
@@ -44,7 +44,7 @@ export async function constantTimeEqual(
  *
  * @example
  * ```ts
- * import { checkApiKey } from "./_serve_api_key.ts";
+ * import { checkApiKey } from "./_api_key.ts";
  * const refusal = await checkApiKey("Bearer secret", "secret");
  * console.log(refusal); // undefined
  * ```

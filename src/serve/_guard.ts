@@ -7,7 +7,7 @@
  * @module
  */
 
-import { RelayError } from "./errors.ts";
+import { RelayError } from "../errors.ts";
 
 /** Environment key of the allowed origins, named in the refusals. */
 const ALLOWED_ORIGINS_KEY = "OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS";
@@ -32,7 +32,7 @@ function show(text: string): string {
  *
  * @example
  * ```ts
- * import { normalizeHost } from "./_serve_guard.ts";
+ * import { normalizeHost } from "./_guard.ts";
  * console.log(normalizeHost("LocalHost"), normalizeHost("[::1]:8787")); // "localhost:80" "[::1]:8787"
  * ```
  */
@@ -53,7 +53,7 @@ export function normalizeHost(text: string): string | undefined {
  *
  * @example
  * ```ts
- * import { checkHost } from "./_serve_guard.ts";
+ * import { checkHost } from "./_guard.ts";
  * const request = new Request("http://127.0.0.1:8787/health");
  * console.log(checkHost(request, ["127.0.0.1:8787"])); // undefined
  * ```
@@ -89,7 +89,7 @@ export function checkHost(
  *
  * @example
  * ```ts
- * import { checkOrigin } from "./_serve_guard.ts";
+ * import { checkOrigin } from "./_guard.ts";
  * console.log(checkOrigin("http://localhost:3000", ["http://localhost:3000"])); // undefined
  * ```
  */
@@ -113,7 +113,7 @@ export function checkOrigin(
  *
  * @example
  * ```ts
- * import { preflightResponse } from "./_serve_guard.ts";
+ * import { preflightResponse } from "./_guard.ts";
  * const request = new Request("http://127.0.0.1:8787/v1/responses", {
  *   method: "OPTIONS",
  *   headers: { origin: "http://localhost:3000" },
@@ -145,7 +145,7 @@ export function preflightResponse(
  *
  * @example
  * ```ts
- * import { withCorsHeaders } from "./_serve_guard.ts";
+ * import { withCorsHeaders } from "./_guard.ts";
  * const response = withCorsHeaders(new Response("ok"), "http://localhost:3000");
  * console.log(response.headers.get("access-control-allow-origin")); // "http://localhost:3000"
  * ```
@@ -164,7 +164,7 @@ export function withCorsHeaders(response: Response, origin: string): Response {
  *
  * @example
  * ```ts
- * import { checkJsonContentType } from "./_serve_guard.ts";
+ * import { checkJsonContentType } from "./_guard.ts";
  * console.log(checkJsonContentType("application/json; charset=utf-8")); // undefined
  * ```
  */

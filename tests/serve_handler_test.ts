@@ -13,8 +13,8 @@ import {
   loopbackHosts,
   type ServedProvider,
   type ServerLogEntry,
-} from "../src/server.ts";
-import { serveWithNodeHttp } from "../src/server_node.ts";
+} from "../src/serve/handler.ts";
+import { serveWithNodeHttp } from "../src/serve/node.ts";
 
 const SECRET_TOKEN = "eyJ-secret-access-token";
 const encoder = new TextEncoder();

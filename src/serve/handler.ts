@@ -14,27 +14,25 @@
  * @module
  */
 
-import { checkApiKey } from "./_serve_api_key.ts";
+import { checkApiKey } from "./_api_key.ts";
 import {
   checkHost,
   checkJsonContentType,
   checkOrigin,
   preflightResponse,
   withCorsHeaders,
-} from "./_serve_guard.ts";
-import {
-  type BackendModelsOptions,
-  listBackendModels,
-} from "./_serve_models.ts";
-import { RelayError } from "./errors.ts";
+} from "./_guard.ts";
+import { type BackendModelsOptions, listBackendModels } from "./models.ts";
+import { RESPONSES_PATH } from "../provider/routes.ts";
+import { RelayError } from "../errors.ts";
 import type {
   ProviderCapacity,
   ProviderStreamCallbacks,
   SerializedHttpRequest,
   SerializedHttpResponse,
-} from "./host_types.ts";
+} from "../host_types.ts";
 
-export type { BackendModelsOptions } from "./_serve_models.ts";
+export type { BackendModelsOptions } from "./models.ts";
 
 /** What the server needs of a provider; an `OpenAIResponsesProvider` has all of it. */
 export interface ServedProvider {
@@ -147,7 +145,7 @@ export type ListenFunction = (
  *
  * @example
  * ```ts
- * import { loopbackHosts } from "./server.ts";
+ * import { loopbackHosts } from "./handler.ts";
  * console.log(loopbackHosts("127.0.0.1", 8787));
  * // ["127.0.0.1:8787", "localhost:8787", "[::1]:8787"]
  * ```
@@ -162,15 +160,13 @@ export function loopbackHosts(hostname: string, port: number): string[] {
   return [...new Set(names)];
 }
 
-/** Path of the Responses API route. */
-export const RESPONSES_ROUTE = "/v1/responses";
 /** Path of the model list route. */
 export const MODELS_ROUTE = "/v1/models";
 /** Path of the health route. */
 export const HEALTH_ROUTE = "/health";
 
 const ROUTES: Record<string, string> = {
-  [RESPONSES_ROUTE]: "POST",
+  [RESPONSES_PATH]: "POST",
   [MODELS_ROUTE]: "GET",
   [HEALTH_ROUTE]: "GET",
 };
@@ -409,8 +405,8 @@ function relayToProvider(
  *
  * @example
  * ```ts
- * import { createProvider } from "./provider.ts";
- * import { createServerHandler } from "./server.ts";
+ * import { createProvider } from "../provider/provider.ts";
+ * import { createServerHandler } from "./handler.ts";
  *
  * const handler = createServerHandler(createProvider({}));
  * const response = await handler(new Request("http://localhost/health"));
@@ -509,7 +505,7 @@ export function createServerHandler(
           "not_found",
           `Unknown path ${
             JSON.stringify(path.slice(0, 200))
-          }: expected POST ${RESPONSES_ROUTE}, GET ${MODELS_ROUTE} or GET ${HEALTH_ROUTE}`,
+          }: expected POST ${RESPONSES_PATH}, GET ${MODELS_ROUTE} or GET ${HEALTH_ROUTE}`,
         ),
       );
     }
