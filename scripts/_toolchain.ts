@@ -14,6 +14,8 @@ import { fileURLToPath } from "node:url";
 /** Tool versions used for every Node build, pinned. */
 const TYPESCRIPT = "typescript@5.9.3";
 const TYPES_NODE = "@types/node@20.19.25";
+/** Bundles the npm entries into single files (its binary comes from npm's @esbuild/<platform> package). */
+const ESBUILD = "esbuild@0.25.12";
 
 /** The repository root. */
 export const ROOT: string = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -39,11 +41,19 @@ export async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Installs the pinned TypeScript and Node types once; returns the tsc path. */
+/** Path of the pinned esbuild binary, once {@linkcode ensureTools} ran. */
+export const ESBUILD_BIN: string = join(
+  toolsDir,
+  "node_modules",
+  ".bin",
+  "esbuild",
+);
+
+/** Installs the pinned TypeScript, Node types and esbuild once; returns the tsc path. */
 export async function ensureTools(): Promise<string> {
   const tsc = join(toolsDir, "node_modules", "typescript", "bin", "tsc");
   const marker = join(toolsDir, "versions.txt");
-  const wanted = `${TYPESCRIPT} ${TYPES_NODE}`;
+  const wanted = `${TYPESCRIPT} ${TYPES_NODE} ${ESBUILD}`;
   if (
     await exists(tsc) &&
     (await readFile(marker, "utf8").catch(() => "")) === wanted
@@ -62,6 +72,7 @@ export async function ensureTools(): Promise<string> {
     "--ignore-scripts",
     TYPESCRIPT,
     TYPES_NODE,
+    ESBUILD,
   ], toolsDir);
   await writeFile(marker, wanted);
   return tsc;

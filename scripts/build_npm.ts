@@ -23,6 +23,7 @@ import process from "node:process";
 import {
   compilerOptions,
   ensureTools,
+  ESBUILD_BIN,
   exists,
   ROOT,
   run,
@@ -86,6 +87,39 @@ async function listTests(dir: string): Promise<string[]> {
     }
   }
   return found.sort();
+}
+
+/**
+ * Bundles the entries a process starts from, so that a cold start reads one
+ * file instead of every module: `dist/index.js` (the plugin the AntSeed node
+ * imports) as a single file, and `dist/cli.js` (the npm bin) with what it
+ * imports lazily (the demo's simulated backend) in `dist/chunks/`. The
+ * runtime dependencies stay imports of their packages. The per-module files
+ * and their `.d.ts` stay for the types, `./testing` and the compiled tests.
+ */
+function bundleEntries(distDir: string, hasCli: boolean): void {
+  const common = [
+    "--bundle",
+    "--format=esm",
+    "--platform=node",
+    "--target=node20",
+    "--log-level=warning",
+    ...RUNTIME_DEPENDENCIES.map((name) => `--external:${name}`),
+  ];
+  run(ESBUILD_BIN, [
+    join(distDir, "mod.js"),
+    ...common,
+    `--outfile=${join(distDir, "index.js")}`,
+  ], distDir);
+  if (!hasCli) return;
+  run(ESBUILD_BIN, [
+    `cli=${join(distDir, "cli.js")}`,
+    ...common,
+    "--splitting",
+    `--outdir=${distDir}`,
+    "--chunk-names=chunks/[name]-[hash]",
+    "--allow-overwrite",
+  ], distDir);
 }
 
 async function main(): Promise<void> {
@@ -183,10 +217,7 @@ async function main(): Promise<void> {
   const distDir = join(npmDir, "dist");
   // Test data (the client fixtures' JSON) next to the compiled tests.
   await copyData(join(root, "tests"), join(distDir, "tests"));
-  await writeFile(
-    join(distDir, "index.js"),
-    'export * from "./mod.js";\nexport { default } from "./mod.js";\n',
-  );
+  bundleEntries(distDir, hasCli);
   await writeFile(
     join(distDir, "index.d.ts"),
     'export * from "./mod.js";\nexport { default } from "./mod.js";\n',

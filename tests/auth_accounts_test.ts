@@ -173,7 +173,8 @@ describe("saving an account", () => {
     assert.equal(await mode(join(home, "accounts")), 0o700);
     assert.equal(await mode(home), 0o700);
     assert.equal(
-      credentialsFromDocument(JSON.parse(text), saved.authFile).accountId,
+      (await credentialsFromDocument(JSON.parse(text), saved.authFile))
+        .accountId,
       "acct_save",
     );
   });
@@ -322,8 +323,8 @@ describe("saving an account", () => {
     await assert.rejects(stat(home));
   });
 
-  it("takes account_id from the id token", () => {
-    const document = accountDocument({
+  it("takes account_id from the id token", async () => {
+    const document = await accountDocument({
       idToken: makeIdToken({ accountId: "acct_from_id" }),
       accessToken: makeJwt({ exp: 2_000_000_000 }),
       refreshToken: "rt",

@@ -238,12 +238,12 @@ describe("parseLastRefresh", () => {
 });
 
 describe("readTokenClaims", () => {
-  it("reads nothing from opaque tokens", () => {
-    assert.deepEqual(readTokenClaims("not-a-jwt", "also.not.jwt"), {});
+  it("reads nothing from opaque tokens", async () => {
+    assert.deepEqual(await readTokenClaims("not-a-jwt", "also.not.jwt"), {});
   });
 
-  it("reads the email from the id token", () => {
-    const claims = readTokenClaims(
+  it("reads the email from the id token", async () => {
+    const claims = await readTokenClaims(
       makeAccessToken(),
       makeIdToken({ email: "x@example.com" }),
     );

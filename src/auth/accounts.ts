@@ -169,7 +169,7 @@ export interface AccountDocumentOptions {
  * ```ts
  * import { loginAccountId } from "./accounts.ts";
  * import { makeAccessToken, makeIdToken } from "../testing/jwt.ts";
- * const id = loginAccountId({
+ * const id = await loginAccountId({
  *   idToken: makeIdToken({ accountId: "acct_1" }),
  *   accessToken: makeAccessToken({ accountId: "acct_1" }),
  *   refreshToken: "rt_1",
@@ -177,9 +177,11 @@ export interface AccountDocumentOptions {
  * console.log(id); // "acct_1"
  * ```
  */
-export function loginAccountId(tokens: LoginTokens): string | undefined {
-  return readTokenClaims("", tokens.idToken).accountId ??
-    readTokenClaims(tokens.accessToken).accountId;
+export async function loginAccountId(
+  tokens: LoginTokens,
+): Promise<string | undefined> {
+  return (await readTokenClaims("", tokens.idToken)).accountId ??
+    (await readTokenClaims(tokens.accessToken)).accountId;
 }
 
 /**
@@ -194,7 +196,7 @@ export function loginAccountId(tokens: LoginTokens): string | undefined {
  * ```ts
  * import { accountDocument } from "./accounts.ts";
  * import { makeAccessToken, makeIdToken } from "../testing/jwt.ts";
- * const document = accountDocument({
+ * const document = await accountDocument({
  *   idToken: makeIdToken(),
  *   accessToken: makeAccessToken(),
  *   refreshToken: "rt_1",
@@ -202,11 +204,11 @@ export function loginAccountId(tokens: LoginTokens): string | undefined {
  * console.log(document.auth_mode); // "chatgpt"
  * ```
  */
-export function accountDocument(
+export async function accountDocument(
   tokens: LoginTokens,
   options: AccountDocumentOptions = {},
-): Record<string, unknown> {
-  const accountId = loginAccountId(tokens);
+): Promise<Record<string, unknown>> {
+  const accountId = await loginAccountId(tokens);
   if (accountId === undefined) {
     throw new AccountError(
       "account_id_missing",
@@ -323,7 +325,7 @@ function accountExists(name: string, authFile: string): AccountError {
 async function storedAccountId(authFile: string): Promise<string | undefined> {
   try {
     const document = JSON.parse(await readFile(authFile, "utf8"));
-    return credentialsFromDocument(document, authFile).accountId;
+    return (await credentialsFromDocument(document, authFile)).accountId;
   } catch {
     return undefined;
   }
@@ -369,7 +371,7 @@ export async function saveNewAccount(
   options: SaveAccountOptions = {},
 ): Promise<SavedAccount> {
   const authFile = accountAuthFile(home, name);
-  const document = accountDocument(tokens, { now: options.now });
+  const document = await accountDocument(tokens, { now: options.now });
   const accountId = (document.tokens as { account_id: string }).account_id;
   const existed = await isFile(authFile);
   if (existed && !options.force) throw accountExists(name, authFile);

@@ -202,14 +202,14 @@ function parseJson(text: string): unknown {
  * import { credentialsFromDocument } from "./auth_file.ts";
  * import { makeAuthJson } from "../testing/jwt.ts";
  *
- * const creds = credentialsFromDocument(makeAuthJson(), "auth.json");
+ * const creds = await credentialsFromDocument(makeAuthJson(), "auth.json");
  * console.log(creds.accountId); // "acct_test"
  * ```
  */
-export function credentialsFromDocument(
+export async function credentialsFromDocument(
   document: unknown,
   authFile: string,
-): CodexCredentials {
+): Promise<CodexCredentials> {
   const where = `Codex credentials at ${authFile}`;
   if (!isRecord(document)) {
     throw new CredentialsError(
@@ -255,7 +255,7 @@ export function credentialsFromDocument(
   }
   const idToken = nonEmptyString(tokens.id_token);
   const refreshToken = nonEmptyString(tokens.refresh_token);
-  const claims = readTokenClaims(accessToken, idToken);
+  const claims = await readTokenClaims(accessToken, idToken);
   const accountId = claims.accountId ?? nonEmptyString(tokens.account_id);
   if (accountId === undefined) {
     throw new CredentialsError(
@@ -334,7 +334,7 @@ export async function readCredentials(
           `Run "codex login" to write a new file`,
       );
     }
-    return { ...credentialsFromDocument(document, authFile), stamp };
+    return { ...(await credentialsFromDocument(document, authFile)), stamp };
   }
 }
 

@@ -7,8 +7,21 @@
  */
 
 import type { JWTPayload } from "jose";
-import { decodeJwt } from "jose/jwt/decode";
 import { nonEmptyString } from "../json.ts";
+
+type DecodeJwt = (token: string) => JWTPayload;
+
+/**
+ * jose is imported when the first token is read, not when the module is:
+ * loading it takes about as long as the rest of the plugin (Node 20), and a
+ * process that imports the plugin reads no token before `init()`.
+ */
+let decoder: Promise<DecodeJwt> | undefined;
+
+function loadDecoder(): Promise<DecodeJwt> {
+  decoder ??= import("jose/jwt/decode").then((module) => module.decodeJwt);
+  return decoder;
+}
 
 /** The claim object that carries the ChatGPT account of a Codex token. */
 export const OPENAI_AUTH_CLAIM = "https://api.openai.com/auth";
@@ -25,7 +38,10 @@ export interface TokenClaims {
   expiresAt?: number;
 }
 
-function decode(token: string | undefined): JWTPayload | undefined {
+function decode(
+  decodeJwt: DecodeJwt,
+  token: string | undefined,
+): JWTPayload | undefined {
   if (typeof token !== "string" || token === "") return undefined;
   try {
     return decodeJwt(token);
@@ -53,16 +69,17 @@ function authClaim(
  * import { readTokenClaims } from "./claims.ts";
  * import { makeAccessToken } from "../testing/jwt.ts";
  *
- * const claims = readTokenClaims(makeAccessToken({ accountId: "acct_1" }));
+ * const claims = await readTokenClaims(makeAccessToken({ accountId: "acct_1" }));
  * console.log(claims.accountId); // "acct_1"
  * ```
  */
-export function readTokenClaims(
+export async function readTokenClaims(
   accessToken: string,
   idToken?: string,
-): TokenClaims {
-  const access = decode(accessToken);
-  const id = decode(idToken);
+): Promise<TokenClaims> {
+  const decodeJwt = await loadDecoder();
+  const access = decode(decodeJwt, accessToken);
+  const id = decode(decodeJwt, idToken);
   const accessAuth = authClaim(access);
   const idAuth = authClaim(id);
   const claims: TokenClaims = {};

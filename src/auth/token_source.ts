@@ -563,7 +563,7 @@ class FileTokenSource implements TokenSource {
       accountId: basis.accountId,
       now,
     });
-    const parsed = credentialsFromDocument(document, this.#authFile);
+    const parsed = await credentialsFromDocument(document, this.#authFile);
     if (
       basis.refreshToken !== undefined &&
       parsed.refreshToken !== basis.refreshToken

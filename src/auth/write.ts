@@ -220,12 +220,12 @@ async function syncDirectory(dir: string): Promise<void> {
 }
 
 /** The credentials a complete auth document holds, or undefined. */
-function completeCredentials(
+async function completeCredentials(
   text: string,
   authFile: string,
-): { accountId: string; refreshToken?: string } | undefined {
+): Promise<{ accountId: string; refreshToken?: string } | undefined> {
   try {
-    return credentialsFromDocument(JSON.parse(text), authFile);
+    return await credentialsFromDocument(JSON.parse(text), authFile);
   } catch {
     return undefined;
   }
@@ -264,7 +264,7 @@ export async function recoverInterruptedWrite(
   try {
     const target = await resolveTarget(authFile);
     const targetInfo = await stat(target);
-    const current = completeCredentials(
+    const current = await completeCredentials(
       await readFile(target, "utf8"),
       authFile,
     );
@@ -275,7 +275,7 @@ export async function recoverInterruptedWrite(
       if (!info?.isFile() || info.mtimeMs <= targetInfo.mtimeMs) continue;
       if (newest && info.mtimeMs <= newest.mtimeMs) continue;
       const text = await readFile(path, "utf8").catch(() => "");
-      const left = completeCredentials(text, authFile);
+      const left = await completeCredentials(text, authFile);
       if (
         left?.refreshToken === undefined ||
         left.accountId !== current.accountId ||
