@@ -1,7 +1,7 @@
 /**
  * Runs the benchmarks on Node: compiles `mod.ts`, `src/` and `bench/` with
  * the TypeScript that `scripts/build_npm.ts` uses (same pinned versions,
- * same compiler options) into `.build/bench-node/`, installs `jose` there,
+ * same compiler options) into `.build/bench-node/`, installs the runtime dependencies (jose, fzstd) there,
  * then runs `bench/main.js` on Node with `--expose-gc`, passing the
  * arguments on (e.g. `--full`, `--only small`).
  *
@@ -21,6 +21,7 @@ import {
   ensureTools,
   ROOT,
   run,
+  runtimeDependencies,
 } from "../scripts/_toolchain.ts";
 
 const root = ROOT;
@@ -29,7 +30,7 @@ const stageDir = join(outDir, "stage");
 
 async function build(): Promise<void> {
   const denoJson = JSON.parse(await readFile(join(root, "deno.json"), "utf8"));
-  const jose = String(denoJson.imports?.jose ?? "").replace(/^npm:jose@/, "");
+  const dependencies = runtimeDependencies(denoJson.imports ?? {});
   const tsc = await ensureTools();
   await rm(join(outDir, "dist"), { recursive: true, force: true });
   await rm(stageDir, { recursive: true, force: true });
@@ -46,7 +47,7 @@ async function build(): Promise<void> {
   const packageJson = JSON.stringify({
     private: true,
     type: "module",
-    dependencies: { jose },
+    dependencies,
   });
   if ((await readFile(packageFile, "utf8").catch(() => "")) !== packageJson) {
     await writeFile(packageFile, packageJson);

@@ -102,3 +102,36 @@ export function compilerOptions(
     newLine: "lf",
   };
 }
+
+/**
+ * The packages the published module imports at run time, by their deno.json
+ * import name: they become package.json `dependencies` (with the version
+ * range of their `npm:` specifier); every other deno.json import is a
+ * test-only package. jose reads JWT claims; fzstd decodes zstd request
+ * bodies where `node:zlib` has no zstd (Node 20), imported on first use.
+ */
+export const RUNTIME_DEPENDENCIES: readonly string[] = ["jose", "fzstd"];
+
+/** Whether a deno.json import name belongs to a runtime dependency ("jose/" maps jose's subpaths). */
+export function isRuntimeImport(name: string): boolean {
+  return RUNTIME_DEPENDENCIES.includes(name.replace(/\/$/, ""));
+}
+
+/** package.json `dependencies` from the deno.json imports of {@linkcode RUNTIME_DEPENDENCIES}. */
+export function runtimeDependencies(
+  imports: Record<string, string>,
+): Record<string, string> {
+  const dependencies: Record<string, string> = {};
+  for (const name of RUNTIME_DEPENDENCIES) {
+    const spec = String(imports[name] ?? "");
+    const prefix = `npm:${name}@`;
+    const range = spec.startsWith(prefix) ? spec.slice(prefix.length) : "";
+    if (range === "") {
+      throw new Error(
+        `Expected deno.json imports.${name} = "npm:${name}@<range>"`,
+      );
+    }
+    dependencies[name] = range;
+  }
+  return dependencies;
+}

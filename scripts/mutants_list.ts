@@ -427,7 +427,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "in-stream-usage-limit-ignored",
     file: RELAY,
-    find: "    usageLimit: reportedUsageLimit(seen),",
+    find: "    usageLimit: reported?.usageLimit,",
     replace: "    usageLimit: undefined,",
     tests: [RELAY_TEST],
     why: "a usage limit inside a 200 stream blocks later requests",

@@ -31,6 +31,23 @@ export const DEFAULT_USD_PER_MILLION = 10;
 export const DEFAULT_MAX_CONCURRENCY = 5;
 /** Default largest accepted request body, in bytes (32 MiB). */
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Codex CLI version the provider speaks as (the `version` header and
+ * `client_version` of the model list): the backend refuses models whose
+ * `minimal_client_version` is newer. 0.171.0 is the CLI whose requests the
+ * project recorded (2026-12).
+ */
+export const DEFAULT_CLIENT_VERSION = "0.171.0";
+/** Default `originator` header: the Codex CLI's own. */
+export const DEFAULT_ORIGINATOR = "codex_cli_rs";
+/** Default OAuth issuer of the provider's own logins. */
+export const DEFAULT_AUTH_ISSUER = "https://auth.openai.com";
+/** Default bound of the stored responses, in bytes (64 MiB). */
+export const DEFAULT_STATE_MAX_BYTES = 64 * 1024 * 1024;
+/** Default lifetime of a stored response since its last use, in seconds. */
+export const DEFAULT_STATE_TTL_S = 3600;
+/** Default pause between keep-alive comments of a silent stream, in milliseconds. */
+export const DEFAULT_KEEPALIVE_MS = 15_000;
 
 /** Every configuration key the plugin reads, with its default. */
 export const CONFIG_SCHEMA: ConfigField[] = [
@@ -39,7 +56,29 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     label: "Codex auth file",
     type: "string",
     description:
-      "Path of the Codex CLI credentials written by `codex login`. Default: $CODEX_HOME/auth.json, else ~/.codex/auth.json",
+      "Path of the Codex credentials (auth.json) to serve from, or several separated by commas. Default: the accounts under OPENAI_RESPONSES_HOME when there are any, else $CODEX_HOME/auth.json, else ~/.codex/auth.json",
+  },
+  {
+    key: "OPENAI_RESPONSES_HOME",
+    label: "Provider home directory",
+    type: "string",
+    description:
+      "Folder of the provider's own logins (<home>/accounts/<name>/auth.json, written by `login`). Default: ~/.antseed/openai-responses",
+  },
+  {
+    key: "OPENAI_RESPONSES_AUTH_ISSUER",
+    label: "OAuth issuer",
+    type: "string",
+    default: DEFAULT_AUTH_ISSUER,
+    description:
+      "Issuer of the login flows (authorize, device, token, revoke endpoints under it). Plain http only for loopback hosts",
+  },
+  {
+    key: "OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY",
+    label: "Most concurrent requests per login",
+    type: "number",
+    description:
+      "Optional cap per login of a pool; ANTSEED_MAX_CONCURRENCY bounds them all together",
   },
   {
     key: "CODEX_HOME",
@@ -60,8 +99,8 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     key: "OPENAI_RESPONSES_TOKEN_URL",
     label: "OAuth token endpoint",
     type: "string",
-    default: DEFAULT_TOKEN_URL,
-    description: "Where expired Codex access tokens are refreshed",
+    description:
+      "Where expired Codex access tokens are refreshed. Default: <OPENAI_RESPONSES_AUTH_ISSUER>/oauth/token",
   },
   {
     key: "OPENAI_RESPONSES_REQUEST_TIMEOUT_MS",
@@ -91,6 +130,61 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     type: "number",
     default: DEFAULT_MAX_BODY_BYTES,
     description: "Larger request bodies are refused with 413",
+  },
+  {
+    key: "OPENAI_RESPONSES_CLIENT_VERSION",
+    label: "Codex client version",
+    type: "string",
+    default: DEFAULT_CLIENT_VERSION,
+    description:
+      "Codex CLI version sent upstream (`version` header, model list). Raise it when the backend says a model requires a newer version of Codex",
+  },
+  {
+    key: "OPENAI_RESPONSES_ORIGINATOR",
+    label: "Codex originator",
+    type: "string",
+    default: DEFAULT_ORIGINATOR,
+    description: "`originator` header sent upstream, as the Codex CLI sends it",
+  },
+  {
+    key: "OPENAI_RESPONSES_STATE_MAX_BYTES",
+    label: "Stored responses bound (bytes)",
+    type: "number",
+    default: DEFAULT_STATE_MAX_BYTES,
+    description:
+      "Memory for finished responses that later turns refer to (previous_response_id, item_reference); least recently used go first. 0 turns storing off",
+  },
+  {
+    key: "OPENAI_RESPONSES_STATE_TTL_S",
+    label: "Stored responses lifetime (s)",
+    type: "number",
+    default: DEFAULT_STATE_TTL_S,
+    description:
+      "How long a stored response is kept after its last use. 0 turns storing off",
+  },
+  {
+    key: "OPENAI_RESPONSES_KEEPALIVE_MS",
+    label: "Stream keep-alive (ms)",
+    type: "number",
+    default: DEFAULT_KEEPALIVE_MS,
+    description:
+      "While the backend is silent inside a stream, a `: keep-alive` comment goes to the buyer this often. 0 turns it off",
+  },
+  {
+    key: "OPENAI_RESPONSES_EFFORT_ALIASES",
+    label: "Reasoning-effort model aliases",
+    type: "boolean",
+    default: true,
+    description:
+      "Accept <model>-minimal|low|medium|high|xhigh as that model with reasoning.effort set",
+  },
+  {
+    key: "OPENAI_RESPONSES_LOG",
+    label: "Log level",
+    type: "string",
+    default: "errors",
+    description:
+      "`errors`: errors and state changes only; `requests`: also one line per finished request (no secret, no prompt text)",
   },
   {
     key: "ANTSEED_INPUT_USD_PER_MILLION",
@@ -140,8 +234,32 @@ export const CONFIG_SCHEMA: ConfigField[] = [
 
 /** Validated settings of one provider instance. */
 export interface ProviderSettings {
-  /** Absolute or relative path of auth.json. */
+  /** The first auth file of `OPENAI_RESPONSES_AUTH_FILE`, else `codexAuthFile`. */
   authFile: string;
+  /** Every auth file `OPENAI_RESPONSES_AUTH_FILE` names (empty when unset). */
+  authFiles: string[];
+  /** `$CODEX_HOME/auth.json`, else `~/.codex/auth.json`. */
+  codexAuthFile: string;
+  /** Folder of the provider's own logins (`<home>/accounts/<name>/auth.json`). */
+  home: string;
+  /** OAuth issuer base URL, without a trailing slash. */
+  authIssuer: string;
+  /** Most concurrent requests per login, when capped. */
+  accountMaxConcurrency?: number;
+  /** Codex CLI version sent upstream. */
+  clientVersion: string;
+  /** `originator` sent upstream. */
+  originator: string;
+  /** Bound of the stored responses in bytes; 0 when storing is off. */
+  stateMaxBytes: number;
+  /** Lifetime of a stored response since its last use, in ms; 0 when storing is off. */
+  stateTtlMs: number;
+  /** Pause between keep-alive comments of a silent stream, in ms; 0 when off. */
+  keepAliveMs: number;
+  /** Whether `<model>-<effort>` names that model with `reasoning.effort`. */
+  effortAliases: boolean;
+  /** `errors` or `requests` (one log line per finished request too). */
+  log: "errors" | "requests";
   /** Backend base URL without a trailing slash. */
   baseUrl: string;
   /** `<baseUrl>/codex/responses`. */
@@ -199,11 +317,19 @@ export function parseConfig(
     return trimmed === "" ? undefined : trimmed;
   };
 
-  const authFile = get("OPENAI_RESPONSES_AUTH_FILE") ??
-    join(
-      get("CODEX_HOME") ?? join(options.homeDir ?? homedir(), ".codex"),
-      "auth.json",
-    );
+  const homeDir = options.homeDir ?? homedir();
+  const codexAuthFile = join(
+    get("CODEX_HOME") ?? join(homeDir, ".codex"),
+    "auth.json",
+  );
+  const authFiles = parseList(get("OPENAI_RESPONSES_AUTH_FILE"));
+  const authFile = authFiles[0] ?? codexAuthFile;
+  const home = get("OPENAI_RESPONSES_HOME") ??
+    join(homeDir, ".antseed", "openai-responses");
+  const authIssuer = parseHttpUrl(
+    "OPENAI_RESPONSES_AUTH_ISSUER",
+    get("OPENAI_RESPONSES_AUTH_ISSUER") ?? DEFAULT_AUTH_ISSUER,
+  ).replace(/\/+$/, "");
 
   const baseUrl = parseHttpUrl(
     "OPENAI_RESPONSES_BASE_URL",
@@ -211,7 +337,7 @@ export function parseConfig(
   ).replace(/\/+$/, "");
   const tokenUrl = parseHttpUrl(
     "OPENAI_RESPONSES_TOKEN_URL",
-    get("OPENAI_RESPONSES_TOKEN_URL") ?? DEFAULT_TOKEN_URL,
+    get("OPENAI_RESPONSES_TOKEN_URL") ?? `${authIssuer}/oauth/token`,
   );
 
   const requestTimeoutMs = parseInteger(
@@ -261,6 +387,54 @@ export function parseConfig(
   const pricing: ProviderPricing = { defaults };
   if (servicePricing) pricing.services = servicePricing;
 
+  const accountMax = get("OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY");
+  const clientVersion = parseVersion(
+    "OPENAI_RESPONSES_CLIENT_VERSION",
+    get("OPENAI_RESPONSES_CLIENT_VERSION") ?? DEFAULT_CLIENT_VERSION,
+  );
+  const originator = get("OPENAI_RESPONSES_ORIGINATOR") ?? DEFAULT_ORIGINATOR;
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(originator)) {
+    throw new ConfigError(
+      "OPENAI_RESPONSES_ORIGINATOR",
+      `Invalid OPENAI_RESPONSES_ORIGINATOR: expected up to 64 letters, digits, ".", "_" or "-", found ${
+        show(originator)
+      }`,
+    );
+  }
+  const stateMaxBytes = parseInteger(
+    "OPENAI_RESPONSES_STATE_MAX_BYTES",
+    get("OPENAI_RESPONSES_STATE_MAX_BYTES"),
+    DEFAULT_STATE_MAX_BYTES,
+    0,
+  );
+  const stateTtlS = parseInteger(
+    "OPENAI_RESPONSES_STATE_TTL_S",
+    get("OPENAI_RESPONSES_STATE_TTL_S"),
+    DEFAULT_STATE_TTL_S,
+    0,
+  );
+  const storing = stateMaxBytes > 0 && stateTtlS > 0;
+  const keepAliveMs = parseInteger(
+    "OPENAI_RESPONSES_KEEPALIVE_MS",
+    get("OPENAI_RESPONSES_KEEPALIVE_MS"),
+    DEFAULT_KEEPALIVE_MS,
+    0,
+  );
+  const effortAliases = parseBoolean(
+    "OPENAI_RESPONSES_EFFORT_ALIASES",
+    get("OPENAI_RESPONSES_EFFORT_ALIASES"),
+    true,
+  );
+  const log = get("OPENAI_RESPONSES_LOG") ?? "errors";
+  if (log !== "errors" && log !== "requests") {
+    throw new ConfigError(
+      "OPENAI_RESPONSES_LOG",
+      `Invalid OPENAI_RESPONSES_LOG: expected "errors" or "requests", found ${
+        show(log)
+      }`,
+    );
+  }
+
   const allowedServices = parseList(get("ANTSEED_ALLOWED_SERVICES"));
   const aliasMap = parseAliasMap(get("ANTSEED_SERVICE_ALIAS_MAP_JSON"));
 
@@ -271,8 +445,19 @@ export function parseConfig(
     ]),
   ];
 
-  return {
+  const settings: ProviderSettings = {
     authFile,
+    authFiles,
+    codexAuthFile,
+    home,
+    authIssuer,
+    clientVersion,
+    originator,
+    stateMaxBytes: storing ? stateMaxBytes : 0,
+    stateTtlMs: storing ? stateTtlS * 1000 : 0,
+    keepAliveMs,
+    effortAliases,
+    log,
     baseUrl,
     responsesUrl: `${baseUrl}/codex/responses`,
     modelsUrl: `${baseUrl}/codex/models`,
@@ -288,6 +473,15 @@ export function parseConfig(
     aliasMap,
     services,
   };
+  if (accountMax !== undefined) {
+    settings.accountMaxConcurrency = parseInteger(
+      "OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY",
+      accountMax,
+      1,
+      1,
+    );
+  }
+  return settings;
 }
 
 function show(value: unknown): string {
@@ -343,6 +537,33 @@ function parseHttpUrl(key: string, value: string): string {
     );
   }
   return url.href;
+}
+
+function parseVersion(key: string, value: string): string {
+  if (!/^\d{1,4}\.\d{1,4}\.\d{1,4}$/.test(value)) {
+    throw new ConfigError(
+      key,
+      `Invalid ${key}: expected a version such as "${DEFAULT_CLIENT_VERSION}", found ${
+        show(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+function parseBoolean(
+  key: string,
+  value: string | undefined,
+  fallback: boolean,
+): boolean {
+  if (value === undefined) return fallback;
+  const lower = value.toLowerCase();
+  if (["true", "1", "yes", "on"].includes(lower)) return true;
+  if (["false", "0", "no", "off"].includes(lower)) return false;
+  throw new ConfigError(
+    key,
+    `Invalid ${key}: expected true or false, found ${show(value)}`,
+  );
 }
 
 function parseInteger(

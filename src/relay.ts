@@ -15,7 +15,10 @@ import {
   sseErrorEvent,
   type UsageLimit,
 } from "./codex/errors.ts";
-import { buildUpstreamHeaders } from "./codex/request.ts";
+import {
+  buildUpstreamHeaders,
+  type UpstreamIdentity,
+} from "./codex/request.ts";
 import { observeStream, type StreamObservation } from "./codex/observe.ts";
 import type { Watchdog, WatchEntry } from "./watchdog.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
@@ -50,6 +53,8 @@ export interface RelayContext {
   watchdog: Watchdog;
   /** Source of access tokens. */
   tokens: TokenSource;
+  /** Who the provider speaks as upstream (`originator`, `version`, `user-agent`). */
+  identity?: UpstreamIdentity;
   /** The fetch to use (default: global `fetch`). */
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
@@ -69,7 +74,7 @@ export interface RelayContext {
 export interface UpstreamRequest {
   /** The shaped body, as JSON text. */
   body: string;
-  /** The `session_id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
+  /** The `session-id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
   sessionId: string;
 }
 
@@ -81,6 +86,42 @@ export interface RelayOutcome {
   usage?: Record<string, unknown>;
   /** A usage limit the stream reported (`usage_limit_reached` in its terminal event). */
   usageLimit?: UsageLimit;
+  /** The failure the backend reported inside the stream (`response.failed` or `error`), if any. */
+  failure?: RelayError;
+  /** With `keepOutput`: the final Response object (output rebuilt when the backend sent it empty). */
+  final?: Record<string, unknown>;
+}
+
+/** How an open exchange is answered. */
+export interface RelayOptions {
+  /** Longest silence inside the stream, in milliseconds. */
+  idleTimeoutMs: number;
+  /** Pause between keep-alive comments to a streaming buyer while the stream is silent (0 or unset: none). */
+  keepAliveMs?: number;
+  /** The watchdog that times the keep-alives. */
+  watchdog?: Watchdog;
+  /** Rebuild and return the final Response object (to store the turn). */
+  keepOutput?: boolean;
+  /** Extra headers of the answer, e.g. the dropped parameters. */
+  headers?: Record<string, string>;
+  /**
+   * Translates the stream for a buyer of another protocol (Chat
+   * Completions): the buyer gets what it returns instead of the upstream
+   * bytes, and the resolved body is that plus its billing tail.
+   */
+  translator?: StreamTranslator;
+  /** Turns the final Response object into the answer of another protocol (non-streaming). */
+  convert?: (response: Record<string, unknown>) => unknown;
+}
+
+/** A per-stream translation of the upstream SSE for another protocol. */
+export interface StreamTranslator {
+  /** The buyer's bytes for the next upstream bytes (empty when none yet). */
+  push(chunk: Uint8Array): Uint8Array;
+  /** The buyer's last bytes; `failure` when the upstream stream ended without a terminal event. */
+  finish(failure?: RelayError): Uint8Array;
+  /** Bytes the node bills from but the buyer never got (e.g. a usage chunk). */
+  billingTail(): Uint8Array;
 }
 
 /** An upstream exchange that answered 2xx, body not yet read. */
@@ -240,7 +281,7 @@ export async function openUpstream(
     try {
       response = await doFetch(context.responsesUrl, {
         method: "POST",
-        headers: buildUpstreamHeaders(token, sessionId),
+        headers: buildUpstreamHeaders(token, sessionId, context.identity),
         body,
         signal: exchange.controller.signal,
       });
@@ -380,8 +421,9 @@ async function readUpstream(
   upstream: OpenUpstream,
   idleTimeoutMs: number,
   forward: ((chunk: Uint8Array) => boolean) | undefined,
+  keepAlive?: KeepAlive,
 ): Promise<ReadResult> {
-  const chunks: Uint8Array[] = [];
+  const chunks = keepAlive?.chunks ?? [];
   let total = 0;
   const body = upstream.body;
   if (!body) return { chunks, total, finished: true };
@@ -395,14 +437,24 @@ async function readUpstream(
       if (done) {
         // A reader cancelled by an abort: not the end of the body.
         if (upstream.aborted) throw new Error("The exchange was aborted");
-        return { chunks, total, finished: true };
+        return {
+          chunks,
+          total: total + (keepAlive?.bytes ?? 0),
+          finished: true,
+        };
       }
-      upstream.deadline = Date.now() + idleTimeoutMs;
+      const now = Date.now();
+      upstream.deadline = now + idleTimeoutMs;
+      if (keepAlive) keepAlive.moved(now, value);
       chunks.push(value);
       total += value.byteLength;
       if (forward && !forward(value)) {
         await reader.cancel().catch(() => {});
-        return { chunks, total, finished: false };
+        return {
+          chunks,
+          total: total + (keepAlive?.bytes ?? 0),
+          finished: false,
+        };
       }
     }
   } catch (error) {
@@ -419,8 +471,78 @@ async function readUpstream(
         "The upstream stream broke before response.completed",
         { cause: error },
       );
-    return { chunks, total, finished: false, failure };
+    return {
+      chunks,
+      total: total + (keepAlive?.bytes ?? 0),
+      finished: false,
+      failure,
+    };
   }
+}
+
+/** The SSE comment a silent stream sends so that the buyer's idle timer does not end it. */
+const KEEP_ALIVE = new TextEncoder().encode(": keep-alive\n\n");
+
+/**
+ * The keep-alive of one streaming exchange: a watchdog entry whose deadline
+ * is `everyMs` after the last chunk. When it passes while the stream stands
+ * between two events, a `: keep-alive` comment goes to the buyer (and into
+ * the body the node bills from, where comments are ignored).
+ */
+class KeepAlive implements WatchEntry {
+  deadline: number;
+  /** The chunks of the stream, keep-alives included, in the order sent. */
+  readonly chunks: Uint8Array[] = [];
+  /** Bytes of the keep-alives sent. */
+  bytes = 0;
+  #atBoundary = true;
+  #stopped = false;
+  readonly #watchdog: Watchdog;
+  readonly #everyMs: number;
+  readonly #send: (data: Uint8Array) => boolean;
+
+  constructor(
+    watchdog: Watchdog,
+    everyMs: number,
+    send: (data: Uint8Array) => boolean,
+  ) {
+    this.#watchdog = watchdog;
+    this.#everyMs = everyMs;
+    this.#send = send;
+    this.deadline = Date.now() + everyMs;
+    watchdog.add(this);
+  }
+
+  /** A chunk arrived at `now`: the silence starts again. */
+  moved(now: number, chunk: Uint8Array): void {
+    this.deadline = now + this.#everyMs;
+    this.#atBoundary = endsWithBlankLine(chunk);
+  }
+
+  onExpire(): void {
+    if (this.#stopped) return;
+    // A comment in the middle of an event would break it: wait for the
+    // next boundary (the idle timeout still bounds a dead upstream).
+    if (this.#atBoundary && this.#send(KEEP_ALIVE)) {
+      this.chunks.push(KEEP_ALIVE);
+      this.bytes += KEEP_ALIVE.byteLength;
+    }
+    this.deadline = Date.now() + this.#everyMs;
+    this.#watchdog.add(this);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#watchdog.unwatch(this);
+  }
+}
+
+/** Whether a chunk ends with the blank line that closes an SSE event. */
+function endsWithBlankLine(chunk: Uint8Array): boolean {
+  const n = chunk.byteLength;
+  return n >= 2 && chunk[n - 1] === 0x0a &&
+    (chunk[n - 2] === 0x0a || (n >= 4 && chunk[n - 2] === 0x0d &&
+      chunk[n - 3] === 0x0a));
 }
 
 /** The error of a stream that ended without a terminal event. */
@@ -448,12 +570,14 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
  * The usage limit a finished stream reported. Only a `response.failed` or
  * `error` terminal event is parsed for it: a completed stream costs nothing.
  */
-function reportedUsageLimit(seen: StreamObservation): UsageLimit | undefined {
+function reportedFailure(
+  seen: StreamObservation,
+): { error: RelayError; usageLimit?: UsageLimit } | undefined {
   if (seen.terminal !== "response.failed" && seen.terminal !== "error") {
     return undefined;
   }
   const result = seen.result();
-  return result.kind === "error" ? result.usageLimit : undefined;
+  return result.kind === "error" ? result : undefined;
 }
 
 /**
@@ -477,7 +601,7 @@ export async function streamToHost(
   upstream: OpenUpstream,
   requestId: string,
   callbacks: ProviderStreamCallbacks,
-  options: { idleTimeoutMs: number },
+  options: RelayOptions,
 ): Promise<RelayOutcome> {
   let open = true;
   const send = (data: Uint8Array): boolean => {
@@ -497,6 +621,7 @@ export async function streamToHost(
       headers: {
         "content-type": "text/event-stream",
         "cache-control": "no-cache",
+        ...options.headers,
         "x-antseed-streaming": "1",
       },
       body: EMPTY,
@@ -505,14 +630,38 @@ export async function streamToHost(
     open = false;
   }
   const started = open;
+  const keepAlive = open && options.keepAliveMs && options.watchdog
+    ? new KeepAlive(options.watchdog, options.keepAliveMs, send)
+    : undefined;
+  const translator = options.translator;
+  const sent: Uint8Array[] = [];
+  const forward = translator
+    ? (chunk: Uint8Array): boolean => {
+      const out = translator.push(chunk);
+      if (out.byteLength === 0) return open;
+      sent.push(out);
+      return send(out);
+    }
+    : send;
   const read = open
-    ? await readUpstream(upstream, options.idleTimeoutMs, send)
+    ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
     : await cancelled(upstream);
+  keepAlive?.stop();
   if (read.finished) upstream.release();
   else upstream.cancel();
   let body = concat(read.chunks, read.total);
-  const seen = observeStream(body);
-  if (seen.terminal === undefined && open) {
+  const seen = observeStream(body, { needOutput: options.keepOutput });
+  if (translator) {
+    const tail = translator.finish(
+      seen.terminal === undefined ? streamFailure(read) : undefined,
+    );
+    if (tail.byteLength > 0) {
+      send(tail);
+      sent.push(tail);
+    }
+    sent.push(translator.billingTail());
+    body = concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+  } else if (seen.terminal === undefined && open) {
     const failure = sseErrorEvent(streamFailure(read), {
       sequenceNumber: seen.nextSequenceNumber,
       responseId: seen.responseId,
@@ -527,6 +676,7 @@ export async function streamToHost(
     send(tail);
     body = concat([body, tail], body.byteLength + tail.byteLength);
   }
+  const reported = reportedFailure(seen);
   if (started) {
     // Always attempt the one done chunk: the node holds the stream open
     // until it arrives, even if an earlier chunk callback failed.
@@ -546,7 +696,9 @@ export async function streamToHost(
     get usage() {
       return seen.usage;
     },
-    usageLimit: reportedUsageLimit(seen),
+    usageLimit: reported?.usageLimit,
+    failure: reported?.error,
+    final: options.keepOutput ? finalResponse(seen) : undefined,
   };
 }
 
@@ -573,7 +725,7 @@ async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {
 export async function aggregateToResponse(
   upstream: OpenUpstream,
   requestId: string,
-  options: { idleTimeoutMs: number },
+  options: RelayOptions,
 ): Promise<RelayOutcome> {
   const read = await readUpstream(upstream, options.idleTimeoutMs, undefined);
   if (read.finished) upstream.release();
@@ -586,8 +738,12 @@ export async function aggregateToResponse(
     ? {
       requestId,
       statusCode: 200,
-      headers: { "content-type": "application/json" },
-      body: encoder.encode(JSON.stringify(result.response)),
+      headers: { "content-type": "application/json", ...options.headers },
+      body: encoder.encode(
+        JSON.stringify(
+          options.convert ? options.convert(result.response) : result.response,
+        ),
+      ),
     }
     : errorResponse(
       requestId,
@@ -599,5 +755,18 @@ export async function aggregateToResponse(
       return seen.usage;
     },
     usageLimit: result.kind === "error" ? result.usageLimit : undefined,
+    failure: result.kind === "error" ? result.error : undefined,
+    final: options.keepOutput && result.kind === "response"
+      ? result.response
+      : undefined,
   };
+}
+
+/** The completed Response object of a finished stream, if it completed. */
+function finalResponse(
+  seen: StreamObservation,
+): Record<string, unknown> | undefined {
+  if (seen.terminal !== "response.completed") return undefined;
+  const result = seen.result();
+  return result.kind === "response" ? result.response : undefined;
 }

@@ -294,7 +294,7 @@ describe("fields the provider forwards or repairs", () => {
   });
 
   it(
-    "relays a prompt_cache_key that cannot be a header value (CR/LF, non-Latin-1) under a derived session_id",
+    "relays a prompt_cache_key that cannot be a header value (CR/LF, non-Latin-1) under a derived session-id",
     async () => {
       for (const key of ["a\r\nx-injected: 1", "ключ"]) {
         const before = responsePosts();
@@ -314,7 +314,7 @@ describe("fields the provider forwards or repairs", () => {
         assert.equal(response.statusCode, 200, decoder.decode(response.body));
         assert.equal(responsePosts(), before + 1);
         const sent = backend.requests.at(-1)!;
-        assert.match(sent.headers.session_id, /^[0-9a-f]{64}$/);
+        assert.match(sent.headers["session-id"], /^[0-9a-f]{64}$/);
         assert.equal(sent.headers["x-injected"], undefined);
         assert.equal(
           (sent.body as Record<string, unknown>).prompt_cache_key,

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import process from "node:process";
 import OpenAI from "openai";
 import {
+  DEFAULT_FAKE_GATED_MODELS,
   DEFAULT_FAKE_MODELS,
   type FakeCodexBackend,
   startFakeCodexBackend,
@@ -156,10 +157,11 @@ describe("serve with the openai SDK", () => {
     assert.match(second.output_text, /22 degrees and sunny/);
   });
 
-  it("lists the account's models when no service is announced", async () => {
+  it("lists the account's models when no service is announced, as a client of the configured version sees them", async () => {
     const list = await client.models.list();
     assert.deepEqual(list.data.map((model) => model.id), [
       ...DEFAULT_FAKE_MODELS,
+      ...Object.keys(DEFAULT_FAKE_GATED_MODELS),
     ]);
     assert.equal(list.data[0].object, "model");
   });

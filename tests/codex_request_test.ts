@@ -9,6 +9,7 @@ import {
   readRequestJson,
   type ShapeOptions,
   shapeRequest,
+  upstreamIdentity,
   upstreamSessionId,
 } from "../src/codex/request.ts";
 import { RelayError } from "../src/errors.ts";
@@ -249,7 +250,7 @@ describe("upstreamSessionId", () => {
       assert.equal(id, createHash("sha256").update(key).digest("hex"), key);
       assert.match(id, /^[0-9a-f]{64}$/);
       assert.equal(await upstreamSessionId(key), id, "stable");
-      assert.equal(new Headers({ session_id: id }).get("session_id"), id);
+      assert.equal(new Headers({ "session-id": id }).get("session-id"), id);
     }
     const ids = await Promise.all(keys.map(upstreamSessionId));
     assert.equal(new Set(ids).size, keys.length);
@@ -711,27 +712,52 @@ describe("encodeUpstreamBody", () => {
 });
 
 describe("buildUpstreamHeaders", () => {
-  it("builds exactly the eight upstream headers", () => {
+  it("builds exactly the headers of today's Codex CLI over HTTP", () => {
+    const identity = upstreamIdentity("codex_exec", "0.172.0", {
+      os: "Debian",
+      osVersion: "12.0.0",
+      arch: "x86_64",
+    });
     const headers = buildUpstreamHeaders(
       { accessToken: "tok", accountId: "acct" },
       "sess-1",
+      identity,
     );
+    assert.equal(headers["openai-beta"], undefined, "only on the WebSocket");
     assert.deepEqual(headers, {
       "authorization": "Bearer tok",
       "chatgpt-account-id": "acct",
       "content-type": "application/json",
       "accept": "text/event-stream",
-      "openai-beta": "responses=experimental",
-      "originator": "codex_cli_rs",
-      "session_id": "sess-1",
-      "user-agent": `antseed-provider-openai-responses/${VERSION}`,
+      "originator": "codex_exec",
+      "version": "0.172.0",
+      "user-agent":
+        `codex_exec/0.172.0 (Debian 12.0.0; x86_64) antseed-provider-openai-responses/${VERSION} (codex_exec; 0.172.0)`,
+      "session-id": "sess-1",
+      "thread-id": "sess-1",
     });
   });
 
-  it("produces headers a fetch Headers object accepts", () => {
-    const headers = new Headers(
-      buildUpstreamHeaders({ accessToken: "t", accountId: "a" }, "s"),
+  it("speaks as Codex CLI 0.171.0 by default", () => {
+    const headers = buildUpstreamHeaders(
+      { accessToken: "t", accountId: "a" },
+      "s",
     );
-    assert.equal(headers.get("session_id"), "s");
+    assert.equal(headers.originator, "codex_cli_rs");
+    assert.equal(headers.version, "0.171.0");
+    assert.match(headers["user-agent"], /^codex_cli_rs\/0\.171\.0 \(/);
+  });
+
+  it("keeps an odd machine description out of the user-agent", () => {
+    const identity = upstreamIdentity("codex_cli_rs", "0.171.0", {
+      os: "Linux\r\nx-injected: 1",
+      osVersion: "6.1\u00e9",
+      arch: "x86_64",
+    });
+    const headers = new Headers(
+      buildUpstreamHeaders({ accessToken: "t", accountId: "a" }, "s", identity),
+    );
+    assert.equal(headers.get("session-id"), "s");
+    assert.doesNotMatch(headers.get("user-agent")!, /[\r\n\u00e9]/);
   });
 });

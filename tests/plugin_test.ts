@@ -60,8 +60,8 @@ describe("createProvider", () => {
     assert.deepEqual(provider.services, ["gpt-5.4", "gpt-5.5"]);
     assert.equal(provider.maxConcurrency, 3);
     assert.deepEqual(provider.serviceApiProtocols, {
-      "gpt-5.4": ["openai-responses"],
-      "gpt-5.5": ["openai-responses"],
+      "gpt-5.4": ["openai-responses", "openai-chat-completions"],
+      "gpt-5.5": ["openai-responses", "openai-chat-completions"],
     });
     assert.deepEqual(provider.pricing.services, {
       "gpt-5.5": { inputUsdPerMillion: 2, outputUsdPerMillion: 8 },

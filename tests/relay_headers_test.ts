@@ -25,10 +25,11 @@ const UPSTREAM_HEADERS = [
   "authorization",
   "chatgpt-account-id",
   "content-type",
-  "openai-beta",
   "originator",
-  "session_id",
+  "session-id",
+  "thread-id",
   "user-agent",
+  "version",
 ];
 /** What the HTTP client adds by itself (Deno's fetch, Node's undici). */
 const TRANSPORT_HEADERS = new Set([

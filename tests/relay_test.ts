@@ -78,7 +78,7 @@ describe("path and method gate", () => {
   it("answers 404 not_found for another path without an upstream call", async () => {
     const p = provider();
     const result = await callProvider(p, {
-      path: "/v1/chat/completions",
+      path: "/v1/embeddings",
       body: { model: "gpt-5.4", input: "hi" },
     });
     assert.equal(result.status, 404);
@@ -242,17 +242,19 @@ describe("request shaping", () => {
     assert.equal(headers["chatgpt-account-id"], ACCOUNT);
     assert.equal(headers["content-type"], "application/json");
     assert.equal(headers.accept, "text/event-stream");
-    assert.equal(headers["openai-beta"], "responses=experimental");
+    assert.equal(headers["openai-beta"], undefined);
     assert.equal(headers.originator, "codex_cli_rs");
-    assert.equal(headers.session_id, "conv-7");
-    assert.match(headers["user-agent"], /provider-openai-responses/);
+    assert.equal(headers.version, "0.171.0");
+    assert.equal(headers["session-id"], "conv-7");
+    assert.equal(headers["thread-id"], "conv-7");
+    assert.match(headers["user-agent"], /^codex_cli_rs\/0\.171\.0 \(/);
     assert.equal(headers.cookie, undefined);
     assert.equal(headers["x-antseed-buyer-peer-id"], undefined);
     assert.equal(headers["x-forwarded-for"], undefined);
     assert.equal(headers["openai-organization"], undefined);
   });
 
-  it("derives the session_id of a prompt_cache_key that cannot be a header value, keeping the key in the body", async () => {
+  it("derives the session-id of a prompt_cache_key that cannot be a header value, keeping the key in the body", async () => {
     const p = provider();
     const keys = ["café-session", "café-session", "k".repeat(300)];
     for (const key of keys) {
@@ -268,7 +270,9 @@ describe("request shaping", () => {
       ),
       keys,
     );
-    const [first, again, long] = posts.map((post) => post.headers.session_id);
+    const [first, again, long] = posts.map((post) =>
+      post.headers["session-id"]
+    );
     assert.match(first, /^[0-9a-f]{64}$/);
     assert.equal(again, first, "the same key, the same session");
     assert.match(long, /^[0-9a-f]{64}$/);
@@ -286,14 +290,14 @@ describe("request shaping", () => {
     assert.equal(result.status, 200, result.text);
     const headers = responsePosts()[0].headers;
     assert.equal(headers["x-injected"], undefined);
-    assert.match(headers.session_id, /^[0-9a-f]{64}$/);
+    assert.match(headers["session-id"], /^[0-9a-f]{64}$/);
   });
 
-  it("sends a fresh UUID session_id without a prompt_cache_key", async () => {
+  it("sends a fresh UUID session-id without a prompt_cache_key", async () => {
     const p = provider();
     await callProvider(p, { body: { model: "gpt-5.4", input: "a" } });
     await callProvider(p, { body: { model: "gpt-5.4", input: "b" } });
-    const [first, second] = responsePosts().map((r) => r.headers.session_id);
+    const [first, second] = responsePosts().map((r) => r.headers["session-id"]);
     assert.match(first, /^[0-9a-f-]{36}$/);
     assert.notEqual(first, second);
   });

@@ -46,6 +46,8 @@ function stubProvider(
     services: [],
     settings: {
       modelsUrl: "http://127.0.0.1:9/backend-api/codex/models",
+      clientVersion: "1.2.3",
+      originator: "codex_cli_rs",
       maxBodyBytes: 1024,
     },
     tokens: {
@@ -280,10 +282,7 @@ describe("server handler: models", () => {
         }),
       );
     }) as typeof fetch;
-    const handler = createServerHandler(stubProvider(), {
-      fetch: fakeFetch,
-      clientVersion: "1.2.3",
-    });
+    const handler = createServerHandler(stubProvider(), { fetch: fakeFetch });
     const body = await (await handler(
       new Request("http://127.0.0.1/v1/models"),
     )).json();
@@ -688,7 +687,7 @@ describe("server handler: origin check and CORS", () => {
       allowedOrigins: [ORIGIN],
     });
     const response = await handler(
-      new Request("http://127.0.0.1/v1/chat/completions", {
+      new Request("http://127.0.0.1/v1/embeddings", {
         method: "OPTIONS",
         headers: { origin: ORIGIN, "access-control-request-method": "POST" },
       }),
@@ -857,5 +856,52 @@ describe("node:http adapter", () => {
     setTimeout(release, 50);
     assert.equal(await answer, "finished");
     await closing;
+  });
+});
+
+describe("server handler: one model and the buyer scope", () => {
+  it("answers GET /v1/models/{id} with the model, and 404 model_not_found for another", async () => {
+    const handler = createServerHandler(
+      stubProvider(undefined, { services: ["gpt-5.4", "gpt 5/x"] }),
+    );
+    const found = await handler(
+      new Request("http://127.0.0.1/v1/models/gpt-5.4"),
+    );
+    assert.equal(found.status, 200);
+    const model = await found.json();
+    assert.equal(model.id, "gpt-5.4");
+    assert.equal(model.object, "model");
+    const escaped = await handler(
+      new Request("http://127.0.0.1/v1/models/gpt%205%2Fx"),
+    );
+    assert.equal((await escaped.json()).id, "gpt 5/x");
+    const missing = await handler(
+      new Request("http://127.0.0.1/v1/models/gpt-9"),
+    );
+    assert.equal(missing.status, 404);
+    assert.equal((await missing.json()).error.code, "model_not_found");
+    const post = await handler(
+      new Request("http://127.0.0.1/v1/models/gpt-5.4", { method: "POST" }),
+    );
+    assert.equal(post.status, 405);
+  });
+
+  it("hands the provider its own buyer scope, never one a client sends", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider);
+    await handler(
+      new Request("http://127.0.0.1/v1/responses", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-antseed-buyer-peer-id": "someone-else",
+          "x-antseed-other": "1",
+        },
+        body: '{"model":"gpt-5.4"}',
+      }),
+    );
+    const headers = provider.calls[0].req.headers;
+    assert.equal(headers["x-antseed-buyer-peer-id"], "serve");
+    assert.equal(headers["x-antseed-other"], undefined);
   });
 });

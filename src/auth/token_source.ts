@@ -177,8 +177,6 @@ class FileTokenSource implements TokenSource {
   readonly #options: TokenSourceOptions;
   readonly #now: () => number;
   #cache: StampedCredentials | undefined;
-  /** The access token of `#cache`, made once. */
-  #cachedToken: AccessToken | undefined;
   /** `performance.now()` when the cache was last known to match the file. */
   #checkedAt = -Infinity;
   /** Counts changes of the tokens in memory made here: refreshes and write-backs. */
@@ -231,19 +229,7 @@ class FileTokenSource implements TokenSource {
     return credentialsInfo(credentials);
   }
 
-  getToken(): Promise<AccessToken> {
-    // The path of nearly every request: checked lately, not near expiry.
-    const cache = this.#cache;
-    if (
-      cache && this.#cachedToken && this.#checkedLately() &&
-      !needsRefresh(cache, this.#now())
-    ) {
-      return Promise.resolve(this.#cachedToken);
-    }
-    return this.#getToken();
-  }
-
-  async #getToken(): Promise<AccessToken> {
+  async getToken(): Promise<AccessToken> {
     const credentials = await this.#current();
     const now = this.#now();
     if (this.#blocked) {
@@ -446,7 +432,6 @@ class FileTokenSource implements TokenSource {
 
   #adopt(credentials: StampedCredentials): void {
     this.#cache = credentials;
-    this.#cachedToken = toAccessToken(credentials);
     this.#checkedAt = performance.now();
     const blocked = this.#blocked;
     if (

@@ -26,7 +26,12 @@ import { describeRateLimits } from "./rate_limits_text.ts";
 /** What `check` needs of a provider; an `OpenAIResponsesProvider` has all of it. */
 export interface CheckedProvider {
   /** Settings: where the credentials and the model list are. */
-  readonly settings: { readonly authFile: string; readonly modelsUrl: string };
+  readonly settings: {
+    readonly authFile: string;
+    readonly modelsUrl: string;
+    readonly clientVersion: string;
+    readonly originator: string;
+  };
   /** Announced services; the probe uses the first one. */
   readonly services: string[];
   /** The token source over the seller's credentials. */

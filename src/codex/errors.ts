@@ -90,6 +90,38 @@ export interface UsageLimitErrorOptions {
  */
 export const DEFAULT_USAGE_LIMIT_MS = 60_000;
 
+/** How the backend refuses a model for the `version` the request carried. */
+const NEWER_CLIENT_REQUIRED = /requires a newer version of Codex/i;
+
+/**
+ * The error of a model the backend refused because the Codex client version
+ * the provider speaks as is too old for it: 400 `client_version_too_old`,
+ * with a message that does not blame the buyer (the seller must raise
+ * `OPENAI_RESPONSES_CLIENT_VERSION`). The model named by the backend is kept
+ * in `details.model` for the seller's log.
+ *
+ * @param upstreamText what the backend said, e.g. `The 'gpt-5.6-sol' model requires a newer version of Codex. ...`
+ * @returns the buyer-facing error
+ *
+ * @example
+ * ```ts
+ * import { clientVersionTooOld } from "./errors.ts";
+ * const error = clientVersionTooOld("The 'gpt-5.6-sol' model requires a newer version of Codex.");
+ * console.log(error.code, error.details.model); // "client_version_too_old" "gpt-5.6-sol"
+ * ```
+ */
+export function clientVersionTooOld(upstreamText: string): RelayError {
+  const model = /'([A-Za-z0-9._:-]{1,100})'/.exec(upstreamText)?.[1];
+  return new RelayError(
+    400,
+    "client_version_too_old",
+    `This seller cannot serve ${
+      model ? `the model "${model}"` : "this model"
+    } yet: the backend requires a newer Codex client version than the seller's relay is configured with; try another model or another seller`,
+    { details: model ? { model } : {} },
+  );
+}
+
 /** Longest upstream text passed on to a buyer, in characters. */
 export const MAX_PASSED_TEXT = 500;
 
@@ -196,6 +228,9 @@ export function classifyUpstreamError(
     case 400:
     case 422: {
       const text = body.text ?? "no detail given";
+      if (NEWER_CLIENT_REQUIRED.test(text)) {
+        return verdict(clientVersionTooOld(text));
+      }
       const passedCode = code ??
         (/model is not supported/i.test(text)
           ? "model_not_supported"
@@ -429,6 +464,9 @@ export function failureError(
   const text = message !== undefined && message.trim() !== ""
     ? passText(message.trim())
     : undefined;
+  if (text !== undefined && NEWER_CLIENT_REQUIRED.test(text)) {
+    return clientVersionTooOld(text);
+  }
   switch (safeCode) {
     case "context_length_exceeded":
     case "invalid_prompt":

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { machine, release, type } from "node:os";
+import { DEFAULT_CLIENT_VERSION, DEFAULT_ORIGINATOR } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import { VERSION } from "../version.ts";
 import { isRecord } from "../json.ts";
@@ -20,6 +22,18 @@ export interface ShapeOptions {
   aliasMap: Record<string, string>;
   /** When non-empty, the only services a buyer may request (exact match). */
   allowedServices: readonly string[];
+  /**
+   * Whether `<model>-minimal|low|medium|high|xhigh` names that model with
+   * `reasoning.effort` set (default false). A service of the alias map is
+   * never split.
+   */
+  effortAliases?: boolean;
+  /**
+   * Ask the backend for `reasoning.encrypted_content` when the request sets
+   * `reasoning`: the provider keeps the turn for later turns, and a stored
+   * reasoning item without its content cannot be sent back (default false).
+   */
+  includeEncryptedReasoning?: boolean;
 }
 
 /** A request ready for the backend, with what the relay needs to know about it. */
@@ -32,6 +46,8 @@ export interface ShapedRequest {
   model: string;
   /** Whether the BUYER asked for streaming (`stream === true`). */
   stream: boolean;
+  /** Parameters of the buyer's body the backend does not accept, removed (for the dropped-parameters header). */
+  dropped: string[];
   /**
    * The request's `prompt_cache_key` when it is a non-empty string, as the
    * buyer sent it (see {@linkcode upstreamSessionId} for the header).
@@ -86,6 +102,12 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 const HEADER_SAFE = /^[\x20-\x7e]{1,256}$/;
 
 const TEXT_PART_TYPES: ReadonlySet<string> = new Set(["input_text", "text"]);
+
+/** `<model>-<effort>`: a model name with a reasoning effort appended. */
+const EFFORT_SUFFIX = /^(.+)-(minimal|low|medium|high|xhigh)$/;
+
+/** The `include` value that makes the backend return reasoning items' encrypted content. */
+const ENCRYPTED_REASONING = "reasoning.encrypted_content";
 
 /** A buyer's request body, read. */
 export interface BuyerJson {
@@ -209,18 +231,53 @@ export function shapeRequest(
   options: ShapeOptions,
 ): ShapedRequest {
   const service = readService(body, options.allowedServices);
-  const model = Object.hasOwn(options.aliasMap, service)
-    ? options.aliasMap[service]
-    : service;
+  const aliased = Object.hasOwn(options.aliasMap, service);
+  let model = aliased ? options.aliasMap[service] : service;
   validateShapes(body);
 
   const upstream: Record<string, unknown> = { ...body };
   delete upstream.service;
+  const effort = !aliased && options.effortAliases
+    ? EFFORT_SUFFIX.exec(model)
+    : null;
+  if (effort) {
+    model = effort[1];
+    const reasoning = isRecord(body.reasoning) ? body.reasoning : {};
+    // An effort the buyer spelled out in the body wins over the name's.
+    if (reasoning.effort === undefined || reasoning.effort === null) {
+      upstream.reasoning = { ...reasoning, effort: effort[2] };
+    }
+  }
   upstream.model = model;
   upstream.stream = true;
   upstream.store = false;
-  for (const name of UNSUPPORTED_PARAMETERS) delete upstream[name];
-  if (upstream.service_tier !== "priority") delete upstream.service_tier;
+  const dropped: string[] = [];
+  for (const name of UNSUPPORTED_PARAMETERS) {
+    if (Object.hasOwn(upstream, name)) {
+      dropped.push(name);
+      delete upstream[name];
+    }
+  }
+  if (Object.hasOwn(upstream, "service_tier")) {
+    if (upstream.service_tier !== "priority") {
+      if (
+        upstream.service_tier !== undefined && upstream.service_tier !== null
+      ) {
+        dropped.push("service_tier");
+      }
+      delete upstream.service_tier;
+    }
+  }
+  if (
+    options.includeEncryptedReasoning && isRecord(upstream.reasoning) &&
+    !(Array.isArray(body.include) &&
+      body.include.includes(ENCRYPTED_REASONING))
+  ) {
+    upstream.include = [
+      ...(Array.isArray(body.include) ? body.include : []),
+      ENCRYPTED_REASONING,
+    ];
+  }
 
   // validateShapes made sure every item of an array input is an object.
   let input = Array.isArray(body.input)
@@ -247,6 +304,7 @@ export function shapeRequest(
     service,
     model,
     stream: body.stream === true,
+    dropped,
   };
   if (typeof body.prompt_cache_key === "string" && body.prompt_cache_key) {
     shaped.promptCacheKey = body.prompt_cache_key;
@@ -255,7 +313,7 @@ export function shapeRequest(
 }
 
 /**
- * The upstream `session_id` header of a request: its `prompt_cache_key` as it
+ * The upstream `session-id` (and `thread-id`) header of a request: its `prompt_cache_key` as it
  * is when that can be a header value (1 to 256 printable ASCII characters),
  * else the SHA-256 of the key's UTF-8 bytes in lower-case hex (64
  * characters), so that the same key always maps to the same session; a fresh
@@ -345,15 +403,94 @@ export function encodeUpstreamBody(
   return `${text.slice(0, close)}${added}}`;
 }
 
-const USER_AGENT = `antseed-provider-openai-responses/${VERSION}`;
+/** Who the provider speaks as upstream: the Codex CLI's identity headers. */
+export interface UpstreamIdentity {
+  /** `originator` header, e.g. `codex_cli_rs`. */
+  originator: string;
+  /** `version` header: the Codex CLI version, e.g. `0.171.0`. */
+  version: string;
+  /** `user-agent` header, in the Codex CLI's form. */
+  userAgent: string;
+}
+
+/** What {@linkcode upstreamIdentity} needs to know of the machine. */
+export interface MachineInfo {
+  /** Operating system name, e.g. `Linux`. */
+  os: string;
+  /** Its version, e.g. `6.1.0`. */
+  osVersion: string;
+  /** Processor architecture, e.g. `x86_64`. */
+  arch: string;
+}
 
 /**
- * The headers of one backend request, exactly: `authorization`,
- * `chatgpt-account-id`, `content-type`, `accept`, `openai-beta`, `originator`,
- * `session_id` and `user-agent`. Nothing of the buyer is included.
+ * What this machine is, for the user-agent: `os.type()`, `os.release()` and
+ * `os.machine()`.
+ *
+ * @example
+ * ```ts
+ * import { machineInfo } from "./request.ts";
+ * console.log(machineInfo().os); // e.g. "Linux"
+ * ```
+ */
+export function machineInfo(): MachineInfo {
+  return { os: type(), osVersion: release(), arch: machine() };
+}
+
+/**
+ * The identity headers of the Codex CLI at `version` with `originator`: its
+ * user-agent form `<originator>/<version> (<os> <os version>; <arch>)
+ * <terminal>`, where the terminal part names this provider.
+ *
+ * @example
+ * ```ts
+ * import { upstreamIdentity } from "./request.ts";
+ * const identity = upstreamIdentity("codex_cli_rs", "0.171.0", {
+ *   os: "Linux",
+ *   osVersion: "6.1.0",
+ *   arch: "x86_64",
+ * });
+ * console.log(identity.userAgent.startsWith("codex_cli_rs/0.171.0 (Linux 6.1.0; x86_64) ")); // true
+ * ```
+ */
+export function upstreamIdentity(
+  originator: string,
+  version: string,
+  machine: MachineInfo,
+): UpstreamIdentity {
+  // Printable ASCII only: header values must not fail on an odd OS string.
+  const clean = (text: string) => text.replace(/[^\x20-\x7e]/g, "").trim();
+  return {
+    originator,
+    version,
+    userAgent: `${originator}/${version} (${clean(machine.os)} ${
+      clean(machine.osVersion)
+    }; ${
+      clean(machine.arch)
+    }) antseed-provider-openai-responses/${VERSION} (${originator}; ${version})`,
+  };
+}
+
+/**
+ * The identity of a provider with the default configuration, for callers
+ * that do not pass one (tests, tools).
+ */
+const DEFAULT_IDENTITY: UpstreamIdentity = upstreamIdentity(
+  DEFAULT_ORIGINATOR,
+  DEFAULT_CLIENT_VERSION,
+  { os: "unknown", osVersion: "0", arch: "unknown" },
+);
+
+/**
+ * The headers of one backend request, exactly the Codex CLI's over HTTP:
+ * `authorization`, `chatgpt-account-id`, `content-type`, `accept`,
+ * `originator`, `version`, `user-agent`, and the conversation as
+ * `session-id` and `thread-id`. No `openai-beta` (the CLI sends it only on
+ * its WebSocket handshake). Nothing of the buyer is included.
  *
  * @param token the seller's access token and account id
- * @param sessionId the `session_id` (from {@linkcode upstreamSessionId})
+ * @param sessionId the conversation id (from {@linkcode upstreamSessionId})
+ * @param identity who the provider speaks as (default: Codex CLI 0.171.0)
  * @returns the header record
  *
  * @example
@@ -370,16 +507,18 @@ const USER_AGENT = `antseed-provider-openai-responses/${VERSION}`;
 export function buildUpstreamHeaders(
   token: UpstreamToken,
   sessionId: string,
+  identity: UpstreamIdentity = DEFAULT_IDENTITY,
 ): Record<string, string> {
   return {
     "authorization": `Bearer ${token.accessToken}`,
     "chatgpt-account-id": token.accountId,
     "content-type": "application/json",
     "accept": "text/event-stream",
-    "openai-beta": "responses=experimental",
-    "originator": "codex_cli_rs",
-    "session_id": sessionId,
-    "user-agent": USER_AGENT,
+    "originator": identity.originator,
+    "version": identity.version,
+    "user-agent": identity.userAgent,
+    "session-id": sessionId,
+    "thread-id": sessionId,
   };
 }
 

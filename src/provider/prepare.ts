@@ -1,7 +1,10 @@
 /**
- * A buyer's request body made ready for the backend: read, shaped, encoded,
- * with its upstream session id. Only strings are kept, so that the parsed
- * objects are not held while the answer streams.
+ * A buyer's request made ready for the backend: its body decoded (a
+ * compressed body, as the Codex CLI sends), read, expanded with the stored
+ * responses it refers to (`previous_response_id`, `item_reference`), shaped
+ * and encoded, with its upstream session id. Only strings and what a later
+ * store of the turn needs are kept, so that the parsed body is not held
+ * while the answer streams.
  *
  * @module
  */
@@ -13,7 +16,27 @@ import {
   upstreamSessionId,
 } from "../codex/request.ts";
 import type { ProviderSettings } from "../config.ts";
+import { chatToResponsesRequest } from "../protocols/chat_request.ts";
+import type { Route } from "./routes.ts";
+import type { SerializedHttpRequest } from "../host_types.ts";
 import type { UpstreamRequest } from "../relay.ts";
+import type { ResponseStore } from "../state/response_store.ts";
+
+/** Header the AntSeed node sets to the buyer's peer id: the scope of stored responses. */
+export const BUYER_HEADER = "x-antseed-buyer-peer-id";
+
+/** Scope of stored responses of a request that names no buyer. */
+const NO_BUYER = "anonymous";
+
+/** What storing the turn once it completes needs. */
+export interface TurnToStore {
+  /** The buyer the response belongs to. */
+  scope: string;
+  /** The turn's own input items. */
+  input: readonly unknown[];
+  /** The response the turn continued, if any. */
+  previousResponseId?: string;
+}
 
 /** A shaped buyer request, ready for the backend. */
 export interface PreparedRequest extends UpstreamRequest {
@@ -21,42 +44,123 @@ export interface PreparedRequest extends UpstreamRequest {
   service: string;
   /** Whether the buyer asked for a stream. */
   stream: boolean;
+  /** Parameters removed because the backend does not accept them. */
+  dropped: string[];
+  /** Set when the finished response is to be kept for later turns. */
+  store?: TurnToStore;
+  /** For a Chat Completions buyer: whether it asked for the usage chunk. */
+  chat?: { includeUsage: boolean };
+}
+
+/** The settings {@linkcode prepareRequest} reads. */
+export type PrepareSettings = Pick<
+  ProviderSettings,
+  | "maxBodyBytes"
+  | "defaultInstructions"
+  | "aliasMap"
+  | "allowedServices"
+  | "effortAliases"
+>;
+
+/**
+ * A request header by name, whatever the case the host used (names usually
+ * arrive lower-case; a custom buyer may send any case).
+ *
+ * @example
+ * ```ts
+ * import { headerOf } from "./prepare.ts";
+ * console.log(headerOf({ "Content-Encoding": "gzip" }, "content-encoding")); // "gzip"
+ * ```
+ */
+export function headerOf(
+  headers: Record<string, string>,
+  name: string,
+): string | undefined {
+  const exact = headers[name];
+  if (exact !== undefined) return exact;
+  for (const key in headers) {
+    if (key.toLowerCase() === name) return headers[key];
+  }
+  return undefined;
 }
 
 /**
- * Reads and shapes a buyer's body. Throws the 4xx `RelayError` of a body
- * that cannot be served (too large, not JSON, no model, a model not
- * allowed, a field of the wrong type).
+ * Decodes, reads, expands and shapes a buyer's request. Throws the 4xx
+ * `RelayError` of a request that cannot be served: a body too large (also
+ * once decoded), in an unknown encoding or corrupt, not JSON, without a
+ * model, with a model not allowed, a field of the wrong type, a
+ * `previous_response_id` the store does not know, a `conversation`.
  *
  * @example
  * ```ts
  * import { parseConfig } from "../config.ts";
  * import { prepareRequest } from "./prepare.ts";
  *
- * const prepared = await prepareRequest(
- *   new TextEncoder().encode('{"model":"gpt-5.4","input":"Hi"}'),
- *   parseConfig({}),
- * );
+ * const prepared = await prepareRequest({
+ *   requestId: "r1",
+ *   method: "POST",
+ *   path: "/v1/responses",
+ *   headers: { "content-type": "application/json" },
+ *   body: new TextEncoder().encode('{"model":"gpt-5.4","input":"Hi"}'),
+ * }, parseConfig({}));
  * console.log(prepared.service, prepared.stream); // "gpt-5.4" false
  * ```
  */
 export async function prepareRequest(
-  body: Uint8Array,
-  settings: Pick<
-    ProviderSettings,
-    "maxBodyBytes" | "defaultInstructions" | "aliasMap" | "allowedServices"
-  >,
+  req: SerializedHttpRequest,
+  settings: PrepareSettings,
+  store?: ResponseStore,
+  route: Route = "responses",
 ): Promise<PreparedRequest> {
+  const encoding = headerOf(req.headers, "content-encoding");
+  // The decoders are loaded on the first compressed body.
+  const body = encoding === undefined || encoding.trim() === ""
+    ? req.body
+    : await (await import("../codex/content_encoding.ts")).decodeRequestBody(
+      req.body,
+      encoding,
+      settings.maxBodyBytes,
+    );
   const buyer = readRequestJson(body, settings.maxBodyBytes);
-  const shaped = shapeRequest(buyer.value, {
+  let value = buyer.value;
+  let toStore: TurnToStore | undefined;
+  let chat: ReturnType<typeof chatToResponsesRequest> | undefined;
+  if (route === "chat_completions") {
+    // Chat Completions keeps no state on OpenAI either: nothing to expand
+    // or store.
+    chat = chatToResponsesRequest(value);
+    value = chat.body;
+  } else if (store) {
+    const scope = headerOf(req.headers, BUYER_HEADER) ?? NO_BUYER;
+    const expanded = store.expand(scope, value);
+    value = expanded.body;
+    // As on api.openai.com, a response is stored unless the request says
+    // `store: false` (such clients, like the Codex CLI, send their whole
+    // conversation each turn).
+    if (store.enabled && buyer.value.store !== false) {
+      toStore = { scope, input: expanded.turnInput };
+      if (expanded.previousResponseId !== undefined) {
+        toStore.previousResponseId = expanded.previousResponseId;
+      }
+    }
+  }
+  const shaped = shapeRequest(value, {
     defaultInstructions: settings.defaultInstructions,
     aliasMap: settings.aliasMap,
     allowedServices: settings.allowedServices,
+    effortAliases: settings.effortAliases,
+    includeEncryptedReasoning: toStore !== undefined,
   });
-  return {
+  const prepared: PreparedRequest = {
     service: shaped.service,
-    stream: shaped.stream,
-    body: encodeUpstreamBody(buyer, shaped.body),
+    stream: chat ? chat.stream : shaped.stream,
+    dropped: chat ? [...chat.dropped, ...shaped.dropped] : shaped.dropped,
+    body: value === buyer.value
+      ? encodeUpstreamBody(buyer, shaped.body)
+      : JSON.stringify(shaped.body),
     sessionId: await upstreamSessionId(shaped.promptCacheKey),
   };
+  if (toStore) prepared.store = toStore;
+  if (chat) prepared.chat = { includeUsage: chat.includeUsage };
+  return prepared;
 }

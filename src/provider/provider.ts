@@ -13,6 +13,7 @@ import {
   parseRateLimitHeaders,
   type RateLimitSnapshot,
 } from "../codex/rate_limits.ts";
+import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import type {
@@ -28,13 +29,21 @@ import {
   errorResponse,
   openUpstream,
   type RelayContext,
+  type RelayOptions,
   type RelayOutcome,
   streamToHost,
 } from "../relay.ts";
+import { ResponseStore } from "../state/response_store.ts";
+import { responseToChatCompletion } from "../protocols/chat_response.ts";
+import { ChatStreamTranslator } from "../protocols/chat_stream.ts";
 import { Watchdog } from "../watchdog.ts";
 import { ConcurrencyGate } from "./capacity.ts";
-import { type PreparedRequest, prepareRequest } from "./prepare.ts";
-import { pathOf, routeError } from "./routes.ts";
+import {
+  type PreparedRequest,
+  prepareRequest,
+  type TurnToStore,
+} from "./prepare.ts";
+import { pathOf, routeOf } from "./routes.ts";
 import { UsageLimit } from "./usage_limit.ts";
 
 /** One finished request, for a log line. Carries no secret. */
@@ -108,6 +117,13 @@ export interface OpenAIResponsesProvider extends Provider {
   ): Promise<SerializedHttpResponse>;
 }
 
+/**
+ * Response header listing the request parameters removed because the
+ * backend does not accept them (`max_output_tokens`, `temperature`, ...), so
+ * that a buyer's client can see what was not applied.
+ */
+export const DROPPED_HEADER = "x-antseed-dropped-params";
+
 /** Callbacks for `handleRequest` of a streaming buyer: the body is returned whole. */
 const NO_CALLBACKS: ProviderStreamCallbacks = {
   onResponseStart() {},
@@ -148,24 +164,62 @@ export function createProvider(
     });
   const serviceApiProtocols: Record<string, ServiceApiProtocol[]> = {};
   for (const service of settings.services) {
-    serviceApiProtocols[service] = ["openai-responses"];
+    serviceApiProtocols[service] = [
+      "openai-responses",
+      "openai-chat-completions",
+    ];
   }
   const capacity = new ConcurrencyGate(settings.maxConcurrency);
+  const watchdog = new Watchdog();
   const usageLimit = new UsageLimit(tokens);
   const rateLimits = new RateLimitSnapshots();
   const context: Omit<RelayContext, "signal"> = {
     responsesUrl: settings.responsesUrl,
     requestTimeoutMs: settings.requestTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
-    watchdog: new Watchdog(),
+    watchdog,
     tokens,
+    identity: upstreamIdentity(
+      settings.originator,
+      settings.clientVersion,
+      machineInfo(),
+    ),
     fetch: options.fetch,
     random: options.random,
     onRateLimits: (headers, at) => rateLimits.observe(headers, at),
     onUsageLimit: (resetsAt, accountId) =>
       usageLimit.record(resetsAt, accountId),
   };
-  const relayOptions = { idleTimeoutMs: settings.idleTimeoutMs };
+  const store = new ResponseStore({
+    maxBytes: settings.stateMaxBytes,
+    ttlMs: settings.stateTtlMs,
+  });
+  const warn = options.onWarning ?? console.warn;
+  const warnedModels = new Set<string>();
+
+  /** Keeps a completed turn for later turns that refer to it. */
+  function storeTurn(turn: TurnToStore, response: Record<string, unknown>) {
+    if (typeof response.id !== "string" || !Array.isArray(response.output)) {
+      return;
+    }
+    store.put(turn.scope, {
+      responseId: response.id,
+      input: turn.input,
+      output: response.output,
+      previousResponseId: turn.previousResponseId,
+    });
+  }
+
+  /** Tells the seller what only the seller can fix, once per model. */
+  function noticeFailure(error: RelayError): void {
+    if (error.code !== "client_version_too_old") return;
+    const model = String(error.details.model ?? "a model");
+    if (warnedModels.has(model)) return;
+    warnedModels.add(model);
+    warn(
+      `The Codex backend refused ${model}: it requires a newer Codex client than OPENAI_RESPONSES_CLIENT_VERSION=${settings.clientVersion}. Set OPENAI_RESPONSES_CLIENT_VERSION to the version of a current Codex CLI`,
+    );
+  }
 
   /** The upstream exchange of a request that passed every gate. */
   async function relay(
@@ -178,16 +232,41 @@ export function createProvider(
       prepared,
       signal ? { ...context, signal } : context,
     );
+    const answer: RelayOptions = {
+      idleTimeoutMs: settings.idleTimeoutMs,
+      keepAliveMs: settings.keepAliveMs,
+      watchdog,
+      keepOutput: prepared.store !== undefined,
+    };
+    if (prepared.dropped.length > 0) {
+      answer.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
+    }
+    if (prepared.chat) {
+      const model = prepared.service;
+      if (prepared.stream) {
+        answer.translator = new ChatStreamTranslator({
+          model,
+          includeUsage: prepared.chat.includeUsage,
+        });
+      } else {
+        answer.convert = (response) =>
+          responseToChatCompletion(response, { model });
+      }
+    }
     const outcome = prepared.stream
       ? await streamToHost(
         upstream,
         req.requestId,
         callbacks ?? NO_CALLBACKS,
-        relayOptions,
+        answer,
       )
-      : await aggregateToResponse(upstream, req.requestId, relayOptions);
+      : await aggregateToResponse(upstream, req.requestId, answer);
     if (outcome.usageLimit) {
       usageLimit.record(outcome.usageLimit.resetsAt, upstream.accountId);
+    }
+    if (outcome.failure) noticeFailure(outcome.failure);
+    if (prepared.store && outcome.final) {
+      storeTurn(prepared.store, outcome.final);
     }
     return outcome;
   }
@@ -217,11 +296,11 @@ export function createProvider(
     const fail = (error: RelayError) =>
       finish({ response: errorResponse(req.requestId, error) }, error.code);
 
-    const misrouted = routeError(path, req.method);
-    if (misrouted) return fail(misrouted);
+    const route = routeOf(path, req.method);
+    if (route instanceof RelayError) return fail(route);
     let prepared: PreparedRequest;
     try {
-      prepared = await prepareRequest(req.body, settings);
+      prepared = await prepareRequest(req, settings, store, route);
     } catch (error) {
       if (error instanceof RelayError) return fail(error);
       throw error;
@@ -236,7 +315,9 @@ export function createProvider(
         await relay(req, prepared, callbacks, handleOptions?.signal),
       );
     } catch (error) {
-      return fail(asRelayError(error));
+      const failure = asRelayError(error);
+      noticeFailure(failure);
+      return fail(failure);
     } finally {
       capacity.leave();
     }

@@ -7,8 +7,19 @@
 
 import { RelayError } from "../errors.ts";
 
-/** The Responses API path, the one path the provider serves. */
+/** The Responses API path. */
 export const RESPONSES_PATH = "/v1/responses";
+
+/** The Chat Completions API path (translated to and from the Responses API). */
+export const CHAT_COMPLETIONS_PATH = "/v1/chat/completions";
+
+/** Which API a served request speaks. */
+export type Route = "responses" | "chat_completions";
+
+const ROUTES: Record<string, Route> = {
+  [RESPONSES_PATH]: "responses",
+  [CHAT_COMPLETIONS_PATH]: "chat_completions",
+};
 
 /**
  * The path of a request without its query string.
@@ -26,27 +37,25 @@ export function pathOf(path: string): string {
 
 /**
  * Checks a request's path (query already removed) and method. Returns the
- * 404 `not_found` or 405 `method_not_allowed` error to answer, or
- * `undefined` when the provider serves it.
+ * route it takes, or the 404 `not_found` or 405 `method_not_allowed` error
+ * to answer.
  *
  * @example
  * ```ts
- * import { routeError } from "./routes.ts";
- * console.log(routeError("/v1/responses", "POST")); // undefined
- * console.log(routeError("/v1/files", "GET")?.code); // "not_found"
+ * import { routeOf } from "./routes.ts";
+ * console.log(routeOf("/v1/responses", "POST")); // "responses"
+ * console.log((routeOf("/v1/files", "GET") as Error).message.startsWith("Unknown path")); // true
  * ```
  */
-export function routeError(
-  path: string,
-  method: string,
-): RelayError | undefined {
-  if (path !== RESPONSES_PATH) {
+export function routeOf(path: string, method: string): Route | RelayError {
+  const route = Object.hasOwn(ROUTES, path) ? ROUTES[path] : undefined;
+  if (route === undefined) {
     return new RelayError(
       404,
       "not_found",
       `Unknown path ${
         JSON.stringify(path.slice(0, 200))
-      }: this provider serves POST ${RESPONSES_PATH}`,
+      }: this provider serves POST ${RESPONSES_PATH} and POST ${CHAT_COMPLETIONS_PATH}`,
     );
   }
   if (method.toUpperCase() !== "POST") {
@@ -55,9 +64,9 @@ export function routeError(
       "method_not_allowed",
       `Method ${
         JSON.stringify(method.slice(0, 20))
-      } is not allowed on ${RESPONSES_PATH}: use POST`,
+      } is not allowed on ${path}: use POST`,
       { headers: { allow: "POST" } },
     );
   }
-  return undefined;
+  return route;
 }

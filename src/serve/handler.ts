@@ -23,7 +23,8 @@ import {
   withCorsHeaders,
 } from "./_guard.ts";
 import { type BackendModelsOptions, listBackendModels } from "./models.ts";
-import { RESPONSES_PATH } from "../provider/routes.ts";
+import { BUYER_HEADER } from "../provider/prepare.ts";
+import { CHAT_COMPLETIONS_PATH, RESPONSES_PATH } from "../provider/routes.ts";
 import { RelayError } from "../errors.ts";
 import type {
   ProviderCapacity,
@@ -42,6 +43,10 @@ export interface ServedProvider {
   readonly settings: {
     /** `<base>/codex/models`. */
     readonly modelsUrl: string;
+    /** Codex CLI version sent as the model list's `client_version`. */
+    readonly clientVersion: string;
+    /** `originator` header of the model list request. */
+    readonly originator: string;
     /** Largest accepted request body, in bytes. */
     readonly maxBodyBytes: number;
   };
@@ -162,11 +167,14 @@ export function loopbackHosts(hostname: string, port: number): string[] {
 
 /** Path of the model list route. */
 export const MODELS_ROUTE = "/v1/models";
+/** Prefix of the route of one model, `GET /v1/models/{id}`. */
+const MODEL_PREFIX = "/v1/models/";
 /** Path of the health route. */
 export const HEALTH_ROUTE = "/health";
 
 const ROUTES: Record<string, string> = {
   [RESPONSES_PATH]: "POST",
+  [CHAT_COMPLETIONS_PATH]: "POST",
   [MODELS_ROUTE]: "GET",
   [HEALTH_ROUTE]: "GET",
 };
@@ -214,13 +222,37 @@ function toResponseHeaders(headers: Record<string, string>): Headers {
   return result;
 }
 
+/**
+ * The headers the provider gets: the client's, without this hop's and
+ * without any `x-antseed-*` a client might forge, plus the buyer scope of
+ * stored responses. Everyone who may call `serve` holds its one key (or is
+ * on this machine), so they are one buyer.
+ */
 function providerHeaders(headers: Headers): Record<string, string> {
   const result: Record<string, string> = {};
   headers.forEach((value, name) => {
-    if (!HOP_HEADERS.has(name)) result[name] = value;
+    if (!HOP_HEADERS.has(name) && !name.startsWith("x-antseed-")) {
+      result[name] = value;
+    }
   });
+  result[BUYER_HEADER] = SERVE_BUYER;
   return result;
 }
+
+/** The id of `GET /v1/models/{id}`, or undefined for another path. */
+function modelOfPath(path: string): string | undefined {
+  if (!path.startsWith(MODEL_PREFIX) || path.length === MODEL_PREFIX.length) {
+    return undefined;
+  }
+  try {
+    return decodeURIComponent(path.slice(MODEL_PREFIX.length));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The one buyer of `serve`, as the scope of its stored responses. */
+const SERVE_BUYER = "serve";
 
 /**
  * Reads a request body up to `maxBytes`; resolves `undefined` when it is
@@ -442,28 +474,31 @@ export function createServerHandler(
     return response;
   }
 
+  function modelObject(id: string) {
+    return { id, object: "model", created, owned_by: "openai" };
+  }
+
+  function modelIds(): Promise<string[]> | string[] {
+    return provider.services.length > 0
+      ? provider.services
+      : listBackendModels(provider, options);
+  }
+
   async function models(): Promise<Response> {
-    if (provider.services.length > 0) {
-      return json({
-        object: "list",
-        data: provider.services.map((id) => ({
-          id,
-          object: "model",
-          created,
-          owned_by: "openai",
-        })),
-      });
-    }
-    const ids = await listBackendModels(provider, options);
-    return json({
-      object: "list",
-      data: ids.map((id) => ({
-        id,
-        object: "model",
-        created,
-        owned_by: "openai",
-      })),
-    });
+    return json({ object: "list", data: (await modelIds()).map(modelObject) });
+  }
+
+  /** `GET /v1/models/{id}`: the model, or 404 `model_not_found` as OpenAI answers. */
+  async function model(id: string): Promise<Response> {
+    if ((await modelIds()).includes(id)) return json(modelObject(id));
+    throw new RelayError(
+      404,
+      "model_not_found",
+      `The model ${
+        JSON.stringify(id.slice(0, 200))
+      } does not exist or this seller does not serve it`,
+      { details: { param: "model" } },
+    );
   }
 
   function health(): Response {
@@ -497,7 +532,8 @@ export function createServerHandler(
       if (refusal) return fail(refusal);
     }
 
-    const method = ROUTES[path];
+    const modelId = modelOfPath(path);
+    const method = modelId !== undefined ? "GET" : ROUTES[path];
     if (method === undefined) {
       return fail(
         new RelayError(
@@ -505,7 +541,7 @@ export function createServerHandler(
           "not_found",
           `Unknown path ${
             JSON.stringify(path.slice(0, 200))
-          }: expected POST ${RESPONSES_PATH}, GET ${MODELS_ROUTE} or GET ${HEALTH_ROUTE}`,
+          }: expected POST ${RESPONSES_PATH}, POST ${CHAT_COMPLETIONS_PATH}, GET ${MODELS_ROUTE}, GET ${MODELS_ROUTE}/{id} or GET ${HEALTH_ROUTE}`,
         ),
       );
     }
@@ -526,9 +562,12 @@ export function createServerHandler(
     if (path === HEALTH_ROUTE) {
       return logged(started, requestId, request, path, health());
     }
-    if (path === MODELS_ROUTE) {
+    if (path === MODELS_ROUTE || modelId !== undefined) {
       try {
-        return logged(started, requestId, request, path, await models());
+        const answer = modelId !== undefined
+          ? await model(modelId)
+          : await models();
+        return logged(started, requestId, request, path, answer);
       } catch (error) {
         if (error instanceof RelayError) return fail(error);
         return fail(

@@ -8,13 +8,7 @@
  */
 
 import { RelayError } from "../errors.ts";
-import { VERSION } from "../version.ts";
-
-/**
- * Codex CLI version sent as `client_version`: the backend lists the models a
- * client of that version can use.
- */
-export const DEFAULT_MODELS_CLIENT_VERSION = "0.120.0";
+import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 
 /** How long a model list read from the backend is reused, in milliseconds. */
 export const MODELS_CACHE_MS = 5 * 60 * 1000;
@@ -23,16 +17,21 @@ export const MODELS_CACHE_MS = 5 * 60 * 1000;
 export interface BackendModelsOptions {
   /** The fetch used for the backend (default: the global one). */
   fetch?: typeof fetch;
-  /** `client_version` sent to the backend (default {@linkcode DEFAULT_MODELS_CLIENT_VERSION}). */
-  clientVersion?: string;
   /** Bound of the backend call, in milliseconds (default 15000). */
   timeoutMs?: number;
 }
 
 /** What {@linkcode listBackendModels} needs of a provider. */
 export interface ModelsSource {
-  /** Settings holding the models URL. */
-  readonly settings: { readonly modelsUrl: string };
+  /** Settings holding the models URL and who the provider speaks as. */
+  readonly settings: {
+    /** `<base>/codex/models`. */
+    readonly modelsUrl: string;
+    /** Codex CLI version sent as `client_version` (the list depends on it). */
+    readonly clientVersion: string;
+    /** `originator` header. */
+    readonly originator: string;
+  };
   /** The seller's token source. */
   readonly tokens: {
     /** A valid access token and its account id. */
@@ -104,10 +103,9 @@ export async function listBackendModels(
     );
   }
   const url = new URL(source.settings.modelsUrl);
-  url.searchParams.set(
-    "client_version",
-    options.clientVersion ?? DEFAULT_MODELS_CLIENT_VERSION,
-  );
+  const { clientVersion, originator } = source.settings;
+  url.searchParams.set("client_version", clientVersion);
+  const identity = upstreamIdentity(originator, clientVersion, machineInfo());
   let response: Response;
   try {
     response = await (options.fetch ?? fetch)(url, {
@@ -115,8 +113,9 @@ export async function listBackendModels(
         "authorization": `Bearer ${token.accessToken}`,
         "chatgpt-account-id": token.accountId,
         "accept": "application/json",
-        "originator": "codex_cli_rs",
-        "user-agent": `antseed-provider-openai-responses/${VERSION}`,
+        "originator": identity.originator,
+        "version": identity.version,
+        "user-agent": identity.userAgent,
       },
       signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
     });

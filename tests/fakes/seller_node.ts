@@ -31,6 +31,8 @@ export interface CallOptions {
   throwOnStart?: boolean;
   /** Skip the node's own routing check (service in provider.services). */
   skipRouting?: boolean;
+  /** The buyer's peer id the node adds as `x-antseed-buyer-peer-id` (default `peer-buyer-1`). */
+  buyerPeerId?: string;
   /**
    * Passed as `{ signal }`, the third argument of `handleRequestStream` (this
    * provider's extension of the contract: the node passes none), to abort
@@ -149,7 +151,8 @@ export async function callProvider(
   const headers: Record<string, string> = {
     "content-type": "application/json",
     ...request.headers,
-    "x-antseed-buyer-peer-id": "peer-buyer-1",
+    // The node sets it from the peer; a buyer's own header never counts.
+    "x-antseed-buyer-peer-id": options.buyerPeerId ?? "peer-buyer-1",
   };
   const body = toBytes(request.body);
   const violations: string[] = [];
