@@ -97,8 +97,16 @@ function runCodex(
 /** What distinguishes the two ways a custom provider can authenticate. */
 type ProviderAuth = "env_key" | "openai_auth";
 
-/** The config.toml of a CODEX_HOME whose model provider is serve. */
-function configToml(v1Url: string, auth: ProviderAuth): string {
+/**
+ * The config.toml of a CODEX_HOME whose model provider is serve. The
+ * ChatGPT backend the CLI calls by itself with a ChatGPT login (usage, cloud
+ * configuration) is the trap proxy (`chatgpt_base_url`), which answers 404.
+ */
+function configToml(
+  v1Url: string,
+  auth: ProviderAuth,
+  trapUrl: string,
+): string {
   const provider = auth === "env_key"
     ? [
       `name = "AntSeed serve"`,
@@ -116,6 +124,7 @@ function configToml(v1Url: string, auth: ProviderAuth): string {
     `approval_policy = "never"`,
     `sandbox_mode = "read-only"`,
     `check_for_update_on_startup = false`,
+    `chatgpt_base_url = "${trapUrl}/backend-api/"`,
     ``,
     `[analytics]`,
     `enabled = false`,
@@ -158,7 +167,7 @@ async function execAgainst(
     await mkdir(work, { recursive: true });
     await writeFile(
       join(codexHome, "config.toml"),
-      configToml(harness.v1Url, auth),
+      configToml(harness.v1Url, auth, proxy.url),
     );
     if (auth === "openai_auth") {
       await writeFile(
@@ -202,7 +211,9 @@ async function execAgainst(
 function describeRun(run: CodexRun): string {
   return `exit ${run.result.code} (${
     run.result.signal ?? "no signal"
-  })\n--- stdout:\n${run.result.stdout}\n--- stderr:\n${run.result.stderr}`;
+  })\n--- ChatGPT backend calls (answered 404): ${
+    run.proxy.direct.join(", ") || "none"
+  }\n--- stdout:\n${run.result.stdout}\n--- stderr:\n${run.result.stderr}`;
 }
 
 describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
@@ -216,7 +227,7 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         const turns = upstreamTurns(harness.backend);
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
-        assert.deepEqual(run.proxy.attempts, []);
+        assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
       },
     );
   });
@@ -231,7 +242,7 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         const turns = upstreamTurns(harness.backend);
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
-        assert.deepEqual(run.proxy.attempts, []);
+        assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
       },
     );
   });
