@@ -143,12 +143,11 @@ describe("serve: compressed request bodies", () => {
       });
       const text = await response.text();
       assert.equal(response.status, 200, text);
-      const body = JSON.parse(text) as {
-        output_text?: string;
-        output: unknown[];
-      };
-      const output = JSON.stringify(body.output);
-      assert.match(output, /Echo: Hello in gzip/);
+      const body = JSON.parse(text) as { status: string; output: unknown[] };
+      assert.equal(body.status, "completed");
+      assert.match(JSON.stringify(body.output), /"text":"Echo: Hello in gzip"/);
+      const turns = upstreamTurns(harness.backend);
+      assert.deepEqual(userTexts(upstreamBody(turns[0])), ["Hello in gzip"]);
     });
   });
 });
