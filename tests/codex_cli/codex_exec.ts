@@ -6,9 +6,11 @@
 //
 // The CLI gets a CODEX_HOME of its own with a config.toml that defines a
 // custom model provider pointed at serve, turns off what would reach the
-// network (update check, analytics, feedback, telemetry), and is checked
-// with --strict-config, so that a key this version does not know fails the
-// run. Its HTTPS_PROXY/HTTP_PROXY/ALL_PROXY point at a trap proxy that
+// network (update check, analytics, feedback, apps, plugins: without
+// `plugins = false` the CLI goes to github.com), points its ChatGPT backend
+// (`chatgpt_base_url`) at the trap proxy, and is checked with
+// --strict-config, so that a key this version does not know fails the run.
+// Its HTTPS_PROXY/HTTP_PROXY/ALL_PROXY point at that trap proxy, which
 // refuses and records every request meant for another machine; each test
 // asserts that it recorded none.
 
