@@ -153,7 +153,9 @@ async function main(): Promise<void> {
     JSON.stringify(packageJson, null, 2) + "\n",
   );
   // The runtime dependencies for type checking and the Node test run;
-  // test-only packages are installed without being recorded in package.json.
+  // test-only packages (the real clients the tests drive, pinned exactly)
+  // are installed without being recorded in package.json, from npm's cache
+  // when it has them (`--prefer-offline`: a pinned version never changes).
   run("npm", [
     "install",
     "--no-audit",
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
       "--ignore-scripts",
       "--no-package-lock",
       "--no-save",
+      "--prefer-offline",
       ...devImports,
     ], npmDir);
   }

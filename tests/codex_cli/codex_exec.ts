@@ -1,0 +1,251 @@
+// The official Codex CLI (`@openai/codex`, a native binary from npm) runs
+// `codex exec` against `serve`, which relays to the simulated backend. Run
+// by `deno task test:codex` (scripts/test_codex.ts installs the pinned CLI
+// first and passes its launcher in CODEX_CLI); not part of `deno task test`
+// (the file name does not end in `_test.ts`).
+//
+// The CLI gets a CODEX_HOME of its own with a config.toml that defines a
+// custom model provider pointed at serve, turns off what would reach the
+// network (update check, analytics, feedback, apps, plugins: without
+// `plugins = false` the CLI goes to github.com), points its ChatGPT backend
+// (`chatgpt_base_url`) at the trap proxy, and is checked with
+// --strict-config, so that a key this version does not know fails the run.
+// Its HTTPS_PROXY/HTTP_PROXY/ALL_PROXY point at that trap proxy, which
+// refuses and records every request meant for another machine; each test
+// asserts that it recorded none.
+
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import process from "node:process";
+import { makeAuthJson } from "../../src/testing/jwt.ts";
+import {
+  MODEL,
+  type ServeHarness,
+  upstreamBody,
+  upstreamTurns,
+  userTexts,
+  withServe,
+} from "../fixtures/real_clients.ts";
+import { startTrapProxy, type TrapProxy } from "../fixtures/trap_proxy.ts";
+
+/** The Codex CLI version the task installed (scripts/test_codex.ts pins it). */
+const CODEX_VERSION = process.env.CODEX_CLI_VERSION ?? "0.171.0";
+/** How long one `codex exec` may run. */
+const EXEC_TIMEOUT_MS = 120_000;
+const ANSWER = "Hello from the simulated backend, through serve.";
+
+/** The launcher (`bin/codex.js`) of the installed CLI. */
+function codexLauncher(): string {
+  const path = process.env.CODEX_CLI ??
+    join(
+      process.cwd(),
+      ".build/codex/node_modules/@openai/codex/bin/codex.js",
+    );
+  if (!existsSync(path)) {
+    throw new Error(
+      `Expected the Codex CLI ${CODEX_VERSION} at ${path}, found nothing: run deno task test:codex, which installs it`,
+    );
+  }
+  return path;
+}
+
+interface ExecResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node <launcher> exec ...args` with `env`; kills it after the timeout. */
+function runCodex(
+  args: string[],
+  env: Record<string, string>,
+): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("node", [codexLauncher(), ...args], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8");
+    child.stderr.setEncoding("utf8");
+    child.stdout.on("data", (text: string) => stdout += text);
+    child.stderr.on("data", (text: string) => stderr += text);
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(
+          `codex exec took more than ${EXEC_TIMEOUT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`,
+        ),
+      );
+    }, EXEC_TIMEOUT_MS);
+    child.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** What distinguishes the two ways a custom provider can authenticate. */
+type ProviderAuth = "env_key" | "openai_auth";
+
+/**
+ * The config.toml of a CODEX_HOME whose model provider is serve. The
+ * ChatGPT backend the CLI calls by itself with a ChatGPT login (usage, cloud
+ * configuration) is the trap proxy (`chatgpt_base_url`), which answers 404.
+ */
+function configToml(
+  v1Url: string,
+  auth: ProviderAuth,
+  trapUrl: string,
+): string {
+  const provider = auth === "env_key"
+    ? [
+      `name = "AntSeed serve"`,
+      `env_key = "ANTSEED_SERVE_KEY"`,
+    ]
+    : [
+      // The name `OpenAI` and requires_openai_auth make the CLI send its
+      // ChatGPT login and zstd-compressed bodies, as recorded.
+      `name = "OpenAI"`,
+      `requires_openai_auth = true`,
+    ];
+  return [
+    `model = "${MODEL}"`,
+    `model_provider = "serve"`,
+    `approval_policy = "never"`,
+    `sandbox_mode = "read-only"`,
+    `check_for_update_on_startup = false`,
+    `chatgpt_base_url = "${trapUrl}/backend-api/"`,
+    ``,
+    `[analytics]`,
+    `enabled = false`,
+    ``,
+    `[feedback]`,
+    `enabled = false`,
+    ``,
+    `[features]`,
+    `apps = false`,
+    `plugins = false`,
+    `remote_plugin = false`,
+    ``,
+    `[model_providers.serve]`,
+    ...provider,
+    `base_url = "${v1Url}"`,
+    `wire_api = "responses"`,
+    `request_max_retries = 0`,
+    `stream_max_retries = 0`,
+    ``,
+  ].join("\n");
+}
+
+interface CodexRun {
+  result: ExecResult;
+  proxy: TrapProxy;
+}
+
+/** Runs `codex exec <prompt>` against `harness` with a fresh CODEX_HOME. */
+async function execAgainst(
+  harness: ServeHarness,
+  prompt: string,
+  auth: ProviderAuth,
+): Promise<CodexRun> {
+  const home = await mkdtemp(join(tmpdir(), "codex-home-"));
+  const proxy = await startTrapProxy();
+  try {
+    const codexHome = join(home, ".codex");
+    const work = join(home, "work");
+    await mkdir(codexHome, { recursive: true });
+    await mkdir(work, { recursive: true });
+    await writeFile(
+      join(codexHome, "config.toml"),
+      configToml(harness.v1Url, auth, proxy.url),
+    );
+    if (auth === "openai_auth") {
+      await writeFile(
+        join(codexHome, "auth.json"),
+        JSON.stringify(makeAuthJson()),
+        { mode: 0o600 },
+      );
+    }
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME: home,
+      CODEX_HOME: codexHome,
+      NO_COLOR: "1",
+      TERM: "dumb",
+      ANTSEED_SERVE_KEY: "buyer-key",
+      HTTPS_PROXY: proxy.url,
+      HTTP_PROXY: proxy.url,
+      ALL_PROXY: proxy.url,
+      https_proxy: proxy.url,
+      http_proxy: proxy.url,
+      all_proxy: proxy.url,
+      NO_PROXY: "127.0.0.1,localhost,::1",
+      no_proxy: "127.0.0.1,localhost,::1",
+    };
+    const result = await runCodex([
+      "exec",
+      "--strict-config",
+      "--skip-git-repo-check",
+      "--ephemeral",
+      "-C",
+      work,
+      prompt,
+    ], env);
+    return { result, proxy };
+  } finally {
+    await proxy.close();
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+function describeRun(run: CodexRun): string {
+  return `exit ${run.result.code} (${
+    run.result.signal ?? "no signal"
+  })\n--- ChatGPT backend calls (answered 404): ${
+    run.proxy.direct.join(", ") || "none"
+  }\n--- stdout:\n${run.result.stdout}\n--- stderr:\n${run.result.stderr}`;
+}
+
+describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
+  it("prints the answer with a custom provider and an API key (env_key)", async () => {
+    await withServe(
+      { behaviour: { kind: "text", text: ANSWER } },
+      async (harness) => {
+        const run = await execAgainst(harness, "say hello", "env_key");
+        assert.equal(run.result.code, 0, describeRun(run));
+        assert.equal(run.result.stdout.trim(), ANSWER, describeRun(run));
+        const turns = upstreamTurns(harness.backend);
+        assert.equal(turns.length, 1, describeRun(run));
+        assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
+        assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+      },
+    );
+  });
+
+  it("prints the answer with the ChatGPT login and zstd bodies (requires_openai_auth)", async () => {
+    await withServe(
+      { behaviour: { kind: "text", text: ANSWER } },
+      async (harness) => {
+        const run = await execAgainst(harness, "say hello", "openai_auth");
+        assert.equal(run.result.code, 0, describeRun(run));
+        assert.equal(run.result.stdout.trim(), ANSWER, describeRun(run));
+        const turns = upstreamTurns(harness.backend);
+        assert.equal(turns.length, 1, describeRun(run));
+        assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
+        assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+      },
+    );
+  });
+});
