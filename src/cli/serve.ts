@@ -112,6 +112,7 @@ export async function runServe(
     onRequestDone: log,
     onWarning: (message) =>
       io.stderr(`warning: ${hideHome(message, io.homeDir)}\n`),
+    onLog: (line) => io.stderr(`${hideHome(line, io.homeDir)}\n`),
   });
   await provider.init();
   // On loopback the host check is the protection against DNS rebinding; it

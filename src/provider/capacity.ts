@@ -45,16 +45,19 @@ export class ConcurrencyGate {
    * `enter()` must be paired with one `leave()`.
    */
   enter(): RelayError | undefined {
-    if (this.#inFlight >= this.max) {
-      return new RelayError(
-        429,
-        "provider_at_capacity",
-        `The provider is serving its maximum of ${this.max} concurrent requests; retry shortly`,
-        { headers: { "retry-after": "1" } },
-      );
-    }
+    if (this.#inFlight >= this.max) return this.refusal();
     this.#inFlight++;
     return undefined;
+  }
+
+  /** The 429 `provider_at_capacity` error (`retry-after: 1`) of a full provider. */
+  refusal(): RelayError {
+    return new RelayError(
+      429,
+      "provider_at_capacity",
+      `The provider is serving its maximum of ${this.max} concurrent requests; retry shortly`,
+      { headers: { "retry-after": "1" } },
+    );
   }
 
   /** Gives back the slot an `enter()` took. */

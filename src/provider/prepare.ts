@@ -42,6 +42,10 @@ export interface TurnToStore {
 export interface PreparedRequest extends UpstreamRequest {
   /** The requested service. */
   service: string;
+  /** The upstream model (after the alias map and an effort alias). */
+  model: string;
+  /** The conversation, for keeping it on one login: `prompt_cache_key`, else the buyer's session header. */
+  affinity?: string;
   /** Whether the buyer asked for a stream. */
   stream: boolean;
   /** Parameters removed because the backend does not accept them. */
@@ -153,6 +157,7 @@ export async function prepareRequest(
   });
   const prepared: PreparedRequest = {
     service: shaped.service,
+    model: shaped.model,
     stream: chat ? chat.stream : shaped.stream,
     dropped: chat ? [...chat.dropped, ...shaped.dropped] : shaped.dropped,
     body: value === buyer.value
@@ -160,6 +165,9 @@ export async function prepareRequest(
       : JSON.stringify(shaped.body),
     sessionId: await upstreamSessionId(shaped.promptCacheKey),
   };
+  const affinity = shaped.promptCacheKey ??
+    headerOf(req.headers, "session-id") ?? headerOf(req.headers, "session_id");
+  if (affinity !== undefined) prepared.affinity = affinity;
   if (toStore) prepared.store = toStore;
   if (chat) prepared.chat = { includeUsage: chat.includeUsage };
   return prepared;

@@ -7,12 +7,12 @@
  * @module
  */
 
+import { homedir } from "node:os";
+import { dirname } from "node:path";
+import { resolveLogins } from "../auth/accounts.ts";
 import { createTokenSource } from "../auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
-import {
-  parseRateLimitHeaders,
-  type RateLimitSnapshot,
-} from "../codex/rate_limits.ts";
+import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
@@ -27,6 +27,7 @@ import type {
 import {
   aggregateToResponse,
   errorResponse,
+  type OpenUpstream,
   openUpstream,
   type RelayContext,
   type RelayOptions,
@@ -37,6 +38,7 @@ import { ResponseStore } from "../state/response_store.ts";
 import { responseToChatCompletion } from "../protocols/chat_response.ts";
 import { ChatStreamTranslator } from "../protocols/chat_stream.ts";
 import { Watchdog } from "../watchdog.ts";
+import { maskEmail } from "../cli/mask.ts";
 import { ConcurrencyGate } from "./capacity.ts";
 import {
   type PreparedRequest,
@@ -44,7 +46,7 @@ import {
   type TurnToStore,
 } from "./prepare.ts";
 import { pathOf, routeOf } from "./routes.ts";
-import { UsageLimit } from "./usage_limit.ts";
+import { Login, LoginPool, type LoginState } from "./pool.ts";
 
 /** One finished request, for a log line. Carries no secret. */
 export interface RequestLogEntry {
@@ -78,10 +80,43 @@ export interface CreateProviderOptions {
   onRequestDone?: (entry: RequestLogEntry) => void;
   /**
    * Receives seller-facing warnings (never a token), e.g. refreshed tokens
-   * that could not be written back. Default: `console.warn`. Unused when
-   * `tokenSource` is given (that source has its own).
+   * that could not be written back. Default: `console.warn`. Unused by a
+   * `tokenSource` given here (it has its own).
    */
   onWarning?: (message: string) => void;
+  /**
+   * Receives the seller-facing log lines (no secret, no prompt text): the
+   * logins found at `init()`, state changes (a login needing renewal, usage
+   * limits reached and ended) and, with `OPENAI_RESPONSES_LOG=requests`, one
+   * line per finished request. Default: `console.log`.
+   */
+  onLog?: (line: string) => void;
+}
+
+/** One login of a provider, as `/health`, `check` and the logs show it. */
+export interface LoginStatus {
+  /** Its stable label: the account name, `file1`, ..., or `codex`. */
+  name: string;
+  /** `ok`, `usage_limited`, `login_failed` or `at_capacity`. */
+  state: LoginState;
+  /** Requests in flight on it. */
+  inFlight: number;
+  /** Unix milliseconds until which its usage limit blocks it, if one does. */
+  usageLimitedUntil?: number;
+  /** Its latest rate-limit snapshot, if any answer carried one. */
+  rateLimits?: RateLimitSnapshot;
+}
+
+/** Which rule chose the logins, and their labels. */
+export interface LoginRule {
+  /**
+   * `auth_file` (OPENAI_RESPONSES_AUTH_FILE), `accounts` (the provider's own,
+   * under OPENAI_RESPONSES_HOME), `codex_home` (the Codex CLI's), or
+   * `token_source` (given to `createProvider`).
+   */
+  rule: "auth_file" | "accounts" | "codex_home" | "token_source";
+  /** The logins' labels, in order. */
+  names: string[];
 }
 
 /** Per-call options of the request handlers (an extension of the host contract). */
@@ -94,7 +129,10 @@ export interface HandleOptions {
 export interface OpenAIResponsesProvider extends Provider {
   /** The validated settings this provider runs with. */
   readonly settings: ProviderSettings;
-  /** The token source over the seller's credentials. */
+  /**
+   * The seller's credentials as one token source: a token of a login that
+   * can serve (the first one, for `info` and `forceRefresh`).
+   */
   readonly tokens: TokenSource;
   /** Loads and validates the credentials; throws with a message saying how to fix them. */
   init(): Promise<void>;
@@ -102,8 +140,12 @@ export interface OpenAIResponsesProvider extends Provider {
   credentials(): Promise<CredentialsInfo>;
   /** The latest rate-limit snapshot from the backend's `x-codex-*` headers. */
   getRateLimits(): RateLimitSnapshot | undefined;
-  /** Unix milliseconds until which a usage limit blocks requests, if any. */
+  /** Unix milliseconds until which usage limits block every login, if they do. */
   usageLimitedUntil(): number | undefined;
+  /** Each login the provider serves from, and what keeps it from serving (no secret). */
+  logins(): Promise<LoginStatus[]>;
+  /** Which rule chose the logins (see the README, "Logins"). */
+  loginRule(): Promise<LoginRule>;
   /** Answers one request whole. */
   handleRequest(
     req: SerializedHttpRequest,
@@ -141,9 +183,30 @@ function asRelayError(error: unknown): RelayError {
 }
 
 /**
+ * Codes of a failure before any byte that another login may not share: the
+ * request moves on to the next login that can serve.
+ */
+const FAILOVER_CODES: ReadonlySet<string> = new Set([
+  "usage_limit_reached",
+  "upstream_auth_failed",
+  "upstream_auth_unavailable",
+  "usage_not_included",
+  "model_not_supported",
+  "upstream_forbidden",
+  "upstream_payment_required",
+  "upstream_workspace_deactivated",
+]);
+
+/** Codes that say the login's plan lacks the model. */
+const PLAN_CODES: ReadonlySet<string> = new Set([
+  "usage_not_included",
+  "model_not_supported",
+]);
+
+/**
  * Creates a provider from env-style configuration. Validates every key up
  * front and throws a `ConfigError` naming the bad key; does no file or network
- * I/O (credentials are read by `init()` and on the first request).
+ * I/O (the logins are found and read by `init()`, or by the first request).
  *
  * @example
  * ```ts
@@ -157,11 +220,6 @@ export function createProvider(
   options: CreateProviderOptions = {},
 ): OpenAIResponsesProvider {
   const settings = parseConfig(config);
-  const tokens = options.tokenSource ??
-    createTokenSource(settings.authFile, {
-      tokenUrl: settings.tokenUrl,
-      onWarning: options.onWarning,
-    });
   const serviceApiProtocols: Record<string, ServiceApiProtocol[]> = {};
   for (const service of settings.services) {
     serviceApiProtocols[service] = [
@@ -169,16 +227,15 @@ export function createProvider(
       "openai-chat-completions",
     ];
   }
+  const warn = options.onWarning ?? console.warn;
+  const log = options.onLog ?? console.log;
   const capacity = new ConcurrencyGate(settings.maxConcurrency);
   const watchdog = new Watchdog();
-  const usageLimit = new UsageLimit(tokens);
-  const rateLimits = new RateLimitSnapshots();
-  const context: Omit<RelayContext, "signal"> = {
+  const base: Omit<RelayContext, "signal" | "tokens"> = {
     responsesUrl: settings.responsesUrl,
     requestTimeoutMs: settings.requestTimeoutMs,
     idleTimeoutMs: settings.idleTimeoutMs,
     watchdog,
-    tokens,
     identity: upstreamIdentity(
       settings.originator,
       settings.clientVersion,
@@ -186,16 +243,76 @@ export function createProvider(
     ),
     fetch: options.fetch,
     random: options.random,
-    onRateLimits: (headers, at) => rateLimits.observe(headers, at),
-    onUsageLimit: (resetsAt, accountId) =>
-      usageLimit.record(resetsAt, accountId),
   };
   const store = new ResponseStore({
     maxBytes: settings.stateMaxBytes,
     ttlMs: settings.stateTtlMs,
   });
-  const warn = options.onWarning ?? console.warn;
   const warnedModels = new Set<string>();
+
+  let rule: LoginRule["rule"] = "token_source";
+  let pool: LoginPool | undefined;
+  const contexts = new Map<Login, Omit<RelayContext, "signal">>();
+
+  function addLogins(logins: Login[]): LoginPool {
+    for (const login of logins) {
+      contexts.set(login, {
+        ...base,
+        tokens: login.tokens,
+        onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
+        onUsageLimit: (resetsAt, accountId) =>
+          limitReached(login, resetsAt, accountId),
+      });
+    }
+    return new LoginPool(logins, {
+      accountMaxConcurrency: settings.accountMaxConcurrency,
+    });
+  }
+
+  if (options.tokenSource) {
+    pool = addLogins([new Login("default", options.tokenSource)]);
+  }
+
+  let resolving: Promise<LoginPool> | undefined;
+  /** The logins, found on first use: the rule looks at the file system. */
+  function logins(): Promise<LoginPool> | LoginPool {
+    if (pool) return pool;
+    resolving ??= resolveLogins({
+      authFile: settings.authFiles.join(","),
+      home: settings.home,
+      codexHome: dirname(settings.codexAuthFile),
+      homeDir: homedir(),
+    }).then((found) => {
+      rule = found.rule;
+      pool ??= addLogins(found.logins.map((login) =>
+        new Login(
+          login.name,
+          createTokenSource(login.authFile, {
+            tokenUrl: settings.tokenUrl,
+            onWarning: found.logins.length > 1
+              ? (message) => warn(`${login.name}: ${message}`)
+              : warn,
+          }),
+        )
+      ));
+      return pool;
+    }).finally(() => {
+      resolving = undefined;
+    });
+    return resolving;
+  }
+
+  function limitReached(login: Login, resetsAt: number, accountId: string) {
+    const wasActive = login.usageLimit.active;
+    login.usageLimit.record(resetsAt, accountId);
+    if (!wasActive) {
+      log(
+        `login ${login.name}: usage limit reached; it resets at ${
+          new Date(resetsAt).toISOString()
+        }`,
+      );
+    }
+  }
 
   /** Keeps a completed turn for later turns that refer to it. */
   function storeTurn(turn: TurnToStore, response: Record<string, unknown>) {
@@ -221,35 +338,114 @@ export function createProvider(
     );
   }
 
-  /** The upstream exchange of a request that passed every gate. */
+  /**
+   * Whether a failure before any byte moves the request to another login;
+   * records what it says of `login`.
+   */
+  async function failOver(
+    login: Login,
+    error: RelayError,
+    model: string,
+  ): Promise<boolean> {
+    if (!FAILOVER_CODES.has(error.code)) return false;
+    if (PLAN_CODES.has(error.code)) {
+      const accountId = await login.tokens.info().then(
+        (info) => info.accountId,
+        () => "",
+      );
+      login.markNotIncluded(model, accountId);
+    } else if (error.code !== "usage_limit_reached") {
+      if (!login.broken) {
+        log(`login ${login.name}: cannot serve now (${error.code})`);
+      }
+      login.markBroken();
+    }
+    return true;
+  }
+
+  /** The answer when no login is left to try. */
+  async function noLogin(
+    from: LoginPool,
+    last: RelayError | undefined,
+  ): Promise<RelayError> {
+    const limited = from.allLimited ? await from.refusal() : undefined;
+    if (limited) return limited;
+    if (last) return last;
+    if (from.logins.some((login) => from.stateOf(login) === "at_capacity")) {
+      return capacity.refusal();
+    }
+    return new RelayError(
+      503,
+      "upstream_auth_failed",
+      "None of the seller's upstream logins can be used right now; try another seller or try again later",
+    );
+  }
+
+  /** The upstream exchange of a request that passed every gate, on the logins of `from`. */
   async function relay(
     req: SerializedHttpRequest,
     prepared: PreparedRequest,
+    from: LoginPool,
     callbacks: ProviderStreamCallbacks | undefined,
     signal: AbortSignal | undefined,
   ): Promise<RelayOutcome> {
-    const upstream = await openUpstream(
-      prepared,
-      signal ? { ...context, signal } : context,
-    );
-    const answer: RelayOptions = {
+    const several = from.logins.length > 1;
+    const excluded = new Set<Login>();
+    let last: RelayError | undefined;
+    for (;;) {
+      const login = from.pick(prepared.model, prepared.affinity, excluded);
+      if (!login) throw await noLogin(from, last);
+      const context = contexts.get(login)!;
+      login.inFlight++;
+      try {
+        let upstream: OpenUpstream;
+        try {
+          upstream = await openUpstream(
+            prepared,
+            signal ? { ...context, signal } : context,
+          );
+        } catch (error) {
+          const failure = asRelayError(error);
+          if (several && await failOver(login, failure, prepared.model)) {
+            excluded.add(login);
+            last = failure;
+            continue;
+          }
+          throw failure;
+        }
+        return await answer(req, prepared, upstream, login, callbacks);
+      } finally {
+        login.inFlight--;
+      }
+    }
+  }
+
+  /** Streams or aggregates an open exchange to the buyer, in the buyer's protocol. */
+  async function answer(
+    req: SerializedHttpRequest,
+    prepared: PreparedRequest,
+    upstream: OpenUpstream,
+    login: Login,
+    callbacks: ProviderStreamCallbacks | undefined,
+  ): Promise<RelayOutcome> {
+    const how: RelayOptions = {
       idleTimeoutMs: settings.idleTimeoutMs,
       keepAliveMs: settings.keepAliveMs,
       watchdog,
       keepOutput: prepared.store !== undefined,
     };
     if (prepared.dropped.length > 0) {
-      answer.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
+      how.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
     }
     if (prepared.chat) {
       const model = prepared.service;
       if (prepared.stream) {
-        answer.translator = new ChatStreamTranslator({
+        how.translator = new ChatStreamTranslator({
           model,
           includeUsage: prepared.chat.includeUsage,
         });
       } else {
-        answer.convert = (response) =>
+        how.convert = (response) =>
           responseToChatCompletion(response, { model });
       }
     }
@@ -258,11 +454,11 @@ export function createProvider(
         upstream,
         req.requestId,
         callbacks ?? NO_CALLBACKS,
-        answer,
+        how,
       )
-      : await aggregateToResponse(upstream, req.requestId, answer);
+      : await aggregateToResponse(upstream, req.requestId, how);
     if (outcome.usageLimit) {
-      usageLimit.record(outcome.usageLimit.resetsAt, upstream.accountId);
+      limitReached(login, outcome.usageLimit.resetsAt, upstream.accountId);
     }
     if (outcome.failure) noticeFailure(outcome.failure);
     if (prepared.store && outcome.final) {
@@ -281,7 +477,7 @@ export function createProvider(
     // Known once the body is read; the log line of an early refusal has none.
     const named: { service?: string } = {};
     const finish = (outcome: RelayOutcome, code?: string) => {
-      options.onRequestDone?.({
+      const entry: RequestLogEntry = {
         requestId: req.requestId,
         method: req.method,
         path,
@@ -290,7 +486,9 @@ export function createProvider(
         code,
         durationMs: Date.now() - started,
         usage: outcome.usage,
-      });
+      };
+      options.onRequestDone?.(entry);
+      if (settings.log === "requests") log(requestLine(entry));
       return outcome.response;
     };
     const fail = (error: RelayError) =>
@@ -306,13 +504,18 @@ export function createProvider(
       throw error;
     }
     named.service = prepared.service;
-    const refusal =
-      (usageLimit.active ? await usageLimit.refusal() : undefined) ??
-        capacity.enter();
+    let from: LoginPool;
+    try {
+      from = pool ?? await logins();
+    } catch (error) {
+      return fail(asRelayError(error));
+    }
+    const refusal = (from.allLimited ? await from.refusal() : undefined) ??
+      capacity.enter();
     if (refusal) return fail(refusal);
     try {
       return finish(
-        await relay(req, prepared, callbacks, handleOptions?.signal),
+        await relay(req, prepared, from, callbacks, handleOptions?.signal),
       );
     } catch (error) {
       const failure = asRelayError(error);
@@ -322,6 +525,32 @@ export function createProvider(
       capacity.leave();
     }
   }
+
+  /** The first login, once found. */
+  async function first(): Promise<Login> {
+    return (pool ?? await logins()).logins[0];
+  }
+
+  /** The seller's credentials as one token source (over the pool). */
+  const tokens: TokenSource = {
+    async init() {
+      return await (await first()).tokens.init();
+    },
+    async getToken() {
+      const from = pool ?? await logins();
+      const login = from.pick("", undefined, new Set()) ?? from.logins[0];
+      return await login.tokens.getToken();
+    },
+    async handleUnauthorized(failed) {
+      return await (await first()).tokens.handleUnauthorized(failed);
+    },
+    async forceRefresh() {
+      return await (await first()).tokens.forceRefresh();
+    },
+    async info() {
+      return await (await first()).tokens.info();
+    },
+  };
 
   return {
     name: "openai-responses",
@@ -333,16 +562,69 @@ export function createProvider(
     serviceCategories: undefined,
     maxConcurrency: settings.maxConcurrency,
     async init(): Promise<void> {
-      await tokens.init();
+      const from = pool ?? await logins();
+      if (from.logins.length === 1) {
+        const info = await from.logins[0].tokens.init();
+        if (rule !== "token_source") {
+          log(
+            `logins (${RULE_TEXT[rule]}): ${loginLine(from.logins[0], info)}`,
+          );
+        }
+        return;
+      }
+      const results = await Promise.allSettled(
+        from.logins.map((login) => login.tokens.init()),
+      );
+      const lines: string[] = [];
+      let usable = 0;
+      results.forEach((result, index) => {
+        const login = from.logins[index];
+        if (result.status === "fulfilled") {
+          usable++;
+          lines.push(loginLine(login, result.value));
+        } else {
+          login.markBroken();
+          const code = (result.reason as { code?: unknown } | null)?.code;
+          lines.push(
+            `${login.name} cannot be used now (${
+              typeof code === "string" ? code : "error"
+            }); it is passed over`,
+          );
+        }
+      });
+      log(`logins (${RULE_TEXT[rule]}):\n  ${lines.join("\n  ")}`);
+      if (usable === 0) {
+        const reason = (results[0] as PromiseRejectedResult).reason;
+        throw reason;
+      }
     },
     credentials(): Promise<CredentialsInfo> {
       return tokens.info();
     },
     getRateLimits(): RateLimitSnapshot | undefined {
-      return rateLimits.latest();
+      return pool?.logins[0].rateLimits.latest();
     },
     usageLimitedUntil(): number | undefined {
-      return usageLimit.until();
+      return pool?.limitedUntil();
+    },
+    async logins(): Promise<LoginStatus[]> {
+      const from = pool ?? await logins();
+      return from.logins.map((login) => {
+        const status: LoginStatus = {
+          name: login.name,
+          state: from.stateOf(login),
+          inFlight: login.inFlight,
+        };
+        const until = login.usageLimit.until();
+        if (until !== undefined) status.usageLimitedUntil = until;
+        const limits = login.rateLimits.latest();
+        if (limits) status.rateLimits = limits;
+        return status;
+      });
+    },
+    async loginRule(): Promise<LoginRule> {
+      const from = pool ?? await logins();
+      return { rule, names: from.logins.map((login) => login.name) };
     },
     handleRequest(
       req: SerializedHttpRequest,
@@ -360,32 +642,43 @@ export function createProvider(
     getCapacity(): ProviderCapacity {
       const max = capacity.max;
       // Polled about once a second: the next poll sees a switched login.
-      return {
-        current: usageLimit.until() === undefined ? capacity.inFlight : max,
-        max,
-      };
+      const full = pool !== undefined &&
+        (pool.limitedUntil() !== undefined ||
+          (pool.logins.length > 1 && pool.exhausted));
+      return { current: full ? max : capacity.inFlight, max };
     },
   };
 }
 
-/**
- * The latest `x-codex-*` rate-limit headers, parsed only when asked for:
- * every answer carries them, few readers need them.
- */
-class RateLimitSnapshots {
-  #snapshot: RateLimitSnapshot | undefined;
-  #pending: { headers: Headers; at: number } | undefined;
+const RULE_TEXT: Record<LoginRule["rule"], string> = {
+  auth_file: "OPENAI_RESPONSES_AUTH_FILE",
+  accounts: "the accounts under OPENAI_RESPONSES_HOME",
+  codex_home: "the Codex CLI's auth.json",
+  token_source: "a token source given to createProvider",
+};
 
-  observe(headers: Headers, at: number): void {
-    this.#pending = { headers, at };
+/** A login as a log line: label, masked email, plan, expiry; no secret. */
+function loginLine(login: Login, info: CredentialsInfo): string {
+  const parts = [login.name];
+  if (info.email !== undefined) parts.push(maskEmail(info.email));
+  if (info.plan !== undefined) parts.push(`plan ${info.plan}`);
+  if (info.expiresAt !== undefined) {
+    parts.push(`token expires ${new Date(info.expiresAt).toISOString()}`);
   }
+  return parts.join(", ");
+}
 
-  latest(): RateLimitSnapshot | undefined {
-    if (this.#pending) {
-      const { headers, at } = this.#pending;
-      this.#pending = undefined;
-      this.#snapshot = parseRateLimitHeaders(headers, at) ?? this.#snapshot;
-    }
-    return this.#snapshot;
-  }
+/** One finished request as a log line (`OPENAI_RESPONSES_LOG=requests`): no secret, no prompt text. */
+function requestLine(entry: RequestLogEntry): string {
+  const usage = entry.usage;
+  const tokens = usage
+    ? ` tokens in=${usage.input_tokens ?? "?"} out=${
+      usage.output_tokens ?? "?"
+    }`
+    : "";
+  return `request ${entry.method} ${entry.path} ${
+    entry.service ?? "-"
+  } ${entry.status}${
+    entry.code ? ` ${entry.code}` : ""
+  } ${entry.durationMs}ms${tokens}`;
 }

@@ -341,6 +341,15 @@ export interface FakeCodexBackend {
   ): void;
   /** Resumes every stream paused by `pauseAfterEvents`. */
   release(): void;
+  /**
+   * Puts an account at its usage limit from now on, for `resetsInSeconds`
+   * (default 3600): every request of it is answered with the usage-limit
+   * body (`status`, default 429) until then.
+   */
+  limitAccount(
+    accountId: string,
+    options?: { resetsInSeconds?: number; status?: 429 | 404 },
+  ): void;
   /** Clears the queue, the recorded requests, the usage-limit state of every account and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour. */
   reset(): void;
   /** Ends every open exchange (stalled, paused, headers never sent), clears every timer and closes the server. */

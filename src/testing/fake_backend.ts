@@ -262,6 +262,18 @@ class Backend implements FakeCodexBackend {
     this.#control.release();
   }
 
+  limitAccount(
+    accountId: string,
+    options: { resetsInSeconds?: number; status?: 429 | 404 } = {},
+  ): void {
+    this.#limits.set(accountId, {
+      status: options.status ?? 429,
+      resetsAt: Math.floor(this.#now() / 1000) +
+        (options.resetsInSeconds ?? DEFAULT_RESETS_IN_SECONDS),
+      planType: "plus",
+    });
+  }
+
   reset(): void {
     this.#queue.length = 0;
     this.requests.length = 0;

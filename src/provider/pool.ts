@@ -1,0 +1,255 @@
+/**
+ * The logins a provider serves from, and the choice of one per request:
+ *
+ * 1. skip logins that cannot serve: usage-limited (until their reset), in
+ *    need of a new login, refused by the backend after a refresh, at their
+ *    own concurrency cap, or whose plan does not include the model (after
+ *    the backend said so once);
+ * 2. keep a conversation on the login that served it while that login can
+ *    serve (affinity by `prompt_cache_key`, else the buyer's session
+ *    header), so that the backend's prompt cache keeps working;
+ * 3. otherwise the least busy login: fewest requests in flight, then the
+ *    lowest `x-codex-primary-used-percent` last seen.
+ *
+ * With one login the pool is that login: every rule above reduces to what a
+ * single-login provider does.
+ *
+ * @module
+ */
+
+import type { TokenSource } from "../auth/types.ts";
+import {
+  parseRateLimitHeaders,
+  type RateLimitSnapshot,
+} from "../codex/rate_limits.ts";
+import { usageLimitError } from "../codex/errors.ts";
+import type { RelayError } from "../errors.ts";
+import { UsageLimit } from "./usage_limit.ts";
+
+/** How long a login whose credentials failed is passed over before it is tried again. */
+const BROKEN_PAUSE_MS = 30_000;
+
+/** Most conversations remembered for affinity. */
+const AFFINITY_MEMORY = 10_000;
+
+/** Why a login cannot serve now. */
+export type LoginState =
+  | "ok"
+  | "usage_limited"
+  | "login_failed"
+  | "at_capacity";
+
+/**
+ * The latest `x-codex-*` rate-limit headers of a login, parsed only when
+ * asked for: every answer carries them, few readers need them.
+ */
+export class RateLimitSnapshots {
+  #snapshot: RateLimitSnapshot | undefined;
+  #pending: { headers: Headers; at: number } | undefined;
+
+  /** Keeps the headers of an answer (parsed later, if at all). */
+  observe(headers: Headers, at: number): void {
+    this.#pending = { headers, at };
+  }
+
+  /** The snapshot of the latest answer that carried rate limits. */
+  latest(): RateLimitSnapshot | undefined {
+    if (this.#pending) {
+      const { headers, at } = this.#pending;
+      this.#pending = undefined;
+      this.#snapshot = parseRateLimitHeaders(headers, at) ?? this.#snapshot;
+    }
+    return this.#snapshot;
+  }
+}
+
+/** One login of the pool and what the provider knows of it. */
+export class Login {
+  /** Stable label (the account name, `file1`, `codex`); never an email or id. */
+  readonly name: string;
+  /** The token source over its auth.json. */
+  readonly tokens: TokenSource;
+  /** Its usage limit. */
+  readonly usageLimit: UsageLimit;
+  /** Its rate-limit snapshots. */
+  readonly rateLimits = new RateLimitSnapshots();
+  /** Requests in flight on it. */
+  inFlight = 0;
+  /** Until when its credentials are passed over (ms since the epoch). */
+  #brokenUntil = 0;
+  /** Models its plan does not include, by the account they were refused for. */
+  readonly #notIncluded = new Map<string, string>();
+  readonly #now: () => number;
+
+  /**
+   * Creates a login.
+   *
+   * @param name its stable label
+   * @param tokens its token source
+   * @param now clock, ms since the epoch
+   */
+  constructor(name: string, tokens: TokenSource, now: () => number = Date.now) {
+    this.name = name;
+    this.tokens = tokens;
+    this.#now = now;
+    this.usageLimit = new UsageLimit(tokens, now);
+  }
+
+  /** Its credentials failed (a new login needed, a refreshed token refused): pass it over for a while. */
+  markBroken(): void {
+    this.#brokenUntil = this.#now() + BROKEN_PAUSE_MS;
+  }
+
+  /** Its plan does not include `model` for `accountId`. */
+  markNotIncluded(model: string, accountId: string): void {
+    this.#notIncluded.set(model, accountId);
+  }
+
+  /** Whether its credentials are being passed over. */
+  get broken(): boolean {
+    return this.#now() < this.#brokenUntil;
+  }
+
+  /** Whether the backend said its plan lacks `model`. */
+  lacks(model: string): boolean {
+    return this.#notIncluded.has(model);
+  }
+
+  /** Forgets what belonged to another account (its auth.json changed account). */
+  forgetAccount(accountId: string): void {
+    for (const [model, account] of this.#notIncluded) {
+      if (account !== accountId) this.#notIncluded.delete(model);
+    }
+  }
+
+  /** The `x-codex-primary-used-percent` last seen, or 0. */
+  get usedPercent(): number {
+    return this.rateLimits.latest()?.primary?.usedPercent ?? 0;
+  }
+}
+
+/** Options of {@linkcode LoginPool}. */
+export interface LoginPoolOptions {
+  /** Most requests at once per login (unset: only the provider's bound). */
+  accountMaxConcurrency?: number;
+}
+
+/**
+ * The logins of a provider.
+ *
+ * @example
+ * ```ts ignore
+ * const pool = new LoginPool([new Login("work", tokens)]);
+ * const login = pool.pick("gpt-5.4", "conv-1", new Set());
+ * ```
+ */
+export class LoginPool {
+  /** The logins, in their configured order. */
+  readonly logins: readonly Login[];
+  readonly #cap: number;
+  readonly #affinity = new Map<string, Login>();
+
+  /**
+   * Creates the pool.
+   *
+   * @param logins the logins, at least one
+   * @param options the per-login cap
+   */
+  constructor(logins: readonly Login[], options: LoginPoolOptions = {}) {
+    this.logins = logins;
+    this.#cap = options.accountMaxConcurrency ?? Infinity;
+  }
+
+  /** What keeps `login` from serving `model` now, or `ok`. */
+  stateOf(login: Login, model?: string): LoginState {
+    if (login.usageLimit.active) return "usage_limited";
+    if (login.broken) return "login_failed";
+    if (model !== undefined && login.lacks(model)) return "login_failed";
+    if (login.inFlight >= this.#cap) return "at_capacity";
+    return "ok";
+  }
+
+  /**
+   * The login to serve a request for `model` with, or `undefined` when none
+   * can (besides those in `excluded`, which already failed this request).
+   * `affinity` is the conversation's key, if any.
+   */
+  pick(
+    model: string,
+    affinity: string | undefined,
+    excluded: ReadonlySet<Login>,
+  ): Login | undefined {
+    if (affinity !== undefined) {
+      const kept = this.#affinity.get(affinity);
+      if (
+        kept && !excluded.has(kept) && this.stateOf(kept, model) === "ok"
+      ) {
+        return kept;
+      }
+    }
+    let best: Login | undefined;
+    for (const login of this.logins) {
+      if (excluded.has(login) || this.stateOf(login, model) !== "ok") continue;
+      if (
+        best === undefined || login.inFlight < best.inFlight ||
+        (login.inFlight === best.inFlight &&
+          login.usedPercent < best.usedPercent)
+      ) {
+        best = login;
+      }
+    }
+    if (best && affinity !== undefined) this.#remember(affinity, best);
+    return best;
+  }
+
+  #remember(affinity: string, login: Login): void {
+    this.#affinity.delete(affinity);
+    this.#affinity.set(affinity, login);
+    if (this.#affinity.size > AFFINITY_MEMORY) {
+      const oldest = this.#affinity.keys().next().value;
+      if (oldest !== undefined) this.#affinity.delete(oldest);
+    }
+  }
+
+  /** Whether every login is usage-limited now (costs no I/O). */
+  get allLimited(): boolean {
+    return this.logins.every((login) => login.usageLimit.active);
+  }
+
+  /**
+   * The 429 `usage_limit_reached` to answer when every login is
+   * usage-limited, with the earliest reset as `retry-after`, or
+   * `undefined`. Before refusing, each limited login's auth.json is looked
+   * at (at most once a second) for a switched account.
+   */
+  async refusal(): Promise<RelayError | undefined> {
+    if (!this.allLimited) return undefined;
+    const refusals = await Promise.all(
+      this.logins.map((login) => login.usageLimit.refusal()),
+    );
+    if (refusals.some((refusal) => refusal === undefined)) return undefined;
+    const resets = this.logins.map((login) => login.usageLimit.until())
+      .filter((until): until is number => until !== undefined);
+    return resets.length === 0
+      ? undefined
+      : usageLimitError(Math.min(...resets));
+  }
+
+  /** When the earliest usage limit ends, when every login is limited; else undefined. */
+  limitedUntil(): number | undefined {
+    const resets: number[] = [];
+    for (const login of this.logins) {
+      const until = login.usageLimit.until();
+      if (until === undefined) return undefined;
+      resets.push(until);
+    }
+    return resets.length === 0 ? undefined : Math.min(...resets);
+  }
+
+  /** Whether no login can serve at all (every one limited or failed). */
+  get exhausted(): boolean {
+    return this.logins.every((login) =>
+      login.usageLimit.active || login.broken
+    );
+  }
+}
