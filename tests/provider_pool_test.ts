@@ -237,3 +237,74 @@ describe("processes sharing a pool", () => {
     }
   });
 });
+
+describe("a pool: logins that cannot serve", () => {
+  it("moves on from a login whose token the backend refuses after its refresh", async () => {
+    const strict = await startFakeCodexBackend({
+      acceptToken: (_token, accountId) => accountId !== ACCOUNTS[0],
+    });
+    const endpoint = await startFakeTokenEndpoint({
+      refreshTokens: [`rt_${ACCOUNTS[0]}`],
+      accountId: ACCOUNTS[0],
+    });
+    try {
+      const p = createProvider({
+        OPENAI_RESPONSES_AUTH_FILE: files.join(","),
+        OPENAI_RESPONSES_BASE_URL: strict.baseUrl,
+        OPENAI_RESPONSES_TOKEN_URL: endpoint.url,
+      }, { random: () => 0, onLog: () => {}, onWarning: () => {} });
+      for (let i = 0; i < 5; i++) {
+        const result = await callProvider(p, {
+          body: { model: "gpt-5.4", input: "Hi" },
+        }, { skipRouting: true });
+        assert.equal(result.status, 200, result.text);
+      }
+      const refused = strict.requests.filter((request) =>
+        request.headers["chatgpt-account-id"] === ACCOUNTS[0]
+      );
+      assert.equal(refused.length, 2, "a 401, then one retry after a refresh");
+      assert.equal(
+        (await p.logins())[0].state,
+        "login_failed",
+      );
+    } finally {
+      await strict.close();
+      await endpoint.close();
+      // The refresh rewrote the first login's file: put it back.
+      await writeAuth(files[0], {
+        accountId: ACCOUNTS[0],
+        exp: epochIn(3600),
+        refreshToken: `rt_${ACCOUNTS[0]}`,
+      });
+    }
+  });
+
+  it("skips, for a model, a login whose plan the backend said lacks it", async () => {
+    const p = pool();
+    backend.enqueue({ kind: "usage_not_included" });
+    const first = await ask(p);
+    assert.equal(first.status, 200, first.text);
+    const [lacking, served] = accountsCalled();
+    assert.notEqual(lacking, served);
+    for (let i = 0; i < 5; i++) await ask(p);
+    assert.equal(
+      accountsCalled().filter((account) => account === lacking).length,
+      1,
+    );
+  });
+
+  it("keeps each login under OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY", async () => {
+    const p = pool({ OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY: "1" });
+    backend.setDefault({ kind: "text", text: "slow", eventDelayMs: 30 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => ask(p)),
+      );
+      const statuses = results.map((result) => result.status).sort();
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      assert.equal(new Set(accountsCalled()).size, 3);
+    } finally {
+      backend.setDefault({ kind: "text" });
+    }
+  });
+});

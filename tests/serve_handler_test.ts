@@ -175,6 +175,7 @@ describe("server handler: health", () => {
       capacity: { current: 1, max: 4 },
       usageLimitedUntil: null,
       rateLimits: { primary: { usedPercent: 12, windowMinutes: 300 } },
+      logins: null,
     });
   });
 
@@ -903,5 +904,45 @@ describe("server handler: one model and the buyer scope", () => {
     const headers = provider.calls[0].req.headers;
     assert.equal(headers["x-antseed-buyer-peer-id"], "serve");
     assert.equal(headers["x-antseed-other"], undefined);
+  });
+});
+
+describe("server handler: health of each login", () => {
+  it("lists each login with its state, usage-limit end and rate limits, no secret", async () => {
+    const until = Date.UTC(2030, 0, 2, 3, 4, 5);
+    const handler = createServerHandler(
+      stubProvider(undefined, {
+        logins: () =>
+          Promise.resolve([
+            { name: "work", state: "ok", inFlight: 1 },
+            {
+              name: "home",
+              state: "usage_limited",
+              inFlight: 0,
+              usageLimitedUntil: until,
+              rateLimits: { primary: { usedPercent: 100 } },
+            },
+          ]),
+      }),
+    );
+    const body = await (await handler(
+      new Request("http://127.0.0.1/health"),
+    )).json();
+    assert.deepEqual(body.logins, [
+      {
+        name: "work",
+        state: "ok",
+        inFlight: 1,
+        usageLimitedUntil: null,
+        rateLimits: null,
+      },
+      {
+        name: "home",
+        state: "usage_limited",
+        inFlight: 0,
+        usageLimitedUntil: "2030-01-02T03:04:05.000Z",
+        rateLimits: { primary: { usedPercent: 100 } },
+      },
+    ]);
   });
 });

@@ -67,6 +67,22 @@ export interface ServedProvider {
   getRateLimits(): object | undefined;
   /** Unix milliseconds until which a usage limit blocks requests, if any. */
   usageLimitedUntil(): number | undefined;
+  /** Each login and its state, when the provider has several to tell of. */
+  logins?(): Promise<HealthLogin[]>;
+}
+
+/** One login as `/health` shows it (no secret). */
+export interface HealthLogin {
+  /** Stable label: the account name, `file1`, ..., or `codex`. */
+  name: string;
+  /** `ok`, `usage_limited`, `login_failed` or `at_capacity`. */
+  state: string;
+  /** Requests in flight on it. */
+  inFlight: number;
+  /** Unix milliseconds until which its usage limit blocks it, if one does. */
+  usageLimitedUntil?: number;
+  /** Its latest rate-limit snapshot, if any. */
+  rateLimits?: object;
 }
 
 /** One request answered by the server itself (not by the provider), for a log line. */
@@ -501,8 +517,11 @@ export function createServerHandler(
     );
   }
 
-  function health(): Response {
+  async function health(): Promise<Response> {
     const until = provider.usageLimitedUntil();
+    const logins = provider.logins
+      ? await provider.logins().catch(() => undefined)
+      : undefined;
     return json({
       status: until === undefined ? "ok" : "usage_limited",
       capacity: provider.getCapacity(),
@@ -510,6 +529,15 @@ export function createServerHandler(
         ? null
         : new Date(until).toISOString(),
       rateLimits: provider.getRateLimits() ?? null,
+      logins: logins?.map((login) => ({
+        name: login.name,
+        state: login.state,
+        inFlight: login.inFlight,
+        usageLimitedUntil: login.usageLimitedUntil === undefined
+          ? null
+          : new Date(login.usageLimitedUntil).toISOString(),
+        rateLimits: login.rateLimits ?? null,
+      })) ?? null,
     });
   }
 
@@ -560,7 +588,7 @@ export function createServerHandler(
     }
 
     if (path === HEALTH_ROUTE) {
-      return logged(started, requestId, request, path, health());
+      return logged(started, requestId, request, path, await health());
     }
     if (path === MODELS_ROUTE || modelId !== undefined) {
       try {
