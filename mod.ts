@@ -26,9 +26,12 @@ export { createProvider } from "./src/provider/provider.ts";
 export type {
   CreateProviderOptions,
   HandleOptions,
+  LoginRule,
+  LoginStatus,
   OpenAIResponsesProvider,
   RequestLogEntry,
 } from "./src/provider/provider.ts";
+export type { LoginState } from "./src/provider/pool.ts";
 export { RESPONSES_PATH } from "./src/provider/routes.ts";
 export type {
   RateLimitSnapshot,
