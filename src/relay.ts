@@ -66,6 +66,8 @@ export interface RelayContext {
    * answered with, and the account id of the token it was answered to.
    */
   onUsageLimit?: (resetsAt: number, accountId: string) => void;
+  /** Told of every retried attempt, with why (`network_error` or the failure's code). */
+  onRetry?: (reason: string) => void;
   /** Aborts the exchange (a buyer that went away). */
   signal?: AbortSignal;
 }
@@ -304,6 +306,7 @@ export async function openUpstream(
       const pause = backoff(retries, random);
       if (retries < MAX_RETRIES && waited + pause <= MAX_RETRY_BUDGET_MS) {
         retries++;
+        context.onRetry?.("network_error");
         waited += pause;
         await delay(pause, context.signal).catch(() => {
           throw buyerGone();
@@ -365,6 +368,7 @@ export async function openUpstream(
       throw withRetryAfter(verdict.error, pause);
     }
     retries++;
+    context.onRetry?.(verdict.error.code);
     waited += pause;
     await delay(pause, context.signal).catch(() => {
       throw buyerGone();

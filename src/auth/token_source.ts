@@ -118,6 +118,12 @@ export interface TokenSourceOptions {
   onWarning?: (message: string) => void;
   /** File operations of the write-back, instead of `node:fs/promises` (for tests). */
   fs?: AuthFileSystem;
+  /**
+   * Told of every refresh this process attempted at the token endpoint:
+   * `ok`, or the failure's reason (`refresh_token_reused`, ...,
+   * `token_refresh_failed`). Never a token.
+   */
+  onRefresh?: (outcome: string) => void;
 }
 
 type Trigger =
@@ -511,12 +517,19 @@ class FileTokenSource implements TokenSource {
           }
           throw error;
         }
-        return await this.#commit(basis, refreshed);
+        const committed = await this.#commit(basis, refreshed);
+        this.#options.onRefresh?.("ok");
+        return committed;
       } finally {
         await lock.release();
       }
     } catch (error) {
       this.#recordFailure(error, basis);
+      if (error instanceof LoginRequiredError) {
+        this.#options.onRefresh?.(error.reason);
+      } else if (error instanceof TokenRefreshError) {
+        this.#options.onRefresh?.(error.code);
+      }
       throw error;
     }
   }

@@ -37,6 +37,7 @@ import {
 import { ResponseStore } from "../state/response_store.ts";
 import { responseToChatCompletion } from "../protocols/chat_response.ts";
 import { ChatStreamTranslator } from "../protocols/chat_stream.ts";
+import { Metrics } from "../metrics.ts";
 import { Watchdog } from "../watchdog.ts";
 import { maskEmail } from "../cli/mask.ts";
 import { ConcurrencyGate } from "./capacity.ts";
@@ -146,6 +147,8 @@ export interface OpenAIResponsesProvider extends Provider {
   logins(): Promise<LoginStatus[]>;
   /** Which rule chose the logins (see the README, "Logins"). */
   loginRule(): Promise<LoginRule>;
+  /** Its numbers in the Prometheus text format (`GET /metrics` of `serve`). */
+  metrics(): string;
   /** Answers one request whole. */
   handleRequest(
     req: SerializedHttpRequest,
@@ -249,6 +252,7 @@ export function createProvider(
     ttlMs: settings.stateTtlMs,
   });
   const warnedModels = new Set<string>();
+  const metrics = new Metrics();
 
   let rule: LoginRule["rule"] = "token_source";
   let pool: LoginPool | undefined;
@@ -256,12 +260,16 @@ export function createProvider(
 
   function addLogins(logins: Login[]): LoginPool {
     for (const login of logins) {
+      login.usageLimit.onEnded = () =>
+        log(`login ${login.name}: usage limit ended`);
       contexts.set(login, {
         ...base,
         tokens: login.tokens,
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>
           limitReached(login, resetsAt, accountId),
+        onRetry: (reason) =>
+          metrics.count("openai_responses_upstream_retries_total", { reason }),
       });
     }
     return new LoginPool(logins, {
@@ -289,6 +297,11 @@ export function createProvider(
           login.name,
           createTokenSource(login.authFile, {
             tokenUrl: settings.tokenUrl,
+            onRefresh: (outcome) =>
+              metrics.count("openai_responses_token_refreshes_total", {
+                login: login.name,
+                outcome,
+              }),
             onWarning: found.logins.length > 1
               ? (message) => warn(`${login.name}: ${message}`)
               : warn,
@@ -399,10 +412,16 @@ export function createProvider(
       login.inFlight++;
       try {
         let upstream: OpenUpstream;
+        const asked = performance.now();
         try {
           upstream = await openUpstream(
             prepared,
             signal ? { ...context, signal } : context,
+          );
+          metrics.observe(
+            "openai_responses_upstream_first_byte_seconds",
+            {},
+            (performance.now() - asked) / 1000,
           );
         } catch (error) {
           const failure = asRelayError(error);
@@ -476,6 +495,7 @@ export function createProvider(
     const path = pathOf(req.path);
     // Known once the body is read; the log line of an early refusal has none.
     const named: { service?: string } = {};
+    let route = "none";
     const finish = (outcome: RelayOutcome, code?: string) => {
       const entry: RequestLogEntry = {
         requestId: req.requestId,
@@ -488,17 +508,19 @@ export function createProvider(
         usage: outcome.usage,
       };
       options.onRequestDone?.(entry);
+      count(route, entry, outcome);
       if (settings.log === "requests") log(requestLine(entry));
       return outcome.response;
     };
     const fail = (error: RelayError) =>
       finish({ response: errorResponse(req.requestId, error) }, error.code);
 
-    const route = routeOf(path, req.method);
-    if (route instanceof RelayError) return fail(route);
+    const routed = routeOf(path, req.method);
+    if (routed instanceof RelayError) return fail(routed);
+    route = routed;
     let prepared: PreparedRequest;
     try {
-      prepared = await prepareRequest(req, settings, store, route);
+      prepared = await prepareRequest(req, settings, store, routed);
     } catch (error) {
       if (error instanceof RelayError) return fail(error);
       throw error;
@@ -514,15 +536,56 @@ export function createProvider(
       capacity.enter();
     if (refusal) return fail(refusal);
     try {
-      return finish(
-        await relay(req, prepared, from, callbacks, handleOptions?.signal),
+      const outcome = await relay(
+        req,
+        prepared,
+        from,
+        callbacks,
+        handleOptions?.signal,
       );
+      metrics.observe(
+        "openai_responses_request_duration_seconds",
+        {},
+        (Date.now() - started) / 1000,
+      );
+      return finish(outcome);
     } catch (error) {
       const failure = asRelayError(error);
       noticeFailure(failure);
       return fail(failure);
     } finally {
       capacity.leave();
+    }
+  }
+
+  /** Counts a finished request and its tokens. */
+  function count(
+    route: string,
+    entry: RequestLogEntry,
+    outcome: RelayOutcome,
+  ): void {
+    metrics.count("openai_responses_requests_total", {
+      route,
+      status: String(entry.status),
+      code: entry.code ?? outcome.failure?.code ?? "",
+    });
+    const usage = outcome.usage;
+    if (!usage) return;
+    const input = usage.input_tokens_details as Record<string, unknown> | null;
+    const output = usage.output_tokens_details as
+      | Record<string, unknown>
+      | null;
+    for (
+      const [kind, value] of [
+        ["input", usage.input_tokens],
+        ["output", usage.output_tokens],
+        ["cached", input?.cached_tokens],
+        ["reasoning", output?.reasoning_tokens],
+      ] as const
+    ) {
+      if (typeof value === "number" && value > 0) {
+        metrics.count("openai_responses_tokens_total", { kind }, value);
+      }
     }
   }
 
@@ -620,6 +683,33 @@ export function createProvider(
         const limits = login.rateLimits.latest();
         if (limits) status.rateLimits = limits;
         return status;
+      });
+    },
+    metrics(): string {
+      const up: [Record<string, string>, number][] = [];
+      const until: [Record<string, string>, number][] = [];
+      const used: [Record<string, string>, number][] = [];
+      for (const login of pool?.logins ?? []) {
+        const state = pool!.stateOf(login);
+        up.push([{ login: login.name, state }, state === "ok" ? 1 : 0]);
+        const limited = login.usageLimit.until();
+        until.push([
+          { login: login.name },
+          limited === undefined ? 0 : Math.floor(limited / 1000),
+        ]);
+        const limits = login.rateLimits.latest();
+        for (const window of ["primary", "secondary"] as const) {
+          const percent = limits?.[window]?.usedPercent;
+          if (percent !== undefined) {
+            used.push([{ login: login.name, window }, percent]);
+          }
+        }
+      }
+      return metrics.text({
+        openai_responses_login_up: up,
+        openai_responses_login_usage_limited_until_seconds: until,
+        openai_responses_login_used_percent: used,
+        openai_responses_requests_in_flight: [[{}, capacity.inFlight]],
       });
     },
     async loginRule(): Promise<LoginRule> {

@@ -23,6 +23,8 @@ import type { RelayError } from "../errors.ts";
  * ```
  */
 export class UsageLimit {
+  /** Called once when a limit ends (its reset passed, or the login switched account). */
+  onEnded: (() => void) | undefined;
   readonly #tokens: Pick<TokenSource, "info">;
   readonly #now: () => number;
   #limit: { until: number; accountId: string } | undefined;
@@ -48,6 +50,7 @@ export class UsageLimit {
   get active(): boolean {
     if (this.#limit && this.#limit.until <= this.#now()) {
       this.#limit = undefined;
+      this.onEnded?.();
     }
     return this.#limit !== undefined;
   }
@@ -94,6 +97,7 @@ export class UsageLimit {
     }
     if (this.#limit === limit && accountId !== limit.accountId) {
       this.#limit = undefined;
+      this.onEnded?.();
     }
   }
 }

@@ -69,6 +69,8 @@ export interface ServedProvider {
   usageLimitedUntil(): number | undefined;
   /** Each login and its state, when the provider has several to tell of. */
   logins?(): Promise<HealthLogin[]>;
+  /** Its numbers in the Prometheus text format, for `GET /metrics`. */
+  metrics?(): string;
 }
 
 /** One login as `/health` shows it (no secret). */
@@ -185,6 +187,8 @@ export function loopbackHosts(hostname: string, port: number): string[] {
 export const MODELS_ROUTE = "/v1/models";
 /** Prefix of the route of one model, `GET /v1/models/{id}`. */
 const MODEL_PREFIX = "/v1/models/";
+/** Path of the Prometheus route. */
+const METRICS_ROUTE = "/metrics";
 /** Path of the health route. */
 export const HEALTH_ROUTE = "/health";
 
@@ -193,6 +197,7 @@ const ROUTES: Record<string, string> = {
   [CHAT_COMPLETIONS_PATH]: "POST",
   [MODELS_ROUTE]: "GET",
   [HEALTH_ROUTE]: "GET",
+  [METRICS_ROUTE]: "GET",
 };
 
 /** Request headers that belong to this hop and never reach the provider. */
@@ -569,7 +574,7 @@ export function createServerHandler(
           "not_found",
           `Unknown path ${
             JSON.stringify(path.slice(0, 200))
-          }: expected POST ${RESPONSES_PATH}, POST ${CHAT_COMPLETIONS_PATH}, GET ${MODELS_ROUTE}, GET ${MODELS_ROUTE}/{id} or GET ${HEALTH_ROUTE}`,
+          }: expected POST ${RESPONSES_PATH}, POST ${CHAT_COMPLETIONS_PATH}, GET ${MODELS_ROUTE}, GET ${MODELS_ROUTE}/{id}, GET ${HEALTH_ROUTE} or GET ${METRICS_ROUTE}`,
         ),
       );
     }
@@ -587,6 +592,17 @@ export function createServerHandler(
       );
     }
 
+    if (path === METRICS_ROUTE) {
+      return logged(
+        started,
+        requestId,
+        request,
+        path,
+        new Response(provider.metrics?.() ?? "", {
+          headers: { "content-type": "text/plain; version=0.0.4" },
+        }),
+      );
+    }
     if (path === HEALTH_ROUTE) {
       return logged(started, requestId, request, path, await health());
     }
