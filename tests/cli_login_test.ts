@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import process from "node:process";
 import {
   type FakeIssuer,
   startFakeIssuer,
@@ -229,6 +230,21 @@ describe("login with the browser", () => {
       issuer.latestRefreshToken,
     );
     assertNoSecrets(result, await secrets("work"), [ACCOUNT, EMAIL]);
+  });
+
+  it("is cancelled by SIGTERM while it waits for the browser, and writes nothing", async () => {
+    const running = startCli(["login", "--name", "cancelled"], env());
+    const link = await authorizeLink(running);
+    const callback = new URL(link.searchParams.get("redirect_uri")!);
+    // process.kill, not child.kill: Deno's child_process reports any child
+    // it was asked to kill as killed by that signal, whatever its exit code.
+    process.kill(running.child.pid!, "SIGTERM");
+    const result = await running.exited;
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /^error: Login cancelled$/m);
+    assert.equal(await exists(accountFolder("cancelled")), false);
+    callback.hostname = "127.0.0.1";
+    await assert.rejects(fetch(callback), "the callback server is closed");
   });
 
   it("refuses a bad --name as a usage error", async () => {
