@@ -34,7 +34,7 @@ import { configFromEnv } from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { formatDuration, hideHome, maskAccountId, maskEmail } from "./mask.ts";
 
-/** Name of the account `login` and `logout` use when `--name` is not given and none is implied. */
+/** Name of the account `login` saves when `--name` is not given. */
 export const DEFAULT_ACCOUNT_NAME = "default";
 
 /**
