@@ -5,10 +5,12 @@
  * - `serve [--host 127.0.0.1] [--port 8787]`: a local OpenAI-compatible
  *   endpoint (`POST /v1/responses`, `GET /v1/models`, `GET /health`) over the
  *   seller's Codex login;
- * - `check [--refresh] [--probe]`: what the Codex login says and what happens
- *   next;
+ * - `check [--refresh] [--probe] [--usage]`: which logins the provider serves
+ *   from and why, what each says and what happens next;
  * - `demo`: one streamed request against a built-in simulated backend, with
- *   no setup at all.
+ *   no setup at all;
+ * - `login [--name <name>] [--device]`, `logout [--name <name> | --all]`,
+ *   `accounts`: the provider's own ChatGPT logins.
  *
  * Configuration comes from the environment, with the plugin's own keys.
  * Runs on Deno (`deno run -A jsr:@antseed/provider-openai-responses/cli demo`)

@@ -43,6 +43,7 @@ export {
   startFakeCodexBackend,
 } from "./src/testing/fake_backend.ts";
 export type {
+  FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
   FakeCodexBackendOptions,
@@ -59,10 +60,13 @@ export type {
   FakeStatusBehaviour,
   FakeTextBehaviour,
   FakeTruncatedBehaviour,
+  FakeUsageCredits,
+  FakeUsageFailure,
   FakeUsageLimitBehaviour,
   FakeUsageLimitInStreamBehaviour,
   FakeUsageNotIncludedBehaviour,
   FakeUsageOverride,
+  FakeUsageWindow,
   RecordedRequest,
 } from "./src/testing/fake_backend.ts";
 export {

@@ -440,4 +440,40 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/codex_request_test.ts", RELAY_TEST],
     why: "a prompt_cache_key that cannot be a header gets a derived session id",
   },
+  // The provider's own logins (README, "Logins").
+  {
+    id: "check-ignores-login-rules",
+    file: "src/cli/main.ts",
+    find:
+      "        tokenSource: loginTokenSource(login, settings, onWarning),\n",
+    replace: "",
+    tests: ["tests/cli_accounts_test.ts"],
+    why: "check reads the logins the rules choose, each one",
+  },
+  {
+    id: "logout-without-revoke",
+    file: "src/cli/logout.ts",
+    find:
+      "  const result: RevokeResult = await revokeRefreshToken(refreshToken, {",
+    replace:
+      "  const result: RevokeResult = { revoked: true } ?? await revokeRefreshToken(refreshToken, {",
+    tests: ["tests/cli_logout_test.ts"],
+    why: "logout revokes the refresh token at the issuer",
+  },
+  {
+    id: "login-account-id-unmasked",
+    file: "src/cli/login.ts",
+    find: "      maskAccountId(saved.accountId)",
+    replace: "      saved.accountId",
+    tests: ["tests/cli_login_test.ts"],
+    why: "login prints no full account id",
+  },
+  {
+    id: "check-usage-no-fallback",
+    file: "src/cli/check.ts",
+    find: "    for (const line of describeRateLimits(snapshot, now())) {",
+    replace: "    for (const line of [] as string[]) {",
+    tests: ["tests/cli_accounts_test.ts"],
+    why: "check --usage falls back to the last rate-limit headers",
+  },
 ];

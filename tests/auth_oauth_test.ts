@@ -880,6 +880,21 @@ describe("opening the browser", () => {
     );
   });
 
+  it("opens nothing on any platform when BROWSER is none", async () => {
+    const { calls, spawn } = fakeSpawn("spawn");
+    for (const platform of ["linux", "darwin", "win32"]) {
+      assert.equal(
+        await openInBrowser("https://auth.example/", {
+          platform,
+          env: { BROWSER: "none", DISPLAY: ":0" },
+          spawn,
+        }),
+        false,
+      );
+    }
+    assert.deepEqual(calls, []);
+  });
+
   it("opens nothing on a headless Linux or for a URL that is not http(s)", async () => {
     const { calls, spawn } = fakeSpawn("spawn");
     assert.equal(

@@ -33,9 +33,11 @@ export interface OpenBrowserOptions {
   /** Platform as `os.platform()` names it (default: this machine's). */
   platform?: string;
   /**
-   * The process environment. When given, nothing is opened on Linux and the
-   * BSDs without `DISPLAY` or `WAYLAND_DISPLAY` (a headless machine, where
-   * `xdg-open` could start a text browser in the seller's terminal).
+   * The process environment. When given, nothing is opened when `BROWSER`
+   * is `none` (any platform: the seller, or a test, asks for no browser),
+   * nor on Linux and the BSDs without `DISPLAY` or `WAYLAND_DISPLAY` (a
+   * headless machine, where `xdg-open` could start a text browser in the
+   * seller's terminal).
    */
   env?: Record<string, string | undefined>;
   /** `spawn` to use (tests; default `node:child_process`'s). */
@@ -65,9 +67,9 @@ function hasDisplay(
   platform: string,
   env: Record<string, string | undefined> | undefined,
 ): boolean {
-  if (env === undefined || platform === "darwin" || platform === "win32") {
-    return true;
-  }
+  if (env === undefined) return true;
+  if (env.BROWSER?.trim().toLowerCase() === "none") return false;
+  if (platform === "darwin" || platform === "win32") return true;
   return Boolean(env.DISPLAY) || Boolean(env.WAYLAND_DISPLAY);
 }
 

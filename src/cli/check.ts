@@ -1,7 +1,8 @@
 /**
- * `check`: what the seller's Codex credentials say (masked), what the
- * provider will do with them next, and optionally one forced refresh and one
- * tiny probe request with its rate-limit snapshot.
+ * `check`: which logins the provider serves from and by which rule, what
+ * each login's credentials say (masked), what the provider will do with
+ * them next, and optionally one forced refresh, one tiny probe request with
+ * its rate-limit snapshot, and the usage endpoint's report, for each login.
  *
  * @module
  */
@@ -22,12 +23,18 @@ import {
   maskEmail,
 } from "./mask.ts";
 import { describeRateLimits } from "./rate_limits_text.ts";
+import { OpenAIResponsesError, RelayError } from "../errors.ts";
+import { readUsage } from "../codex/usage.ts";
+import { machineInfo, upstreamIdentity } from "../codex/request.ts";
+import { describeRule, type FoundLogins } from "./logins.ts";
+import { describeUsage } from "./usage_text.ts";
 
 /** What `check` needs of a provider; an `OpenAIResponsesProvider` has all of it. */
 export interface CheckedProvider {
   /** Settings: where the credentials and the model list are. */
   readonly settings: {
     readonly authFile: string;
+    readonly baseUrl: string;
     readonly modelsUrl: string;
     readonly clientVersion: string;
     readonly originator: string;
@@ -50,6 +57,14 @@ export interface CheckOptions {
   probe?: boolean;
   /** Model of the probe (default: the first announced service, else the first model the backend lists). */
   model?: string;
+  /**
+   * Read the backend's usage endpoint and print plan, windows and credits;
+   * when it fails, say so and print the last rate-limit headers instead
+   * (from the probe), or that none are known.
+   */
+  usage?: boolean;
+  /** Bound of the usage call, in milliseconds (default 10000). */
+  usageTimeoutMs?: number;
   /** Clock, milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
   /** The fetch used for the backend's model list (default: the global one). */
@@ -187,20 +202,65 @@ async function probe(
       ),
     );
   }
-  for (const line of describeRateLimits(provider.getRateLimits(), now())) {
-    output.line(row("rate limit", line));
+  // With --usage, the headers are the fallback of the usage report.
+  if (!options.usage) {
+    for (const line of describeRateLimits(provider.getRateLimits(), now())) {
+      output.line(row("rate limit", line));
+    }
   }
   return response.statusCode === 200 ? 0 : 1;
 }
 
+async function usage(
+  provider: CheckedProvider,
+  output: CheckOutput,
+  options: CheckOptions,
+  now: () => number,
+): Promise<void> {
+  const token = await provider.tokens.getToken();
+  const { originator, clientVersion } = provider.settings;
+  try {
+    const report = await readUsage(provider.settings.baseUrl, token, {
+      fetch: options.fetch,
+      timeoutMs: options.usageTimeoutMs,
+      identity: upstreamIdentity(originator, clientVersion, machineInfo()),
+      now,
+    });
+    for (const line of describeUsage(report, now())) {
+      output.line(row("usage", line));
+    }
+  } catch (error) {
+    if (!(error instanceof RelayError)) throw error;
+    output.line(row("usage", `unavailable: ${error.message}`));
+    const snapshot = provider.getRateLimits();
+    if (snapshot === undefined) {
+      output.line(
+        row(
+          "rate limit",
+          "none known: add --probe to read the rate-limit headers of one request",
+        ),
+      );
+      return;
+    }
+    output.line(
+      row("usage", "showing the last rate-limit headers instead (the probe's)"),
+    );
+    for (const line of describeRateLimits(snapshot, now())) {
+      output.line(row("rate limit", line));
+    }
+  }
+}
+
 /**
- * Runs `check`: prints the credentials (account id and email masked), the
- * access-token expiry and last refresh (ISO and relative), and what happens
- * next; with `refresh`, forces one refresh and prints the new expiry; with
- * `probe`, sends `input: "ping"` through the provider and prints the
- * rate-limit snapshot. Resolves with the exit code (0, or 1 when the probe
- * was refused); throws the credentials errors (`CredentialsError`,
- * `LoginRequiredError`, `TokenRefreshError`) for the caller to print.
+ * Runs `check` on one login: prints the credentials (account id and email
+ * masked), the access-token expiry and last refresh (ISO and relative), and
+ * what happens next; with `refresh`, forces one refresh and prints the new
+ * expiry; with `probe`, sends `input: "ping"` through the provider and
+ * prints the rate-limit snapshot; with `usage`, prints the usage endpoint's
+ * report (or that it is unavailable, and the last rate-limit headers).
+ * Resolves with the exit code (0, or 1 when the probe was refused); throws
+ * the credentials errors (`CredentialsError`, `LoginRequiredError`,
+ * `TokenRefreshError`) for the caller to print.
  *
  * @example
  * ```ts ignore
@@ -230,6 +290,84 @@ export async function runCheck(
     );
     output.line(row("next", describeNextStep(refreshed, at)));
   }
-  if (options.probe) return await probe(provider, output, options, now);
-  return 0;
+  let code = 0;
+  if (options.probe) code = await probe(provider, output, options, now);
+  if (options.usage) await usage(provider, output, options, now);
+  return code;
+}
+
+/** One login to check: its label and a provider over it alone. */
+export interface CheckedLogin {
+  /** The login's label (account name, `file1`, `codex`). */
+  name: string;
+  /** A provider that serves from this login only. */
+  provider: CheckedProvider;
+}
+
+function failureText(error: unknown): string {
+  if (error instanceof OpenAIResponsesError) return error.message;
+  const name = error instanceof Error ? error.name : typeof error;
+  const message = error instanceof Error ? error.message : String(error);
+  return `unexpected failure (${name}): ${message}`;
+}
+
+/**
+ * Runs `check` on every login the provider serves from: prints the rule
+ * that chose them and their names, then {@linkcode runCheck} for each
+ * (`refresh`, `probe` and `usage` apply to each: every login is its own
+ * account, with its own token and limits). With one login the output is
+ * that login's, and its failure is thrown as it is. With several, each
+ * section starts with `login: <name>`, a login that fails gets an `error`
+ * line and the others are still checked; then a `CheckError`
+ * (`login_check_failed`) naming the failed ones is thrown.
+ *
+ * @example
+ * ```ts ignore
+ * const code = await runCheckOfLogins(found, logins, { line: console.log }, { usage: true });
+ * ```
+ */
+export async function runCheckOfLogins(
+  found: FoundLogins,
+  logins: readonly CheckedLogin[],
+  output: CheckOutput,
+  options: CheckOptions = {},
+): Promise<number> {
+  output.line(row("rule", describeRule(found)));
+  output.line(row("logins", logins.map((login) => login.name).join(", ")));
+  if (logins.length === 1) {
+    return await runCheck(logins[0].provider, output, options);
+  }
+  let code = 0;
+  const failed: string[] = [];
+  for (const login of logins) {
+    output.line("");
+    output.line(row("login", login.name));
+    try {
+      code = Math.max(code, await runCheck(login.provider, output, options));
+    } catch (error) {
+      failed.push(login.name);
+      output.line(row("error", failureText(error)));
+    }
+  }
+  if (failed.length > 0) {
+    throw new CheckError(
+      `Expected every login to be usable, found ${failed.length} of ${logins.length} that cannot be: ${
+        failed.join(", ")
+      } (see their error lines above)`,
+    );
+  }
+  return code;
+}
+
+/** Some of several logins cannot be used. Code: `login_check_failed`. */
+export class CheckError extends OpenAIResponsesError {
+  /**
+   * Creates the error.
+   *
+   * @param message which logins failed
+   */
+  constructor(message: string) {
+    super("login_check_failed", message);
+    this.name = "CheckError";
+  }
 }

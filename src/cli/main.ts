@@ -1,5 +1,6 @@
 /**
- * The command-line dispatcher: `serve`, `check`, `demo`, help and version.
+ * The command-line dispatcher: `serve`, `check`, `demo`, `login`, `logout`,
+ * `accounts`, help and version.
  * Turns every failure into a clear message and an exit code (2 for usage
  * errors, 1 for everything else), never a stack trace, never a token, and
  * shows the seller's home folder as `~`.
@@ -18,8 +19,10 @@ import {
   PROGRAM,
   UsageError,
 } from "./args.ts";
-import { runCheck } from "./check.ts";
+import { runCheckOfLogins } from "./check.ts";
 import { createProvider } from "../provider/provider.ts";
+import { parseConfig } from "../config.ts";
+import { findLogins, loginTokenSource } from "./logins.ts";
 import {
   configFromEnv,
   SERVE_ALLOWED_ORIGINS_ENV,
@@ -31,6 +34,13 @@ import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, runServe } from "./serve.ts";
 
 const CONFIG_NOTE =
   "Configuration comes from the environment: the same keys as the plugin (OPENAI_RESPONSES_AUTH_FILE, CODEX_HOME, OPENAI_RESPONSES_BASE_URL, ANTSEED_ALLOWED_SERVICES, ...; see the README).";
+
+const RULES_NOTE = [
+  "The provider serves from, first rule that applies: OPENAI_RESPONSES_AUTH_FILE",
+  "(one path, or several separated by commas); else every account under",
+  "<OPENAI_RESPONSES_HOME>/accounts/ (default ~/.antseed/openai-responses),",
+  'written by "login"; else $CODEX_HOME/auth.json (default ~/.codex/auth.json).',
+].join("\n");
 
 /** The commands, their help and their flags. */
 export const COMMANDS: Record<string, CommandSpec> = {
@@ -66,11 +76,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
   },
   check: {
     name: "check",
-    summary: "Check the Codex login: account, plan, token expiry, next refresh",
+    summary:
+      "Check the logins: which rule chose them, account, plan, token expiry, next refresh",
     details: [
-      "Reads the Codex credentials (auth.json) and prints the account id and email",
-      "(masked), the plan, the access-token expiry, the last refresh and what the",
-      "provider will do next. Exits 1 with the reason when the login cannot be used.",
+      "Prints which rule chose the logins and their names, then for each login the",
+      "account id and email (masked), the plan, the access-token expiry, the last",
+      "refresh and what the provider will do next. --refresh, --probe and --usage",
+      "apply to each login (each is its own account). Exits 1 with the reason when a",
+      "login cannot be used.",
+      RULES_NOTE,
       CONFIG_NOTE,
     ].join("\n"),
     options: {
@@ -82,6 +96,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
         type: "boolean",
         description:
           'Send one tiny request (input "ping") and print the rate limits',
+      },
+      usage: {
+        type: "boolean",
+        description:
+          "Read the usage endpoint: plan, windows used and reset, credits (else the last rate-limit headers)",
       },
       model: {
         type: "string",
@@ -106,6 +125,81 @@ export const COMMANDS: Record<string, CommandSpec> = {
         type: "string",
         valueName: "<text>",
         description: "The user's text to send",
+      },
+    },
+  },
+  login: {
+    name: "login",
+    summary:
+      "Log in with ChatGPT (browser or device code) as an account of the provider's own",
+    details: [
+      "Saves a ChatGPT login as <OPENAI_RESPONSES_HOME>/accounts/<name>/auth.json",
+      "(default home ~/.antseed/openai-responses; folders 0700, file 0600, the Codex",
+      "CLI's format). By default the browser flow: prints a link to open (and opens it",
+      "when a browser is available; BROWSER=none opens nothing) and waits up to 10 min",
+      "for the browser to come back to http://localhost:1455/auth/callback (1457 when",
+      "1455 is taken). With --device, for machines without a browser: prints a URL and",
+      "a code to enter on any device, and waits up to 15 min. Prints the masked email",
+      "and the plan. An existing account of that name is kept unless --force; a ChatGPT",
+      'account already saved under another name is refused (renew it with "login --name',
+      '<that name> --force"). OPENAI_RESPONSES_AUTH_ISSUER sets the issuer.',
+    ].join("\n"),
+    options: {
+      name: {
+        type: "string",
+        valueName: "<name>",
+        description:
+          'Account name: 1 to 64 of a-z 0-9 . _ - (default "default")',
+      },
+      device: {
+        type: "boolean",
+        description: "Log in with a device code instead of a browser",
+      },
+      force: {
+        type: "boolean",
+        description: "Replace the login of an existing account of that name",
+      },
+    },
+  },
+  logout: {
+    name: "logout",
+    summary: "Revoke an account's login at the issuer and remove its folder",
+    details: [
+      "Revokes the refresh token of the account at the issuer (best effort, 10 s),",
+      "then removes <OPENAI_RESPONSES_HOME>/accounts/<name>/ whatever the revoke's",
+      "outcome, and says which. Without flags, logs out of the only account there is.",
+      "Touches only the provider's own accounts: never a file named by",
+      'OPENAI_RESPONSES_AUTH_FILE, never the Codex CLI\'s login ("codex logout").',
+    ].join("\n"),
+    options: {
+      name: {
+        type: "string",
+        valueName: "<name>",
+        description: "The account to log out of",
+      },
+      all: {
+        type: "boolean",
+        description: "Log out of every account",
+      },
+    },
+  },
+  accounts: {
+    name: "accounts",
+    summary:
+      "List the logins the provider would serve from, with state and plan",
+    details: [
+      "Prints which rule chose the logins, then one row per login: name, state (ok,",
+      "expired, will refresh, login required, ...), plan, masked email and account id,",
+      "token expiry; then why a login cannot be used. No secret is printed. With",
+      "--usage, reads each login's usage endpoint: the share used of each window, and",
+      "usage-limited until <time> for a login whose limit is reached.",
+      RULES_NOTE,
+    ].join("\n"),
+    options: {
+      usage: {
+        type: "boolean",
+        description:
+          "Read each login's usage endpoint (refreshes an expired token first)",
       },
     },
   },
@@ -166,6 +260,26 @@ async function runCommand(
     const { runDemo } = await import("./demo.ts");
     return await runDemo(io, { prompt: values.prompt as string | undefined });
   }
+  // Loaded only when they run: serve and check need none of them.
+  if (command.name === "login") {
+    const { runLogin } = await import("./login.ts");
+    return await runLogin(io, {
+      name: values.name as string | undefined,
+      device: values.device === true,
+      force: values.force === true,
+    });
+  }
+  if (command.name === "logout") {
+    const { runLogout } = await import("./logout.ts");
+    return await runLogout(io, {
+      name: values.name as string | undefined,
+      all: values.all === true,
+    });
+  }
+  if (command.name === "accounts") {
+    const { runAccounts } = await import("./accounts_list.ts");
+    return await runAccounts(io, { usage: values.usage === true });
+  }
   const config = configFromEnv(io.env);
   if (command.name === "serve") {
     return await runServe(config, io, {
@@ -177,16 +291,26 @@ async function runCommand(
   }
   // Warnings are printed after the run, unless they repeat the final error.
   const warnings: string[] = [];
-  const provider = createProvider(config, {
-    onWarning: (message) => warnings.push(message),
-  });
+  const onWarning = (message: string) => warnings.push(message);
   let failure: unknown;
   try {
-    return await runCheck(provider, {
+    const settings = parseConfig(config, { homeDir: io.homeDir });
+    const found = await findLogins(config, settings, io.homeDir);
+    // One provider per login, so that the probe and the usage read each
+    // login's own account.
+    const logins = found.logins.map((login) => ({
+      name: login.name,
+      provider: createProvider(config, {
+        tokenSource: loginTokenSource(login, settings, onWarning),
+        onWarning,
+      }),
+    }));
+    return await runCheckOfLogins(found, logins, {
       line: (text) => io.stdout(`${hideHome(text, io.homeDir)}\n`),
     }, {
       refresh: values.refresh === true,
       probe: values.probe === true,
+      usage: values.usage === true,
       model: values.model as string | undefined,
     });
   } catch (error) {

@@ -11,7 +11,18 @@ import type {
 } from "../codex/rate_limits.ts";
 import { formatDuration, formatRelative } from "./mask.ts";
 
-function describeWindow(
+/**
+ * One window in words: `primary: 12% used of a 5 h window, resets <ISO>
+ * (in 2 h)`.
+ *
+ * @example
+ * ```ts
+ * import { describeWindow } from "./rate_limits_text.ts";
+ * console.log(describeWindow("primary", { usedPercent: 12, windowMinutes: 300 }, Date.now()));
+ * // "primary: 12% used of a 5 h window"
+ * ```
+ */
+export function describeWindow(
   name: string,
   window: RateLimitWindow,
   now: number,

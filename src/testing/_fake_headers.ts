@@ -1,9 +1,12 @@
 /**
- * Headers and error bodies of the simulated Codex backend that depend on
- * the account state: rate-limit headers, noise headers, usage-limit bodies.
+ * Headers and bodies of the simulated Codex backend that depend on the
+ * account state: rate-limit headers, noise headers, usage-limit bodies, the
+ * usage endpoint's answer (the same numbers as the headers).
  *
  * @module
  */
+
+import type { FakeAccountUsage, FakeUsageWindow } from "./_fake_types.ts";
 
 /** Usage-limit state of the simulated account. */
 export interface UsageLimitState {
@@ -51,6 +54,65 @@ export function rateLimitHeaders(
     "x-codex-plan-type": planType,
     "x-codex-active-limit": "codex",
     "x-codex-credits-has-credits": "False",
+  };
+}
+
+function usageWindow(
+  window: FakeUsageWindow | null,
+  now: number,
+): Record<string, unknown> | null {
+  if (window === null) return null;
+  return {
+    used_percent: window.usedPercent,
+    limit_window_seconds: window.windowSeconds,
+    reset_after_seconds: window.resetAfterSeconds,
+    reset_at: now + window.resetAfterSeconds,
+  };
+}
+
+/**
+ * The answer of `GET <base>/wham/usage`: the scripted fields, the rest from
+ * the numbers of {@linkcode rateLimitHeaders} (with a usage limit, the
+ * primary window is used up until its reset).
+ */
+export function accountUsageBody(
+  nowMs: number,
+  planType: string,
+  limit: UsageLimitState | undefined,
+  script: FakeAccountUsage = {},
+): Record<string, unknown> {
+  const now = Math.floor(nowMs / 1000);
+  const limited = limit !== undefined && limit.resetsAt > now;
+  const primary = script.primary !== undefined ? script.primary : {
+    usedPercent: limited ? 100 : PRIMARY.used,
+    windowSeconds: PRIMARY.windowMinutes * 60,
+    resetAfterSeconds: limited ? limit.resetsAt - now : PRIMARY.resetAfter,
+  };
+  const secondary = script.secondary !== undefined ? script.secondary : {
+    usedPercent: SECONDARY.used,
+    windowSeconds: SECONDARY.windowMinutes * 60,
+    resetAfterSeconds: SECONDARY.resetAfter,
+  };
+  const reached = script.limitReached ?? limited;
+  const credits = script.credits === undefined
+    ? { hasCredits: false, unlimited: false, balance: "0" }
+    : script.credits;
+  return {
+    plan_type: script.plan ?? planType,
+    rate_limit: {
+      allowed: !reached,
+      limit_reached: reached,
+      primary_window: usageWindow(primary, now),
+      secondary_window: usageWindow(secondary, now),
+    },
+    credits: credits === null ? null : {
+      has_credits: credits.hasCredits,
+      unlimited: credits.unlimited,
+      balance: credits.balance,
+      approx_local_messages: credits.approxLocalMessages ?? 0,
+      approx_cloud_messages: credits.approxCloudMessages ?? 0,
+    },
+    additional_rate_limits: [],
   };
 }
 

@@ -58,11 +58,71 @@ export interface FakeCodexBackendOptions {
    */
   deltaChunks?: number;
   /**
+   * What `GET <base>/wham/usage` answers for every account without an
+   * answer of its own (see `setAccountUsage`). Default: the numbers of the
+   * `x-codex-*` headers (primary 7% of 5 h, secondary 31% of 7 days, the
+   * primary used up while the account is usage-limited), the token's plan,
+   * no credits.
+   */
+  accountUsage?: FakeAccountUsage | FakeUsageFailure;
+  /**
    * Clock in milliseconds since the epoch, used for token expiry,
    * `created_at`, rate-limit reset times and usage-limit resets. Default
    * `Date.now`. Tests move it forward to make a usage limit pass.
    */
   now?: () => number;
+}
+
+/** One window of the usage endpoint's answer. */
+export interface FakeUsageWindow {
+  /** `used_percent`, 0 to 100. */
+  usedPercent: number;
+  /** `limit_window_seconds`, e.g. 18000 (5 h) or 604800 (7 days). */
+  windowSeconds: number;
+  /** Seconds until the reset; `reset_at` is now plus these. */
+  resetAfterSeconds: number;
+}
+
+/** The `credits` object of the usage endpoint's answer. */
+export interface FakeUsageCredits {
+  /** `has_credits`. */
+  hasCredits: boolean;
+  /** `unlimited`. */
+  unlimited: boolean;
+  /** `balance`, a decimal string, or `null`. */
+  balance: string | null;
+  /** `approx_local_messages` (default 0). */
+  approxLocalMessages?: number;
+  /** `approx_cloud_messages` (default 0). */
+  approxCloudMessages?: number;
+}
+
+/**
+ * What the usage endpoint (`GET <base>/wham/usage`) answers for an account:
+ * `{"plan_type", "rate_limit": {"allowed", "limit_reached",
+ * "primary_window", "secondary_window"}, "credits",
+ * "additional_rate_limits": []}`. Fields left out take the defaults of
+ * `FakeCodexBackendOptions.accountUsage`.
+ */
+export interface FakeAccountUsage {
+  /** `plan_type` (default: the token's plan claim, else `plus`). */
+  plan?: string;
+  /** `primary_window`; `null` answers `null`. */
+  primary?: FakeUsageWindow | null;
+  /** `secondary_window`; `null` answers `null`. */
+  secondary?: FakeUsageWindow | null;
+  /** `limit_reached` (`allowed` is its opposite); default: whether the account is usage-limited. */
+  limitReached?: boolean;
+  /** `credits`; `null` answers `null`. Default: none (`has_credits: false`, balance `"0"`). */
+  credits?: FakeUsageCredits | null;
+}
+
+/** A failing usage endpoint: that status with that body. */
+export interface FakeUsageFailure {
+  /** HTTP status, e.g. 503 or 404. */
+  status: number;
+  /** Body: a string as is, an object as JSON (default `{"detail": "<reason phrase>"}`). */
+  body?: string | object;
 }
 
 /** One request the simulated backend received, valid or not. */
@@ -350,7 +410,16 @@ export interface FakeCodexBackend {
     accountId: string,
     options?: { resetsInSeconds?: number; status?: 429 | 404 },
   ): void;
-  /** Clears the queue, the recorded requests, the usage-limit state of every account and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour. */
+  /**
+   * Sets what the usage endpoint answers: for the account `accountId`
+   * (`chatgpt-account-id`), or for every account without an answer of its
+   * own when `accountId` is omitted. `undefined` goes back to the default.
+   */
+  setAccountUsage(
+    usage: FakeAccountUsage | FakeUsageFailure | undefined,
+    accountId?: string,
+  ): void;
+  /** Clears the queue, the recorded requests, the usage-limit state of every account, the answers of `setAccountUsage` and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour and `accountUsage`. */
   reset(): void;
   /** Ends every open exchange (stalled, paused, headers never sent), clears every timer and closes the server. */
   close(): Promise<void>;

@@ -19,9 +19,11 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import type {
+  FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
   FakeCodexBackendOptions,
+  FakeUsageFailure,
   FakeUsageLimitInStreamBehaviour,
   RecordedRequest,
 } from "./_fake_types.ts";
@@ -49,6 +51,7 @@ import {
 } from "./_fake_events.ts";
 import { defaultBehaviour, defaultText } from "./_fake_default.ts";
 import {
+  accountUsageBody,
   defaultStatusBody,
   NOISE_HEADERS,
   rateLimitHeaders,
@@ -69,6 +72,7 @@ import { RelayError } from "../errors.ts";
 export { DEFAULT_FAKE_GATED_MODELS } from "./_fake_models.ts";
 
 export type {
+  FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
   FakeCodexBackendOptions,
@@ -85,10 +89,13 @@ export type {
   FakeStatusBehaviour,
   FakeTextBehaviour,
   FakeTruncatedBehaviour,
+  FakeUsageCredits,
+  FakeUsageFailure,
   FakeUsageLimitBehaviour,
   FakeUsageLimitInStreamBehaviour,
   FakeUsageNotIncludedBehaviour,
   FakeUsageOverride,
+  FakeUsageWindow,
   RecordedRequest,
 } from "./_fake_types.ts";
 
@@ -103,6 +110,7 @@ export const DEFAULT_FAKE_MODELS: readonly string[] = [
 const BASE_PATH = "/backend-api";
 const RESPONSES_PATH = `${BASE_PATH}/codex/responses`;
 const MODELS_PATH = `${BASE_PATH}/codex/models`;
+const USAGE_PATH = `${BASE_PATH}/wham/usage`;
 const DEFAULT_DELTA_CHUNKS = 8;
 const DEFAULT_RESETS_IN_SECONDS = 3600;
 const LARGE_TEXT =
@@ -219,6 +227,7 @@ class Backend implements FakeCodexBackend {
   #queue: FakeBehaviour[] = [];
   #default: DefaultBehaviour = defaultBehaviour;
   #limits = new Map<string, UsageLimitState>();
+  #usage = new Map<string, FakeAccountUsage | FakeUsageFailure>();
   #ids = 0;
   #exchanges = new Set<AbortController>();
   #control = new StreamControl();
@@ -274,10 +283,24 @@ class Backend implements FakeCodexBackend {
     });
   }
 
+  setAccountUsage(
+    usage: FakeAccountUsage | FakeUsageFailure | undefined,
+    accountId?: string,
+  ): void {
+    if (accountId === undefined) {
+      this.#usage.clear();
+      if (usage !== undefined) this.#usage.set("", usage);
+      return;
+    }
+    if (usage === undefined) this.#usage.delete(`account:${accountId}`);
+    else this.#usage.set(`account:${accountId}`, usage);
+  }
+
   reset(): void {
     this.#queue.length = 0;
     this.requests.length = 0;
     this.#limits.clear();
+    this.#usage.clear();
     this.#maxInFlight = this.#inFlight;
   }
 
@@ -369,7 +392,8 @@ class Backend implements FakeCodexBackend {
     const path = url.split("?")[0];
     const isResponses = method === "POST" && path === RESPONSES_PATH;
     const isModels = method === "GET" && path === MODELS_PATH;
-    if (!isResponses && !isModels) {
+    const isUsage = method === "GET" && path === USAGE_PATH;
+    if (!isResponses && !isModels && !isUsage) {
       this.#sendJson(exchange, 404, { detail: "Not Found" });
       return;
     }
@@ -379,6 +403,10 @@ class Backend implements FakeCodexBackend {
     });
     if (unauthorized) {
       this.#sendJson(exchange, unauthorized.status, unauthorized.body);
+      return;
+    }
+    if (isUsage) {
+      this.#sendUsage(exchange);
       return;
     }
     if (isModels) {
@@ -708,6 +736,26 @@ class Backend implements FakeCodexBackend {
     res.end(text);
   }
 
+  /** The usage endpoint: the account's script, else the default one, else the defaults. */
+  #sendUsage(exchange: Exchange): void {
+    const script = this.#usage.get(`account:${exchange.account}`) ??
+      this.#usage.get("") ?? this.#options.accountUsage ?? {};
+    if ("status" in script) {
+      this.#sendStatus(exchange, { status: script.status, body: script.body });
+      return;
+    }
+    this.#sendJson(
+      exchange,
+      200,
+      accountUsageBody(
+        this.#now(),
+        exchange.planType,
+        this.#limits.get(exchange.account),
+        script,
+      ),
+    );
+  }
+
   #sendUsageLimit(exchange: Exchange, limit: UsageLimitState): void {
     this.#sendJson(
       exchange,
@@ -760,8 +808,10 @@ function lowerCaseKeys(
  * `makeAuthJson()` (same account id), script answers with `enqueue`, assert
  * on `requests`, and `close()` it at the end.
  *
- * Routes: `POST <base>/codex/responses`, `GET <base>/codex/models`; anything
- * else is a 404. Both routes check the bearer token and the
+ * Routes: `POST <base>/codex/responses`, `GET <base>/codex/models`,
+ * `GET <base>/wham/usage` (the usage endpoint, per account, scripted with
+ * `setAccountUsage`); anything else is a 404. Every route checks the bearer
+ * token and the
  * `chatgpt-account-id` header first (401 otherwise).
  *
  * @example
