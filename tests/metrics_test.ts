@@ -145,3 +145,27 @@ describe("metrics", () => {
     assert.ok(!text.includes(TOKEN) && !text.includes("acct_test"));
   });
 });
+
+describe("health with the usage endpoint", () => {
+  it("shows each login's usage windows and credits, and says when the endpoint fails", async () => {
+    const p = provider();
+    const handler = createServerHandler(p);
+    const ok = await (await handler(new Request("http://127.0.0.1/health")))
+      .json();
+    const login = ok.logins[0];
+    assert.equal(login.name, "default");
+    assert.equal(typeof login.usage.primary.usedPercent, "number");
+    assert.equal(login.usageUnavailable, null);
+    const failing = provider();
+    backend.setAccountUsage({ status: 503 }, "acct_test");
+    try {
+      const down = await (await createServerHandler(failing)(
+        new Request("http://127.0.0.1/health"),
+      )).json();
+      assert.equal(down.logins[0].usage, null);
+      assert.match(down.logins[0].usageUnavailable, /usage/i);
+    } finally {
+      backend.setAccountUsage(undefined, "acct_test");
+    }
+  });
+});

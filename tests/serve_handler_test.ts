@@ -921,6 +921,7 @@ describe("server handler: health of each login", () => {
               inFlight: 0,
               usageLimitedUntil: until,
               rateLimits: { primary: { usedPercent: 100 } },
+              usageError: "The usage endpoint answered 503",
             },
           ]),
       }),
@@ -935,6 +936,8 @@ describe("server handler: health of each login", () => {
         inFlight: 1,
         usageLimitedUntil: null,
         rateLimits: null,
+        usage: null,
+        usageUnavailable: null,
       },
       {
         name: "home",
@@ -942,6 +945,8 @@ describe("server handler: health of each login", () => {
         inFlight: 0,
         usageLimitedUntil: "2030-01-02T03:04:05.000Z",
         rateLimits: { primary: { usedPercent: 100 } },
+        usage: null,
+        usageUnavailable: "The usage endpoint answered 503",
       },
     ]);
   });

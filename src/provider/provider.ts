@@ -13,6 +13,7 @@ import { resolveLogins } from "../auth/accounts.ts";
 import { createTokenSource } from "../auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
+import { readUsage, type UsageReport } from "../codex/usage.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
@@ -106,6 +107,10 @@ export interface LoginStatus {
   usageLimitedUntil?: number;
   /** Its latest rate-limit snapshot, if any answer carried one. */
   rateLimits?: RateLimitSnapshot;
+  /** With `logins({ usage: true })`: what the usage endpoint says (cached for a minute). */
+  usage?: UsageReport;
+  /** With `logins({ usage: true })`: why the usage endpoint could not be read (the rate limits stand in). */
+  usageError?: string;
 }
 
 /** Which rule chose the logins, and their labels. */
@@ -143,8 +148,11 @@ export interface OpenAIResponsesProvider extends Provider {
   getRateLimits(): RateLimitSnapshot | undefined;
   /** Unix milliseconds until which usage limits block every login, if they do. */
   usageLimitedUntil(): number | undefined;
-  /** Each login the provider serves from, and what keeps it from serving (no secret). */
-  logins(): Promise<LoginStatus[]>;
+  /**
+   * Each login the provider serves from, and what keeps it from serving (no
+   * secret); with `usage`, also what the backend's usage endpoint says of it.
+   */
+  logins(options?: { usage?: boolean }): Promise<LoginStatus[]>;
   /** Which rule chose the logins (see the README, "Logins"). */
   loginRule(): Promise<LoginRule>;
   /** Its numbers in the Prometheus text format (`GET /metrics` of `serve`). */
@@ -589,6 +597,33 @@ export function createProvider(
     }
   }
 
+  const usageCache = new Map<
+    Login,
+    { at: number; result: Promise<{ usage?: UsageReport; error?: string }> }
+  >();
+
+  /** What the usage endpoint says of a login, asked at most once a minute. */
+  function usageOf(
+    login: Login,
+  ): Promise<{ usage?: UsageReport; error?: string }> {
+    const cached = usageCache.get(login);
+    if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
+    const result = login.tokens.getToken().then(
+      (token) =>
+        readUsage(settings.baseUrl, token, {
+          fetch: options.fetch,
+          identity: base.identity,
+        }),
+    ).then(
+      (usage): { usage?: UsageReport; error?: string } => ({ usage }),
+      (error): { usage?: UsageReport; error?: string } => ({
+        error: error instanceof RelayError ? error.message : "unavailable",
+      }),
+    );
+    usageCache.set(login, { at: Date.now(), result });
+    return result;
+  }
+
   /** The first login, once found. */
   async function first(): Promise<Login> {
     return (pool ?? await logins()).logins[0];
@@ -670,9 +705,12 @@ export function createProvider(
     usageLimitedUntil(): number | undefined {
       return pool?.limitedUntil();
     },
-    async logins(): Promise<LoginStatus[]> {
+    async logins(asked?: { usage?: boolean }): Promise<LoginStatus[]> {
       const from = pool ?? await logins();
-      return from.logins.map((login) => {
+      const reports = asked?.usage
+        ? await Promise.all(from.logins.map((login) => usageOf(login)))
+        : [];
+      return from.logins.map((login, index) => {
         const status: LoginStatus = {
           name: login.name,
           state: from.stateOf(login),
@@ -682,6 +720,9 @@ export function createProvider(
         if (until !== undefined) status.usageLimitedUntil = until;
         const limits = login.rateLimits.latest();
         if (limits) status.rateLimits = limits;
+        const report = reports[index];
+        if (report?.usage) status.usage = report.usage;
+        if (report?.error) status.usageError = report.error;
         return status;
       });
     },
@@ -739,6 +780,9 @@ export function createProvider(
     },
   };
 }
+
+/** How long what the usage endpoint said is reused, in milliseconds. */
+const USAGE_CACHE_MS = 60_000;
 
 const RULE_TEXT: Record<LoginRule["rule"], string> = {
   auth_file: "OPENAI_RESPONSES_AUTH_FILE",

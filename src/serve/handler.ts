@@ -68,7 +68,7 @@ export interface ServedProvider {
   /** Unix milliseconds until which a usage limit blocks requests, if any. */
   usageLimitedUntil(): number | undefined;
   /** Each login and its state, when the provider has several to tell of. */
-  logins?(): Promise<HealthLogin[]>;
+  logins?(options?: { usage?: boolean }): Promise<HealthLogin[]>;
   /** Its numbers in the Prometheus text format, for `GET /metrics`. */
   metrics?(): string;
 }
@@ -85,6 +85,10 @@ export interface HealthLogin {
   usageLimitedUntil?: number;
   /** Its latest rate-limit snapshot, if any. */
   rateLimits?: object;
+  /** What the backend's usage endpoint says of it (windows, credits). */
+  usage?: object;
+  /** Why the usage endpoint could not be read. */
+  usageError?: string;
 }
 
 /** One request answered by the server itself (not by the provider), for a log line. */
@@ -525,7 +529,7 @@ export function createServerHandler(
   async function health(): Promise<Response> {
     const until = provider.usageLimitedUntil();
     const logins = provider.logins
-      ? await provider.logins().catch(() => undefined)
+      ? await provider.logins({ usage: true }).catch(() => undefined)
       : undefined;
     return json({
       status: until === undefined ? "ok" : "usage_limited",
@@ -542,6 +546,10 @@ export function createServerHandler(
           ? null
           : new Date(login.usageLimitedUntil).toISOString(),
         rateLimits: login.rateLimits ?? null,
+        // When the usage endpoint cannot be read, it says so, and the
+        // rate-limit snapshot above stands in.
+        usage: login.usage ?? null,
+        usageUnavailable: login.usageError ?? null,
       })) ?? null,
     });
   }
