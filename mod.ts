@@ -37,6 +37,12 @@ export type {
   RateLimitSnapshot,
   RateLimitWindow,
 } from "./src/codex/rate_limits.ts";
+export type {
+  AdditionalUsageLimit,
+  UsageCredits,
+  UsageReport,
+  UsageWindow,
+} from "./src/codex/usage.ts";
 export { CONFIG_SCHEMA, parseConfig } from "./src/config.ts";
 export type { ParseConfigOptions, ProviderSettings } from "./src/config.ts";
 export {
