@@ -171,24 +171,25 @@ export const MUTANTS: Mutant[] = [
   // The provider's gates and slots.
   {
     id: "no-usage-limit-gate",
-    file: PROVIDER,
-    find: "        return fail(usageLimitError(usageLimit.until));",
-    replace: "",
+    file: "src/provider/usage_limit.ts",
+    find:
+      "    return limit && this.active ? usageLimitError(limit.until) : undefined;",
+    replace: "    return undefined;",
     tests: [RELAY_TEST],
     why: "no backend call during a usage limit",
   },
   {
     id: "concurrency-gate-off-by-one",
-    file: PROVIDER,
-    find: "if (inFlight >= settings.maxConcurrency) {",
-    replace: "if (inFlight > settings.maxConcurrency) {",
+    file: "src/provider/capacity.ts",
+    find: "if (this.#inFlight >= this.max) return this.refusal();",
+    replace: "if (this.#inFlight > this.max) return this.refusal();",
     tests: [RELAY_TEST],
     why: "never more than maxConcurrency upstream exchanges",
   },
   {
     id: "slot-not-released",
     file: PROVIDER,
-    find: "    } finally {\n      inFlight--;",
+    find: "    } finally {\n      capacity.leave();",
     replace: "    } finally {",
     tests: [RELAY_TEST],
     why: "every request releases its slot",
@@ -213,9 +214,9 @@ export const MUTANTS: Mutant[] = [
   {
     id: "extra-upstream-header",
     file: REQUEST,
-    find: '    "user-agent": USER_AGENT,\n  };',
+    find: '    "thread-id": sessionId,\n  };',
     replace:
-      '    "user-agent": USER_AGENT,\n    "x-forwarded-for": "10.0.0.9",\n  };',
+      '    "thread-id": sessionId,\n    "x-forwarded-for": "10.0.0.9",\n  };',
     tests: ["tests/codex_request_test.ts", HEADERS_TEST],
     why: "the upstream headers are exactly the allow-listed ones",
   },
@@ -223,9 +224,9 @@ export const MUTANTS: Mutant[] = [
     id: "buyer-header-upstream",
     file: PROVIDER,
     find:
-      "        prepared,\n        signal ? { ...baseContext, signal } : baseContext,",
+      "            prepared,\n            signal ? { ...context, signal } : context,",
     replace:
-      '        { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId },\n        signal ? { ...baseContext, signal } : baseContext,',
+      '            { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId },\n            signal ? { ...context, signal } : context,',
     tests: [HEADERS_TEST],
     why: "nothing of the buyer reaches the backend",
   },
@@ -475,5 +476,92 @@ export const MUTANTS: Mutant[] = [
     replace: "    for (const line of [] as string[]) {",
     tests: ["tests/cli_accounts_test.ts"],
     why: "check --usage falls back to the last rate-limit headers",
+  },
+  // Issues 11, 13, 14 and 12: the house, today's clients, Chat Completions, the pool.
+  {
+    id: "store-ignores-buyer",
+    file: "src/state/response_store.ts",
+    find:
+      "    const state = this.#scopes.get(scope);\n    const result: ExpandResult = {",
+    replace:
+      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const result: ExpandResult = {",
+    tests: ["tests/provider_clients_test.ts"],
+    why: "nothing one buyer stored resolves for another",
+  },
+  {
+    id: "store-false-stored",
+    file: "src/provider/prepare.ts",
+    find: "    if (store.enabled && buyer.value.store !== false) {",
+    replace: "    if (store.enabled) {",
+    tests: ["tests/provider_clients_test.ts"],
+    why: "a request that says store: false keeps nothing",
+  },
+  {
+    id: "decoded-size-unbounded",
+    file: "src/codex/content_encoding.ts",
+    find:
+      '      if (size > maxBytes) {\n        throw new DecodedTooLarge("it decodes to more bytes");',
+    replace:
+      '      if (size > maxBytes * 1000) {\n        throw new DecodedTooLarge("it decodes to more bytes");',
+    tests: ["tests/codex_content_encoding_test.ts"],
+    why: "the size limit applies to the decoded body while decoding",
+  },
+  {
+    id: "keep-alive-mid-event",
+    file: RELAY,
+    find: "    if (this.#atBoundary && this.#send(KEEP_ALIVE)) {",
+    replace: "    if (this.#send(KEEP_ALIVE)) {",
+    tests: ["tests/provider_clients_test.ts"],
+    why: "a keep-alive never breaks an event",
+  },
+  {
+    id: "chat-usage-not-billed",
+    file: RELAY,
+    find: "    sent.push(translator.billingTail());",
+    replace: "",
+    tests: ["tests/provider_chat_test.ts"],
+    why: "a Chat Completions stream is billed even without include_usage",
+  },
+  {
+    id: "client-version-refusal-blames-buyer",
+    file: "src/codex/errors.ts",
+    find: "      if (NEWER_CLIENT_REQUIRED.test(text)) {",
+    replace: "      if (false) {",
+    tests: ["tests/provider_clients_test.ts"],
+    why: "a model gated by client version gives client_version_too_old",
+  },
+  {
+    id: "serve-buyer-scope-forgeable",
+    file: SERVER,
+    find: '    if (!HOP_HEADERS.has(name) && !name.startsWith("x-antseed-")) {',
+    replace: "    if (!HOP_HEADERS.has(name)) {",
+    tests: ["tests/serve_handler_test.ts"],
+    why: "a client of serve cannot pose as another buyer",
+  },
+  {
+    id: "pool-limited-login-not-skipped",
+    file: "src/provider/pool.ts",
+    find: '    if (login.usageLimit.active) return "usage_limited";',
+    replace: "",
+    tests: ["tests/provider_pool_test.ts"],
+    why: "a usage-limited login is not called again before its reset",
+  },
+  {
+    id: "pool-no-affinity",
+    file: "src/provider/pool.ts",
+    find: "    if (affinity !== undefined) {\n      const kept",
+    replace: "    if (false) {\n      const kept",
+    tests: ["tests/provider_pool_test.ts"],
+    why: "a conversation stays on its login (prompt caching)",
+  },
+  {
+    id: "pool-no-failover",
+    file: PROVIDER,
+    find:
+      "          if (several && await failOver(login, failure, prepared.model)) {",
+    replace: "          if (false) {",
+    tests: ["tests/provider_pool_test.ts"],
+    why:
+      "a login that cannot serve hands the request to the next, before any byte",
   },
 ];

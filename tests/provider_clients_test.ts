@@ -431,6 +431,39 @@ describe("long silences", () => {
     assert.ok(result.usage!.output > 0);
   });
 
+  it("never puts a keep-alive inside an event the backend cut across two chunks", async () => {
+    const encoder = new TextEncoder();
+    const events = [
+      'event: response.created\ndata: {"type":"response.created","sequence_number":0,"response":{"id":"resp_cut","object":"response","status":"in_progress","output":[]}}\n\n',
+      'event: response.completed\ndata: {"type":"response.completed","sequence_number":1,"response":{"id":"resp_cut","object":"response","status":"completed","output":[],"usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}}\n\n',
+    ];
+    const half = events[1].length >> 1;
+    const cutFetch = (() =>
+      Promise.resolve(
+        new Response(
+          new ReadableStream<Uint8Array>({
+            async start(controller) {
+              controller.enqueue(
+                encoder.encode(events[0] + events[1].slice(0, half)),
+              );
+              await new Promise((resolve) => setTimeout(resolve, 600));
+              controller.enqueue(encoder.encode(events[1].slice(half)));
+              controller.close();
+            },
+          }),
+          { headers: { "content-type": "text/event-stream" } },
+        ),
+      )) as unknown as typeof fetch;
+    const p = createProvider({
+      OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+      OPENAI_RESPONSES_KEEPALIVE_MS: "100",
+    }, { tokenSource: fixedTokens(ACCOUNT, TOKEN), fetch: cutFetch });
+    const result = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "Hi", stream: true },
+    });
+    assert.equal(result.text, events.join(""));
+  });
+
   it("sends none when turned off", async () => {
     backend.enqueue({
       kind: "text",
