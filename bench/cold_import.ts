@@ -18,6 +18,11 @@ import { median, type ResultRow } from "./stats.ts";
 export interface ColdImportOptions {
   /** Measured process starts per side. */
   runs: number;
+  /**
+   * An entry to import instead of the module's own (Node only), e.g. the
+   * npm package's bundled `dist/index.js`; the row is named after it.
+   */
+  entry?: string;
 }
 
 function timeRun(command: string, args: string[], cwd: string): number {
@@ -41,7 +46,7 @@ function timeRun(command: string, args: string[], cwd: string): number {
  * ```
  */
 export function benchColdImport(options: ColdImportOptions): ResultRow[] {
-  const entry = fileURLToPath(
+  const entry = options.entry ?? fileURLToPath(
     new URL(IS_DENO ? "../mod.ts" : "../mod.js", import.meta.url),
   );
   const root = fileURLToPath(new URL("..", import.meta.url));
@@ -69,7 +74,9 @@ export function benchColdImport(options: ColdImportOptions): ResultRow[] {
   const e = median(emptyTimes);
   const f = median(fullTimes);
   return [{
-    name: "cold import (median)",
+    name: options.entry
+      ? "cold import, npm dist/index.js (median)"
+      : "cold import (median)",
     floor: `${e.toFixed(1)} ms`,
     relay: `${f.toFixed(1)} ms`,
     value: f - e,

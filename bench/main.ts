@@ -8,7 +8,7 @@
  * - Node: `deno run -A bench/node.ts [--full]` (compiles, then runs this
  *   file on Node with `--expose-gc`).
  *
- * Flags: `--full` (larger samples), `--only small,large,first_chunk,memory,cold_import`,
+ * Flags: `--full` (larger samples), `--only small,large,first_chunk,chat,memory,cold_import`,
  * `--json <file>` (write the rows as JSON), `--no-pin` (do not pin this
  * process to CPU 0 and the upstream to CPU 1).
  *
@@ -18,6 +18,7 @@
 import { writeFile } from "node:fs/promises";
 import { cpus, totalmem } from "node:os";
 import process from "node:process";
+import { benchChat } from "./chat.ts";
 import { benchColdImport } from "./cold_import.ts";
 import { benchFirstChunk } from "./first_chunk.ts";
 import { benchLarge } from "./large.ts";
@@ -48,6 +49,7 @@ const sizes = full
     firstChunk: { requests: 1000, firstEventDelayMs: 5 },
     memory: { streams: 200, rounds: 8 },
     cold: { runs: 30 },
+    chat: { requests: 1000, streams: 200 },
   }
   : {
     small: { requests: 2000, warmup: 300 },
@@ -55,6 +57,7 @@ const sizes = full
     firstChunk: { requests: 300, firstEventDelayMs: 5 },
     memory: { streams: 200, rounds: 4 },
     cold: { runs: 10 },
+    chat: { requests: 300, streams: 60 },
   };
 
 function wanted(name: string): boolean {
@@ -97,6 +100,10 @@ try {
     log("time to first chunk...");
     rows.push(...await benchFirstChunk(sizes.firstChunk));
   }
+  if (wanted("chat")) {
+    log("chat completions...");
+    rows.push(...await benchChat(upstream.baseUrl, sizes.chat));
+  }
   if (wanted("memory")) {
     log("open streams memory...");
     rows.push(...await benchMemory(upstream, sizes.memory));
@@ -107,6 +114,12 @@ try {
 if (wanted("cold_import")) {
   log("cold import...");
   rows.push(...benchColdImport(sizes.cold));
+  const npmIndex = args.indexOf("--npm-entry");
+  if (npmIndex !== -1) {
+    rows.push(
+      ...benchColdImport({ ...sizes.cold, entry: args[npmIndex + 1] }),
+    );
+  }
 }
 
 console.log(

@@ -13,6 +13,7 @@
  */
 
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { cp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
@@ -74,12 +75,17 @@ const nodeFlags = ["--expose-gc"];
 if (args.includes("--cpu-prof")) {
   nodeFlags.push("--cpu-prof", `--cpu-prof-dir=${outDir}`);
 }
+// The npm package's bundled entry, when built (`deno task build:npm`), is
+// measured next to the module's own compile.
+const npmEntry = join(root, "npm", "dist", "index.js");
+const npmArgs = existsSync(npmEntry) ? ["--npm-entry", npmEntry] : [];
 const result = spawnSync(
   "node",
   [
     ...nodeFlags,
     join(outDir, "dist", "bench", "main.js"),
     ...args.filter((arg) => arg !== "--cpu-prof"),
+    ...npmArgs,
   ],
   { cwd: root, stdio: "inherit" },
 );

@@ -69,16 +69,32 @@ export function benchProvider(
 
 let counter = 0;
 
-function buyerRequest(): SerializedHttpRequest {
+/** The same question as Chat Completions, streamed with the usage chunk. */
+const CHAT_BYTES = new TextEncoder().encode(JSON.stringify({
+  model: "gpt-5.4",
+  messages: [
+    { role: "system", content: "You are a concise assistant." },
+    { role: "user", content: "Say hello in three words." },
+  ],
+  stream: true,
+  stream_options: { include_usage: true },
+}));
+
+/** Which API the buyer speaks. */
+export type BuyerProtocol = "responses" | "chat";
+
+function buyerRequest(
+  protocol: BuyerProtocol = "responses",
+): SerializedHttpRequest {
   return {
     requestId: `bench-${++counter}`,
     method: "POST",
-    path: "/v1/responses",
+    path: protocol === "chat" ? "/v1/chat/completions" : "/v1/responses",
     headers: {
       "content-type": "application/json",
       "x-antseed-buyer-peer-id": "peer-bench",
     },
-    body: BUYER_BYTES,
+    body: protocol === "chat" ? CHAT_BYTES : BUYER_BYTES,
   };
 }
 
@@ -94,12 +110,13 @@ function buyerRequest(): SerializedHttpRequest {
  */
 export async function relayRequest(
   provider: OpenAIResponsesProvider,
+  protocol: BuyerProtocol = "responses",
 ): Promise<ReadResult> {
   let bytes = 0;
   let firstChunkAt = 0;
   let dones = 0;
   let started = false;
-  const response = await provider.handleRequestStream(buyerRequest(), {
+  const response = await provider.handleRequestStream(buyerRequest(protocol), {
     onResponseStart() {
       started = true;
     },
