@@ -509,8 +509,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "keep-alive-mid-event",
     file: RELAY,
-    find: "    if (this.#atBoundary && this.#send(KEEP_ALIVE)) {",
-    replace: "    if (this.#send(KEEP_ALIVE)) {",
+    find: "      if (this.#atBoundary) this.#ping();",
+    replace: "      this.#ping!();",
     tests: ["tests/provider_clients_test.ts"],
     why: "a keep-alive never breaks an event",
   },

@@ -19,7 +19,12 @@ import {
   buildUpstreamHeaders,
   type UpstreamIdentity,
 } from "./codex/request.ts";
-import { observeStream, type StreamObservation } from "./codex/observe.ts";
+import {
+  type CompletedEvent,
+  completedEventOf,
+  observeStream,
+  type StreamObservation,
+} from "./codex/observe.ts";
 import type { Watchdog, WatchEntry } from "./watchdog.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
 import type {
@@ -90,8 +95,15 @@ export interface RelayOutcome {
   usageLimit?: UsageLimit;
   /** The failure the backend reported inside the stream (`response.failed` or `error`), if any. */
   failure?: RelayError;
-  /** With `keepOutput`: the final Response object (output rebuilt when the backend sent it empty). */
-  final?: Record<string, unknown>;
+  /**
+   * With `keepOutput`, when the stream completed: the final Response object
+   * (already parsed, or rebuilt when the backend sent its output empty), or
+   * the completed event as bytes (not parsed: most stored responses are
+   * never referred to).
+   */
+  final?: { response: Record<string, unknown> } | {
+    event: CompletedEvent;
+  };
 }
 
 /** How an open exchange is answered. */
@@ -100,8 +112,6 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   /** Pause between keep-alive comments to a streaming buyer while the stream is silent (0 or unset: none). */
   keepAliveMs?: number;
-  /** The watchdog that times the keep-alives. */
-  watchdog?: Watchdog;
   /** Rebuild and return the final Response object (to store the turn). */
   keepOutput?: boolean;
   /** Extra headers of the answer, e.g. the dropped parameters. */
@@ -139,6 +149,16 @@ export interface OpenUpstream {
   deadline: number;
   /** Whether the deadline passed (the fetch was then aborted). */
   readonly timedOut: boolean;
+  /**
+   * A chunk arrived at `now`: the silence starts again (and, with a
+   * keep-alive, whether the stream now stands between two events).
+   */
+  moved(now: number, chunk: Uint8Array): void;
+  /**
+   * While the stream is silent, calls `ping` every `everyMs` when it stands
+   * between two events; the idle timeout still ends a dead stream.
+   */
+  keepAlive(everyMs: number, ping: () => void): void;
   /** Whether the exchange was aborted: timed out, or the buyer went away. */
   readonly aborted: boolean;
   /** The reader of `body` while it is read, so that an abort can cancel it. */
@@ -163,8 +183,16 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
   body: ReadableStream<Uint8Array> | null = null;
   accountId = "";
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
+  /** The next deadline watched: the idle end, or the next keep-alive when earlier. */
   deadline: number;
   timedOut = false;
+  /** Longest silence inside the stream, in ms (0 before the stream). */
+  idleMs = 0;
+  /** When the current silence ends the stream (ms since the epoch). */
+  #idleAt = 0;
+  #everyMs = 0;
+  #ping: (() => void) | undefined;
+  #atBoundary = true;
   readonly #watchdog: Watchdog;
   readonly #signal: AbortSignal | undefined;
 
@@ -184,8 +212,34 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
     return this.controller.signal.aborted;
   }
 
-  /** The deadline passed: abort the fetch. */
+  moved(now: number, chunk: Uint8Array): void {
+    this.#idleAt = now + this.idleMs;
+    if (this.#everyMs === 0) {
+      this.deadline = this.#idleAt;
+      return;
+    }
+    this.#atBoundary = endsWithBlankLine(chunk);
+    this.deadline = Math.min(this.#idleAt, now + this.#everyMs);
+  }
+
+  keepAlive(everyMs: number, ping: () => void): void {
+    this.#everyMs = everyMs;
+    this.#ping = ping;
+    this.#idleAt = this.deadline;
+    this.deadline = Math.min(this.#idleAt, Date.now() + everyMs);
+  }
+
+  /** A deadline passed: a keep-alive is due, or the fetch is aborted. */
   onExpire(): void {
+    const now = Date.now();
+    if (this.#ping && now < this.#idleAt) {
+      // A comment in the middle of an event would break it: wait for the
+      // next boundary (the idle timeout still bounds a dead upstream).
+      if (this.#atBoundary) this.#ping();
+      this.deadline = Math.min(this.#idleAt, now + this.#everyMs);
+      this.#watchdog.add(this);
+      return;
+    }
     this.timedOut = true;
     this.#abort(undefined);
   }
@@ -324,6 +378,7 @@ export async function openUpstream(
     if (response.ok) {
       // From here the same deadline bounds silence inside the stream; the
       // buyer's abort stays wired to this exchange while it streams.
+      exchange.idleMs = context.idleTimeoutMs;
       exchange.deadline = Date.now() + context.idleTimeoutMs;
       exchange.body = response.body;
       exchange.accountId = token.accountId;
@@ -425,7 +480,7 @@ async function readUpstream(
   upstream: OpenUpstream,
   idleTimeoutMs: number,
   forward: ((chunk: Uint8Array) => boolean) | undefined,
-  keepAlive?: KeepAlive,
+  keepAlive?: KeepAliveTally,
 ): Promise<ReadResult> {
   const chunks = keepAlive?.chunks ?? [];
   let total = 0;
@@ -447,9 +502,7 @@ async function readUpstream(
           finished: true,
         };
       }
-      const now = Date.now();
-      upstream.deadline = now + idleTimeoutMs;
-      if (keepAlive) keepAlive.moved(now, value);
+      upstream.moved(Date.now(), value);
       chunks.push(value);
       total += value.byteLength;
       if (forward && !forward(value)) {
@@ -487,58 +540,12 @@ async function readUpstream(
 /** The SSE comment a silent stream sends so that the buyer's idle timer does not end it. */
 const KEEP_ALIVE = new TextEncoder().encode(": keep-alive\n\n");
 
-/**
- * The keep-alive of one streaming exchange: a watchdog entry whose deadline
- * is `everyMs` after the last chunk. When it passes while the stream stands
- * between two events, a `: keep-alive` comment goes to the buyer (and into
- * the body the node bills from, where comments are ignored).
- */
-class KeepAlive implements WatchEntry {
-  deadline: number;
+/** The keep-alives a stream sent: they go into its body in order. */
+interface KeepAliveTally {
   /** The chunks of the stream, keep-alives included, in the order sent. */
-  readonly chunks: Uint8Array[] = [];
+  chunks: Uint8Array[];
   /** Bytes of the keep-alives sent. */
-  bytes = 0;
-  #atBoundary = true;
-  #stopped = false;
-  readonly #watchdog: Watchdog;
-  readonly #everyMs: number;
-  readonly #send: (data: Uint8Array) => boolean;
-
-  constructor(
-    watchdog: Watchdog,
-    everyMs: number,
-    send: (data: Uint8Array) => boolean,
-  ) {
-    this.#watchdog = watchdog;
-    this.#everyMs = everyMs;
-    this.#send = send;
-    this.deadline = Date.now() + everyMs;
-    watchdog.add(this);
-  }
-
-  /** A chunk arrived at `now`: the silence starts again. */
-  moved(now: number, chunk: Uint8Array): void {
-    this.deadline = now + this.#everyMs;
-    this.#atBoundary = endsWithBlankLine(chunk);
-  }
-
-  onExpire(): void {
-    if (this.#stopped) return;
-    // A comment in the middle of an event would break it: wait for the
-    // next boundary (the idle timeout still bounds a dead upstream).
-    if (this.#atBoundary && this.#send(KEEP_ALIVE)) {
-      this.chunks.push(KEEP_ALIVE);
-      this.bytes += KEEP_ALIVE.byteLength;
-    }
-    this.deadline = Date.now() + this.#everyMs;
-    this.#watchdog.add(this);
-  }
-
-  stop(): void {
-    this.#stopped = true;
-    this.#watchdog.unwatch(this);
-  }
+  bytes: number;
 }
 
 /** Whether a chunk ends with the blank line that closes an SSE event. */
@@ -634,9 +641,17 @@ export async function streamToHost(
     open = false;
   }
   const started = open;
-  const keepAlive = open && options.keepAliveMs && options.watchdog
-    ? new KeepAlive(options.watchdog, options.keepAliveMs, send)
-    : undefined;
+  let keepAlive: KeepAliveTally | undefined;
+  if (open && options.keepAliveMs) {
+    const tally: KeepAliveTally = { chunks: [], bytes: 0 };
+    keepAlive = tally;
+    upstream.keepAlive(options.keepAliveMs, () => {
+      if (send(KEEP_ALIVE)) {
+        tally.chunks.push(KEEP_ALIVE);
+        tally.bytes += KEEP_ALIVE.byteLength;
+      }
+    });
+  }
   const translator = options.translator;
   const sent: Uint8Array[] = [];
   const forward = translator
@@ -650,11 +665,13 @@ export async function streamToHost(
   const read = open
     ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
     : await cancelled(upstream);
-  keepAlive?.stop();
   if (read.finished) upstream.release();
   else upstream.cancel();
   let body = concat(read.chunks, read.total);
-  const seen = observeStream(body, { needOutput: options.keepOutput });
+  const completed = options.keepOutput ? completedEventOf(body) : undefined;
+  const seen = observeStream(body, {
+    needOutput: options.keepOutput && completed === undefined,
+  });
   if (translator) {
     const tail = translator.finish(
       seen.terminal === undefined ? streamFailure(read) : undefined,
@@ -702,7 +719,14 @@ export async function streamToHost(
     },
     usageLimit: reported?.usageLimit,
     failure: reported?.error,
-    final: options.keepOutput ? finalResponse(seen) : undefined,
+    final: !options.keepOutput ? undefined : completed
+      ? {
+        event: {
+          data: completed.data.slice(),
+          responseId: completed.responseId,
+        },
+      }
+      : finalResponse(seen),
   };
 }
 
@@ -761,7 +785,7 @@ export async function aggregateToResponse(
     usageLimit: result.kind === "error" ? result.usageLimit : undefined,
     failure: result.kind === "error" ? result.error : undefined,
     final: options.keepOutput && result.kind === "response"
-      ? result.response
+      ? { response: result.response }
       : undefined,
   };
 }
@@ -769,8 +793,8 @@ export async function aggregateToResponse(
 /** The completed Response object of a finished stream, if it completed. */
 function finalResponse(
   seen: StreamObservation,
-): Record<string, unknown> | undefined {
+): { response: Record<string, unknown> } | undefined {
   if (seen.terminal !== "response.completed") return undefined;
   const result = seen.result();
-  return result.kind === "response" ? result.response : undefined;
+  return result.kind === "response" ? { response: result.response } : undefined;
 }

@@ -553,3 +553,81 @@ describe("ResponseStore with real clients' requests", () => {
     assert.equal(items[1].encrypted_content, `gAAAA-${reference.id}`);
   });
 });
+
+describe("ResponseStore: turns kept as bytes", () => {
+  const encoder = new TextEncoder();
+  function raw(id: string, text: string, reasoningId?: string) {
+    const output: unknown[] = [];
+    if (reasoningId) {
+      output.push({
+        id: reasoningId,
+        type: "reasoning",
+        summary: [],
+        encrypted_content: `gAAAA-${reasoningId}`,
+      });
+    }
+    output.push({
+      id: `msg_${id}`,
+      type: "message",
+      role: "assistant",
+      content: [{ type: "output_text", text }],
+    });
+    return {
+      responseId: id,
+      request: encoder.encode(
+        JSON.stringify({ model: "gpt-5.4", input: `Question before ${id}` }),
+      ),
+      response: encoder.encode(
+        JSON.stringify({
+          type: "response.completed",
+          response: { id, object: "response", output },
+        }),
+      ),
+    };
+  }
+
+  it("expands previous_response_id from a raw turn, read only then", () => {
+    const store = new ResponseStore();
+    assert.equal(store.putRaw("a", raw("resp_r1", "Answer one")), true);
+    const next = store.expand("a", {
+      model: "gpt-5.4",
+      input: "Next",
+      previous_response_id: "resp_r1",
+    });
+    const text = JSON.stringify(next.body.input);
+    assert.ok(
+      text.indexOf("Question before resp_r1") < text.indexOf("Answer one") &&
+        text.indexOf("Answer one") < text.indexOf("Next"),
+      text,
+    );
+  });
+
+  it("fills an item_reference from a raw turn of the same buyer only", () => {
+    const store = new ResponseStore();
+    store.putRaw("a", raw("resp_r2", "Two", "rs_r2"));
+    const filled = store.expand("a", {
+      model: "gpt-5.4",
+      input: [{ type: "item_reference", id: "rs_r2" }],
+    });
+    assert.equal(filled.filledItems, 1);
+    assert.equal(
+      (filled.body.input as Record<string, unknown>[])[0].encrypted_content,
+      "gAAAA-rs_r2",
+    );
+    const other = store.expand("b", {
+      model: "gpt-5.4",
+      input: [{ type: "item_reference", id: "rs_r2" }],
+    });
+    assert.equal(other.filledItems, 0);
+    assert.equal(other.droppedItems, 1);
+  });
+
+  it("stays within its byte bound under 10,000 raw turns", () => {
+    const store = new ResponseStore({ maxBytes: 2 * 1024 * 1024 });
+    for (let i = 0; i < 10_000; i++) {
+      store.putRaw(`buyer-${i % 7}`, raw(`resp_b${i}`, "x".repeat(200)));
+      assert.ok(store.bytes <= store.maxBytes);
+    }
+    assert.ok(store.size > 100 && store.size < 10_000, `${store.size} kept`);
+  });
+});

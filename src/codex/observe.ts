@@ -162,7 +162,10 @@ export function observeStream(
   return {
     terminal,
     get usage() {
-      return aggregated().usage;
+      // Once the event is parsed anyway, its usage is there; else only the
+      // usage object is cut out of the bytes, not the whole Response.
+      if (aggregator) return aggregator.usage;
+      return usageAt(body, start) ?? aggregated().usage;
     },
     result: () => aggregated().result(),
     pendingBytes: 0,
@@ -171,6 +174,132 @@ export function observeStream(
     },
     responseId: undefined,
   };
+}
+
+const USAGE_KEY = new TextEncoder().encode('"usage":{');
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+const decoder = new TextDecoder();
+
+/**
+ * The `usage` object of the terminal event at `start`, read without parsing
+ * the Response around it (whose `output` holds the whole answer): the last
+ * `"usage":{` of the event, outside any string, to its closing brace.
+ * Undefined when it is not found or does not parse as an object with
+ * `input_tokens` (the caller then parses the whole event).
+ *
+ * @example
+ * ```ts
+ * import { usageAt } from "./observe.ts";
+ * const body = new TextEncoder().encode(
+ *   'event: response.completed\ndata: {"type":"response.completed","response":{"output":[],"usage":{"input_tokens":1,"output_tokens":2}}}\n\n',
+ * );
+ * console.log(usageAt(body, 0)); // { input_tokens: 1, output_tokens: 2 }
+ * ```
+ */
+export function usageAt(
+  body: Uint8Array,
+  start: number,
+): Record<string, unknown> | undefined {
+  let at = body.lastIndexOf(USAGE_KEY[0], body.length - 1);
+  while (at >= start) {
+    if (matchesAt(body, at, USAGE_KEY) && body[at - 1] !== BACKSLASH) break;
+    at = at === 0 ? -1 : body.lastIndexOf(QUOTE, at - 1);
+  }
+  if (at < start) return undefined;
+  const from = at + USAGE_KEY.length - 1;
+  let depth = 0;
+  let inString = false;
+  for (let i = from; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) {
+      inString = true;
+    } else if (byte === OPEN) {
+      depth++;
+    } else if (byte === CLOSE && --depth === 0) {
+      try {
+        const usage = JSON.parse(decoder.decode(body.subarray(from, i + 1)));
+        return usage !== null && typeof usage === "object" &&
+            typeof usage.input_tokens === "number"
+          ? usage
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+function matchesAt(body: Uint8Array, at: number, bytes: Uint8Array): boolean {
+  if (at + bytes.length > body.length) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    if (body[at + i] !== bytes[i]) return false;
+  }
+  return true;
+}
+
+const DATA_LINE = new TextEncoder().encode("\ndata: ");
+const RESPONSE_ID = new TextEncoder().encode('"response":{"id":"');
+const EMPTY_OUTPUT = new TextEncoder().encode('"output":[]');
+
+/** The terminal event of a completed stream, as bytes, for keeping it unread. */
+export interface CompletedEvent {
+  /** The event's data (the JSON of `{"type":"response.completed","response":{...}}`). */
+  data: Uint8Array;
+  /** The Response's id. */
+  responseId: string;
+}
+
+/**
+ * The `response.completed` event that ends `body`, as bytes, without
+ * parsing it: its one `data:` line and the Response's id (the backend
+ * writes `"response":{"id":"…"` first). Undefined when the body does not end
+ * with that event in that form, when its `output` is empty (it must be
+ * rebuilt from the streamed items) or when its data spans several lines.
+ *
+ * @example
+ * ```ts
+ * import { completedEventOf } from "./observe.ts";
+ * const body = new TextEncoder().encode(
+ *   'event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}]}}\n\n',
+ * );
+ * console.log(completedEventOf(body)?.responseId); // "resp_1"
+ * ```
+ */
+export function completedEventOf(body: Uint8Array): CompletedEvent | undefined {
+  if (!endsWithBlankLine(body)) return undefined;
+  const start = lastEventStart(body);
+  if (terminalEventAt(body, start) !== "response.completed") return undefined;
+  const dataAt = indexOf(body, DATA_LINE, start);
+  if (dataAt < 0) return undefined;
+  const from = dataAt + DATA_LINE.length;
+  let end = body.length;
+  while (end > from && (body[end - 1] === LF || body[end - 1] === CR)) end--;
+  const data = body.subarray(from, end);
+  if (data.includes(LF) || indexOf(data, EMPTY_OUTPUT, 0) >= 0) {
+    return undefined;
+  }
+  const idAt = indexOf(data, RESPONSE_ID, 0);
+  if (idAt < 0) return undefined;
+  const idFrom = idAt + RESPONSE_ID.length;
+  const idEnd = data.indexOf(QUOTE, idFrom);
+  if (idEnd <= idFrom || idEnd - idFrom > 200) return undefined;
+  return { data, responseId: decoder.decode(data.subarray(idFrom, idEnd)) };
+}
+
+function indexOf(body: Uint8Array, bytes: Uint8Array, from: number): number {
+  let at = body.indexOf(bytes[0], from);
+  while (at >= 0) {
+    if (matchesAt(body, at, bytes)) return at;
+    at = body.indexOf(bytes[0], at + 1);
+  }
+  return -1;
 }
 
 const TERMINAL_LINES: [string, Uint8Array][] = [...TERMINAL_EVENTS].map((

@@ -16,7 +16,7 @@ import {
   upstreamSessionId,
 } from "../codex/request.ts";
 import type { ProviderSettings } from "../config.ts";
-import { chatToResponsesRequest } from "../protocols/chat_request.ts";
+import type { ChatTranslation } from "../protocols/chat_request.ts";
 import type { Route } from "./routes.ts";
 import type { SerializedHttpRequest } from "../host_types.ts";
 import type { UpstreamRequest } from "../relay.ts";
@@ -34,6 +34,12 @@ export interface TurnToStore {
   scope: string;
   /** The turn's own input items. */
   input: readonly unknown[];
+  /**
+   * The request's body (decoded), when its `input` is exactly the turn's own
+   * input (nothing was filled from the store): the turn can then be kept as
+   * bytes, unread until referred to.
+   */
+  request?: Uint8Array;
   /** The response the turn continued, if any. */
   previousResponseId?: string;
 }
@@ -128,10 +134,13 @@ export async function prepareRequest(
   const buyer = readRequestJson(body, settings.maxBodyBytes);
   let value = buyer.value;
   let toStore: TurnToStore | undefined;
-  let chat: ReturnType<typeof chatToResponsesRequest> | undefined;
+  let chat: ChatTranslation | undefined;
   if (route === "chat_completions") {
     // Chat Completions keeps no state on OpenAI either: nothing to expand
-    // or store.
+    // or store. The translation is loaded with the first such request.
+    const { chatToResponsesRequest } = await import(
+      "../protocols/chat_request.ts"
+    );
     chat = chatToResponsesRequest(value);
     value = chat.body;
   } else if (store) {
@@ -143,6 +152,9 @@ export async function prepareRequest(
     // conversation each turn).
     if (store.enabled && buyer.value.store !== false) {
       toStore = { scope, input: expanded.turnInput };
+      if (expanded.filledItems === 0 && expanded.droppedItems === 0) {
+        toStore.request = body;
+      }
       if (expanded.previousResponseId !== undefined) {
         toStore.previousResponseId = expanded.previousResponseId;
       }

@@ -9,11 +9,10 @@
 
 import { homedir } from "node:os";
 import { dirname } from "node:path";
-import { resolveLogins } from "../auth/accounts.ts";
 import { createTokenSource } from "../auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
-import { readUsage, type UsageReport } from "../codex/usage.ts";
+import type { UsageReport } from "../codex/usage.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
@@ -36,8 +35,6 @@ import {
   streamToHost,
 } from "../relay.ts";
 import { ResponseStore } from "../state/response_store.ts";
-import { responseToChatCompletion } from "../protocols/chat_response.ts";
-import { ChatStreamTranslator } from "../protocols/chat_stream.ts";
 import { Metrics } from "../metrics.ts";
 import { Watchdog } from "../watchdog.ts";
 import { maskEmail } from "../cli/mask.ts";
@@ -293,12 +290,15 @@ export function createProvider(
   /** The logins, found on first use: the rule looks at the file system. */
   function logins(): Promise<LoginPool> | LoginPool {
     if (pool) return pool;
-    resolving ??= resolveLogins({
-      authFile: settings.authFiles.join(","),
-      home: settings.home,
-      codexHome: dirname(settings.codexAuthFile),
-      homeDir: homedir(),
-    }).then((found) => {
+    // The rules (and the account folders) are loaded when first needed.
+    resolving ??= import("../auth/accounts.ts").then(({ resolveLogins }) =>
+      resolveLogins({
+        authFile: settings.authFiles.join(","),
+        home: settings.home,
+        codexHome: dirname(settings.codexAuthFile),
+        homeDir: homedir(),
+      })
+    ).then((found) => {
       rule = found.rule;
       pool ??= addLogins(found.logins.map((login) =>
         new Login(
@@ -336,8 +336,26 @@ export function createProvider(
   }
 
   /** Keeps a completed turn for later turns that refer to it. */
-  function storeTurn(turn: TurnToStore, response: Record<string, unknown>) {
-    if (typeof response.id !== "string" || !Array.isArray(response.output)) {
+  function storeTurn(
+    turn: TurnToStore,
+    final: NonNullable<RelayOutcome["final"]>,
+  ) {
+    if ("event" in final && turn.request) {
+      store.putRaw(turn.scope, {
+        responseId: final.event.responseId,
+        request: turn.request,
+        response: final.event.data,
+        previousResponseId: turn.previousResponseId,
+      });
+      return;
+    }
+    const response = "response" in final
+      ? final.response
+      : parseResponse(final.event.data);
+    if (
+      !response || typeof response.id !== "string" ||
+      !Array.isArray(response.output)
+    ) {
       return;
     }
     store.put(turn.scope, {
@@ -458,20 +476,26 @@ export function createProvider(
     const how: RelayOptions = {
       idleTimeoutMs: settings.idleTimeoutMs,
       keepAliveMs: settings.keepAliveMs,
-      watchdog,
       keepOutput: prepared.store !== undefined,
     };
     if (prepared.dropped.length > 0) {
       how.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
     }
     if (prepared.chat) {
+      // Loaded with the first Chat Completions request (cold start).
       const model = prepared.service;
       if (prepared.stream) {
+        const { ChatStreamTranslator } = await import(
+          "../protocols/chat_stream.ts"
+        );
         how.translator = new ChatStreamTranslator({
           model,
           includeUsage: prepared.chat.includeUsage,
         });
       } else {
+        const { responseToChatCompletion } = await import(
+          "../protocols/chat_response.ts"
+        );
         how.convert = (response) =>
           responseToChatCompletion(response, { model });
       }
@@ -505,19 +529,22 @@ export function createProvider(
     const named: { service?: string } = {};
     let route = "none";
     const finish = (outcome: RelayOutcome, code?: string) => {
-      const entry: RequestLogEntry = {
-        requestId: req.requestId,
-        method: req.method,
-        path,
-        service: named.service,
-        status: outcome.response.statusCode,
-        code,
-        durationMs: Date.now() - started,
-        usage: outcome.usage,
-      };
-      options.onRequestDone?.(entry);
-      count(route, entry, outcome);
-      if (settings.log === "requests") log(requestLine(entry));
+      const status = outcome.response.statusCode;
+      count(route, status, code ?? outcome.failure?.code, outcome.usage);
+      if (options.onRequestDone || settings.log === "requests") {
+        const entry: RequestLogEntry = {
+          requestId: req.requestId,
+          method: req.method,
+          path,
+          service: named.service,
+          status,
+          code,
+          durationMs: Date.now() - started,
+          usage: outcome.usage,
+        };
+        options.onRequestDone?.(entry);
+        if (settings.log === "requests") log(requestLine(entry));
+      }
       return outcome.response;
     };
     const fail = (error: RelayError) =>
@@ -569,31 +596,29 @@ export function createProvider(
   /** Counts a finished request and its tokens. */
   function count(
     route: string,
-    entry: RequestLogEntry,
-    outcome: RelayOutcome,
+    status: number,
+    code: string | undefined,
+    usage: Record<string, unknown> | undefined,
   ): void {
     metrics.count("openai_responses_requests_total", {
       route,
-      status: String(entry.status),
-      code: entry.code ?? outcome.failure?.code ?? "",
+      status: String(status),
+      code: code ?? "",
     });
-    const usage = outcome.usage;
     if (!usage) return;
     const input = usage.input_tokens_details as Record<string, unknown> | null;
     const output = usage.output_tokens_details as
       | Record<string, unknown>
       | null;
-    for (
-      const [kind, value] of [
-        ["input", usage.input_tokens],
-        ["output", usage.output_tokens],
-        ["cached", input?.cached_tokens],
-        ["reasoning", output?.reasoning_tokens],
-      ] as const
-    ) {
-      if (typeof value === "number" && value > 0) {
-        metrics.count("openai_responses_tokens_total", { kind }, value);
-      }
+    countTokens("input", usage.input_tokens);
+    countTokens("output", usage.output_tokens);
+    countTokens("cached", input?.cached_tokens);
+    countTokens("reasoning", output?.reasoning_tokens);
+  }
+
+  function countTokens(kind: string, value: unknown): void {
+    if (typeof value === "number" && value > 0) {
+      metrics.count("openai_responses_tokens_total", { kind }, value);
     }
   }
 
@@ -608,12 +633,14 @@ export function createProvider(
   ): Promise<{ usage?: UsageReport; error?: string }> {
     const cached = usageCache.get(login);
     if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
-    const result = login.tokens.getToken().then(
-      (token) =>
-        readUsage(settings.baseUrl, token, {
-          fetch: options.fetch,
-          identity: base.identity,
-        }),
+    const result = Promise.all([
+      login.tokens.getToken(),
+      import("../codex/usage.ts"),
+    ]).then(([token, { readUsage }]) =>
+      readUsage(settings.baseUrl, token, {
+        fetch: options.fetch,
+        identity: base.identity,
+      })
     ).then(
       (usage): { usage?: UsageReport; error?: string } => ({ usage }),
       (error): { usage?: UsageReport; error?: string } => ({
@@ -779,6 +806,18 @@ export function createProvider(
       return { current: full ? max : capacity.inFlight, max };
     },
   };
+}
+
+/** The Response of a completed event's data, or undefined. */
+function parseResponse(
+  data: Uint8Array,
+): Record<string, unknown> | undefined {
+  try {
+    const event = JSON.parse(new TextDecoder().decode(data));
+    return event?.response;
+  } catch {
+    return undefined;
+  }
 }
 
 /** How long what the usage endpoint said is reused, in milliseconds. */

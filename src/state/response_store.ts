@@ -100,6 +100,8 @@ interface Scope {
   readonly responses: Map<string, Entry>;
   /** Item id -> the newest entry holding an item with that id. */
   readonly items: Map<string, Entry>;
+  /** Entries kept as raw bytes, not yet read (their items are not indexed). */
+  readonly unread: Set<Entry>;
 }
 
 interface Entry {
@@ -107,15 +109,38 @@ interface Entry {
   readonly responseId: string;
   readonly previousResponseId: string | undefined;
   /** The items' JSON texts joined with commas: input, then output. */
-  readonly json: string;
+  json: string;
   /** End offset in `json` of each item. */
-  readonly ends: readonly number[];
-  readonly inputCount: number;
+  ends: readonly number[];
+  inputCount: number;
   /** Each item's id (`undefined` when it has none). */
-  readonly ids: readonly (string | undefined)[];
-  readonly bytes: number;
+  ids: readonly (string | undefined)[];
+  bytes: number;
   lastUsed: number;
+  /** A turn kept as it came ({@linkcode ResponseStore.putRaw}), until first read. */
+  raw?: { request: string; response: string };
 }
+
+/**
+ * A finished turn as bytes, for {@linkcode ResponseStore.putRaw}: read only
+ * when a later turn refers to it, so that a response nobody refers back to
+ * costs a copy of its bytes and no parsing.
+ */
+export interface RawTurn {
+  /** The backend's `response.id`. */
+  responseId: string;
+  /** The buyer's request body (JSON): the turn's input is its `input`. */
+  request: Uint8Array;
+  /** The final Response object as JSON, or the data of the terminal event that carries it. */
+  response: Uint8Array;
+  /** The `previous_response_id` the turn continued. */
+  previousResponseId?: string;
+}
+
+/** Bytes counted per raw entry besides its two texts. */
+const RAW_OVERHEAD = 256;
+
+const rawDecoder = new TextDecoder();
 
 /** A character beyond Latin-1: one makes a string take two bytes a character. */
 const TWO_BYTE = /[\u0100-\uffff]/;
@@ -302,7 +327,12 @@ export class ResponseStore {
     let state = this.#scopes.get(scope);
     if (state === undefined) {
       if (bytes + SCOPE_OVERHEAD > this.maxBytes) return false;
-      state = { name: scope, responses: new Map(), items: new Map() };
+      state = {
+        name: scope,
+        responses: new Map(),
+        items: new Map(),
+        unread: new Set(),
+      };
       this.#scopes.set(scope, state);
       this.#bytes += SCOPE_OVERHEAD;
     }
@@ -326,6 +356,150 @@ export class ResponseStore {
       this.#remove(oldest);
     }
     return true;
+  }
+
+  /**
+   * Keeps a finished turn as it came, as bytes (copies of them): nothing is
+   * parsed until a later turn of the scope refers to it (its id, or the id
+   * of one of its items). Otherwise like {@linkcode put}.
+   *
+   * @param scope the buyer
+   * @param turn the response id and the turn's bytes
+   * @returns whether the turn is kept
+   */
+  putRaw(scope: string, turn: RawTurn): boolean {
+    if (!this.enabled || turn.responseId === "") return false;
+    const now = this.#now();
+    this.#sweep(now);
+    // Kept as strings, not byte copies: a string holds no pointers for the
+    // garbage collector to follow, and many small buffers cost it more.
+    const raw = {
+      request: rawDecoder.decode(turn.request),
+      response: rawDecoder.decode(turn.response),
+    };
+    const bytes = RAW_OVERHEAD + stringBytes(raw.request) +
+      stringBytes(raw.response) + 2 * turn.responseId.length +
+      2 * (turn.previousResponseId?.length ?? 0);
+    if (bytes > this.maxBytes) return false;
+    const state = this.#scopeFor(scope, bytes);
+    if (state === undefined) return false;
+    const old = state.responses.get(turn.responseId);
+    if (old !== undefined) this.#remove(old);
+    const entry: Entry = {
+      scope: state,
+      responseId: turn.responseId,
+      previousResponseId: turn.previousResponseId,
+      json: "",
+      ends: [],
+      inputCount: 0,
+      ids: [],
+      bytes,
+      lastUsed: now,
+      raw,
+    };
+    state.responses.set(entry.responseId, entry);
+    state.unread.add(entry);
+    this.#recency.add(entry);
+    this.#bytes += bytes;
+    this.#evict();
+    return true;
+  }
+
+  #scopeFor(scope: string, bytes: number): Scope | undefined {
+    let state = this.#scopes.get(scope);
+    if (state === undefined) {
+      if (bytes + SCOPE_OVERHEAD > this.maxBytes) return undefined;
+      state = {
+        name: scope,
+        responses: new Map(),
+        items: new Map(),
+        unread: new Set(),
+      };
+      this.#scopes.set(scope, state);
+      this.#bytes += SCOPE_OVERHEAD;
+    }
+    return state;
+  }
+
+  #evict(): void {
+    for (const oldest of this.#recency) {
+      if (this.#bytes <= this.maxBytes) break;
+      this.#remove(oldest);
+    }
+  }
+
+  /**
+   * Reads a raw entry into items (and indexes their ids). An entry whose
+   * bytes do not read is removed; resolves with whether it is usable.
+   */
+  #read(entry: Entry): boolean {
+    const raw = entry.raw;
+    if (raw === undefined) return true;
+    entry.raw = undefined;
+    entry.scope.unread.delete(entry);
+    let input: readonly unknown[];
+    let output: unknown;
+    try {
+      input = turnItems(JSON.parse(raw.request).input);
+      const response = JSON.parse(raw.response);
+      output = isRecord(response) && isRecord(response.response)
+        ? response.response.output
+        : isRecord(response)
+        ? response.output
+        : undefined;
+    } catch {
+      this.#remove(entry);
+      return false;
+    }
+    const texts: string[] = [];
+    const ids: (string | undefined)[] = [];
+    const ends: number[] = [];
+    let length = 0;
+    let inputCount = 0;
+    let indexed = 0;
+    const lists: [readonly unknown[], boolean][] = [
+      [input, true],
+      [Array.isArray(output) ? output : [], false],
+    ];
+    for (const [list, isInput] of lists) {
+      for (const item of list) {
+        if (!isRecord(item) || item.type === "item_reference") continue;
+        const text = JSON.stringify(item);
+        texts.push(text);
+        length += (texts.length > 1 ? 1 : 0) + text.length;
+        ends.push(length);
+        const id = typeof item.id === "string" && item.id !== ""
+          ? item.id
+          : undefined;
+        ids.push(id);
+        if (id !== undefined) indexed += INDEXED_ID_OVERHEAD + 2 * id.length;
+        if (isInput) inputCount++;
+      }
+    }
+    entry.json = texts.join(",");
+    entry.ends = ends;
+    entry.ids = ids;
+    entry.inputCount = inputCount;
+    const bytes = ENTRY_OVERHEAD + stringBytes(entry.json) +
+      ITEM_OVERHEAD * texts.length + indexed +
+      2 * entry.responseId.length +
+      2 * (entry.previousResponseId?.length ?? 0);
+    this.#bytes += bytes - entry.bytes;
+    entry.bytes = bytes;
+    for (const id of ids) {
+      if (id !== undefined && !entry.scope.items.has(id)) {
+        entry.scope.items.set(id, entry);
+      }
+    }
+    this.#evict();
+    return this.#recency.has(entry);
+  }
+
+  /** Reads every raw entry of a scope, newest last, so that its items are indexed. */
+  #readAll(state: Scope | undefined): void {
+    if (state === undefined || state.unread.size === 0) return;
+    const entries = [...state.unread].reverse();
+    for (const entry of entries) this.#read(entry);
   }
 
   /**
@@ -452,7 +626,10 @@ export class ResponseStore {
       filledItems: 0,
       droppedItems: 0,
     };
-    if (fill) result.turnInput = this.#fill(state, input, now, result);
+    if (fill) {
+      this.#readAll(state);
+      result.turnInput = this.#fill(state, input, now, result);
+    }
     const items: unknown[] = [];
     if (typeof previous === "string") {
       result.previousResponseId = previous;
@@ -487,7 +664,10 @@ export class ResponseStore {
       id = chain[chain.length - 1].previousResponseId
     ) {
       seen.add(id);
-      const entry = this.#lookup(state?.responses.get(id), now);
+      const found = this.#lookup(state?.responses.get(id), now);
+      const entry = found !== undefined && this.#read(found)
+        ? found
+        : undefined;
       if (entry === undefined) {
         throw this.#notFound(responseId, id === responseId ? undefined : id);
       }
@@ -588,6 +768,7 @@ export class ResponseStore {
     if (!this.#recency.delete(entry)) return;
     this.#bytes -= entry.bytes;
     const state = entry.scope;
+    state.unread.delete(entry);
     if (state.responses.get(entry.responseId) === entry) {
       state.responses.delete(entry.responseId);
     }
