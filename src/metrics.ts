@@ -38,7 +38,11 @@ interface Histogram {
   count: number;
 }
 
+/** Label values that need escaping (most never do: codes, routes, labels). */
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escapeValue(value: string): string {
+  if (!NEEDS_ESCAPE.test(value)) return value;
   return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(
     /"/g,
     '\\"',
@@ -139,9 +143,11 @@ export class Metrics {
       };
       series.set(key, histogram);
     }
-    LATENCY_BUCKETS.forEach((bound, index) => {
-      if (seconds <= bound) histogram.buckets[index]++;
-    });
+    const buckets = histogram.buckets;
+    for (let index = LATENCY_BUCKETS.length - 1; index >= 0; index--) {
+      if (seconds > LATENCY_BUCKETS[index]) break;
+      buckets[index]++;
+    }
     histogram.sum += seconds;
     histogram.count++;
   }

@@ -40,6 +40,7 @@ function provider() {
     tokenSource: fixedTokens("acct_test", TOKEN),
     random: () => 0,
     onLog: () => {},
+    metrics: true,
   });
 }
 
@@ -167,5 +168,20 @@ describe("health with the usage endpoint", () => {
     } finally {
       backend.setAccountUsage(undefined, "acct_test");
     }
+  });
+});
+
+describe("metrics off by default", () => {
+  it("counts nothing in a provider created without metrics (a seller node never reads them)", async () => {
+    const p = createProvider({
+      OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+      ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
+    }, { tokenSource: fixedTokens("acct_test", TOKEN), onLog: () => {} });
+    await callProvider(p, { body: { model: "gpt-5.4", input: "Hi" } });
+    const families = parsePrometheusTextFormat(p.metrics()) as Family[];
+    assert.equal(
+      family(families, "openai_responses_requests_total").metrics.length,
+      0,
+    );
   });
 });

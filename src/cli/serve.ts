@@ -113,6 +113,7 @@ export async function runServe(
     onWarning: (message) =>
       io.stderr(`warning: ${hideHome(message, io.homeDir)}\n`),
     onLog: (line) => io.stderr(`${hideHome(line, io.homeDir)}\n`),
+    metrics: true,
   });
   await provider.init();
   // On loopback the host check is the protection against DNS rebinding; it

@@ -90,6 +90,12 @@ export interface CreateProviderOptions {
    * line per finished request. Default: `console.log`.
    */
   onLog?: (line: string) => void;
+  /**
+   * Keep the numbers `metrics()` shows (default false: a seller node never
+   * reads them, and counting tokens means reading each answer's usage).
+   * `serve` turns it on for `GET /metrics`.
+   */
+  metrics?: boolean;
 }
 
 /** One login of a provider, as `/health`, `check` and the logs show it. */
@@ -258,6 +264,7 @@ export function createProvider(
   });
   const warnedModels = new Set<string>();
   const metrics = new Metrics();
+  const counting = options.metrics === true;
 
   let rule: LoginRule["rule"] = "token_source";
   let pool: LoginPool | undefined;
@@ -273,8 +280,12 @@ export function createProvider(
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>
           limitReached(login, resetsAt, accountId),
-        onRetry: (reason) =>
-          metrics.count("openai_responses_upstream_retries_total", { reason }),
+        onRetry: counting
+          ? (reason) =>
+            metrics.count("openai_responses_upstream_retries_total", {
+              reason,
+            })
+          : undefined,
       });
     }
     return new LoginPool(logins, {
@@ -305,11 +316,13 @@ export function createProvider(
           login.name,
           createTokenSource(login.authFile, {
             tokenUrl: settings.tokenUrl,
-            onRefresh: (outcome) =>
-              metrics.count("openai_responses_token_refreshes_total", {
-                login: login.name,
-                outcome,
-              }),
+            onRefresh: counting
+              ? (outcome) =>
+                metrics.count("openai_responses_token_refreshes_total", {
+                  login: login.name,
+                  outcome,
+                })
+              : undefined,
             onWarning: found.logins.length > 1
               ? (message) => warn(`${login.name}: ${message}`)
               : warn,
@@ -444,11 +457,13 @@ export function createProvider(
             prepared,
             signal ? { ...context, signal } : context,
           );
-          metrics.observe(
-            "openai_responses_upstream_first_byte_seconds",
-            {},
-            (performance.now() - asked) / 1000,
-          );
+          if (counting) {
+            metrics.observe(
+              "openai_responses_upstream_first_byte_seconds",
+              {},
+              (performance.now() - asked) / 1000,
+            );
+          }
         } catch (error) {
           const failure = asRelayError(error);
           if (several && await failOver(login, failure, prepared.model)) {
@@ -530,7 +545,9 @@ export function createProvider(
     let route = "none";
     const finish = (outcome: RelayOutcome, code?: string) => {
       const status = outcome.response.statusCode;
-      count(route, status, code ?? outcome.failure?.code, outcome.usage);
+      if (counting) {
+        count(route, status, code ?? outcome.failure?.code, outcome.usage);
+      }
       if (options.onRequestDone || settings.log === "requests") {
         const entry: RequestLogEntry = {
           requestId: req.requestId,
@@ -578,11 +595,13 @@ export function createProvider(
         callbacks,
         handleOptions?.signal,
       );
-      metrics.observe(
-        "openai_responses_request_duration_seconds",
-        {},
-        (Date.now() - started) / 1000,
-      );
+      if (counting) {
+        metrics.observe(
+          "openai_responses_request_duration_seconds",
+          {},
+          (Date.now() - started) / 1000,
+        );
+      }
       return finish(outcome);
     } catch (error) {
       const failure = asRelayError(error);
