@@ -98,8 +98,8 @@ export interface RelayOutcome {
   /**
    * With `keepOutput`, when the stream completed: the final Response object
    * (already parsed, or rebuilt when the backend sent its output empty), or
-   * the completed event as bytes (not parsed: most stored responses are
-   * never referred to).
+   * the completed event as bytes, a view into `response.body` (not parsed:
+   * most stored responses are never referred to).
    */
   final?: { response: Record<string, unknown> } | {
     event: CompletedEvent;
@@ -719,13 +719,12 @@ export async function streamToHost(
     },
     usageLimit: reported?.usageLimit,
     failure: reported?.error,
-    final: !options.keepOutput ? undefined : completed
-      ? {
-        event: {
-          data: completed.data.slice(),
-          responseId: completed.responseId,
-        },
-      }
+    // The completed event is a view into the resolved body (no copy: the
+    // store decodes it into a string at once).
+    final: !options.keepOutput
+      ? undefined
+      : completed
+      ? { event: completed }
       : finalResponse(seen),
   };
 }

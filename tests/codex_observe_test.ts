@@ -1,7 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ResponseAggregator, wantsEvent } from "../src/codex/aggregate.ts";
-import { lastEventStart, observeStream } from "../src/codex/observe.ts";
+import {
+  completedEventOf,
+  lastEventStart,
+  observeStream,
+} from "../src/codex/observe.ts";
 import { SseParser } from "../src/codex/sse.ts";
 
 const encoder = new TextEncoder();
@@ -76,6 +80,38 @@ describe("lastEventStart", () => {
   it("returns 0 for a single event", () => {
     assert.equal(lastEventStart(encoder.encode("event: a\ndata: 1\n\n")), 0);
     assert.equal(lastEventStart(new Uint8Array(0)), 0);
+  });
+});
+
+describe("completedEventOf", () => {
+  const decoder = new TextDecoder();
+
+  it("returns the completed event's data and the Response's id, unparsed", () => {
+    const body = answer();
+    const completed = completedEventOf(body);
+    assert.ok(completed);
+    assert.equal(completed.responseId, "resp_1");
+    const event = JSON.parse(decoder.decode(completed.data));
+    assert.equal(event.type, "response.completed");
+    assert.deepEqual(event.response.output, [MESSAGE]);
+    // A view into the body, not a copy.
+    assert.equal(completed.data.buffer, body.buffer);
+  });
+
+  it("refuses a completed event whose output is empty (it must be rebuilt)", () => {
+    assert.equal(completedEventOf(answer({ output: [] })), undefined);
+  });
+
+  it("keeps a completed event whose items hold empty arrays of their own", () => {
+    const item = { ...MESSAGE, content: [], annotations: [] };
+    const completed = completedEventOf(answer({ output: [item] }));
+    assert.equal(completed?.responseId, "resp_1");
+  });
+
+  it("refuses a stream that did not complete", () => {
+    assert.equal(completedEventOf(answer({ terminal: false })), undefined);
+    const cut = answer();
+    assert.equal(completedEventOf(cut.subarray(0, cut.length - 1)), undefined);
   });
 });
 

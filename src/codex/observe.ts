@@ -246,7 +246,27 @@ function matchesAt(body: Uint8Array, at: number, bytes: Uint8Array): boolean {
 
 const DATA_LINE = new TextEncoder().encode("\ndata: ");
 const RESPONSE_ID = new TextEncoder().encode('"response":{"id":"');
-const EMPTY_OUTPUT = new TextEncoder().encode('"output":[]');
+const OUTPUT_KEY = new TextEncoder().encode('"output":');
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+/**
+ * Whether `data` holds `"output":[]`. Found from its `[]` (brackets are few
+ * in a Response, quotes are many), then the key before it.
+ */
+function hasEmptyOutput(data: Uint8Array): boolean {
+  let at = data.indexOf(OPEN_BRACKET, OUTPUT_KEY.length);
+  while (at >= 0) {
+    if (
+      data[at + 1] === CLOSE_BRACKET &&
+      matchesAt(data, at - OUTPUT_KEY.length, OUTPUT_KEY)
+    ) {
+      return true;
+    }
+    at = data.indexOf(OPEN_BRACKET, at + 1);
+  }
+  return false;
+}
 
 /** The terminal event of a completed stream, as bytes, for keeping it unread. */
 export interface CompletedEvent {
@@ -282,7 +302,7 @@ export function completedEventOf(body: Uint8Array): CompletedEvent | undefined {
   let end = body.length;
   while (end > from && (body[end - 1] === LF || body[end - 1] === CR)) end--;
   const data = body.subarray(from, end);
-  if (data.includes(LF) || indexOf(data, EMPTY_OUTPUT, 0) >= 0) {
+  if (data.includes(LF) || hasEmptyOutput(data)) {
     return undefined;
   }
   const idAt = indexOf(data, RESPONSE_ID, 0);

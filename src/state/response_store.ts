@@ -124,7 +124,7 @@ interface Entry {
 /**
  * A finished turn as bytes, for {@linkcode ResponseStore.putRaw}: read only
  * when a later turn refers to it, so that a response nobody refers back to
- * costs a copy of its bytes and no parsing.
+ * costs a copy of its text and no parsing.
  */
 export interface RawTurn {
   /** The backend's `response.id`. */
@@ -147,9 +147,12 @@ const TWO_BYTE = /[\u0100-\uffff]/;
 
 /**
  * The memory a string takes in JavaScript engines (V8, JavaScriptCore):
- * one byte a character when every character is Latin-1, else two.
+ * one byte a character when every character is Latin-1, else two. Given
+ * the UTF-8 length of the text it was decoded from, an ASCII text (as long
+ * as its UTF-8) is known without looking at its characters.
  */
-function stringBytes(text: string): number {
+function stringBytes(text: string, utf8Length?: number): number {
+  if (utf8Length === text.length) return text.length;
   return TWO_BYTE.test(text) ? 2 * text.length : text.length;
 }
 
@@ -359,7 +362,8 @@ export class ResponseStore {
   }
 
   /**
-   * Keeps a finished turn as it came, as bytes (copies of them): nothing is
+   * Keeps a finished turn as it came, decoded into two strings (the
+   * caller's buffers are not kept, so they may be views of larger ones): nothing is
    * parsed until a later turn of the scope refers to it (its id, or the id
    * of one of its items). Otherwise like {@linkcode put}.
    *
@@ -377,8 +381,10 @@ export class ResponseStore {
       request: rawDecoder.decode(turn.request),
       response: rawDecoder.decode(turn.response),
     };
-    const bytes = RAW_OVERHEAD + stringBytes(raw.request) +
-      stringBytes(raw.response) + 2 * turn.responseId.length +
+    const bytes = RAW_OVERHEAD +
+      stringBytes(raw.request, turn.request.byteLength) +
+      stringBytes(raw.response, turn.response.byteLength) +
+      2 * turn.responseId.length +
       2 * (turn.previousResponseId?.length ?? 0);
     if (bytes > this.maxBytes) return false;
     const state = this.#scopeFor(scope, bytes);
