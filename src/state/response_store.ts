@@ -156,6 +156,48 @@ function stringBytes(text: string, utf8Length?: number): number {
   return TWO_BYTE.test(text) ? 2 * text.length : text.length;
 }
 
+/** A turn's items as one JSON text, with where each ends and its id. */
+interface SerializedItems {
+  /** The items' JSON joined with one comma: item i ends at `ends[i]`. */
+  json: string;
+  ends: number[];
+  ids: (string | undefined)[];
+  /** How many of the items are the turn's input (they come first). */
+  inputCount: number;
+  /** Bytes counted for the items besides their text: per item, per indexed id. */
+  bytes: number;
+}
+
+/** Serializes a turn's input and output items, leaving out references. */
+function serializeItems(
+  input: readonly unknown[],
+  output: readonly unknown[],
+): SerializedItems {
+  const texts: string[] = [];
+  const ends: number[] = [];
+  const ids: (string | undefined)[] = [];
+  let length = 0;
+  let inputCount = 0;
+  let bytes = 0;
+  for (const [list, isInput] of [[input, true], [output, false]] as const) {
+    for (const item of list) {
+      if (!isRecord(item) || item.type === "item_reference") continue;
+      const text = JSON.stringify(item);
+      texts.push(text);
+      length += (texts.length > 1 ? 1 : 0) + text.length;
+      ends.push(length);
+      const id = typeof item.id === "string" && item.id !== ""
+        ? item.id
+        : undefined;
+      ids.push(id);
+      bytes += ITEM_OVERHEAD;
+      if (id !== undefined) bytes += INDEXED_ID_OVERHEAD + 2 * id.length;
+      if (isInput) inputCount++;
+    }
+  }
+  return { json: texts.join(","), ends, ids, inputCount, bytes };
+}
+
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
 }
@@ -293,36 +335,8 @@ export class ResponseStore {
     if (turn.responseId === "") return false;
     const now = this.#now();
     this.#sweep(now);
-    const texts: string[] = [];
-    const ids: (string | undefined)[] = [];
-    const ends: number[] = [];
-    let length = 0;
-    let inputCount = 0;
-    let indexed = 0;
-    for (
-      const [list, isInput] of [[turn.input, true], [
-        turn.output,
-        false,
-      ]] as const
-    ) {
-      for (const item of list) {
-        if (!isRecord(item) || item.type === "item_reference") continue;
-        const text = JSON.stringify(item);
-        texts.push(text);
-        // Items are joined with one comma: item i ends at ends[i].
-        length += (texts.length > 1 ? 1 : 0) + text.length;
-        ends.push(length);
-        const id = typeof item.id === "string" && item.id !== ""
-          ? item.id
-          : undefined;
-        ids.push(id);
-        if (id !== undefined) indexed += INDEXED_ID_OVERHEAD + 2 * id.length;
-        if (isInput) inputCount++;
-      }
-    }
-    const json = texts.join(",");
-    const bytes = ENTRY_OVERHEAD + stringBytes(json) +
-      ITEM_OVERHEAD * texts.length + indexed +
+    const items = serializeItems(turn.input, turn.output);
+    const bytes = ENTRY_OVERHEAD + stringBytes(items.json) + items.bytes +
       2 * turn.responseId.length + 2 * (turn.previousResponseId?.length ?? 0);
     if (bytes > this.maxBytes) return false;
     const old = this.#scopes.get(scope)?.responses.get(turn.responseId);
@@ -343,15 +357,17 @@ export class ResponseStore {
       scope: state,
       responseId: turn.responseId,
       previousResponseId: turn.previousResponseId,
-      json,
-      ends,
-      inputCount,
-      ids,
+      json: items.json,
+      ends: items.ends,
+      inputCount: items.inputCount,
+      ids: items.ids,
       bytes,
       lastUsed: now,
     };
     state.responses.set(entry.responseId, entry);
-    for (const id of ids) if (id !== undefined) state.items.set(id, entry);
+    for (const id of items.ids) {
+      if (id !== undefined) state.items.set(id, entry);
+    }
     this.#recency.add(entry);
     this.#bytes += bytes;
     for (const oldest of this.#recency) {
@@ -457,42 +473,17 @@ export class ResponseStore {
       this.#remove(entry);
       return false;
     }
-    const texts: string[] = [];
-    const ids: (string | undefined)[] = [];
-    const ends: number[] = [];
-    let length = 0;
-    let inputCount = 0;
-    let indexed = 0;
-    const lists: [readonly unknown[], boolean][] = [
-      [input, true],
-      [Array.isArray(output) ? output : [], false],
-    ];
-    for (const [list, isInput] of lists) {
-      for (const item of list) {
-        if (!isRecord(item) || item.type === "item_reference") continue;
-        const text = JSON.stringify(item);
-        texts.push(text);
-        length += (texts.length > 1 ? 1 : 0) + text.length;
-        ends.push(length);
-        const id = typeof item.id === "string" && item.id !== ""
-          ? item.id
-          : undefined;
-        ids.push(id);
-        if (id !== undefined) indexed += INDEXED_ID_OVERHEAD + 2 * id.length;
-        if (isInput) inputCount++;
-      }
-    }
-    entry.json = texts.join(",");
-    entry.ends = ends;
-    entry.ids = ids;
-    entry.inputCount = inputCount;
-    const bytes = ENTRY_OVERHEAD + stringBytes(entry.json) +
-      ITEM_OVERHEAD * texts.length + indexed +
+    const items = serializeItems(input, Array.isArray(output) ? output : []);
+    entry.json = items.json;
+    entry.ends = items.ends;
+    entry.ids = items.ids;
+    entry.inputCount = items.inputCount;
+    const bytes = ENTRY_OVERHEAD + stringBytes(entry.json) + items.bytes +
       2 * entry.responseId.length +
       2 * (entry.previousResponseId?.length ?? 0);
     this.#bytes += bytes - entry.bytes;
     entry.bytes = bytes;
-    for (const id of ids) {
+    for (const id of items.ids) {
       if (id !== undefined && !entry.scope.items.has(id)) {
         entry.scope.items.set(id, entry);
       }
