@@ -622,6 +622,45 @@ describe("ResponseStore: turns kept as bytes", () => {
     assert.equal(other.droppedItems, 1);
   });
 
+  it("replaces a buyer's only raw turn by one of the same id, and finds the new one", () => {
+    const store = new ResponseStore();
+    assert.equal(store.putRaw("a", raw("resp_same", "First answer")), true);
+    const afterFirst = store.bytes;
+    assert.equal(store.putRaw("a", raw("resp_same", "Final answer")), true);
+    assert.equal(store.size, 1);
+    assert.equal(store.bytes, afterFirst);
+    const next = store.expand("a", {
+      model: "gpt-5.4",
+      input: "Next",
+      previous_response_id: "resp_same",
+    });
+    const text = JSON.stringify(next.body.input);
+    assert.ok(text.includes("Final answer") && !text.includes("First"), text);
+  });
+
+  it("replaces a buyer's only parsed turn by one of the same id, and finds the new one", () => {
+    const store = new ResponseStore();
+    const turn = (text: string) => ({
+      responseId: "resp_same",
+      input: [{ role: "user", content: "Question" }],
+      output: [{
+        type: "message",
+        role: "assistant",
+        content: [{ type: "output_text", text }],
+      }],
+    });
+    assert.equal(store.put("a", turn("First answer")), true);
+    assert.equal(store.put("a", turn("Final answer")), true);
+    assert.equal(store.size, 1);
+    const next = store.expand("a", {
+      model: "gpt-5.4",
+      input: "Next",
+      previous_response_id: "resp_same",
+    });
+    const text = JSON.stringify(next.body.input);
+    assert.ok(text.includes("Final answer") && !text.includes("First"), text);
+  });
+
   it("stays within its byte bound under 10,000 raw turns", () => {
     const store = new ResponseStore({ maxBytes: 2 * 1024 * 1024 });
     for (let i = 0; i < 10_000; i++) {

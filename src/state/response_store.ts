@@ -339,20 +339,9 @@ export class ResponseStore {
     const bytes = ENTRY_OVERHEAD + stringBytes(items.json) + items.bytes +
       2 * turn.responseId.length + 2 * (turn.previousResponseId?.length ?? 0);
     if (bytes > this.maxBytes) return false;
-    const old = this.#scopes.get(scope)?.responses.get(turn.responseId);
-    if (old !== undefined) this.#remove(old);
-    let state = this.#scopes.get(scope);
-    if (state === undefined) {
-      if (bytes + SCOPE_OVERHEAD > this.maxBytes) return false;
-      state = {
-        name: scope,
-        responses: new Map(),
-        items: new Map(),
-        unread: new Set(),
-      };
-      this.#scopes.set(scope, state);
-      this.#bytes += SCOPE_OVERHEAD;
-    }
+    this.#removeTurn(scope, turn.responseId);
+    const state = this.#scopeFor(scope, bytes);
+    if (state === undefined) return false;
     const entry: Entry = {
       scope: state,
       responseId: turn.responseId,
@@ -370,10 +359,7 @@ export class ResponseStore {
     }
     this.#recency.add(entry);
     this.#bytes += bytes;
-    for (const oldest of this.#recency) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#remove(oldest);
-    }
+    this.#evict();
     return true;
   }
 
@@ -403,10 +389,11 @@ export class ResponseStore {
       2 * turn.responseId.length +
       2 * (turn.previousResponseId?.length ?? 0);
     if (bytes > this.maxBytes) return false;
+    // The old turn goes first: removing a scope's last turn removes the
+    // scope, and the new one must land in the scope that is kept.
+    this.#removeTurn(scope, turn.responseId);
     const state = this.#scopeFor(scope, bytes);
     if (state === undefined) return false;
-    const old = state.responses.get(turn.responseId);
-    if (old !== undefined) this.#remove(old);
     const entry: Entry = {
       scope: state,
       responseId: turn.responseId,
@@ -425,6 +412,12 @@ export class ResponseStore {
     this.#bytes += bytes;
     this.#evict();
     return true;
+  }
+
+  /** Removes the turn of `scope` kept under `responseId`, if any. */
+  #removeTurn(scope: string, responseId: string): void {
+    const old = this.#scopes.get(scope)?.responses.get(responseId);
+    if (old !== undefined) this.#remove(old);
   }
 
   #scopeFor(scope: string, bytes: number): Scope | undefined {
