@@ -9,6 +9,9 @@
  *
  * - `small`: about 10 events (created ... 2 deltas ... completed), one write;
  * - `large`: 5,000 delta events, written in batches of `writeBytes`;
+ * - each `small` and `large` answer's terminal event carries a response id of
+ *   its own (as the backend's do), so that a provider's response store fills
+ *   with distinct turns as in use;
  * - `ttfc`: headers at once, then after `firstEventDelayMs` the first event,
  *   its write time recorded (`performance.now()`), then the rest;
  * - `hold`: headers and the first 4 events, then silence until
@@ -83,6 +86,39 @@ function concatBytes(parts: Uint8Array[]): Uint8Array {
 }
 
 /**
+ * Gives each answer the id of a response of its own, as the backend does (a
+ * seller's response store then fills with distinct turns, as in use): the
+ * last `resp_bench_0001` of `writes` (the terminal event's, which the store
+ * keys by) gets four base-36 digits of a counter, in a copy of the one write
+ * that holds it. The other writes are shared.
+ */
+function idStamper(writes: Uint8Array[]): () => Uint8Array[] {
+  const marker = new TextEncoder().encode("resp_bench_0001");
+  let writeIndex = -1;
+  let at = -1;
+  for (let w = writes.length - 1; w >= 0 && writeIndex < 0; w--) {
+    const write = writes[w];
+    for (let i = write.length - marker.length; i >= 0; i--) {
+      if (marker.every((byte, k) => write[i + k] === byte)) {
+        writeIndex = w;
+        at = i + marker.length - 4;
+        break;
+      }
+    }
+  }
+  if (writeIndex < 0) throw new Error("Expected a response id in the answer");
+  let counter = 0;
+  return () => {
+    const digits = (counter++ % 36 ** 4).toString(36).padStart(4, "0");
+    const write = writes[writeIndex].slice();
+    for (let k = 0; k < 4; k++) write[at + k] = digits.charCodeAt(k);
+    const stamped = writes.slice();
+    stamped[writeIndex] = write;
+    return stamped;
+  };
+}
+
+/**
  * Starts the benchmark upstream on a free port of 127.0.0.1.
  *
  * @example
@@ -103,6 +139,8 @@ export async function startBenchUpstream(
   const small: SseAnswer = textAnswer(2, "Hi! ");
   const large: SseAnswer = textAnswer(options.largeDeltas ?? 5000, "lazy");
   const largeWrites = batchFrames(large.frames, options.writeBytes ?? 16_384);
+  const smallAnswer = idStamper([small.bytes]);
+  const largeAnswer = idStamper(largeWrites);
   const ttfcFirst = batchFrames(small.frames.slice(0, 1), 1)[0];
   const ttfcRest = concatBytes(batchFrames(small.frames.slice(1), 1 << 30));
   const holdFirst = concatBytes(
@@ -130,10 +168,10 @@ export async function startBenchUpstream(
   function answer(route: string, res: ServerResponse): void {
     if (route === "small") {
       res.writeHead(200, HEADERS);
-      res.end(small.bytes);
+      res.end(smallAnswer()[0]);
     } else if (route === "large") {
       res.writeHead(200, HEADERS);
-      writeAll(res, largeWrites);
+      writeAll(res, largeAnswer());
     } else if (route === "ttfc") {
       res.writeHead(200, HEADERS);
       res.flushHeaders();
