@@ -22,6 +22,7 @@ import {
 import {
   type CompletedEvent,
   completedEventOf,
+  endsWithBlankLine,
   observeStream,
   type StreamObservation,
 } from "./codex/observe.ts";
@@ -546,14 +547,6 @@ interface KeepAliveTally {
   chunks: Uint8Array[];
   /** Bytes of the keep-alives sent. */
   bytes: number;
-}
-
-/** Whether a chunk ends with the blank line that closes an SSE event. */
-function endsWithBlankLine(chunk: Uint8Array): boolean {
-  const n = chunk.byteLength;
-  return n >= 2 && chunk[n - 1] === 0x0a &&
-    (chunk[n - 2] === 0x0a || (n >= 4 && chunk[n - 2] === 0x0d &&
-      chunk[n - 3] === 0x0a));
 }
 
 /** The error of a stream that ended without a terminal event. */

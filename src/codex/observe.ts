@@ -342,8 +342,17 @@ function terminalEventAt(body: Uint8Array, start: number): string | undefined {
   return undefined;
 }
 
-/** Whether the body's last event is closed by a blank line. */
-function endsWithBlankLine(body: Uint8Array): boolean {
+/**
+ * Whether `body` (a whole stream or one chunk of it) ends with the blank line
+ * that closes an SSE event.
+ *
+ * @example
+ * ```ts
+ * import { endsWithBlankLine } from "./observe.ts";
+ * console.log(endsWithBlankLine(new TextEncoder().encode("data: 1\n\n"))); // true
+ * ```
+ */
+export function endsWithBlankLine(body: Uint8Array): boolean {
   const n = body.length;
   return n >= 2 && body[n - 1] === LF &&
     (body[n - 2] === LF ||

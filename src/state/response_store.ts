@@ -338,9 +338,7 @@ export class ResponseStore {
     const items = serializeItems(turn.input, turn.output);
     const bytes = ENTRY_OVERHEAD + stringBytes(items.json) + items.bytes +
       2 * turn.responseId.length + 2 * (turn.previousResponseId?.length ?? 0);
-    if (bytes > this.maxBytes) return false;
-    this.#removeTurn(scope, turn.responseId);
-    const state = this.#scopeFor(scope, bytes);
+    const state = this.#placeFor(scope, turn.responseId, bytes);
     if (state === undefined) return false;
     const entry: Entry = {
       scope: state,
@@ -388,11 +386,7 @@ export class ResponseStore {
       stringBytes(raw.response, turn.response.byteLength) +
       2 * turn.responseId.length +
       2 * (turn.previousResponseId?.length ?? 0);
-    if (bytes > this.maxBytes) return false;
-    // The old turn goes first: removing a scope's last turn removes the
-    // scope, and the new one must land in the scope that is kept.
-    this.#removeTurn(scope, turn.responseId);
-    const state = this.#scopeFor(scope, bytes);
+    const state = this.#placeFor(scope, turn.responseId, bytes);
     if (state === undefined) return false;
     const entry: Entry = {
       scope: state,
@@ -414,10 +408,21 @@ export class ResponseStore {
     return true;
   }
 
-  /** Removes the turn of `scope` kept under `responseId`, if any. */
-  #removeTurn(scope: string, responseId: string): void {
+  /**
+   * The scope a new turn of `bytes` goes into, once the turn it replaces
+   * (same id) is removed; undefined when it cannot be kept. The old turn goes
+   * first: removing a scope's last turn removes the scope, and the new one
+   * must land in the scope that is kept.
+   */
+  #placeFor(
+    scope: string,
+    responseId: string,
+    bytes: number,
+  ): Scope | undefined {
+    if (bytes > this.maxBytes) return undefined;
     const old = this.#scopes.get(scope)?.responses.get(responseId);
     if (old !== undefined) this.#remove(old);
+    return this.#scopeFor(scope, bytes);
   }
 
   #scopeFor(scope: string, bytes: number): Scope | undefined {
