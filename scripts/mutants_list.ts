@@ -27,7 +27,7 @@ export interface Mutant {
 }
 
 const RELAY = "src/relay.ts";
-const PROVIDER = "src/provider/provider.ts";
+const PIPELINE = "src/provider/pipeline.ts";
 const REQUEST = "src/codex/request.ts";
 const ERRORS = "src/codex/errors.ts";
 const TOKEN_SOURCE = "src/auth/token_source.ts";
@@ -188,9 +188,9 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "slot-not-released",
-    file: PROVIDER,
-    find: "    } finally {\n      capacity.leave();",
-    replace: "    } finally {",
+    file: PIPELINE,
+    find: "  } finally {\n    parts.capacity.leave();",
+    replace: "  } finally {",
     tests: [RELAY_TEST],
     why: "every request releases its slot",
   },
@@ -222,11 +222,11 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "buyer-header-upstream",
-    file: PROVIDER,
+    file: PIPELINE,
     find:
-      "            prepared,\n            signal ? { ...context, signal } : context,",
+      "          prepared,\n          signal ? { ...context, signal } : context,",
     replace:
-      '            { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId },\n            signal ? { ...context, signal } : context,',
+      '          { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId },\n          signal ? { ...context, signal } : context,',
     tests: [HEADERS_TEST],
     why: "nothing of the buyer reaches the backend",
   },
@@ -556,9 +556,9 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "pool-no-failover",
-    file: PROVIDER,
+    file: PIPELINE,
     find:
-      "          if (several && await failOver(login, failure, prepared.model)) {",
+      "        if (several && await logins.failOver(login, failure, prepared.model)) {",
     replace: "          if (false) {",
     tests: ["tests/provider_pool_test.ts"],
     why:

@@ -25,8 +25,13 @@ import type { ResponseStore } from "../state/response_store.ts";
 /** Header the AntSeed node sets to the buyer's peer id: the scope of stored responses. */
 export const BUYER_HEADER = "x-antseed-buyer-peer-id";
 
-/** Scope of stored responses of a request that names no buyer. */
-const NO_BUYER = "anonymous";
+/**
+ * Scope in which a request that names no buyer expands: nothing is ever
+ * stored under it, so such a request resolves no stored response (an
+ * embedder that sets no buyer header must not let one caller continue
+ * another's conversation).
+ */
+const NO_BUYER = "";
 
 /** What storing the turn once it completes needs. */
 export interface TurnToStore {
@@ -144,13 +149,16 @@ export async function prepareRequest(
     chat = chatToResponsesRequest(value);
     value = chat.body;
   } else if (store) {
-    const scope = headerOf(req.headers, BUYER_HEADER) ?? NO_BUYER;
+    const peer = headerOf(req.headers, BUYER_HEADER);
+    const scope = peer === undefined || peer === "" ? NO_BUYER : peer;
     const expanded = store.expand(scope, value);
     value = expanded.body;
     // As on api.openai.com, a response is stored unless the request says
     // `store: false` (such clients, like the Codex CLI, send their whole
     // conversation each turn).
-    if (store.enabled && buyer.value.store !== false) {
+    if (
+      store.enabled && scope !== NO_BUYER && buyer.value.store !== false
+    ) {
       toStore = { scope, input: expanded.turnInput };
       if (expanded.filledItems === 0 && expanded.droppedItems === 0) {
         toStore.request = body;

@@ -1,0 +1,446 @@
+/**
+ * The lifecycle of a provider's logins: found on first use by the rules of
+ * the README ("Logins"), given each a relay context, told what the backend
+ * says of them (usage limits, refused credentials, models their plan lacks),
+ * and shown to the seller (`init`, `/health`, `/metrics`).
+ *
+ * @module
+ */
+
+import { homedir } from "node:os";
+import { dirname } from "node:path";
+import { createTokenSource } from "../auth/token_source.ts";
+import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
+import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
+import type { UsageReport } from "../codex/usage.ts";
+import type { ProviderSettings } from "../config.ts";
+import { RelayError } from "../errors.ts";
+import type { RelayContext } from "../relay.ts";
+import type { ConcurrencyGate } from "./capacity.ts";
+import {
+  type GaugeSeries,
+  loginLine,
+  type Observability,
+} from "./observability.ts";
+import { Login, LoginPool, type LoginState } from "./pool.ts";
+
+/** One login of a provider, as `/health`, `check` and the logs show it. */
+export interface LoginStatus {
+  /** Its stable label: the account name, `file1`, ..., or `codex`. */
+  name: string;
+  /** `ok`, `usage_limited`, `login_failed` or `at_capacity`. */
+  state: LoginState;
+  /** Requests in flight on it. */
+  inFlight: number;
+  /** Unix milliseconds until which its usage limit blocks it, if one does. */
+  usageLimitedUntil?: number;
+  /** Its latest rate-limit snapshot, if any answer carried one. */
+  rateLimits?: RateLimitSnapshot;
+  /** With `logins({ usage: true })`: what the usage endpoint says (cached for a minute). */
+  usage?: UsageReport;
+  /** With `logins({ usage: true })`: why the usage endpoint could not be read (the rate limits stand in). */
+  usageError?: string;
+}
+
+/** Which rule chose the logins, and their labels. */
+export interface LoginRule {
+  /**
+   * `auth_file` (OPENAI_RESPONSES_AUTH_FILE), `accounts` (the provider's own,
+   * under OPENAI_RESPONSES_HOME), `codex_home` (the Codex CLI's), or
+   * `token_source` (given to `createProvider`).
+   */
+  rule: "auth_file" | "accounts" | "codex_home" | "token_source";
+  /** The logins' labels, in order. */
+  names: string[];
+}
+
+/** A relay context without the per-request parts. */
+export type LoginContext = Omit<RelayContext, "signal">;
+
+/**
+ * Codes of a failure before any byte that another login may not share: the
+ * request moves on to the next login that can serve.
+ */
+const FAILOVER_CODES: ReadonlySet<string> = new Set([
+  "usage_limit_reached",
+  "upstream_auth_failed",
+  "upstream_auth_unavailable",
+  "usage_not_included",
+  "model_not_supported",
+  "upstream_forbidden",
+  "upstream_payment_required",
+  "upstream_workspace_deactivated",
+]);
+
+/** Codes that say the login's plan lacks the model. */
+const PLAN_CODES: ReadonlySet<string> = new Set([
+  "usage_not_included",
+  "model_not_supported",
+]);
+
+/** How long what the usage endpoint said is reused, in milliseconds. */
+const USAGE_CACHE_MS = 60_000;
+
+const RULE_TEXT: Record<LoginRule["rule"], string> = {
+  auth_file: "OPENAI_RESPONSES_AUTH_FILE",
+  accounts: "the accounts under OPENAI_RESPONSES_HOME",
+  codex_home: "the Codex CLI's auth.json",
+  token_source: "a token source given to createProvider",
+};
+
+/** A time for a log line; never throws, whatever the backend said. */
+function timeText(ms: number): string {
+  const at = new Date(ms);
+  return Number.isNaN(at.getTime()) ? "an unknown time" : at.toISOString();
+}
+
+type UsageResult = { usage?: UsageReport; error?: string };
+
+/** What {@linkcode Logins} is built from. */
+export interface LoginsOptions {
+  /** The provider's settings. */
+  settings: ProviderSettings;
+  /** The relay context every login shares (its token source is added per login). */
+  base: Omit<RelayContext, "signal" | "tokens">;
+  /** The provider's log lines and numbers. */
+  observability: Observability;
+  /** A token source to serve from instead of the rules' logins. */
+  tokenSource?: TokenSource;
+  /** The fetch used for the usage endpoint. */
+  fetch?: typeof fetch;
+}
+
+/**
+ * The logins of one provider and what is known of them.
+ *
+ * @example
+ * ```ts ignore
+ * const logins = new Logins({ settings, base, observability });
+ * const pool = await logins.pool();
+ * ```
+ */
+export class Logins {
+  readonly #settings: ProviderSettings;
+  readonly #base: Omit<RelayContext, "signal" | "tokens">;
+  readonly #seen: Observability;
+  readonly #fetch: typeof fetch | undefined;
+  readonly #contexts = new Map<Login, LoginContext>();
+  readonly #usage = new Map<
+    Login,
+    { at: number; result: Promise<UsageResult> }
+  >();
+  #rule: LoginRule["rule"] = "token_source";
+  #pool: LoginPool | undefined;
+  #resolving: Promise<LoginPool> | undefined;
+
+  /**
+   * Creates the logins; finds none yet (that looks at the file system).
+   *
+   * @param options settings, shared relay context, observability
+   */
+  constructor(options: LoginsOptions) {
+    this.#settings = options.settings;
+    this.#base = options.base;
+    this.#seen = options.observability;
+    this.#fetch = options.fetch;
+    if (options.tokenSource) {
+      this.#pool = this.#poolOf([new Login("default", options.tokenSource)]);
+    }
+  }
+
+  /** The pool once found (undefined before the first use). */
+  get found(): LoginPool | undefined {
+    return this.#pool;
+  }
+
+  /** The pool of logins, found on first use. */
+  pool(): Promise<LoginPool> | LoginPool {
+    if (this.#pool) return this.#pool;
+    this.#resolving ??= this.#resolve().finally(() => {
+      this.#resolving = undefined;
+    });
+    return this.#resolving;
+  }
+
+  /**
+   * The relay context of a login.
+   *
+   * @param login a login of the pool
+   * @returns its context
+   */
+  contextOf(login: Login): LoginContext {
+    return this.#contexts.get(login)!;
+  }
+
+  /**
+   * Records a usage limit of a login, and says so when it starts.
+   *
+   * @param login the limited login
+   * @param resetsAt when the limit ends, ms since the epoch
+   * @param accountId the account it was answered for
+   */
+  limitReached(login: Login, resetsAt: number, accountId: string): void {
+    const wasActive = login.usageLimit.active;
+    login.usageLimit.record(resetsAt, accountId);
+    if (!wasActive) {
+      this.#seen.log(
+        `login ${login.name}: usage limit reached; it resets at ${
+          timeText(login.usageLimit.until() ?? resetsAt)
+        }`,
+      );
+    }
+  }
+
+  /**
+   * Whether a failure before any byte moves the request to another login;
+   * records what it says of `login`.
+   *
+   * @param login the login that failed
+   * @param error the failure
+   * @param model the upstream model asked for
+   * @returns true when another login may serve the request
+   */
+  async failOver(
+    login: Login,
+    error: RelayError,
+    model: string,
+  ): Promise<boolean> {
+    if (!FAILOVER_CODES.has(error.code)) return false;
+    if (PLAN_CODES.has(error.code)) {
+      const accountId = await login.tokens.info().then(
+        (info) => info.accountId,
+        () => "",
+      );
+      login.markNotIncluded(model, accountId);
+    } else if (error.code !== "usage_limit_reached") {
+      if (!login.broken) {
+        this.#seen.log(`login ${login.name}: cannot serve now (${error.code})`);
+      }
+      login.markBroken();
+    }
+    return true;
+  }
+
+  /**
+   * The answer when no login of `pool` is left to try.
+   *
+   * @param pool the pool
+   * @param last the failure of the last login tried, if any
+   * @param capacity the provider's concurrency gate
+   * @returns the error to answer
+   */
+  async noLogin(
+    pool: LoginPool,
+    last: RelayError | undefined,
+    capacity: ConcurrencyGate,
+  ): Promise<RelayError> {
+    const limited = pool.allLimited ? await pool.refusal() : undefined;
+    if (limited) return limited;
+    if (last) return last;
+    if (pool.logins.some((login) => pool.stateOf(login) === "at_capacity")) {
+      return capacity.refusal();
+    }
+    return new RelayError(
+      503,
+      "upstream_auth_failed",
+      "None of the seller's upstream logins can be used right now; try another seller or try again later",
+    );
+  }
+
+  /** Loads and validates every login's credentials, and logs what was found. */
+  async init(): Promise<void> {
+    const pool = await this.pool();
+    const rule = RULE_TEXT[this.#rule];
+    if (pool.logins.length === 1) {
+      const info = await pool.logins[0].tokens.init();
+      if (this.#rule !== "token_source") {
+        this.#seen.log(
+          `logins (${rule}): ${loginLine(pool.logins[0].name, info)}`,
+        );
+      }
+      return;
+    }
+    const results = await Promise.allSettled(
+      pool.logins.map((login) => login.tokens.init()),
+    );
+    const lines: string[] = [];
+    let usable = 0;
+    results.forEach((result, index) => {
+      const login = pool.logins[index];
+      if (result.status === "fulfilled") {
+        usable++;
+        lines.push(loginLine(login.name, result.value));
+      } else {
+        login.markBroken();
+        const code = (result.reason as { code?: unknown } | null)?.code;
+        lines.push(
+          `${login.name} cannot be used now (${
+            typeof code === "string" ? code : "error"
+          }); it is passed over`,
+        );
+      }
+    });
+    this.#seen.log(`logins (${rule}):\n  ${lines.join("\n  ")}`);
+    if (usable === 0) throw (results[0] as PromiseRejectedResult).reason;
+  }
+
+  /**
+   * Each login and what keeps it from serving.
+   *
+   * @param usage also ask the usage endpoint (cached a minute)
+   * @returns one status per login
+   */
+  async statuses(usage: boolean): Promise<LoginStatus[]> {
+    const pool = await this.pool();
+    const reports = usage
+      ? await Promise.all(pool.logins.map((login) => this.#usageOf(login)))
+      : [];
+    return pool.logins.map((login, index) => {
+      const status: LoginStatus = {
+        name: login.name,
+        state: pool.stateOf(login),
+        inFlight: login.inFlight,
+      };
+      const until = login.usageLimit.until();
+      if (until !== undefined) status.usageLimitedUntil = until;
+      const limits = login.rateLimits.latest();
+      if (limits) status.rateLimits = limits;
+      const report = reports[index];
+      if (report?.usage) status.usage = report.usage;
+      if (report?.error) status.usageError = report.error;
+      return status;
+    });
+  }
+
+  /** Which rule chose the logins, and their labels. */
+  async rule(): Promise<LoginRule> {
+    const pool = await this.pool();
+    return { rule: this.#rule, names: pool.logins.map((login) => login.name) };
+  }
+
+  /** The per-login gauges of `/metrics` (none before the logins are found). */
+  gauges(): Record<string, GaugeSeries> {
+    const up: GaugeSeries = [];
+    const until: GaugeSeries = [];
+    const used: GaugeSeries = [];
+    const pool = this.#pool;
+    for (const login of pool?.logins ?? []) {
+      const state = pool!.stateOf(login);
+      up.push([{ login: login.name, state }, state === "ok" ? 1 : 0]);
+      const limited = login.usageLimit.until();
+      until.push([
+        { login: login.name },
+        limited === undefined ? 0 : Math.floor(limited / 1000),
+      ]);
+      const limits = login.rateLimits.latest();
+      for (const window of ["primary", "secondary"] as const) {
+        const percent = limits?.[window]?.usedPercent;
+        if (percent !== undefined) {
+          used.push([{ login: login.name, window }, percent]);
+        }
+      }
+    }
+    return {
+      openai_responses_login_up: up,
+      openai_responses_login_usage_limited_until_seconds: until,
+      openai_responses_login_used_percent: used,
+    };
+  }
+
+  /** Whether the pool can take nothing now (announced as full capacity). */
+  get full(): boolean {
+    const pool = this.#pool;
+    return pool !== undefined &&
+      (pool.limitedUntil() !== undefined ||
+        (pool.logins.length > 1 && pool.exhausted));
+  }
+
+  /** The logins as one token source (the first login for `info` and refreshes). */
+  tokenSource(): TokenSource {
+    const first = async () => (await this.pool()).logins[0];
+    return {
+      init: async () => await (await first()).tokens.init(),
+      getToken: async () => {
+        const pool = await this.pool();
+        const login = pool.pick("", undefined, new Set()) ?? pool.logins[0];
+        return await login.tokens.getToken();
+      },
+      handleUnauthorized: async (failed) =>
+        await (await first()).tokens.handleUnauthorized(failed),
+      forceRefresh: async () => await (await first()).tokens.forceRefresh(),
+      info: async (): Promise<CredentialsInfo> =>
+        await (await first()).tokens.info(),
+    };
+  }
+
+  async #resolve(): Promise<LoginPool> {
+    const settings = this.#settings;
+    const seen = this.#seen;
+    // The rules (and the account folders) are loaded when first needed.
+    const { resolveLogins } = await import("../auth/accounts.ts");
+    const found = await resolveLogins({
+      authFile: settings.authFiles.join(","),
+      home: settings.home,
+      codexHome: dirname(settings.codexAuthFile),
+      homeDir: homedir(),
+    });
+    this.#rule = found.rule;
+    const several = found.logins.length > 1;
+    this.#pool ??= this.#poolOf(found.logins.map((login) =>
+      new Login(
+        login.name,
+        createTokenSource(login.authFile, {
+          tokenUrl: settings.tokenUrl,
+          onRefresh: seen.counting
+            ? (outcome) => seen.refreshed(login.name, outcome)
+            : undefined,
+          onWarning: several
+            ? (message) => seen.warn(`${login.name}: ${message}`)
+            : seen.warn,
+        }),
+      )
+    ));
+    return this.#pool;
+  }
+
+  #poolOf(logins: Login[]): LoginPool {
+    const seen = this.#seen;
+    for (const login of logins) {
+      login.usageLimit.onEnded = () =>
+        seen.log(`login ${login.name}: usage limit ended`);
+      this.#contexts.set(login, {
+        ...this.#base,
+        tokens: login.tokens,
+        onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
+        onUsageLimit: (resetsAt, accountId) =>
+          this.limitReached(login, resetsAt, accountId),
+        onRetry: seen.counting ? (reason) => seen.retried(reason) : undefined,
+      });
+    }
+    return new LoginPool(logins, {
+      accountMaxConcurrency: this.#settings.accountMaxConcurrency,
+    });
+  }
+
+  /** What the usage endpoint says of a login, asked at most once a minute. */
+  #usageOf(login: Login): Promise<UsageResult> {
+    const cached = this.#usage.get(login);
+    if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
+    const result = Promise.all([
+      login.tokens.getToken(),
+      import("../codex/usage.ts"),
+    ]).then(([token, { readUsage }]) =>
+      readUsage(this.#settings.baseUrl, token, {
+        fetch: this.#fetch,
+        identity: this.#base.identity,
+      })
+    ).then(
+      (usage): UsageResult => ({ usage }),
+      (error): UsageResult => ({
+        error: error instanceof RelayError ? error.message : "unavailable",
+      }),
+    );
+    this.#usage.set(login, { at: Date.now(), result });
+    return result;
+  }
+}
