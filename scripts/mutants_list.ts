@@ -39,6 +39,7 @@ const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
 const ABORT_TEST = "tests/relay_abort_test.ts";
 const HEADERS_TEST = "tests/relay_headers_test.ts";
+const HOSTILE_PROVIDER_TEST = "tests/hostile_provider_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -563,5 +564,59 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/provider_pool_test.ts"],
     why:
       "a login that cannot serve hands the request to the next, before any byte",
+  },
+  // Admission before work, and what a request without a buyer reaches (issue 19).
+  {
+    id: "prepare-before-admission",
+    file: PIPELINE,
+    find:
+      "  const admitted = await admit(parts);\n  if (admitted instanceof RelayError) return handling.fail(admitted);\n  try {\n    // 3. Prepare.\n    const prepared = await prepareRequest(\n      req,\n      parts.settings,\n      parts.store,\n      route,\n    );",
+    replace:
+      "  let prepared;\n  try {\n    prepared = await prepareRequest(req, parts.settings, parts.store, route);\n  } catch (error) {\n    return handling.fail(asRelayError(error));\n  }\n  const admitted = await admit(parts);\n  if (admitted instanceof RelayError) return handling.fail(admitted);\n  try {",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why: "a request is admitted before its body is decoded, parsed or expanded",
+  },
+  {
+    id: "no-buyer-shares-a-scope",
+    file: "src/provider/prepare.ts",
+    find: 'const scope = peer === undefined || peer === "" ? NO_BUYER : peer;',
+    replace: 'const scope = peer ?? "anonymous";',
+    tests: [HOSTILE_PROVIDER_TEST],
+    why: "a request without a buyer id stores nothing and resolves nothing",
+  },
+  {
+    id: "broken-stream-without-code",
+    file: RELAY,
+    find: "    failure,\n    // The completed event",
+    replace: "    failure: reported?.error,\n    // The completed event",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why: "a broken stream's code reaches the log line and the metrics",
+  },
+  {
+    id: "abort-before-exchange-missed",
+    file: RELAY,
+    find:
+      "    if (signal?.aborted) this.controller.abort(signal.reason);\n    else signal?.addEventListener",
+    replace: "    signal?.addEventListener",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why: "a buyer who leaves while the token is fetched ends its request",
+  },
+  {
+    id: "log-text-unescaped",
+    file: "src/log_text.ts",
+    find:
+      "  return UNSAFE.test(cut) ? cut.replace(UNSAFE_ALL, escapeOne) : cut;",
+    replace: "  return value;",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why: "no buyer value reaches a log line unescaped",
+  },
+  {
+    id: "seller-failures-not-logged",
+    file: "src/provider/observability.ts",
+    find: "  return entry.status >= 500 ||\n    (entry.status < 300",
+    replace:
+      "  return false && entry.status >= 500 ||\n    (entry.status < 300",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why: "a failure on the seller's side is logged at the default level",
   },
 ];

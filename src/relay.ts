@@ -206,7 +206,9 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
     this.#watchdog = watchdog;
     this.#signal = signal;
     watchdog.add(this);
-    signal?.addEventListener("abort", this, { once: true });
+    // A buyer who left while the token was fetched fires no more events.
+    if (signal?.aborted) this.controller.abort(signal.reason);
+    else signal?.addEventListener("abort", this, { once: true });
   }
 
   get aborted(): boolean {
@@ -691,6 +693,14 @@ export async function streamToHost(
     body = concat([body, tail], body.byteLength + tail.byteLength);
   }
   const reported = reportedFailure(seen);
+  // What the log line and the metrics say of a stream that did not end
+  // well: the backend's own failure, a broken stream, or a buyer who left.
+  const failure = reported?.error ??
+    (seen.terminal !== undefined
+      ? undefined
+      : open
+      ? streamFailure(read)
+      : buyerGone());
   if (started) {
     // Always attempt the one done chunk: the node holds the stream open
     // until it arrives, even if an earlier chunk callback failed.
@@ -711,7 +721,7 @@ export async function streamToHost(
       return seen.usage;
     },
     usageLimit: reported?.usageLimit,
-    failure: reported?.error,
+    failure,
     // The completed event is a view into the resolved body (no copy: the
     // store decodes it into a string at once).
     final: !options.keepOutput

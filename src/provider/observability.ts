@@ -227,10 +227,15 @@ export class Observability {
   }
 }
 
-/** Whether a request failed on the seller's side: what the default log level reports. */
+/**
+ * Whether a request failed on the seller's side (a 5xx, or an error inside
+ * a started stream; not a buyer who left): what the default log level
+ * reports.
+ */
 function sellerSideFailure(entry: RequestLogEntry): boolean {
   return entry.status >= 500 ||
-    (entry.status < 300 && entry.code !== undefined);
+    (entry.status < 300 && entry.code !== undefined &&
+      entry.code !== "client_closed_request");
 }
 
 /**
