@@ -597,6 +597,15 @@ export const MUTANTS: Mutant[] = [
       "only the backend's exact statement for the requested model marks it unavailable on a login",
   },
   {
+    id: "relay-model-unknown-to-classifier",
+    file: RELAY,
+    find: "      { model: request.model },",
+    replace: "      {},",
+    tests: ["tests/provider_pool_test.ts"],
+    why:
+      "the backend's statement that the requested model is not supported still moves the request to another login",
+  },
+  {
     id: "browser-login-second-exchange",
     file: "src/auth/login_browser.ts",
     find: '    if (stage !== "waiting") {',
