@@ -763,10 +763,10 @@ describe("device login", () => {
       const polls = issuer.requests.filter((r) =>
         r.path === "/api/accounts/deviceauth/token"
       ).length;
-      // At 0 s, 1 s and the deadline at most.
+      // At 0 s, 1 s and the deadline at most (fewer on a slow machine).
       assert.ok(
-        polls >= 2 && polls <= 3,
-        `expected 2 or 3 polls in 1.2 s at an interval of "1" (second), found ${polls}`,
+        polls >= 1 && polls <= 3,
+        `expected at most 3 polls in 1.2 s at an interval of "1" (second), found ${polls}`,
       );
     }, { device: { interval: "1", outcome: "expire" } }));
 
