@@ -619,4 +619,69 @@ export const MUTANTS: Mutant[] = [
     tests: [HOSTILE_PROVIDER_TEST],
     why: "a failure on the seller's side is logged at the default level",
   },
+  // Issue 19: what marks a login (defects 14, 15), and tests that notice
+  // (items 8, 9, 11).
+  {
+    id: "401-cooldown-after-served",
+    file: TOKEN_SOURCE,
+    find: "    if (token.accessToken === this.#forcedProduct) {",
+    replace: "    if (false) {",
+    tests: [
+      "tests/hostile_logins_test.ts",
+      "tests/auth_unauthorized_cooldown_test.ts",
+    ],
+    why:
+      "a refreshed token that has served answers gets its forced refresh on a 401, not the cooldown",
+  },
+  {
+    id: "cloudflare-challenge-marks-login",
+    file: ERRORS,
+    find: "  if (isEdgeBlock(status, headers, body.html)) {",
+    replace: "  if (false) {",
+    tests: ["tests/hostile_logins_test.ts", "tests/codex_errors_test.ts"],
+    why:
+      "a Cloudflare challenge is upstream_blocked and marks no login (every login shares the machine)",
+  },
+  {
+    id: "model-statement-by-substring",
+    file: ERRORS,
+    find: "  return text === statement || text === `${statement}.`;",
+    replace: "  return text.includes(statement);",
+    tests: ["tests/hostile_logins_test.ts", "tests/codex_errors_test.ts"],
+    why:
+      "only the backend's exact statement for the requested model marks it unavailable on a login",
+  },
+  {
+    id: "relay-model-unknown-to-classifier",
+    file: RELAY,
+    find: "      { model: request.model },",
+    replace: "      {},",
+    tests: ["tests/provider_pool_test.ts"],
+    why:
+      "the backend's statement that the requested model is not supported still moves the request to another login",
+  },
+  {
+    id: "browser-login-second-exchange",
+    file: "src/auth/login_browser.ts",
+    find: '    if (stage !== "waiting") {',
+    replace: "    if (false) {",
+    tests: ["tests/auth_oauth_test.ts"],
+    why: "a second valid callback gets 409 and the code is exchanged once",
+  },
+  {
+    id: "device-interval-as-ms",
+    file: "src/auth/login_device.ts",
+    find: "  return Math.min(seconds, 60) * 1000;",
+    replace: "  return Math.min(seconds, 60);",
+    tests: ["tests/auth_oauth_test.ts"],
+    why: "the device login polls every interval seconds, not milliseconds",
+  },
+  {
+    id: "metrics-newline-unescaped",
+    file: "src/metrics.ts",
+    find: '.replace(/\\n/g, "\\\\n")',
+    replace: "",
+    tests: ["tests/metrics_test.ts"],
+    why: "a label value with a newline is escaped and the text still parses",
+  },
 ];

@@ -84,6 +84,8 @@ export interface UpstreamRequest {
   body: string;
   /** The `session-id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
   sessionId: string;
+  /** The body's `model`: only the backend's refusal of this model marks it unavailable on the login. */
+  model?: string;
 }
 
 /** Token usage seen in a finished exchange, for logs. */
@@ -379,6 +381,7 @@ export async function openUpstream(
     }
 
     if (response.ok) {
+      context.tokens.handleAccepted?.(token);
       // From here the same deadline bounds silence inside the stream; the
       // buyer's abort stays wired to this exchange while it streams.
       exchange.idleMs = context.idleTimeoutMs;
@@ -395,6 +398,7 @@ export async function openUpstream(
       response.status,
       response.headers,
       text,
+      { model: request.model },
     );
     if (verdict.unauthorized && !refreshedAfter401) {
       refreshedAfter401 = true;

@@ -526,6 +526,65 @@ describe("browser login", () => {
       assert.equal((await playBrowser(login.authorizeUrl)).status, 200);
       await login.tokens;
     }));
+
+  it("answers a second callback during and after the code exchange 409, and exchanges the code once", () =>
+    withIssuer(async (issuer) => {
+      // The first exchange is held at the issuer's door until released.
+      let release = () => {};
+      const held = new Promise<void>((resolve) => release = resolve);
+      let exchanging = () => {};
+      const started = new Promise<void>((resolve) => exchanging = resolve);
+      let exchanges = 0;
+      const login = await startLogin(issuer, {
+        fetch: async (input, init) => {
+          exchanges++;
+          if (exchanges === 1) {
+            exchanging();
+            await held;
+          }
+          return await fetch(input, init);
+        },
+      });
+      try {
+        const authorize = await fetch(login.authorizeUrl, {
+          redirect: "manual",
+        });
+        await authorize.body?.cancel();
+        const callback = new URL(authorize.headers.get("location")!);
+        callback.hostname = "127.0.0.1";
+        const first = fetch(callback).then(
+          async (visit) => ({ status: visit.status, text: await visit.text() }),
+          (error) => ({ status: 0, text: String(error) }),
+        );
+        await started;
+        // The same valid callback again (a reload, a second tab, a
+        // stranger who saw the URL) while the code is being exchanged.
+        const during = await fetch(callback);
+        await during.text();
+        assert.equal(during.status, 409);
+        release();
+        assert.equal((await first).status, 200);
+        await login.tokens;
+        // Afterwards: still no second exchange (409 while the server
+        // lingers, or nobody listening any more).
+        const later = await fetch(callback).then(
+          async (visit) => {
+            await visit.text();
+            return visit.status;
+          },
+          () => "closed",
+        );
+        assert.ok(later === 409 || later === "closed", `found ${later}`);
+        assert.equal(exchanges, 1);
+        assert.equal(
+          issuer.requests.filter((r) => r.path === "/oauth/token").length,
+          1,
+        );
+      } finally {
+        release();
+        login.cancel();
+      }
+    }));
 });
 
 describe("code exchange errors", () => {
@@ -692,6 +751,24 @@ describe("device login", () => {
       assert.equal(error.status, 500);
       assertNoSecrets(error, secretsOf(issuer));
     }, { device: { pendingPolls: 1, outcome: { status: 500 } } }));
+
+  it("polls at the interval the issuer names, in seconds", () =>
+    withIssuer(async (issuer) => {
+      const error = await rejection(loginWithDeviceCode({
+        issuer: issuer.url,
+        timeoutMs: 1_200,
+        onCode: () => {},
+      }));
+      assert.equal(error.code, "device_code_expired");
+      const polls = issuer.requests.filter((r) =>
+        r.path === "/api/accounts/deviceauth/token"
+      ).length;
+      // At 0 s, 1 s and the deadline at most (fewer on a slow machine).
+      assert.ok(
+        polls >= 1 && polls <= 3,
+        `expected at most 3 polls in 1.2 s at an interval of "1" (second), found ${polls}`,
+      );
+    }, { device: { interval: "1", outcome: "expire" } }));
 
   it("stops polling when the signal aborts", () =>
     withIssuer(async (issuer) => {

@@ -1,6 +1,6 @@
 // A backend that keeps answering 401: after the token a forced refresh
-// produced is refused too, no refresh follows a 401 until a cooldown has
-// passed or auth.json holds other tokens.
+// produced is refused too before it served an answer, no refresh follows a
+// 401 until a cooldown has passed or auth.json holds other tokens.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -141,6 +141,44 @@ describe("token source: cooldown after a refused refreshed token", () => {
       assert.notEqual(third.accessToken, second.accessToken);
       assert.equal(s.endpoint.calls, 2);
       assert.equal(s.warnings.length, 0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("refreshes a refreshed token that has served an answer, even right after its refresh, with no cooldown", async () => {
+    const s = await setup({ cooldownMs: 60_000 });
+    try {
+      const first = await s.source.getToken();
+      const second = await s.source.handleUnauthorized(first);
+      assert.ok(second);
+      // The backend took it once: a 401 afterwards is a new event.
+      s.source.handleAccepted?.(second);
+      const third = await s.source.handleUnauthorized(second);
+      assert.ok(third, "a forced refresh, not the cooldown");
+      assert.notEqual(third.accessToken, second.accessToken);
+      assert.equal(s.endpoint.calls, 2);
+      assert.equal(s.warnings.length, 0);
+      // The token that refresh just produced, refused before serving
+      // anything: now the cooldown starts.
+      assert.equal(await s.source.handleUnauthorized(third), undefined);
+      assert.equal(s.endpoint.calls, 2);
+      assert.equal(s.warnings.length, 1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("ignores an answer served by another token than the refreshed one", async () => {
+    const s = await setup({ cooldownMs: 60_000 });
+    try {
+      const first = await s.source.getToken();
+      const second = await s.source.handleUnauthorized(first);
+      assert.ok(second);
+      s.source.handleAccepted?.(first);
+      assert.equal(await s.source.handleUnauthorized(second), undefined);
+      assert.equal(s.endpoint.calls, 1);
+      assert.equal(s.warnings.length, 1);
     } finally {
       await s.close();
     }

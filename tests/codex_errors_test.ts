@@ -20,11 +20,18 @@ function classify(
   status: number,
   body: unknown = "",
   headers: Record<string, string> = {},
+  model?: string,
 ) {
   const text = typeof body === "string" ? body : JSON.stringify(body);
   return classifyUpstreamError(status, new Headers(headers), text, {
     now: NOW,
+    model,
   });
+}
+
+/** The backend's statement that the account's plan lacks `model`. */
+function notSupported(model: string): string {
+  return `The '${model}' model is not supported when using Codex with a ChatGPT account.`;
 }
 
 function assertNoSecrets(text: string): void {
@@ -153,12 +160,43 @@ describe("classifyUpstreamError seller-side failures", () => {
     assert.equal(verdict.retryable, false);
   });
 
-  it("maps a Cloudflare HTML 403 to upstream_forbidden without passing HTML", () => {
+  it("maps a Cloudflare HTML 403 to 503 upstream_blocked, not the account's fault, without passing HTML", () => {
     const html =
       "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body>cf challenge</body></html>";
     const verdict = classify(403, html, { "content-type": "text/html" });
-    assert.equal(verdict.error.code, "upstream_forbidden");
+    assert.equal(verdict.error.status, 503);
+    assert.equal(verdict.error.code, "upstream_blocked");
+    assert.equal(verdict.retryable, false);
+    assert.match(verdict.error.message, /edge.*this seller machine's traffic/);
+    assert.match(verdict.error.message, /not the seller's account/);
     assert.doesNotMatch(verdict.error.message, /<|Just a moment/);
+  });
+
+  it("maps an HTML 403 without a content-type to upstream_blocked", () => {
+    const verdict = classify(
+      403,
+      "<html><body>Attention Required!</body></html>",
+    );
+    assert.equal(verdict.error.code, "upstream_blocked");
+  });
+
+  it("maps any answer with cf-mitigated: challenge to upstream_blocked, and asks for no refresh", () => {
+    for (const status of [401, 403, 429, 503]) {
+      const verdict = classify(status, { detail: "Unauthorized" }, {
+        "cf-mitigated": "challenge",
+      });
+      assert.equal(verdict.error.code, "upstream_blocked", `status ${status}`);
+      assert.equal(verdict.error.status, 503);
+      assert.equal(verdict.unauthorized, false, `status ${status}`);
+      assert.equal(verdict.retryable, false, `status ${status}`);
+    }
+  });
+
+  it("keeps the backend's own JSON 403 upstream_forbidden", () => {
+    const verdict = classify(403, {
+      error: { code: "account_deactivated", message: "Deactivated" },
+    });
+    assert.equal(verdict.error.code, "upstream_forbidden");
   });
 });
 
@@ -207,14 +245,75 @@ describe("classifyUpstreamError bad requests", () => {
     assert.match(verdict.error.message, /context window/);
   });
 
-  it("recognises an unsupported model as model_not_supported", () => {
-    const verdict = classify(400, {
-      detail:
-        "The 'gpt-9' model is not supported when using Codex with a ChatGPT account.",
-    });
+  it("recognises the backend's statement that the requested model is not supported as model_not_supported", () => {
+    const verdict = classify(
+      400,
+      { detail: notSupported("gpt-9") },
+      {},
+      "gpt-9",
+    );
     assert.equal(verdict.error.status, 400);
     assert.equal(verdict.error.code, "model_not_supported");
     assert.match(verdict.error.message, /gpt-9/);
+  });
+
+  it("recognises the statement without its final period, or as an error message", () => {
+    const text = notSupported("gpt-9");
+    assert.equal(
+      classify(400, { detail: text.slice(0, -1) }, {}, "gpt-9").error.code,
+      "model_not_supported",
+    );
+    assert.equal(
+      classify(400, { error: { message: text } }, {}, "gpt-9").error.code,
+      "model_not_supported",
+    );
+  });
+
+  it("does not take a 400 that merely contains the statement (an echo of the buyer's input) for model_not_supported", () => {
+    const statement = notSupported("gpt-5.4");
+    for (
+      const body of [
+        { detail: `Unsupported parameter: ${statement}` },
+        { detail: `${statement} ${statement}` },
+        { detail: "Invalid value: 'the model is not supported'" },
+        {
+          error: {
+            message: `Invalid 'input[0].id': '${statement}'.`,
+            type: "invalid_request_error",
+          },
+        },
+      ]
+    ) {
+      const verdict = classify(400, body, {}, "gpt-5.4");
+      assert.equal(
+        verdict.error.code,
+        "upstream_bad_request",
+        JSON.stringify(body),
+      );
+      assert.equal(verdict.error.status, 400);
+    }
+  });
+
+  it("does not take the statement about another model, or without knowing the model requested, for model_not_supported", () => {
+    const about54 = { detail: notSupported("gpt-5.4") };
+    assert.equal(
+      classify(400, about54, {}, "gpt-5.5").error.code,
+      "upstream_bad_request",
+    );
+    assert.equal(classify(400, about54).error.code, "upstream_bad_request");
+  });
+
+  it("does not pass on a model_not_supported code without the statement", () => {
+    const verdict = classify(
+      400,
+      {
+        error: { code: "model_not_supported", message: "Nope" },
+      },
+      {},
+      "gpt-5.4",
+    );
+    assert.equal(verdict.error.code, "upstream_bad_request");
+    assert.match(verdict.error.message, /Nope/);
   });
 
   it("passes a short plain-text 400 body on", () => {

@@ -12,9 +12,11 @@ import {
   type FakeCodexBackend,
   startFakeCodexBackend,
 } from "../src/testing/fake_backend.ts";
+import { startFakeTokenEndpoint } from "../src/testing/fake_token_endpoint.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 import { callProvider } from "./fakes/seller_node.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
+import { epochIn, tempDir, writeAuth } from "./fixtures/auth_helpers.ts";
 
 const parsePrometheusTextFormat = parseText as (text: string) => unknown[];
 
@@ -167,6 +169,50 @@ describe("health with the usage endpoint", () => {
       assert.match(down.logins[0].usageUnavailable, /usage/i);
     } finally {
       backend.setAccountUsage(undefined, "acct_test");
+    }
+  });
+});
+
+describe("metrics: label values from outside", () => {
+  it("escapes a label value with a newline (a token endpoint's error code) so that the text still parses", async () => {
+    const endpoint = await startFakeTokenEndpoint({
+      failure: { kind: "permanent", code: 'bad\ngrant\\x"y' },
+    });
+    const dir = await tempDir("metrics-labels-");
+    try {
+      const authFile = dir.file("auth.json");
+      await writeAuth(authFile, {
+        exp: epochIn(-60),
+        refreshToken: "rt_metrics_labels",
+      });
+      const p = createProvider({
+        OPENAI_RESPONSES_AUTH_FILE: authFile,
+        OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+        OPENAI_RESPONSES_TOKEN_URL: endpoint.url,
+        ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
+      }, { metrics: true, onLog: () => {}, onWarning: () => {} });
+      await p.init().catch(() => {});
+      assert.equal(endpoint.calls, 1);
+      const text = p.metrics();
+      assert.ok(
+        text.includes('outcome="bad\\ngrant\\\\x\\"y"'),
+        `escaped in the text: ${text}`,
+      );
+      // Every line is a comment or one sample: no line was split.
+      for (const line of text.split("\n").filter((line) => line !== "")) {
+        assert.match(line, /^(# .*|[a-z_]+(\{.*\})? \S+)$/, line);
+      }
+      const families = parsePrometheusTextFormat(text) as Family[];
+      const refreshes = family(
+        families,
+        "openai_responses_token_refreshes_total",
+      );
+      assert.equal(refreshes.metrics.length, 1);
+      assert.equal(Number(refreshes.metrics[0].value), 1);
+      assert.equal(refreshes.metrics[0].labels?.outcome, 'bad\ngrant\\x"y');
+    } finally {
+      await endpoint.close();
+      await dir.cleanup();
     }
   });
 });

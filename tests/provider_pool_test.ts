@@ -293,6 +293,27 @@ describe("a pool: logins that cannot serve", () => {
     );
   });
 
+  it("skips, for a model, a login the backend said in its own words lacks it", async () => {
+    const p = pool();
+    backend.enqueue({
+      kind: "status",
+      status: 400,
+      body: {
+        detail:
+          "The 'gpt-5.4' model is not supported when using Codex with a ChatGPT account.",
+      },
+    });
+    const first = await ask(p);
+    assert.equal(first.status, 200, first.text);
+    const [lacking, served] = accountsCalled();
+    assert.notEqual(lacking, served);
+    for (let i = 0; i < 5; i++) await ask(p);
+    assert.equal(
+      accountsCalled().filter((account) => account === lacking).length,
+      1,
+    );
+  });
+
   it("keeps each login under OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY", async () => {
     const p = pool({ OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY: "1" });
     backend.setDefault({ kind: "text", text: "slow", eventDelayMs: 30 });

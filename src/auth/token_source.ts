@@ -23,10 +23,14 @@
  *   mount), it is rewritten in place; a warning says so once.
  * - After `refresh_token_reused`, the file is read again (for a short grace)
  *   and newer tokens are adopted if another writer produced them.
- * - When the token a forced refresh (after a backend 401) produced gets a
- *   401 as well, no refresh follows a 401 until a cooldown (5 minutes,
- *   doubling up to an hour on repeats) has passed or auth.json holds other
- *   tokens: `handleUnauthorized` resolves `undefined` meanwhile.
+ * - When the token a forced refresh (after a backend 401) has just produced
+ *   gets a 401 as well, before it served a single answer, no refresh follows
+ *   a 401 until a cooldown (5 minutes, doubling up to an hour on repeats) has
+ *   passed or auth.json holds other tokens: `handleUnauthorized` resolves
+ *   `undefined` meanwhile. Any other token (from the file, from a proactive
+ *   refresh, or from a forced refresh that has served answers since, which
+ *   the relay reports with `handleAccepted`) gets its one forced refresh on
+ *   a 401.
  * - A permanent failure (`LoginRequiredError`) stops every further call to
  *   the token endpoint until the auth file holds different tokens; a
  *   transient one (`TokenRefreshError`) backs off for a growing few seconds,
@@ -197,7 +201,10 @@ class FileTokenSource implements TokenSource {
   #blocked: Blocked | undefined;
   #backoff: Backoff | undefined;
   readonly #forced: string[] = [];
-  /** The access token the last forced refresh produced, until it fails too. */
+  /**
+   * The access token the last forced refresh produced, until it fails too or
+   * serves an answer.
+   */
   #forcedProduct: string | undefined;
   /** When `#forcedProduct` was produced (`now()`). */
   #forcedProductAt = 0;
@@ -288,8 +295,9 @@ class FileTokenSource implements TokenSource {
       this.#now() - this.#forcedProductAt < FORCED_PRODUCT_FRESH_MS
     ) {
       // A token that a refresh after a 401 has just produced is refused
-      // too: another refresh would fare no better. (One that worked for a
-      // while and is refused later, e.g. revoked, gets its refresh.)
+      // before serving anything: another refresh would fare no better. (One
+      // that has served answers, or was produced long ago, and is refused
+      // later, e.g. revoked, gets its refresh.)
       this.#forcedProduct = undefined;
       this.#startCooldown();
       return undefined;
@@ -312,6 +320,14 @@ class FileTokenSource implements TokenSource {
       this.#forcedProductAt = this.#now();
     }
     return toAccessToken(next);
+  }
+
+  handleAccepted(token: AccessToken): void {
+    // The backend took it: a later 401 on it is news (a revocation, say),
+    // not the refresh failing, and gets its own forced refresh.
+    if (token.accessToken === this.#forcedProduct) {
+      this.#forcedProduct = undefined;
+    }
   }
 
   /** No refresh after a 401 for a while, longer on each repeat. */

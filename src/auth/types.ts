@@ -41,12 +41,20 @@ export interface TokenSource {
   /**
    * Called after the backend answered 401 to `failed`. Re-reads the file first
    * and refreshes only if it still holds the failed token; at most one forced
-   * refresh per failing token. When the token such a refresh produced is
-   * refused too, no refresh follows a 401 for a growing cooldown or until the
-   * file holds other tokens. Resolves with the token to retry with, or
+   * refresh per failing token. When the token such a refresh has just
+   * produced is refused too before it served a single answer (see
+   * `handleAccepted`), no refresh follows a 401 for a growing cooldown or
+   * until the file holds other tokens. Resolves with the token to retry with, or
    * `undefined` when there is nothing newer to try.
    */
   handleUnauthorized(failed: AccessToken): Promise<AccessToken | undefined>;
+  /**
+   * Called after the backend answered 2xx to `token` (optional). A token
+   * that a forced refresh produced and that has served an answer since is
+   * an ordinary token again: a later 401 on it gets its own forced refresh
+   * instead of starting the cooldown.
+   */
+  handleAccepted?(token: AccessToken): void;
   /** Forces one refresh now (for `check --refresh`). */
   forceRefresh(): Promise<CredentialsInfo>;
   /** What the credentials file says now, without any secret. */

@@ -12,8 +12,11 @@
  * | 401                                         | 503 `upstream_auth_failed`               | no        |
  * | 402 (`deactivated_workspace`)               | 503 `upstream_workspace_deactivated`     | no        |
  * | 402 (other)                                 | 503 `upstream_payment_required`          | no        |
- * | 403 (JSON or Cloudflare HTML)               | 503 `upstream_forbidden`                 | no        |
- * | 400/422                                     | 400 upstream code or `upstream_bad_request` | no     |
+ * | 403 HTML page (a Cloudflare challenge)      | 503 `upstream_blocked`                   | no        |
+ * | any status with `cf-mitigated: challenge`   | 503 `upstream_blocked`                   | no        |
+ * | 403 (other)                                 | 503 `upstream_forbidden`                 | no        |
+ * | 400/422 the exact model statement (below)   | 400 `model_not_supported`                | no        |
+ * | 400/422 (other)                             | 400 upstream code or `upstream_bad_request` | no     |
  * | 404 `Item with id ... not found`            | 404 `item_not_found`                     | no        |
  * | 404 (other)                                 | 502 `upstream_not_found`                 | no        |
  * | 413                                         | 413 `request_too_large`                  | no        |
@@ -32,6 +35,13 @@
  * 429 because it is permanent (the plan has no Codex access): a 429 would
  * invite the buyer to wait and retry the same seller. A usage limit is 429
  * with the reset time because waiting does help.
+ *
+ * Only the backend's own verdicts say something about a login, because the
+ * provider passes a login over on them: `model_not_supported` comes only
+ * from the backend's exact statement for the model requested (a 400 that
+ * merely contains such text may echo the buyer's input), and a Cloudflare
+ * challenge is `upstream_blocked`, a refusal of this machine's traffic by the
+ * backend's edge that every login shares, not a verdict on the account.
  *
  * Text passed on from the upstream (a `detail`, an error `message`) is
  * truncated and scrubbed of anything that looks like a credential (`Bearer
@@ -67,6 +77,12 @@ export interface UsageLimit {
 export interface ClassifyOptions {
   /** The current time in ms since the epoch (default `Date.now()`). */
   now?: number;
+  /**
+   * The model the request asked the backend for. Only the backend's exact
+   * statement that this model is not supported gives `model_not_supported`;
+   * without it, no answer does.
+   */
+  model?: string;
 }
 
 /** Options of {@linkcode sseErrorEvent}. */
@@ -92,6 +108,42 @@ export const DEFAULT_USAGE_LIMIT_MS = 60_000;
 
 /** How the backend refuses a model for the `version` the request carried. */
 const NEWER_CLIENT_REQUIRED = /requires a newer version of Codex/i;
+
+/**
+ * Whether `text` is the backend's whole statement that the account's plan
+ * lacks `model`: `The '<model>' model is not supported when using Codex with
+ * a ChatGPT account.` (the final period optional), and nothing else. A text
+ * that only contains it may quote the buyer (an unsupported parameter's
+ * name, an invalid value).
+ */
+function refusesModel(text: string, model: string): boolean {
+  const statement =
+    `The '${model}' model is not supported when using Codex with a ChatGPT account`;
+  return text === statement || text === `${statement}.`;
+}
+
+/**
+ * Whether an answer is the backend's edge (Cloudflare) refusing this
+ * machine's traffic: a `cf-mitigated: challenge` header, or a 403 with an
+ * HTML page (the backend's own 403s are JSON).
+ */
+function isEdgeBlock(
+  status: number,
+  headers: Headers,
+  html: boolean,
+): boolean {
+  const mitigated = headers.get("cf-mitigated")?.trim().toLowerCase();
+  return mitigated === "challenge" || (status === 403 && html);
+}
+
+/** The error of an answer the backend's edge gave instead of the backend. */
+function edgeBlocked(status: number): RelayError {
+  return new RelayError(
+    503,
+    "upstream_blocked",
+    `The backend's edge (Cloudflare) refused this seller machine's traffic with a challenge (${status}), not the seller's account; this seller cannot serve requests now`,
+  );
+}
 
 /**
  * The error of a model the backend refused because the Codex client version
@@ -159,6 +211,14 @@ export function classifyUpstreamError(
   const now = options.now ?? Date.now();
   const body = parseErrorBody(bodyText, headers);
   const retryAfterMs = parseRetryAfter(headers, now);
+  if (isEdgeBlock(status, headers, body.html)) {
+    // Not the account's fault: no refresh, no mark on the login.
+    return {
+      error: edgeBlocked(status),
+      retryable: false,
+      unauthorized: false,
+    };
+  }
   const unauthorized = status === 401;
 
   function verdict(error: RelayError, retryable = false): UpstreamVerdict {
@@ -220,9 +280,7 @@ export function classifyUpstreamError(
         new RelayError(
           503,
           "upstream_forbidden",
-          body.html
-            ? "The upstream refused the seller's request with a 403 challenge page; this seller cannot serve requests now"
-            : `The upstream refused the seller's request (${label}); this seller cannot serve requests now`,
+          `The upstream refused the seller's request (${label}); this seller cannot serve requests now`,
         ),
       );
     case 400:
@@ -231,10 +289,15 @@ export function classifyUpstreamError(
       if (NEWER_CLIENT_REQUIRED.test(text)) {
         return verdict(clientVersionTooOld(text));
       }
-      const passedCode = code ??
-        (/model is not supported/i.test(text)
-          ? "model_not_supported"
-          : "upstream_bad_request");
+      const refused = options.model !== undefined &&
+        refusesModel(text, options.model);
+      // `model_not_supported` makes the provider pass the login over for the
+      // model: only the statement above says so, never a code alone.
+      const passedCode = refused
+        ? "model_not_supported"
+        : code !== undefined && code !== "model_not_supported"
+        ? code
+        : "upstream_bad_request";
       return verdict(
         new RelayError(
           400,
