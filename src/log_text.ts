@@ -17,6 +17,7 @@ export const LOG_TEXT_MAX_LENGTH = 200;
  * the rest of the line on screen), and lone surrogates.
  */
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   /[\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 const NAMED: Record<string, string> = {

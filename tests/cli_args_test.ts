@@ -324,6 +324,7 @@ describe("log lines", () => {
       status: 404,
       durationMs: 1,
     }, 0);
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
     assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202e]/);
     assert.match(
       line,

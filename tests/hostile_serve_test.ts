@@ -32,6 +32,7 @@ const API_KEY = "hostile-serve-key-1919";
 const TIMEOUT_MS = 300;
 
 /** Characters a terminal or a log reader acts on, or that reorder a line. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const UNSAFE = /[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069]/;
 
 let folder: string;

@@ -6,6 +6,7 @@ import { LOG_TEXT_MAX_LENGTH, logText } from "../src/log_text.ts";
 
 /** Characters a terminal or a log reader acts on, or that reorder a line. */
 const UNSAFE =
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   /[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
 
 describe("logText", () => {

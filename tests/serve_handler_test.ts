@@ -370,8 +370,8 @@ describe("server handler: API key", () => {
     assert.equal(bearerToken(" bearer\tk e y "), "k e y");
   });
 
-  it("refuses an authorization header longer than the cap with 431 authorization_header_too_large, unread", async () => {
-    const tooLong = `Bearer ${"x".repeat(MAX_AUTHORIZATION_LENGTH)}`;
+  it("refuses an authorization header over 4096 characters with 431 authorization_header_too_large, unread", async () => {
+    const tooLong = `Bearer ${"x".repeat(4090)}`;
     const response = await handler(
       new Request("http://127.0.0.1/health", {
         headers: { authorization: tooLong },
@@ -381,11 +381,9 @@ describe("server handler: API key", () => {
     const body = await response.json();
     assert.equal(body.error.code, "authorization_header_too_large");
     assert.equal(body.error.type, "invalid_request_error");
-    assert.match(
+    assert.equal(
       body.error.message,
-      new RegExp(
-        `expected at most ${MAX_AUTHORIZATION_LENGTH} characters, found ${tooLong.length}`,
-      ),
+      "Authorization header too large: expected at most 4096 characters, found 4097",
     );
   });
 
