@@ -34,7 +34,6 @@ import process from "node:process";
 import { pathToFileURL } from "node:url";
 import type { CliIo } from "./src/cli/io.ts";
 import { runCli } from "./src/cli/main.ts";
-import { denoRuntime, serveWithDeno } from "./src/serve/deno.ts";
 import { serveWithNodeHttp } from "./src/serve/node.ts";
 
 export { runCli } from "./src/cli/main.ts";
@@ -48,8 +47,8 @@ export type {
 
 /**
  * The process glue of the command line: environment, standard output and
- * error, SIGINT/SIGTERM, and the server adapter of the current runtime
- * (`Deno.serve` on Deno, `node:http` on Node).
+ * error, SIGINT/SIGTERM, and the server adapter (`node:http`, on Deno too:
+ * it has the header, body and keep-alive timeouts `Deno.serve` lacks).
  *
  * @example
  * ```ts ignore
@@ -58,12 +57,11 @@ export type {
  * ```
  */
 export function processIo(): CliIo {
-  const deno = denoRuntime();
   return {
     env: process.env,
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
-    listen: deno ? serveWithDeno(deno) : serveWithNodeHttp,
+    listen: serveWithNodeHttp,
     onShutdownSignal(handler) {
       const onInt = () => handler("SIGINT");
       const onTerm = () => handler("SIGTERM");

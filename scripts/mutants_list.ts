@@ -34,12 +34,17 @@ const TOKEN_SOURCE = "src/auth/token_source.ts";
 const LOCK = "src/auth/lock.ts";
 const WRITE = "src/auth/write.ts";
 const SERVER = "src/serve/handler.ts";
+const GUARD = "src/serve/_guard.ts";
+const API_KEY = "src/serve/_api_key.ts";
+const NODE_ADAPTER = "src/serve/node.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
 const ABORT_TEST = "tests/relay_abort_test.ts";
 const HEADERS_TEST = "tests/relay_headers_test.ts";
 const HOSTILE_PROVIDER_TEST = "tests/hostile_provider_test.ts";
+const SERVER_TEST = "tests/serve_handler_test.ts";
+const HOSTILE_SERVE_TEST = "tests/hostile_serve_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -426,6 +431,144 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/serve_handler_test.ts"],
     why: "serve accepts only JSON bodies (no simple cross-site POST)",
   },
+  // serve against hostile clients (issue 19: defects 6, 8, 11, 16; "tests
+  // that notice" 6 and 7).
+  {
+    id: "serve-cors-no-expose-headers",
+    file: GUARD,
+    find:
+      '  response.headers.set("access-control-expose-headers", EXPOSED_HEADERS);\n',
+    replace: "",
+    tests: [SERVER_TEST],
+    why: "a page of an allowed origin can read retry-after",
+  },
+  {
+    id: "serve-origin-prefix-match",
+    file: GUARD,
+    find: "  if (allowed.includes(origin.toLowerCase())) return undefined;",
+    replace:
+      "  if (allowed.some((entry) => origin.toLowerCase().startsWith(entry))) return undefined;",
+    tests: [SERVER_TEST],
+    why:
+      "an origin that extends an allowed one (http://localhost:3000.evil.example) is refused",
+  },
+  {
+    id: "serve-authorization-uncapped",
+    file: API_KEY,
+    find:
+      "authorization !== null && authorization.length > MAX_AUTHORIZATION_LENGTH",
+    replace: "false",
+    tests: [SERVER_TEST, HOSTILE_SERVE_TEST],
+    why: "an authorization header over the cap is refused unread (431)",
+  },
+  {
+    id: "serve-authorization-cap-x16",
+    file: API_KEY,
+    find: "export const MAX_AUTHORIZATION_LENGTH = 4096;",
+    replace: "export const MAX_AUTHORIZATION_LENGTH = 65536;",
+    tests: [SERVER_TEST],
+    why: "the authorization header is read up to 4096 characters",
+  },
+  {
+    id: "serve-bearer-regex-quadratic",
+    file: API_KEY,
+    find: "  const text = value.trim();\n",
+    replace:
+      "  return /^\\s*bearer\\s+(.+?)\\s*$/i.exec(value)?.[1];\n  const text = value.trim();\n",
+    tests: [HOSTILE_SERVE_TEST],
+    why: "the bearer token is read in linear time",
+  },
+  {
+    id: "serve-long-api-key-accepted",
+    file: "src/cli/serve.ts",
+    find: "  if (apiKey !== undefined && apiKey.length > MAX_API_KEY_LENGTH) {",
+    replace: "  if (false) {",
+    tests: ["tests/cli_args_test.ts"],
+    why:
+      "a key that no authorization header within the cap can carry stops serve",
+  },
+  {
+    id: "serve-no-headers-timeout",
+    file: NODE_ADAPTER,
+    find: "    headersTimeout: headersTimeoutMs,",
+    replace: "    headersTimeout: 60_000,",
+    tests: [SERVER_TEST, HOSTILE_SERVE_TEST],
+    why: "a client has headersTimeoutMs to send its headers",
+  },
+  {
+    id: "serve-headers-checked-every-30s",
+    file: NODE_ADAPTER,
+    find: "    connectionsCheckingInterval: Math.min(",
+    replace: "    connectionsCheckingInterval: 30_000 || Math.min(",
+    tests: [SERVER_TEST, HOSTILE_SERVE_TEST],
+    why: "the header timeout is enforced on time, not at Node's 30 s check",
+  },
+  {
+    id: "serve-body-timeout-x100",
+    file: NODE_ADAPTER,
+    find: "        }, bodyTimeoutMs);",
+    replace: "        }, bodyTimeoutMs * 100);",
+    tests: [SERVER_TEST, HOSTILE_SERVE_TEST],
+    why: "a body that pauses for bodyTimeoutMs gets 408 request_body_timeout",
+  },
+  {
+    id: "serve-no-keep-alive-timeout",
+    file: NODE_ADAPTER,
+    find: "  server.keepAliveTimeout = options.keepAliveTimeoutMs ??",
+    replace: "  void options.keepAliveTimeoutMs ??",
+    tests: [SERVER_TEST, HOSTILE_SERVE_TEST],
+    why: "an idle keep-alive connection is closed after keepAliveTimeoutMs",
+  },
+  {
+    id: "serve-keeps-connection-after-early-answer",
+    file: NODE_ADAPTER,
+    find: '  if (!req.complete) headers.connection = "close";',
+    replace: "",
+    tests: [SERVER_TEST],
+    why:
+      "a request answered before its body arrived does not keep its connection",
+  },
+  {
+    id: "serve-timeout-keys-ignored",
+    file: "src/cli/serve.ts",
+    find: "{ hostname, port, ...timeouts }",
+    replace: "{ hostname, port }",
+    tests: [HOSTILE_SERVE_TEST],
+    why: "the OPENAI_RESPONSES_SERVE_*_TIMEOUT_MS keys reach the server",
+  },
+  {
+    id: "log-text-no-c1",
+    file: "src/log_text.ts",
+    find: "\\x00-\\x1f\\x7f-\\x9f",
+    replace: "\\x00-\\x1f",
+    tests: ["tests/log_text_test.ts", HOSTILE_SERVE_TEST],
+    why: "C1 controls (\\x9b starts a terminal sequence) are escaped in logs",
+  },
+  {
+    id: "log-line-raw-model",
+    file: "src/cli/log_line.ts",
+    find: 'entry.service === undefined ? "-" : logText(entry.service, 80),',
+    replace: 'entry.service === undefined ? "-" : entry.service,',
+    tests: ["tests/cli_args_test.ts", HOSTILE_SERVE_TEST],
+    why: "a buyer-chosen model name is escaped in serve's log line",
+  },
+  {
+    id: "serve-provider-request-line-repeated",
+    file: "src/cli/serve.ts",
+    find: "    logRequests: false,\n",
+    replace: "",
+    tests: [HOSTILE_SERVE_TEST],
+    why:
+      "serve prints one line per request (OPENAI_RESPONSES_LOG=requests too)",
+  },
+  {
+    id: "serve-log-without-error-code",
+    file: SERVER,
+    find: "onSettled(response.statusCode, errorCodeOf(response));",
+    replace: "onSettled(response.statusCode);",
+    tests: [SERVER_TEST],
+    why: "serve's log line carries the code of an error the provider answered",
+  },
   {
     id: "in-stream-usage-limit-ignored",
     file: RELAY,
@@ -604,9 +747,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "log-text-unescaped",
     file: "src/log_text.ts",
-    find:
-      "  return UNSAFE.test(cut) ? cut.replace(UNSAFE_ALL, escapeOne) : cut;",
-    replace: "  return value;",
+    find: "  const escaped = kept.replace(UNSAFE, escapeOne);",
+    replace: "  const escaped = kept;",
     tests: [HOSTILE_PROVIDER_TEST],
     why: "no buyer value reaches a log line unescaped",
   },

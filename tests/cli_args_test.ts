@@ -12,7 +12,11 @@ import {
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { configFromEnv, parseAllowedOrigins } from "../src/cli/env.ts";
+import {
+  configFromEnv,
+  parseAllowedOrigins,
+  parseServeTimeouts,
+} from "../src/cli/env.ts";
 import { ConfigError } from "../src/errors.ts";
 import type { CliIo } from "../src/cli/io.ts";
 import { runCli } from "../src/cli/main.ts";
@@ -132,6 +136,51 @@ describe("configFromEnv", () => {
       { OPENAI_RESPONSES_AUTH_FILE: "/a.json", ANTSEED_MAX_CONCURRENCY: "3" },
     );
   });
+});
+
+describe("parseServeTimeouts", () => {
+  it("takes 10 s for the headers, 30 s for a pause in a body and 5 s for an idle connection by default", () => {
+    assert.deepEqual(parseServeTimeouts({}), {
+      headersTimeoutMs: 10_000,
+      bodyTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 5_000,
+    });
+    assert.deepEqual(
+      parseServeTimeouts({ OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS: " " }),
+      parseServeTimeouts({}),
+    );
+  });
+
+  it("reads each key in milliseconds", () => {
+    assert.deepEqual(
+      parseServeTimeouts({
+        OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS: "1",
+        OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS: " 2500 ",
+        OPENAI_RESPONSES_SERVE_KEEP_ALIVE_TIMEOUT_MS: "300000",
+      }),
+      { headersTimeoutMs: 1, bodyTimeoutMs: 2500, keepAliveTimeoutMs: 300_000 },
+    );
+  });
+
+  for (const value of ["0", "-5", "1.5", "10s", "300001", "1e3"]) {
+    it(`refuses ${JSON.stringify(value)} with a ConfigError naming the key`, () => {
+      assert.throws(
+        () =>
+          parseServeTimeouts({ OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS: value }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError, String(error));
+          assert.equal(error.key, "OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS");
+          assert.equal(
+            error.message,
+            `Invalid OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS: expected an integer number of milliseconds from 1 to 300000, found ${
+              JSON.stringify(value)
+            }`,
+          );
+          return true;
+        },
+      );
+    });
+  }
 });
 
 describe("parseAllowedOrigins", () => {
@@ -266,6 +315,23 @@ describe("log lines", () => {
     }, 0);
     assert.ok(!line.includes("\n"));
   });
+
+  it("escapes terminal sequences, C1 controls and bidirectional overrides in the method, path and model, and cuts them", () => {
+    const line = formatLogLine({
+      method: "GET\x1b[2J",
+      path: `/v1/\x1b]0;owned\x07${"p".repeat(1000)}`,
+      service: "gpt\u009b31m\u202e",
+      status: 404,
+      durationMs: 1,
+    }, 0);
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u202e]/);
+    assert.match(
+      line,
+      / GET\\x1b\[2J \/v1\/\\x1b\]0;owned\\x07p+\.\.\. gpt\\x9b31m\\u202e 404 1ms$/,
+    );
+    assert.ok(line.length < 400, `${line.length} characters`);
+  });
 });
 
 describe("rate limits in words", () => {
@@ -335,6 +401,28 @@ describe("runCli in-process", () => {
     } finally {
       await rm(home, { recursive: true, force: true });
     }
+  });
+
+  it("refuses to serve with an API key too long for an authorization header, naming the key", async () => {
+    const { io, err } = fakeIo({
+      OPENAI_RESPONSES_SERVE_API_KEY: "k".repeat(5000),
+    });
+    assert.equal(await runCli(["serve", "--port", "0"], io), 1);
+    assert.match(
+      err(),
+      /^error: Invalid OPENAI_RESPONSES_SERVE_API_KEY: expected at most 4089 characters \(an authorization header is read up to 4096\), found 5000/,
+    );
+  });
+
+  it("refuses to serve with a malformed timeout, naming the key", async () => {
+    const { io, err } = fakeIo({
+      OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS: "soon",
+    });
+    assert.equal(await runCli(["serve", "--port", "0"], io), 1);
+    assert.match(
+      err(),
+      /^error: Invalid OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS: expected an integer/,
+    );
   });
 
   it("exits 1 with the key named on a bad configuration value", async () => {

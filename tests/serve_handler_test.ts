@@ -10,11 +10,19 @@ import type {
 } from "../src/host_types.ts";
 import {
   createServerHandler,
+  type ListenOptions,
   loopbackHosts,
+  type RunningServer,
   type ServedProvider,
   type ServerLogEntry,
 } from "../src/serve/handler.ts";
 import { serveWithNodeHttp } from "../src/serve/node.ts";
+import {
+  bearerToken,
+  MAX_API_KEY_LENGTH,
+  MAX_AUTHORIZATION_LENGTH,
+} from "../src/serve/_api_key.ts";
+import { openRaw } from "./fixtures/raw_socket.ts";
 
 const SECRET_TOKEN = "eyJ-secret-access-token";
 const encoder = new TextEncoder();
@@ -163,6 +171,98 @@ describe("server handler: routes", () => {
   });
 });
 
+describe("server handler: one log entry per request", () => {
+  it("tells of a relayed request once, with the code of the error the provider answered whole", async () => {
+    const entries: ServerLogEntry[] = [];
+    const handler = createServerHandler(
+      stubProvider((req) =>
+        Promise.resolve({
+          requestId: req.requestId,
+          statusCode: 502,
+          headers: { "content-type": "application/json" },
+          body: encoder.encode(
+            '{"error":{"message":"broke","type":"server_error","code":"upstream_stream_error"}}',
+          ),
+        })
+      ),
+      { onRequestDone: (entry) => entries.push(entry) },
+    );
+    const response = await handler(post({ model: "m", input: "hi" }));
+    assert.equal(response.status, 502);
+    await response.body?.cancel();
+    assert.deepEqual(
+      entries.map((
+        entry,
+      ) => [entry.method, entry.path, entry.status, entry.code]),
+      [["POST", "/v1/responses", 502, "upstream_stream_error"]],
+    );
+  });
+
+  it("tells of a relayed request with the provider's request id, and of a success without a code", async () => {
+    const entries: ServerLogEntry[] = [];
+    const provider = stubProvider();
+    const handler = createServerHandler(provider, {
+      onRequestDone: (entry) => entries.push(entry),
+    });
+    await (await handler(post({ model: "m", input: "hi" }))).body?.cancel();
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].requestId, provider.calls[0].req.requestId);
+    assert.equal(entries[0].status, 200);
+    assert.equal(entries[0].code, undefined);
+  });
+
+  it("tells of a stream once the provider finished it, not when it started", async () => {
+    const entries: ServerLogEntry[] = [];
+    let finish: () => void = () => {};
+    const handler = createServerHandler(
+      stubProvider((req, callbacks) => {
+        callbacks.onResponseStart({
+          requestId: req.requestId,
+          statusCode: 200,
+          headers: { "content-type": "text/event-stream" },
+          body: encoder.encode("event: a\n\n"),
+        });
+        return new Promise((resolve) => {
+          finish = () => {
+            callbacks.onResponseChunk({
+              requestId: req.requestId,
+              data: new Uint8Array(0),
+              done: true,
+            });
+            resolve({
+              requestId: req.requestId,
+              statusCode: 200,
+              headers: { "content-type": "text/event-stream" },
+              body: encoder.encode("event: a\n\n"),
+            });
+          };
+        });
+      }),
+      { onRequestDone: (entry) => entries.push(entry) },
+    );
+    const response = await handler(post({ model: "m", stream: true }));
+    assert.equal(response.status, 200);
+    assert.equal(entries.length, 0, "told before the stream ended");
+    finish();
+    assert.equal(await response.text(), "event: a\n\n");
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(entries.map((entry) => entry.status), [200]);
+  });
+
+  it("tells of a provider that failed as 500 internal_error", async () => {
+    const entries: ServerLogEntry[] = [];
+    const handler = createServerHandler(
+      stubProvider(() => Promise.reject(new Error("boom"))),
+      { onRequestDone: (entry) => entries.push(entry) },
+    );
+    await (await handler(post({ model: "m", input: "hi" }))).body?.cancel();
+    assert.deepEqual(
+      entries.map((entry) => [entry.status, entry.code]),
+      [[500, "internal_error"]],
+    );
+  });
+});
+
 describe("server handler: health", () => {
   it("reports status, capacity and the rate-limit snapshot without secrets", async () => {
     const handler = createServerHandler(stubProvider());
@@ -242,6 +342,63 @@ describe("server handler: API key", () => {
     await response.body?.cancel();
     assert.equal(provider.calls.length, 1);
     assert.equal(provider.calls[0].req.headers.authorization, undefined);
+  });
+
+  it("reads the scheme in any case and whitespace around the key", async () => {
+    for (
+      const value of [
+        "bearer serve-key-123",
+        "BEARER \t serve-key-123  ",
+        "  Bearer serve-key-123",
+      ]
+    ) {
+      const response = await handler(
+        new Request("http://127.0.0.1/health", {
+          headers: { authorization: value },
+        }),
+      );
+      assert.equal(response.status, 200, JSON.stringify(value));
+      await response.body?.cancel();
+    }
+  });
+
+  it("takes a value without whitespace after the scheme, or with no key, for no bearer token", () => {
+    assert.equal(bearerToken("Bearerserve-key-123"), undefined);
+    assert.equal(bearerToken("Bearer   "), undefined);
+    assert.equal(bearerToken("Basic serve-key-123"), undefined);
+    assert.equal(bearerToken("Bear"), undefined);
+    assert.equal(bearerToken(" bearer\tk e y "), "k e y");
+  });
+
+  it("refuses an authorization header over 4096 characters with 431 authorization_header_too_large, unread", async () => {
+    const tooLong = `Bearer ${"x".repeat(4090)}`;
+    const response = await handler(
+      new Request("http://127.0.0.1/health", {
+        headers: { authorization: tooLong },
+      }),
+    );
+    assert.equal(response.status, 431);
+    const body = await response.json();
+    assert.equal(body.error.code, "authorization_header_too_large");
+    assert.equal(body.error.type, "invalid_request_error");
+    assert.equal(
+      body.error.message,
+      "Authorization header too large: expected at most 4096 characters, found 4097",
+    );
+  });
+
+  it("accepts the right key in a header of exactly the cap's length", async () => {
+    const key = "k".repeat(MAX_API_KEY_LENGTH);
+    const keyed = createServerHandler(stubProvider(), { apiKey: key });
+    const value = `Bearer ${key}`;
+    assert.equal(value.length, MAX_AUTHORIZATION_LENGTH);
+    const response = await keyed(
+      new Request("http://127.0.0.1/health", {
+        headers: { authorization: value },
+      }),
+    );
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
   });
 });
 
@@ -622,6 +779,56 @@ describe("server handler: origin check and CORS", () => {
     await refused.body?.cancel();
   });
 
+  it("lets a page of a listed origin read retry-after (access-control-expose-headers)", async () => {
+    const handler = createServerHandler(
+      stubProvider((req) =>
+        Promise.resolve({
+          requestId: req.requestId,
+          statusCode: 429,
+          headers: { "content-type": "application/json", "retry-after": "7" },
+          body: encoder.encode(
+            '{"error":{"message":"busy","type":"rate_limit_error","code":"provider_at_capacity"}}',
+          ),
+        })
+      ),
+      { allowedOrigins: [ORIGIN] },
+    );
+    const response = await handler(
+      post({ model: "m", input: "hi" }, {
+        headers: { origin: ORIGIN, "content-type": "application/json" },
+      }),
+    );
+    assert.equal(response.status, 429);
+    assert.equal(response.headers.get("retry-after"), "7");
+    const exposed = (response.headers.get("access-control-expose-headers") ??
+      "").split(",").map((name) => name.trim().toLowerCase());
+    assert.ok(exposed.includes("retry-after"), exposed.join(", "));
+    await response.body?.cancel();
+  });
+
+  it("refuses origins that extend or shorten a listed one (another host, another port) with 403", async () => {
+    const provider = stubProvider();
+    const handler = createServerHandler(provider, {
+      allowedOrigins: [ORIGIN],
+    });
+    for (
+      const origin of [
+        "http://localhost:3000.evil.example",
+        "http://localhost:30001",
+        "http://localhost:300",
+        "http://localhost:3000@evil.example",
+        "https://localhost:3000",
+      ]
+    ) {
+      const response = await handler(
+        new Request("http://127.0.0.1/health", { headers: { origin } }),
+      );
+      assert.equal(response.status, 403, origin);
+      assert.equal(response.headers.get("access-control-allow-origin"), null);
+      assert.equal((await response.json()).error.code, "origin_not_allowed");
+    }
+  });
+
   it("streams to a listed origin with access-control-allow-origin", async () => {
     const handler = createServerHandler(
       stubProvider(streamingScript(["event: a\n\n"])),
@@ -857,6 +1064,135 @@ describe("node:http adapter", () => {
     setTimeout(release, 50);
     assert.equal(await answer, "finished");
     await closing;
+  });
+});
+
+describe("node:http adapter: slow clients", () => {
+  const SHORT_MS = 300;
+  const LONG_MS = 20_000;
+
+  /** The handler over a stub provider, served with the given timeouts (others long). */
+  async function serveSlow(
+    timeouts: Partial<ListenOptions>,
+    provider: StubProvider = stubProvider(),
+  ): Promise<RunningServer> {
+    return await serveWithNodeHttp(createServerHandler(provider), {
+      hostname: "127.0.0.1",
+      port: 0,
+      headersTimeoutMs: LONG_MS,
+      bodyTimeoutMs: LONG_MS,
+      keepAliveTimeoutMs: LONG_MS,
+      ...timeouts,
+    });
+  }
+
+  it("answers 408 and closes a connection whose headers are not complete within headersTimeoutMs", async () => {
+    const server = await serveSlow({ headersTimeoutMs: SHORT_MS });
+    try {
+      const connection = await openRaw(
+        server.port,
+        "GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n",
+      );
+      const closedAfter = await connection.closedWithin(3_000);
+      assert.ok(closedAfter !== undefined, "still open after 3 s");
+      assert.ok(closedAfter >= SHORT_MS - 50, `closed after ${closedAfter} ms`);
+      assert.match(connection.received(), /^HTTP\/1\.1 408 /);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it("closes a connection that sends nothing within headersTimeoutMs", async () => {
+    const server = await serveSlow({ headersTimeoutMs: SHORT_MS });
+    try {
+      const connection = await openRaw(server.port);
+      assert.ok(
+        await connection.closedWithin(3_000) !== undefined,
+        "still open after 3 s",
+      );
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it("answers 408 request_body_timeout to a body that pauses for longer than bodyTimeoutMs, closes the connection, and never calls the provider", async () => {
+    const provider = stubProvider();
+    const server = await serveSlow({ bodyTimeoutMs: SHORT_MS }, provider);
+    try {
+      const connection = await openRaw(
+        server.port,
+        "POST /v1/responses HTTP/1.1\r\nhost: 127.0.0.1\r\n" +
+          "content-type: application/json\r\ncontent-length: 100\r\n\r\n" +
+          '{"model":',
+      );
+      const closedAfter = await connection.closedWithin(3_000);
+      assert.ok(closedAfter !== undefined, "still open after 3 s");
+      assert.ok(closedAfter >= SHORT_MS - 50, `closed after ${closedAfter} ms`);
+      const answer = connection.received();
+      assert.match(answer, /^HTTP\/1\.1 408 /);
+      assert.match(answer, /connection: close/i);
+      assert.match(answer, /"code":"request_body_timeout"/);
+      assert.equal(provider.calls.length, 0);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it("accepts a body that arrives slowly but never pauses for bodyTimeoutMs", async () => {
+    const provider = stubProvider();
+    const server = await serveSlow({ bodyTimeoutMs: SHORT_MS }, provider);
+    try {
+      const body = JSON.stringify({ model: "m", input: "a slow body" });
+      const connection = await openRaw(
+        server.port,
+        "POST /v1/responses HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n" +
+          `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+      );
+      // Longer in all than the pause bound, in pauses shorter than it.
+      for (let offset = 0; offset < body.length; offset += 10) {
+        await new Promise((resolve) => setTimeout(resolve, SHORT_MS / 3));
+        connection.socket.write(body.slice(offset, offset + 10));
+      }
+      assert.ok(await connection.closedWithin(3_000) !== undefined);
+      assert.match(connection.received(), /^HTTP\/1\.1 200 /);
+      assert.equal(decoder.decode(provider.calls[0].req.body), body);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it("closes an idle keep-alive connection after keepAliveTimeoutMs (and Node's second of grace)", async () => {
+    const server = await serveSlow({ keepAliveTimeoutMs: SHORT_MS });
+    try {
+      const connection = await openRaw(
+        server.port,
+        "GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n",
+      );
+      const closedAfter = await connection.closedWithin(4_000);
+      assert.ok(closedAfter !== undefined, "still open after 4 s");
+      assert.ok(closedAfter >= SHORT_MS, `closed after ${closedAfter} ms`);
+      assert.match(connection.received(), /^HTTP\/1\.1 200 /);
+      assert.match(connection.received(), /keep-alive/i);
+    } finally {
+      await server.close(100);
+    }
+  });
+
+  it("ends the connection of a request answered before its body arrived, without waiting for the rest", async () => {
+    const server = await serveSlow({});
+    try {
+      const connection = await openRaw(
+        server.port,
+        "POST /nope HTTP/1.1\r\nhost: 127.0.0.1\r\n" +
+          "content-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+      );
+      const closedAfter = await connection.closedWithin(3_000);
+      assert.ok(closedAfter !== undefined, "still open after 3 s");
+      assert.match(connection.received(), /^HTTP\/1\.1 404 /);
+      assert.match(connection.received(), /connection: close/i);
+    } finally {
+      await server.close(100);
+    }
   });
 });
 

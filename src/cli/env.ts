@@ -8,6 +8,11 @@
 
 import { CONFIG_SCHEMA } from "../config.ts";
 import { ConfigError } from "../errors.ts";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+} from "../serve/handler.ts";
 
 /** Environment key of the optional API key of `serve`. */
 export const SERVE_API_KEY_ENV = "OPENAI_RESPONSES_SERVE_API_KEY";
@@ -15,6 +20,30 @@ export const SERVE_API_KEY_ENV = "OPENAI_RESPONSES_SERVE_API_KEY";
 /** Environment key of the origins whose web pages may call `serve` (comma-separated). */
 export const SERVE_ALLOWED_ORIGINS_ENV =
   "OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS";
+
+/** Environment key of the time a client of `serve` has to send its request headers (ms). */
+export const SERVE_HEADERS_TIMEOUT_ENV =
+  "OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS";
+
+/** Environment key of the longest pause inside a request body sent to `serve` (ms). */
+export const SERVE_BODY_TIMEOUT_ENV = "OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS";
+
+/** Environment key of the time an idle keep-alive connection to `serve` stays open (ms). */
+export const SERVE_KEEP_ALIVE_TIMEOUT_ENV =
+  "OPENAI_RESPONSES_SERVE_KEEP_ALIVE_TIMEOUT_MS";
+
+/** Largest value of each timeout of `serve`: the whole request's own bound, 300 s. */
+export const MAX_SERVE_TIMEOUT_MS = 300_000;
+
+/** The timeouts of `serve`'s connections, in milliseconds. */
+export interface ServeTimeouts {
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: number;
+  /** Longest pause inside a request body. */
+  bodyTimeoutMs: number;
+  /** Time an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
+}
 
 function showValue(text: string): string {
   return JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
@@ -69,6 +98,63 @@ function parseOrigin(text: string): string | undefined {
     ? `${url.protocol}//${url.host}`
     : url.origin;
   return origin.toLowerCase();
+}
+
+/**
+ * Parses the timeouts of `serve`'s connections from the environment:
+ * `OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS`,
+ * `OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS` and
+ * `OPENAI_RESPONSES_SERVE_KEEP_ALIVE_TIMEOUT_MS`, each an integer number of
+ * milliseconds from 1 to {@linkcode MAX_SERVE_TIMEOUT_MS}; an unset or blank
+ * key takes its default. Throws a `ConfigError` naming the first malformed
+ * key.
+ *
+ * @example
+ * ```ts
+ * import { parseServeTimeouts } from "./env.ts";
+ * console.log(parseServeTimeouts({ OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS: "5000" }));
+ * // { headersTimeoutMs: 10000, bodyTimeoutMs: 5000, keepAliveTimeoutMs: 5000 }
+ * ```
+ */
+export function parseServeTimeouts(
+  env: Record<string, string | undefined>,
+): ServeTimeouts {
+  return {
+    headersTimeoutMs: parseTimeout(
+      env,
+      SERVE_HEADERS_TIMEOUT_ENV,
+      DEFAULT_HEADERS_TIMEOUT_MS,
+    ),
+    bodyTimeoutMs: parseTimeout(
+      env,
+      SERVE_BODY_TIMEOUT_ENV,
+      DEFAULT_BODY_TIMEOUT_MS,
+    ),
+    keepAliveTimeoutMs: parseTimeout(
+      env,
+      SERVE_KEEP_ALIVE_TIMEOUT_ENV,
+      DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    ),
+  };
+}
+
+function parseTimeout(
+  env: Record<string, string | undefined>,
+  key: string,
+  fallback: number,
+): number {
+  const text = env[key]?.trim();
+  if (text === undefined || text === "") return fallback;
+  const value = /^\d{1,9}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 1 && value <= MAX_SERVE_TIMEOUT_MS)) {
+    throw new ConfigError(
+      key,
+      `Invalid ${key}: expected an integer number of milliseconds from 1 to ${MAX_SERVE_TIMEOUT_MS}, found ${
+        showValue(text)
+      }`,
+    );
+  }
+  return value;
 }
 
 /**

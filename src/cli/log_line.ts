@@ -1,10 +1,12 @@
 /**
- * One log line per request for `serve`: method, path, model, status,
- * duration and tokens. Never a header, a body or a secret.
+ * One log line per request for `serve`: method, path, model, status, error
+ * code, duration and tokens. Never a header, a body or a secret; what the
+ * buyer chose (method, path, model) is escaped and cut (`logText`).
  *
  * @module
  */
 
+import { logText } from "../log_text.ts";
 import type { RequestLogEntry } from "../provider/provider.ts";
 
 /** What a log line shows; both the provider's and the server's entries fit. */
@@ -28,14 +30,11 @@ function count(value: unknown): string {
  * ```
  */
 export function formatLogLine(entry: LogLineEntry, at: number): string {
-  const model = entry.service === undefined
-    ? "-"
-    : JSON.stringify(entry.service.slice(0, 80)).slice(1, -1);
   const parts = [
     new Date(at).toISOString(),
-    entry.method.slice(0, 10),
-    JSON.stringify(entry.path.slice(0, 200)).slice(1, -1),
-    model,
+    logText(entry.method, 20),
+    logText(entry.path, 200),
+    entry.service === undefined ? "-" : logText(entry.service, 80),
     entry.code ? `${entry.status} ${entry.code}` : String(entry.status),
     `${Math.round(entry.durationMs)}ms`,
   ];

@@ -1,18 +1,28 @@
 /**
  * `serve`: the provider as a local OpenAI-compatible server
  * (`POST /v1/responses`, `GET /v1/models`, `GET /health`), with one log line
- * per request, an optional API key, and a bounded drain on SIGINT/SIGTERM.
+ * per request, an optional API key, timeouts for slow clients, and a
+ * bounded drain on SIGINT/SIGTERM.
  *
  * @module
  */
 
 import { isLoopbackHost } from "../config.ts";
-import { OpenAIResponsesError } from "../errors.ts";
-import { createServerHandler, loopbackHosts } from "../serve/handler.ts";
+import { ConfigError, OpenAIResponsesError } from "../errors.ts";
+import {
+  createServerHandler,
+  loopbackHosts,
+  type ServerLogEntry,
+} from "../serve/handler.ts";
+import {
+  MAX_API_KEY_LENGTH,
+  MAX_AUTHORIZATION_LENGTH,
+} from "../serve/_api_key.ts";
 import { UsageError } from "./args.ts";
-import { createProvider } from "../provider/provider.ts";
+import { createProvider, type RequestLogEntry } from "../provider/provider.ts";
 import {
   parseAllowedOrigins,
+  parseServeTimeouts,
   SERVE_ALLOWED_ORIGINS_ENV,
   SERVE_API_KEY_ENV,
 } from "./env.ts";
@@ -77,10 +87,17 @@ function urlHost(hostname: string): string {
  * rebinding); on any host a request with an `origin` header is served only
  * when `OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS` lists that origin.
  *
+ * A client has `OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS` (default 10 s) to
+ * send its headers, a body may not pause for longer than
+ * `OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS` (default 30 s), and an idle
+ * keep-alive connection is closed after
+ * `OPENAI_RESPONSES_SERVE_KEEP_ALIVE_TIMEOUT_MS` (default 5 s).
+ *
  * Throws a `UsageError` when a non-loopback host is bound without
- * `OPENAI_RESPONSES_SERVE_API_KEY`, a `ConfigError` for a malformed
- * `OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS`, and the provider's errors
- * (configuration, credentials) for the caller to print.
+ * `OPENAI_RESPONSES_SERVE_API_KEY`, a `ConfigError` for an API key too long
+ * to fit in an authorization header, a malformed
+ * `OPENAI_RESPONSES_SERVE_ALLOWED_ORIGINS` or a malformed timeout, and the
+ * provider's errors (configuration, credentials) for the caller to print.
  *
  * @example
  * ```ts ignore
@@ -104,12 +121,36 @@ export async function runServe(
         `Anyone who can reach that address could spend the seller's subscription`,
     );
   }
+  if (apiKey !== undefined && apiKey.length > MAX_API_KEY_LENGTH) {
+    throw new ConfigError(
+      SERVE_API_KEY_ENV,
+      `Invalid ${SERVE_API_KEY_ENV}: expected at most ${MAX_API_KEY_LENGTH} characters (an authorization header is read up to ${MAX_AUTHORIZATION_LENGTH}), found ${apiKey.length}`,
+    );
+  }
   const allowedOrigins = parseAllowedOrigins(io.env[SERVE_ALLOWED_ORIGINS_ENV]);
+  const timeouts = parseServeTimeouts(io.env);
 
   const log = (entry: LogLineEntry) =>
     io.stderr(`${formatLogLine(entry, Date.now())}\n`);
+  // One line per request: the handler tells of every request once its
+  // answer is complete; the provider, just before, of those it relayed
+  // (model, tokens, and the code of a failure inside a stream).
+  const relayed = new Map<string, RequestLogEntry>();
+  const requestDone = (entry: ServerLogEntry) => {
+    const fromProvider = relayed.get(entry.requestId);
+    relayed.delete(entry.requestId);
+    log({
+      ...entry,
+      service: fromProvider?.service,
+      usage: fromProvider?.usage,
+      code: fromProvider?.code ?? entry.code,
+    });
+  };
+  // serve prints its own line per request (with the provider's code):
+  // the provider's own request lines would repeat it.
   const provider = createProvider(config, {
-    onRequestDone: log,
+    logRequests: false,
+    onRequestDone: (entry) => relayed.set(entry.requestId, entry),
     onWarning: (message) =>
       io.stderr(`warning: ${hideHome(message, io.homeDir)}\n`),
     onLog: (line) => io.stderr(`${hideHome(line, io.homeDir)}\n`),
@@ -124,7 +165,7 @@ export async function runServe(
     apiKey,
     allowedHosts: isLoopbackHost(hostname) ? () => allowedHosts : undefined,
     allowedOrigins,
-    onRequestDone: log,
+    onRequestDone: requestDone,
   });
 
   // Subscribe before listening so an early signal is not lost.
@@ -136,7 +177,7 @@ export async function runServe(
   try {
     let server;
     try {
-      server = await io.listen(handler, { hostname, port });
+      server = await io.listen(handler, { hostname, port, ...timeouts });
     } catch (error) {
       throw listenError(hostname, port, error);
     }

@@ -47,6 +47,8 @@ export interface ObservabilityOptions {
   onLog?: (line: string) => void;
   /** Keep the numbers of `metrics()` (default false). */
   metrics?: boolean;
+  /** Print per-request lines (default true). */
+  logRequests?: boolean;
 }
 
 /** A gauge's series: labels and value. */
@@ -83,6 +85,7 @@ export class Observability {
   readonly #metrics = new Metrics();
   readonly #onRequestDone: ((entry: RequestLogEntry) => void) | undefined;
   readonly #everyRequest: boolean;
+  readonly #failedRequests: boolean;
   readonly #clientVersion: string;
   readonly #warnedModels = new Set<string>();
 
@@ -100,7 +103,9 @@ export class Observability {
     this.log = options.onLog ?? console.log;
     this.warn = options.onWarning ?? console.warn;
     this.#onRequestDone = options.onRequestDone;
-    this.#everyRequest = settings.log === "requests";
+    const lines = options.logRequests !== false;
+    this.#everyRequest = lines && settings.log === "requests";
+    this.#failedRequests = lines;
     this.#clientVersion = settings.clientVersion;
   }
 
@@ -121,7 +126,9 @@ export class Observability {
   requestDone(route: string, entry: RequestLogEntry): void {
     if (this.counting) this.#count(route, entry);
     this.#onRequestDone?.(entry);
-    if (this.#everyRequest || sellerSideFailure(entry)) {
+    if (
+      this.#everyRequest || (this.#failedRequests && sellerSideFailure(entry))
+    ) {
       this.log(requestLine(entry));
     }
   }

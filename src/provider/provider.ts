@@ -54,6 +54,13 @@ export interface CreateProviderOptions {
    */
   onLog?: (line: string) => void;
   /**
+   * Print the per-request log lines (default true): `OPENAI_RESPONSES_LOG=requests`
+   * lines, and at the default level the line of a request that failed on the
+   * seller's side. `serve` turns them off: it prints one line per request of
+   * its own, with the code from `onRequestDone`.
+   */
+  logRequests?: boolean;
+  /**
    * Keep the numbers `metrics()` shows (default false: a seller node never
    * reads them, and counting tokens means reading each answer's usage).
    * `serve` turns it on for `GET /metrics`.

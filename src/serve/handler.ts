@@ -1,8 +1,7 @@
 /**
  * The local OpenAI-compatible server: one web-standard
  * `(Request) => Promise<Response>` handler over a provider, served by a thin
- * adapter per runtime (`node:http` in `server_node.ts`, `Deno.serve` in the
- * command-line entry).
+ * adapter (`node:http`, on Node and on Deno, in `node.ts`).
  *
  * Routes: `POST /v1/responses` (streaming and non-streaming, exactly as the
  * plugin answers a seller node, without the node's `x-antseed-streaming`
@@ -91,7 +90,10 @@ export interface HealthLogin {
   usageError?: string;
 }
 
-/** One request answered by the server itself (not by the provider), for a log line. */
+/**
+ * One request the server answered, for a log line: told once its answer is
+ * complete (a stream: once it ended).
+ */
 export interface ServerLogEntry {
   /** Request id. */
   requestId: string;
@@ -101,9 +103,13 @@ export interface ServerLogEntry {
   path: string;
   /** Status answered. */
   status: number;
-  /** Stable error code when the answer is an error. */
+  /**
+   * Stable error code when the answer is an error: the server's own, or the
+   * `error.code` of an error the provider answered whole. A stream that
+   * failed after its start has none here (the provider's entry has it).
+   */
   code?: string;
-  /** Handling time, in milliseconds. */
+  /** Handling time, from the request's arrival to its answer's end, in milliseconds. */
   durationMs: number;
 }
 
@@ -130,7 +136,11 @@ export interface ServerHandlerOptions extends BackendModelsOptions {
    * `origin` (curl, the OpenAI SDKs, the Codex CLI) are served.
    */
   allowedOrigins?: readonly string[];
-  /** Called for every request the server answers itself (the provider logs its own). */
+  /**
+   * Called once for every request, once its answer is complete (a stream:
+   * once it ended), those relayed to the provider included; `requestId` is
+   * the one the provider was given.
+   */
   onRequestDone?: (entry: ServerLogEntry) => void;
   /** Clock, milliseconds since the epoch (default `Date.now`). */
   now?: () => number;
@@ -139,12 +149,37 @@ export interface ServerHandlerOptions extends BackendModelsOptions {
 /** A web-standard request handler. */
 export type ServerHandler = (request: Request) => Promise<Response>;
 
+/** Default time a client has to send a request's headers, in milliseconds. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+/** Default longest pause inside a request body, in milliseconds. */
+export const DEFAULT_BODY_TIMEOUT_MS = 30_000;
+/** Default time an idle keep-alive connection stays open, in milliseconds (Node's own default). */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 /** Where and how to listen. */
 export interface ListenOptions {
   /** Interface to bind, e.g. `127.0.0.1`. */
   hostname: string;
   /** Port; `0` picks a free one. */
   port: number;
+  /**
+   * Time a client has to send a request's headers, from its first byte (or
+   * from the connection), in milliseconds; then the connection gets 408 and
+   * is closed. Default {@linkcode DEFAULT_HEADERS_TIMEOUT_MS}.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Longest pause while a request body arrives, in milliseconds; then the
+   * request is answered 408 `request_body_timeout` and its connection
+   * closed. Default {@linkcode DEFAULT_BODY_TIMEOUT_MS}.
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * Time an idle keep-alive connection stays open after an answer, in
+   * milliseconds (Node adds a second of grace). Default
+   * {@linkcode DEFAULT_KEEP_ALIVE_TIMEOUT_MS}.
+   */
+  keepAliveTimeoutMs?: number;
 }
 
 /** A server that listens. */
@@ -224,6 +259,7 @@ const CONTRACT_HEADERS = new Set([
 ]);
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 function errorJson(error: RelayError): Response {
   return new Response(JSON.stringify(error.toJSON()), {
@@ -323,6 +359,25 @@ function sseError(message: string): Uint8Array {
   return encoder.encode(`event: error\ndata: ${data}\n\n`);
 }
 
+/** Largest error body whose code is read for the log line. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** The `error.code` of an OpenAI-shaped error answered whole, if it is one. */
+function errorCodeOf(response: SerializedHttpResponse): string | undefined {
+  if (
+    response.statusCode < 400 ||
+    response.body.byteLength > MAX_ERROR_BODY_BYTES
+  ) {
+    return undefined;
+  }
+  try {
+    const code = JSON.parse(decoder.decode(response.body))?.error?.code;
+    return typeof code === "string" ? code : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Aborts when either signal aborts (`AbortSignal.any` is missing before Node 20.3). */
 function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
   if (typeof AbortSignal.any === "function") return AbortSignal.any([a, b]);
@@ -341,12 +396,15 @@ function eitherSignal(a: AbortSignal, b: AbortSignal): AbortSignal {
  * the stream start becomes a Response whose body is a ReadableStream fed by
  * the chunks; a response resolved without a start is answered whole. A
  * client that goes away (request signal, or the body stream cancelled)
- * aborts the upstream exchange.
+ * aborts the upstream exchange. `onSettled` is told the status and, for an
+ * error answered whole, its code, once the provider has finished (a
+ * stream: once it ended).
  */
 function relayToProvider(
   provider: ServedProvider,
   req: SerializedHttpRequest,
   clientSignal: AbortSignal,
+  onSettled: (status: number, code?: string) => void,
 ): Promise<Response> {
   const cancelled = new AbortController();
   const signal = eitherSignal(clientSignal, cancelled.signal);
@@ -367,6 +425,7 @@ function relayToProvider(
       onResponseStart(response) {
         if (answered) throw new Error("The response was started already");
         answered = true;
+        startStatus = response.statusCode;
         const body = new ReadableStream<Uint8Array>({
           start(streamController) {
             controller = streamController;
@@ -395,6 +454,7 @@ function relayToProvider(
         if (chunk.done) close();
       },
     };
+    let startStatus = 0;
     provider.handleRequestStream(req, callbacks, { signal }).then(
       (response) => {
         if (!answered) {
@@ -405,22 +465,25 @@ function relayToProvider(
               headers: toResponseHeaders(response.headers),
             }),
           );
+          onSettled(response.statusCode, errorCodeOf(response));
         } else {
           close();
+          onSettled(startStatus);
         }
       },
       () => {
+        const failure = new RelayError(
+          500,
+          "internal_error",
+          "The provider failed unexpectedly",
+        );
         if (!answered) {
           answered = true;
-          resolve(errorJson(
-            new RelayError(
-              500,
-              "internal_error",
-              "The provider failed unexpectedly",
-            ),
-          ));
+          resolve(errorJson(failure));
+          onSettled(failure.status, failure.code);
           return;
         }
+        onSettled(startStatus, failure.code);
         if (!closed) {
           try {
             controller!.enqueue(sseError("The provider failed unexpectedly"));
@@ -480,6 +543,25 @@ export function createServerHandler(
   );
   const created = Math.floor(now() / 1000);
 
+  /** Tells `onRequestDone` of one request, once its answer is complete. */
+  function report(
+    started: number,
+    requestId: string,
+    request: Request,
+    path: string,
+    status: number,
+    code?: string,
+  ): void {
+    options.onRequestDone?.({
+      requestId,
+      method: request.method,
+      path,
+      status,
+      code,
+      durationMs: Math.max(0, now() - started),
+    });
+  }
+
   function logged(
     started: number,
     requestId: string,
@@ -488,14 +570,7 @@ export function createServerHandler(
     response: Response,
     code?: string,
   ): Response {
-    options.onRequestDone?.({
-      requestId,
-      method: request.method,
-      path,
-      status: response.status,
-      code,
-      durationMs: Math.max(0, now() - started),
-    });
+    report(started, requestId, request, path, response.status, code);
     return response;
   }
 
@@ -637,7 +712,15 @@ export function createServerHandler(
     );
     if (unsupported) return fail(unsupported);
     const maxBytes = provider.settings.maxBodyBytes;
-    const body = await readBody(request, maxBytes);
+    let body: Uint8Array | undefined;
+    try {
+      body = await readBody(request, maxBytes);
+    } catch (error) {
+      // A body that stopped arriving (the adapter's 408); any other failure
+      // is a client that went away.
+      if (error instanceof RelayError) return fail(error);
+      throw error;
+    }
     if (body === undefined) {
       return fail(
         new RelayError(
@@ -647,13 +730,18 @@ export function createServerHandler(
         ),
       );
     }
-    return await relayToProvider(provider, {
-      requestId,
-      method: request.method,
-      path: `${path}${url.search}`,
-      headers: providerHeaders(request.headers),
-      body,
-    }, request.signal);
+    return await relayToProvider(
+      provider,
+      {
+        requestId,
+        method: request.method,
+        path: `${path}${url.search}`,
+        headers: providerHeaders(request.headers),
+        body,
+      },
+      request.signal,
+      (status, code) => report(started, requestId, request, path, status, code),
+    );
   }
 
   return async function handle(request: Request): Promise<Response> {

@@ -1,8 +1,15 @@
 /**
- * The `node:http` adapter of the local server: turns each incoming request
- * into a web `Request` (whose signal aborts when the client disconnects) and
- * writes the handler's `Response` back, streaming its body with backpressure
- * and stopping as soon as the client is gone. Runs on Node and on Deno.
+ * The `node:http` adapter of the local server, on Node and on Deno: turns
+ * each incoming request into a web `Request` (whose signal aborts when the
+ * client disconnects) and writes the handler's `Response` back, streaming
+ * its body with backpressure and stopping as soon as the client is gone.
+ *
+ * Slow clients are bounded: the headers must arrive within a time, a body
+ * may not pause for longer than another, an idle keep-alive connection is
+ * closed, and a connection whose request was answered before its body was
+ * read is closed after the answer. Deno's own `Deno.serve` has none of
+ * these timeouts and cannot be given a listener of ours, while Deno's
+ * `node:http` keeps Node's, so both runtimes serve with this adapter.
  *
  * @module
  */
@@ -13,12 +20,86 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { ListenOptions, RunningServer, ServerHandler } from "./handler.ts";
+import { RelayError } from "../errors.ts";
+import {
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  type ListenOptions,
+  type RunningServer,
+  type ServerHandler,
+} from "./handler.ts";
+
+/**
+ * The whole request, headers and body, within this time (Node's default,
+ * kept on both runtimes): a body that trickles in just under the pause
+ * bound still ends.
+ */
+const REQUEST_TIMEOUT_MS = 300_000;
+
+/** How often, at most, the server looks for requests past their header time. */
+const MAX_CHECKING_INTERVAL_MS = 1_000;
+
+function bodyTimeoutError(bodyTimeoutMs: number): RelayError {
+  return new RelayError(
+    408,
+    "request_body_timeout",
+    `Request body timeout: expected the body to keep arriving, found no byte for ${bodyTimeoutMs} ms`,
+  );
+}
+
+/**
+ * The request body as a web stream. Each read waits at most
+ * `bodyTimeoutMs` for the next bytes; then the stream errors with 408
+ * `request_body_timeout`, which the handler answers.
+ */
+function bodyStream(
+  req: IncomingMessage,
+  bodyTimeoutMs: number,
+): ReadableStream<Uint8Array> {
+  const iterator = req[Symbol.asyncIterator]();
+  let ended = false;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      return new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          ended = true;
+          controller.error(bodyTimeoutError(bodyTimeoutMs));
+          resolve();
+        }, bodyTimeoutMs);
+        iterator.next().then(({ done, value }) => {
+          clearTimeout(timer);
+          if (ended) return;
+          if (done) {
+            ended = true;
+            controller.close();
+          } else {
+            const chunk = value as Uint8Array;
+            controller.enqueue(
+              new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+            );
+          }
+        }, (error) => {
+          clearTimeout(timer);
+          if (ended) return;
+          ended = true;
+          controller.error(error);
+        }).finally(resolve);
+      });
+    },
+    cancel() {
+      ended = true;
+      // Drain what the client still sends so the answer can go out.
+      req.resume();
+    },
+  });
+}
 
 function toWebRequest(
   req: IncomingMessage,
   base: string,
   signal: AbortSignal,
+  bodyTimeoutMs: number,
 ): Request {
   const headers = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -30,31 +111,9 @@ function toWebRequest(
     }
   }
   const method = (req.method ?? "GET").toUpperCase();
-  let body: ReadableStream<Uint8Array> | undefined;
-  if (method !== "GET" && method !== "HEAD") {
-    const iterator = req[Symbol.asyncIterator]();
-    body = new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        try {
-          const { done, value } = await iterator.next();
-          if (done) {
-            controller.close();
-          } else {
-            const chunk = value as Uint8Array;
-            controller.enqueue(
-              new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-            );
-          }
-        } catch (error) {
-          controller.error(error);
-        }
-      },
-      cancel() {
-        // Drain what the client still sends so the answer can go out.
-        req.resume();
-      },
-    });
-  }
+  const body = method !== "GET" && method !== "HEAD"
+    ? bodyStream(req, bodyTimeoutMs)
+    : undefined;
   const init: RequestInit & { duplex?: "half" } = {
     method,
     headers,
@@ -79,6 +138,7 @@ function waitForDrain(res: ServerResponse): Promise<void> {
 
 async function writeResponse(
   response: Response,
+  req: IncomingMessage,
   res: ServerResponse,
   gone: AbortSignal,
 ): Promise<void> {
@@ -86,6 +146,10 @@ async function writeResponse(
   response.headers.forEach((value, name) => {
     headers[name] = value;
   });
+  // A request answered before its body arrived whole (refused, or its body
+  // stalled): the rest of the body is not waited for, the connection ends
+  // with the answer.
+  if (!req.complete) headers.connection = "close";
   res.writeHead(response.status, headers);
   if (!response.body) {
     res.end();
@@ -118,8 +182,13 @@ async function writeResponse(
 /**
  * Serves a handler with `node:http` and resolves once it listens. A client
  * that disconnects aborts the handler's `request.signal` and stops the
- * writing of its answer. `close(graceMs)` stops accepting connections, waits
- * up to `graceMs` (default 10000) for the answers in flight, then drops every
+ * writing of its answer. A client that sends its headers too slowly gets
+ * 408 and loses its connection (`headersTimeoutMs`), a body that pauses for
+ * longer than `bodyTimeoutMs` is answered 408 `request_body_timeout`, an
+ * idle keep-alive connection is closed after `keepAliveTimeoutMs`, and the
+ * connection of a request answered before its body was read ends with the
+ * answer. `close(graceMs)` stops accepting connections, waits up to
+ * `graceMs` (default 10000) for the answers in flight, then drops every
  * connection.
  *
  * @example
@@ -138,7 +207,20 @@ export function serveWithNodeHttp(
   handler: ServerHandler,
   options: ListenOptions,
 ): Promise<RunningServer> {
-  const server = createServer();
+  const headersTimeoutMs = options.headersTimeoutMs ??
+    DEFAULT_HEADERS_TIMEOUT_MS;
+  const bodyTimeoutMs = options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS;
+  const server = createServer({
+    headersTimeout: headersTimeoutMs,
+    requestTimeout: Math.max(REQUEST_TIMEOUT_MS, headersTimeoutMs),
+    // Node looks for requests past these times every 30 s by default.
+    connectionsCheckingInterval: Math.min(
+      MAX_CHECKING_INTERVAL_MS,
+      Math.ceil(headersTimeoutMs / 4),
+    ),
+  });
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ??
+    DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
   let inFlight = 0;
   let idle: (() => void) | undefined;
 
@@ -157,7 +239,9 @@ export function serveWithNodeHttp(
     void (async () => {
       let response: Response;
       try {
-        response = await handler(toWebRequest(req, base, gone.signal));
+        response = await handler(
+          toWebRequest(req, base, gone.signal, bodyTimeoutMs),
+        );
       } catch {
         response = new Response(
           JSON.stringify({
@@ -174,7 +258,7 @@ export function serveWithNodeHttp(
         await response.body?.cancel().catch(() => {});
         return;
       }
-      await writeResponse(response, res, gone.signal);
+      await writeResponse(response, req, res, gone.signal);
     })();
   });
 
