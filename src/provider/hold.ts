@@ -24,7 +24,7 @@ import type {
 } from "../host_types.ts";
 
 /** The chunk sent while a committed answer waits: leading JSON whitespace. */
-export const HOLD_KEEP_ALIVE: Uint8Array = new TextEncoder().encode(" ");
+const HOLD_KEEP_ALIVE: Uint8Array = new TextEncoder().encode(" ");
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
