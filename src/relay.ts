@@ -26,6 +26,11 @@ import {
   observeStream,
   type StreamObservation,
 } from "./codex/observe.ts";
+import {
+  parseRateLimitsEvent,
+  type RateLimitSnapshot,
+} from "./codex/rate_limits.ts";
+import { RateLimitsEventFilter } from "./codex/rate_limits_filter.ts";
 import type { Watchdog, WatchEntry } from "./watchdog.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
 import type {
@@ -65,8 +70,16 @@ export interface RelayContext {
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
   random?: () => number;
-  /** Receives the headers of every upstream response that carries `x-codex-*` rate limits. */
-  onRateLimits?: (headers: Headers, observedAt: number) => void;
+  /**
+   * Receives the seller's rate limits: the headers of every upstream
+   * response that carries `x-codex-*` rate limits (to be parsed when
+   * needed), and the snapshot of every `codex.rate_limits` event a stream
+   * carried (the event itself never reaches the buyer).
+   */
+  onRateLimits?: (
+    limits: Headers | RateLimitSnapshot,
+    observedAt: number,
+  ) => void;
   /**
    * Receives the reset time (ms since the epoch) of a usage limit the backend
    * answered with, and the account id of the token it was answered to.
@@ -146,6 +159,14 @@ export interface OpenUpstream {
   readonly body: ReadableStream<Uint8Array> | null;
   /** Account id of the token the exchange was made with. */
   readonly accountId: string;
+  /**
+   * Receives the snapshot of each `codex.rate_limits` event of the stream
+   * (cut out of what the buyer receives); `RelayContext.onRateLimits`.
+   */
+  readonly onRateLimits?: (
+    limits: RateLimitSnapshot,
+    observedAt: number,
+  ) => void;
   /** Deadline of the next chunk (ms since the epoch); moved by every chunk. */
   deadline: number;
   /** Whether the deadline passed (the fetch was then aborted). */
@@ -183,6 +204,9 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
   readonly controller = new AbortController();
   body: ReadableStream<Uint8Array> | null = null;
   accountId = "";
+  onRateLimits:
+    | ((limits: RateLimitSnapshot, observedAt: number) => void)
+    | undefined = undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   /** The next deadline watched: the idle end, or the next keep-alive when earlier. */
   deadline: number;
@@ -383,6 +407,7 @@ export async function openUpstream(
       exchange.deadline = Date.now() + context.idleTimeoutMs;
       exchange.body = response.body;
       exchange.accountId = token.accountId;
+      exchange.onRateLimits = context.onRateLimits;
       return exchange;
     }
 
@@ -472,10 +497,30 @@ interface ReadResult {
 }
 
 /**
+ * The filter that cuts the `codex.rate_limits` events out of an exchange's
+ * stream and reports what they say to `upstream.onRateLimits`. Reading them
+ * is the seller's bookkeeping: whatever goes wrong there, the stream goes on.
+ */
+function rateLimitsFilter(upstream: OpenUpstream): RateLimitsEventFilter {
+  return new RateLimitsEventFilter((data) => {
+    const report = upstream.onRateLimits;
+    if (!report) return;
+    try {
+      const now = Date.now();
+      const snapshot = parseRateLimitsEvent(JSON.parse(data), now);
+      if (snapshot) report(snapshot, now);
+    } catch {
+      // Unreadable, or the seller's callback failed: the stream is not at fault.
+    }
+  });
+}
+
+/**
  * Reads the upstream body to its end, handing every chunk to `forward` as it
- * arrives. Ends on the body's end, a broken stream, an idle timeout, or
- * `forward` returning false (buyer gone). Does no parsing: the bytes are
- * observed once the stream has ended.
+ * arrives, less the `codex.rate_limits` events (the seller's data; see
+ * ./codex/rate_limits_filter.ts). Ends on the body's end, a broken stream,
+ * an idle timeout, or `forward` returning false (buyer gone). Does no other
+ * parsing: the bytes are observed once the stream has ended.
  */
 async function readUpstream(
   upstream: OpenUpstream,
@@ -489,6 +534,7 @@ async function readUpstream(
   if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
   upstream.reader = reader;
+  const filter = rateLimitsFilter(upstream);
   // Aborted before the reader existed: cancel it now (see UpstreamExchange).
   if (upstream.aborted) reader.cancel().catch(() => {});
   try {
@@ -504,9 +550,11 @@ async function readUpstream(
         };
       }
       upstream.moved(Date.now(), value);
-      chunks.push(value);
-      total += value.byteLength;
-      if (forward && !forward(value)) {
+      const passed = filter.push(value);
+      if (passed.byteLength === 0) continue;
+      chunks.push(passed);
+      total += passed.byteLength;
+      if (forward && !forward(passed)) {
         await reader.cancel().catch(() => {});
         return {
           chunks,
@@ -645,81 +693,85 @@ export async function streamToHost(
       }
     });
   }
-  const translator = options.translator;
-  const sent: Uint8Array[] = [];
-  const forward = translator
-    ? (chunk: Uint8Array): boolean => {
-      const out = translator.push(chunk);
-      if (out.byteLength === 0) return open;
-      sent.push(out);
-      return send(out);
-    }
-    : send;
-  const read = open
-    ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
-    : await cancelled(upstream);
-  if (read.finished) upstream.release();
-  else upstream.cancel();
-  let body = concat(read.chunks, read.total);
-  const completed = options.keepOutput ? completedEventOf(body) : undefined;
-  const seen = observeStream(body, {
-    needOutput: options.keepOutput && completed === undefined,
-  });
-  if (translator) {
-    const tail = translator.finish(
-      seen.terminal === undefined ? streamFailure(read) : undefined,
-    );
-    if (tail.byteLength > 0) {
-      send(tail);
-      sent.push(tail);
-    }
-    sent.push(translator.billingTail());
-    body = concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
-  } else if (seen.terminal === undefined && open) {
-    const failure = sseErrorEvent(streamFailure(read), {
-      sequenceNumber: seen.nextSequenceNumber,
-      responseId: seen.responseId,
+  // Whatever the reading or the observation below throws, the one done
+  // chunk is sent: the node holds the stream open until it arrives.
+  try {
+    const translator = options.translator;
+    const sent: Uint8Array[] = [];
+    const forward = translator
+      ? (chunk: Uint8Array): boolean => {
+        const out = translator.push(chunk);
+        if (out.byteLength === 0) return open;
+        sent.push(out);
+        return send(out);
+      }
+      : send;
+    const read = open
+      ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
+      : await cancelled(upstream);
+    if (read.finished) upstream.release();
+    else upstream.cancel();
+    let body = concat(read.chunks, read.total);
+    const completed = options.keepOutput ? completedEventOf(body) : undefined;
+    const seen = observeStream(body, {
+      needOutput: options.keepOutput && completed === undefined,
     });
-    // Close an event the upstream cut off, so the appended one stands alone.
-    const tail = seen.pendingBytes > 0
-      ? concat(
-        [BLANK_LINE, failure],
-        BLANK_LINE.byteLength + failure.byteLength,
-      )
-      : failure;
-    send(tail);
-    body = concat([body, tail], body.byteLength + tail.byteLength);
-  }
-  const reported = reportedFailure(seen);
-  if (started) {
-    // Always attempt the one done chunk: the node holds the stream open
-    // until it arrives, even if an earlier chunk callback failed.
-    try {
-      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
-    } catch {
-      // The buyer has gone; nothing is waiting for the done chunk.
+    if (translator) {
+      const tail = translator.finish(
+        seen.terminal === undefined ? streamFailure(read) : undefined,
+      );
+      if (tail.byteLength > 0) {
+        send(tail);
+        sent.push(tail);
+      }
+      sent.push(translator.billingTail());
+      body = concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+    } else if (seen.terminal === undefined && open) {
+      const failure = sseErrorEvent(streamFailure(read), {
+        sequenceNumber: seen.nextSequenceNumber,
+        responseId: seen.responseId,
+      });
+      // Close an event the upstream cut off, so the appended one stands alone.
+      const tail = seen.pendingBytes > 0
+        ? concat(
+          [BLANK_LINE, failure],
+          BLANK_LINE.byteLength + failure.byteLength,
+        )
+        : failure;
+      send(tail);
+      body = concat([body, tail], body.byteLength + tail.byteLength);
+    }
+    const reported = reportedFailure(seen);
+    return {
+      response: {
+        requestId,
+        statusCode: 200,
+        headers: { "content-type": "text/event-stream" },
+        body,
+      },
+      get usage() {
+        return seen.usage;
+      },
+      usageLimit: reported?.usageLimit,
+      failure: reported?.error,
+      // The completed event is a view into the resolved body (no copy: the
+      // store decodes it into a string at once).
+      final: !options.keepOutput
+        ? undefined
+        : completed
+        ? { event: completed }
+        : finalResponse(seen),
+    };
+  } finally {
+    if (started) {
+      // Attempted even if an earlier chunk callback failed.
+      try {
+        callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
+      } catch {
+        // The buyer has gone; nothing is waiting for the done chunk.
+      }
     }
   }
-  return {
-    response: {
-      requestId,
-      statusCode: 200,
-      headers: { "content-type": "text/event-stream" },
-      body,
-    },
-    get usage() {
-      return seen.usage;
-    },
-    usageLimit: reported?.usageLimit,
-    failure: reported?.error,
-    // The completed event is a view into the resolved body (no copy: the
-    // store decodes it into a string at once).
-    final: !options.keepOutput
-      ? undefined
-      : completed
-      ? { event: completed }
-      : finalResponse(seen),
-  };
 }
 
 async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {
