@@ -2,8 +2,11 @@
  * One upstream exchange with the Codex backend: token, fetch with a header
  * timeout, the retry policy, then the answer streamed into the host callbacks
  * (streaming buyer) or aggregated into one Response object (non-streaming
- * buyer). Bytes pass through unmodified; once the stream has ended it is
- * observed from its last event (src/codex/observe.ts).
+ * buyer). Bytes pass through unmodified, but for the `codex.rate_limits`
+ * events (the seller's plan, used percents and credits), which are cut out
+ * and read for the seller's own view (src/codex/rate_limits_filter.ts); once
+ * the stream has ended it is observed from its last event
+ * (src/codex/observe.ts).
  *
  * @module
  */
@@ -635,11 +638,13 @@ function reportedFailure(
 /**
  * Streams an open upstream exchange to a streaming buyer: one
  * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
- * empty body), every upstream chunk unmodified as it arrives, a well-formed
+ * empty body), every upstream chunk unmodified as it arrives (but for the
+ * `codex.rate_limits` events, the seller's data, cut out), a well-formed
  * `response.failed` event when the stream breaks, stalls or ends without a
- * terminal event, then exactly one `done: true` chunk. Resolves with the
- * whole SSE body so the node can bill usage, and with the usage limit the
- * stream reported, if any (its event passes through like any other).
+ * terminal event, then exactly one `done: true` chunk, also when reading or
+ * observing the stream throws (the error then propagates). Resolves with the
+ * body the buyer got so the node can bill usage, and with the usage limit
+ * the stream reported, if any (its event passes through like any other).
  * Callback exceptions are caught; after one, the upstream body is cancelled.
  *
  * @example
@@ -695,6 +700,7 @@ export async function streamToHost(
   }
   // Whatever the reading or the observation below throws, the one done
   // chunk is sent: the node holds the stream open until it arrives.
+  let outcome: RelayOutcome;
   try {
     const translator = options.translator;
     const sent: Uint8Array[] = [];
@@ -742,7 +748,7 @@ export async function streamToHost(
       body = concat([body, tail], body.byteLength + tail.byteLength);
     }
     const reported = reportedFailure(seen);
-    return {
+    outcome = {
       response: {
         requestId,
         statusCode: 200,
@@ -772,6 +778,7 @@ export async function streamToHost(
       }
     }
   }
+  return outcome;
 }
 
 async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {
