@@ -23,7 +23,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 function frame(event: string, data: Record<string, unknown>): string {
-  return `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
+  return `event: ${event}\ndata: ${
+    JSON.stringify({ type: event, ...data })
+  }\n\n`;
 }
 
 const RESPONSE = {
@@ -259,7 +261,9 @@ describe("hostile streams and bodies (issue 19)", () => {
     // chunks small enough to split the event's name and its blank line.
     const bodies = [
       answer(event),
-      answer(`data: ${JSON.stringify({ type: "codex.rate_limits", ...secret })}\n\n`),
+      answer(
+        `data: ${JSON.stringify({ type: "codex.rate_limits", ...secret })}\n\n`,
+      ),
     ];
     const requests = [
       ["responses stream", "/v1/responses", {

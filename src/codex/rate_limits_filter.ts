@@ -236,7 +236,8 @@ function concat(parts: Uint8Array[]): Uint8Array {
  * in order, unchanged; a chunk without one is returned as it is.
  *
  * An exception thrown by `onEvent` propagates out of
- * {@linkcode RateLimitsEventFilter.push}; the event is removed all the same.
+ * {@linkcode RateLimitsEventFilter.push} (the bytes of that push are then
+ * lost to the caller); the filter goes on with the next push.
  *
  * @example
  * ```ts
@@ -336,8 +337,8 @@ export class RateLimitsEventFilter {
     }
     if (keptTo > keptFrom) kept.push(bytes.subarray(keptFrom, keptTo));
     const out = kept.length === 0 ? EMPTY : concat(kept);
-    // Read last: a callback that throws must not lose the bytes around it.
-    if (events) for (const event of events) this.#read(event);
+    // Read last: a reader that throws leaves the filter's state whole.
+    if (events) { for (const event of events) this.#read(event); }
     return out;
   }
 
