@@ -15,7 +15,7 @@
  * What counts as the event: one that starts (just after a blank line, or at
  * the start of the stream) with the line `event: codex.rate_limits`, or,
  * without an `event:` line, with `data: {"type":"codex.rate_limits"` (the
- * backend's compact framing; the one space after each colon optional). The
+ * backend's compact JSON; the space after `event:` or `data:` optional). The
  * name anywhere else (in a text delta, say) is text, and passes. An event
  * split across chunks is handled: the start of a possible one at the end of
  * a chunk (at most 32 bytes) is held back until the next chunk decides, and
@@ -47,16 +47,20 @@ interface EventHead {
   next: readonly number[];
 }
 
+function head(before: string, next: readonly number[]): EventHead {
+  return {
+    bytes: encoder.encode(`${before}${RATE_LIMITS_EVENT}`),
+    before: before.length,
+    next,
+  };
+}
+
 const HEADS: readonly EventHead[] = [
-  ["event: ", [LF, CR]],
-  ["event:", [LF, CR]],
-  ['data: {"type":"', [QUOTE]],
-  ['data:{"type":"', [QUOTE]],
-].map(([before, next]) => ({
-  bytes: encoder.encode(`${before}${RATE_LIMITS_EVENT}`),
-  before: (before as string).length,
-  next: next as number[],
-}));
+  head("event: ", [LF, CR]),
+  head("event:", [LF, CR]),
+  head('data: {"type":"', [QUOTE]),
+  head('data:{"type":"', [QUOTE]),
+];
 
 /** The longest head: more bytes than this at the end of a chunk, after its last line end, cannot start one. */
 const LONGEST_HEAD = Math.max(...HEADS.map((head) => head.bytes.length));
@@ -80,14 +84,7 @@ function slotOf(word: number): number {
   return Math.imul(word, 0x9e3779b1) >>> (32 - SLOT_BITS);
 }
 
-/**
- * Where the name first occurs in `bytes` at or after `from`, or -1.
- *
- * @example
- * ```ts ignore
- * findName(new TextEncoder().encode("event: codex.rate_limits\n"), 0); // 7
- * ```
- */
+/** Where the name first occurs in `bytes` at or after `from`, or -1. */
 function findName(bytes: Uint8Array, from: number): number {
   const length = bytes.length;
   if (length - from < NAME.length) return -1;
