@@ -660,6 +660,39 @@ export async function streamToHost(
   callbacks: ProviderStreamCallbacks,
   options: RelayOptions,
 ): Promise<RelayOutcome> {
+  const ends: StreamEnds = { started: false, done: false };
+  try {
+    return await relayStream(upstream, requestId, callbacks, options, ends);
+  } finally {
+    // Whatever reading or observing the stream threw, a started stream ends
+    // with its one done chunk: the node holds it open until that arrives.
+    if (ends.started && !ends.done) sendDone(callbacks, requestId);
+  }
+}
+
+/** How far {@linkcode relayStream} got: the stream started, its done chunk sent. */
+interface StreamEnds {
+  started: boolean;
+  done: boolean;
+}
+
+/** Sends the done chunk; a buyer who has gone is not waiting for it. */
+function sendDone(callbacks: ProviderStreamCallbacks, requestId: string): void {
+  try {
+    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
+  } catch {
+    // The buyer has gone; nothing is waiting for the done chunk.
+  }
+}
+
+/** {@linkcode streamToHost} but for the done chunk of a stream that threw. */
+async function relayStream(
+  upstream: OpenUpstream,
+  requestId: string,
+  callbacks: ProviderStreamCallbacks,
+  options: RelayOptions,
+  ends: StreamEnds,
+): Promise<RelayOutcome> {
   let open = true;
   const send = (data: Uint8Array): boolean => {
     if (!open) return false;
@@ -687,6 +720,7 @@ export async function streamToHost(
     open = false;
   }
   const started = open;
+  ends.started = started;
   let keepAlive: KeepAliveTally | undefined;
   if (open && options.keepAliveMs) {
     const tally: KeepAliveTally = { chunks: [], bytes: 0 };
@@ -698,87 +732,78 @@ export async function streamToHost(
       }
     });
   }
-  // Whatever the reading or the observation below throws, the one done
-  // chunk is sent: the node holds the stream open until it arrives.
-  let outcome: RelayOutcome;
-  try {
-    const translator = options.translator;
-    const sent: Uint8Array[] = [];
-    const forward = translator
-      ? (chunk: Uint8Array): boolean => {
-        const out = translator.push(chunk);
-        if (out.byteLength === 0) return open;
-        sent.push(out);
-        return send(out);
-      }
-      : send;
-    const read = open
-      ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
-      : await cancelled(upstream);
-    if (read.finished) upstream.release();
-    else upstream.cancel();
-    let body = concat(read.chunks, read.total);
-    const completed = options.keepOutput ? completedEventOf(body) : undefined;
-    const seen = observeStream(body, {
-      needOutput: options.keepOutput && completed === undefined,
-    });
-    if (translator) {
-      const tail = translator.finish(
-        seen.terminal === undefined ? streamFailure(read) : undefined,
-      );
-      if (tail.byteLength > 0) {
-        send(tail);
-        sent.push(tail);
-      }
-      sent.push(translator.billingTail());
-      body = concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
-    } else if (seen.terminal === undefined && open) {
-      const failure = sseErrorEvent(streamFailure(read), {
-        sequenceNumber: seen.nextSequenceNumber,
-        responseId: seen.responseId,
-      });
-      // Close an event the upstream cut off, so the appended one stands alone.
-      const tail = seen.pendingBytes > 0
-        ? concat(
-          [BLANK_LINE, failure],
-          BLANK_LINE.byteLength + failure.byteLength,
-        )
-        : failure;
+  const translator = options.translator;
+  const sent: Uint8Array[] = [];
+  const forward = translator
+    ? (chunk: Uint8Array): boolean => {
+      const out = translator.push(chunk);
+      if (out.byteLength === 0) return open;
+      sent.push(out);
+      return send(out);
+    }
+    : send;
+  const read = open
+    ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
+    : await cancelled(upstream);
+  if (read.finished) upstream.release();
+  else upstream.cancel();
+  let body = concat(read.chunks, read.total);
+  const completed = options.keepOutput ? completedEventOf(body) : undefined;
+  const seen = observeStream(body, {
+    needOutput: options.keepOutput && completed === undefined,
+  });
+  if (translator) {
+    const tail = translator.finish(
+      seen.terminal === undefined ? streamFailure(read) : undefined,
+    );
+    if (tail.byteLength > 0) {
       send(tail);
-      body = concat([body, tail], body.byteLength + tail.byteLength);
+      sent.push(tail);
     }
-    const reported = reportedFailure(seen);
-    outcome = {
-      response: {
-        requestId,
-        statusCode: 200,
-        headers: { "content-type": "text/event-stream" },
-        body,
-      },
-      get usage() {
-        return seen.usage;
-      },
-      usageLimit: reported?.usageLimit,
-      failure: reported?.error,
-      // The completed event is a view into the resolved body (no copy: the
-      // store decodes it into a string at once).
-      final: !options.keepOutput
-        ? undefined
-        : completed
-        ? { event: completed }
-        : finalResponse(seen),
-    };
-  } finally {
-    if (started) {
-      // Attempted even if an earlier chunk callback failed.
-      try {
-        callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
-      } catch {
-        // The buyer has gone; nothing is waiting for the done chunk.
-      }
-    }
+    sent.push(translator.billingTail());
+    body = concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+  } else if (seen.terminal === undefined && open) {
+    const failure = sseErrorEvent(streamFailure(read), {
+      sequenceNumber: seen.nextSequenceNumber,
+      responseId: seen.responseId,
+    });
+    // Close an event the upstream cut off, so the appended one stands alone.
+    const tail = seen.pendingBytes > 0
+      ? concat(
+        [BLANK_LINE, failure],
+        BLANK_LINE.byteLength + failure.byteLength,
+      )
+      : failure;
+    send(tail);
+    body = concat([body, tail], body.byteLength + tail.byteLength);
   }
-  return outcome;
+  const reported = reportedFailure(seen);
+  if (started) {
+    // Always attempt the one done chunk: the node holds the stream open
+    // until it arrives, even if an earlier chunk callback failed.
+    ends.done = true;
+    sendDone(callbacks, requestId);
+  }
+  return {
+    response: {
+      requestId,
+      statusCode: 200,
+      headers: { "content-type": "text/event-stream" },
+      body,
+    },
+    get usage() {
+      return seen.usage;
+    },
+    usageLimit: reported?.usageLimit,
+    failure: reported?.error,
+    // The completed event is a view into the resolved body (no copy: the
+    // store decodes it into a string at once).
+    final: !options.keepOutput
+      ? undefined
+      : completed
+      ? { event: completed }
+      : finalResponse(seen),
+  };
 }
 
 async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {
