@@ -119,7 +119,7 @@ export const MUTANTS: Mutant[] = [
     id: "no-done-chunk",
     file: RELAY,
     find:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     replace: "",
     tests: [RELAY_TEST],
     why: "a stream ends with exactly one done chunk",
@@ -128,9 +128,9 @@ export const MUTANTS: Mutant[] = [
     id: "two-done-chunks",
     file: RELAY,
     find:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     replace:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     tests: [RELAY_TEST],
     why: "a stream ends with exactly one done chunk",
   },
