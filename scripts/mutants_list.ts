@@ -125,7 +125,7 @@ export const MUTANTS: Mutant[] = [
     id: "no-done-chunk",
     file: RELAY,
     find:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     replace: "",
     tests: [RELAY_TEST],
     why: "a stream ends with exactly one done chunk",
@@ -134,11 +134,92 @@ export const MUTANTS: Mutant[] = [
     id: "two-done-chunks",
     file: RELAY,
     find:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     replace:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     tests: [RELAY_TEST],
     why: "a stream ends with exactly one done chunk",
+  },
+  // The seller's data stays with the seller; every stream ends; one key per
+  // name upstream (issue 19: the relay and codex layers).
+  {
+    id: "rate-limits-event-to-buyer",
+    file: RELAY,
+    find: "      const passed = filter.push(value);",
+    replace: "      const passed = (filter.push(value), value);",
+    tests: ["tests/hostile_stream_test.ts"],
+    why: "a codex.rate_limits event never reaches a buyer",
+  },
+  {
+    id: "rate-limits-event-unread",
+    file: RELAY,
+    find: "      if (snapshot) report(snapshot, now);",
+    replace: "",
+    tests: ["tests/hostile_stream_test.ts"],
+    why:
+      "a codex.rate_limits event sets the login's snapshot, also without x-codex-* headers",
+  },
+  {
+    id: "rate-limits-split-event-leaks",
+    file: "src/codex/rate_limits_filter.ts",
+    find: "  if (start === length || !startsEvent(window, start)) return -1;",
+    replace: "  return -1;",
+    tests: [
+      "tests/codex_rate_limits_filter_test.ts",
+      "tests/hostile_stream_test.ts",
+    ],
+    why: "a codex.rate_limits event cut across chunks is removed too",
+  },
+  {
+    id: "reset-time-not-clamped",
+    file: "src/codex/reset_time.ts",
+    find: "  return Math.min(Math.max(resetsAt, now), now + MAX_RESET_MS);",
+    replace: "  return resetsAt;",
+    tests: ["tests/hostile_stream_test.ts", "tests/codex_errors_test.ts"],
+    why: "a reset time lies within 7 days from now",
+  },
+  {
+    id: "reset-time-nan-kept",
+    file: "src/codex/reset_time.ts",
+    find: "  if (Number.isNaN(resetsAt)) return undefined;",
+    replace: "",
+    tests: ["tests/codex_errors_test.ts"],
+    why: "a NaN reset time is no reset time",
+  },
+  {
+    id: "retry-after-uncapped",
+    file: ERRORS,
+    find:
+      "    return Math.min(Math.round(Number(value) * 1000), MAX_RESET_MS);",
+    replace: "    return Math.round(Number(value) * 1000);",
+    tests: ["tests/codex_errors_test.ts"],
+    why: "a retry-after is read as 7 days at most",
+  },
+  {
+    id: "usage-limit-date-unguarded",
+    file: ERRORS,
+    find: "  const iso = Number.isNaN(date.getTime())",
+    replace: "  const iso = false",
+    tests: ["tests/codex_errors_test.ts"],
+    why: "a usage-limit error never throws on a time Date cannot show",
+  },
+  {
+    id: "done-chunk-not-in-finally",
+    file: RELAY,
+    find: "    if (ends.started && !ends.done) sendDone(callbacks, requestId);",
+    replace: "",
+    tests: ["tests/hostile_stream_test.ts"],
+    why:
+      "a started stream ends with its done chunk whatever the observation after it throws",
+  },
+  {
+    id: "duplicate-keys-upstream",
+    file: REQUEST,
+    find:
+      "  if (keysInText(text) !== keysIn(value)) return JSON.stringify(upstream);",
+    replace: "",
+    tests: ["tests/hostile_stream_test.ts", "tests/codex_request_test.ts"],
+    why: "a body that names a key twice goes upstream with one key per name",
   },
   // A buyer who goes away.
   {
