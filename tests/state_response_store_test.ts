@@ -59,9 +59,9 @@ function reasoning(id: string, encrypted = true): Record<string, unknown> {
   return item;
 }
 
-function relayError(run: () => unknown): RelayError {
+async function relayError(run: () => unknown): Promise<RelayError> {
   try {
-    run();
+    await run();
   } catch (error) {
     assert.ok(error instanceof RelayError, `expected RelayError: ${error}`);
     assert.doesNotMatch(error.message, /\.$/, "no trailing period");
@@ -71,14 +71,14 @@ function relayError(run: () => unknown): RelayError {
 }
 
 /** Puts one turn: `input` as the buyer sent it, `output` as the backend answered. */
-function turn(
+async function turn(
   target: ResponseStore,
   scope: string,
   responseId: string,
   request: Record<string, unknown>,
   output: Record<string, unknown>[],
-): Record<string, unknown> {
-  const expanded = target.expand(scope, request);
+): Promise<Record<string, unknown>> {
+  const expanded = await target.expand(scope, request);
   assert.ok(
     target.put(scope, {
       responseId,
@@ -100,7 +100,7 @@ describe("ResponseStore options", () => {
     assert.equal(target.enabled, true);
   });
 
-  it("is off with maxBytes 0 or ttlMs 0 and keeps nothing", () => {
+  it("is off with maxBytes 0 or ttlMs 0 and keeps nothing", async () => {
     for (const options of [{ maxBytes: 0 }, { ttlMs: 0 }]) {
       const target = store(options);
       assert.equal(target.enabled, false);
@@ -109,7 +109,7 @@ describe("ResponseStore options", () => {
         false,
       );
       assert.equal(target.size, 0);
-      const error = relayError(() =>
+      const error = await relayError(() =>
         target.expand(A, { input: "Hi", previous_response_id: "resp_1" })
       );
       assert.equal(error.code, "previous_response_not_found");
@@ -123,17 +123,17 @@ describe("ResponseStore options", () => {
 });
 
 describe("ResponseStore previous_response_id", () => {
-  it("puts the stored conversation, oldest first, before the new items", () => {
+  it("puts the stored conversation, oldest first, before the new items", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Remember 42" }, [
+    await turn(target, A, "resp_1", { input: "Remember 42" }, [
       reasoning("rs_1"),
       assistant("OK", "msg_1"),
     ]);
-    turn(target, A, "resp_2", {
+    await turn(target, A, "resp_2", {
       input: [user("And 7", "msg_u2")],
       previous_response_id: "resp_1",
     }, [assistant("Noted", "msg_2")]);
-    const result = target.expand(A, {
+    const result = await target.expand(A, {
       model: "gpt-5.4",
       input: "Which numbers?",
       previous_response_id: "resp_2",
@@ -153,18 +153,18 @@ describe("ResponseStore previous_response_id", () => {
     assert.equal(result.expandedItems, 5);
   });
 
-  it("applies the request's own instructions and carries none over", () => {
+  it("applies the request's own instructions and carries none over", async () => {
     const target = store();
-    turn(target, A, "resp_1", { instructions: "Be terse", input: "Hi" }, [
+    await turn(target, A, "resp_1", { instructions: "Be terse", input: "Hi" }, [
       assistant("Hello", "msg_1"),
     ]);
-    const withOwn = target.expand(A, {
+    const withOwn = await target.expand(A, {
       instructions: "Be kind",
       input: "Again",
       previous_response_id: "resp_1",
     });
     assert.equal(withOwn.body.instructions, "Be kind");
-    const without = target.expand(A, {
+    const without = await target.expand(A, {
       input: "Again",
       previous_response_id: "resp_1",
     });
@@ -172,9 +172,9 @@ describe("ResponseStore previous_response_id", () => {
     assert.doesNotMatch(JSON.stringify(without.body), /Be terse/);
   });
 
-  it("answers an unknown id with 400 previous_response_not_found and the keeping time", () => {
+  it("answers an unknown id with 400 previous_response_not_found and the keeping time", async () => {
     const target = store({ ttlMs: 30 * MINUTE });
-    const error = relayError(() =>
+    const error = await relayError(() =>
       target.expand(A, { input: "Hi", previous_response_id: "resp_missing" })
     );
     assert.equal(error.status, 400);
@@ -186,25 +186,29 @@ describe("ResponseStore previous_response_id", () => {
     assert.equal(error.toJSON().error.param, "previous_response_id");
   });
 
-  it("answers 400 when an earlier response of the conversation is gone", () => {
+  it("answers 400 when an earlier response of the conversation is gone", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "One" }, [assistant("1", "msg_1")]);
-    turn(target, A, "resp_2", {
+    await turn(target, A, "resp_1", { input: "One" }, [
+      assistant("1", "msg_1"),
+    ]);
+    await turn(target, A, "resp_2", {
       input: "Two",
       previous_response_id: "resp_1",
     }, [assistant("2", "msg_2")]);
     assert.ok(target.delete(A, "resp_1"));
-    const error = relayError(() =>
+    const error = await relayError(() =>
       target.expand(A, { input: "Three", previous_response_id: "resp_2" })
     );
     assert.equal(error.code, "previous_response_not_found");
     assert.match(error.message, /'resp_2' not found\. An earlier .*'resp_1'/);
   });
 
-  it("never resolves another buyer's response", () => {
+  it("never resolves another buyer's response", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Secret" }, [assistant("Ok", "msg_1")]);
-    const error = relayError(() =>
+    await turn(target, A, "resp_1", { input: "Secret" }, [
+      assistant("Ok", "msg_1"),
+    ]);
+    const error = await relayError(() =>
       target.expand(B, { input: "Hi", previous_response_id: "resp_1" })
     );
     assert.equal(error.code, "previous_response_not_found");
@@ -212,17 +216,17 @@ describe("ResponseStore previous_response_id", () => {
     assert.equal(target.has(B, "resp_1"), false);
   });
 
-  it("refuses a previous_response_id that is not a non-empty string", () => {
+  it("refuses a previous_response_id that is not a non-empty string", async () => {
     for (const value of ["", 42, {}]) {
-      const error = relayError(() =>
+      const error = await relayError(() =>
         store().expand(A, { input: "Hi", previous_response_id: value })
       );
       assert.equal(error.code, "invalid_request");
     }
   });
 
-  it("removes a null previous_response_id", () => {
-    const result = store().expand(A, {
+  it("removes a null previous_response_id", async () => {
+    const result = await store().expand(A, {
       input: "Hi",
       previous_response_id: null,
     });
@@ -231,10 +235,10 @@ describe("ResponseStore previous_response_id", () => {
 });
 
 describe("ResponseStore item references", () => {
-  it("fills an item_reference from the buyer's stored items", () => {
+  it("fills an item_reference from the buyer's stored items", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
-    const result = target.expand(A, {
+    await turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
+    const result = await target.expand(A, {
       input: [user("Q"), { type: "item_reference", id: "rs_1" }],
     });
     assert.deepEqual(result.body.input, [user("Q"), reasoning("rs_1")]);
@@ -242,17 +246,17 @@ describe("ResponseStore item references", () => {
     assert.deepEqual(result.turnInput, result.body.input);
   });
 
-  it("fills a reasoning item that carries only its id", () => {
+  it("fills a reasoning item that carries only its id", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
-    const result = target.expand(A, {
+    await turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
+    const result = await target.expand(A, {
       input: [{ type: "reasoning", id: "rs_1", summary: [] }],
     });
     assert.deepEqual(result.body.input, [reasoning("rs_1")]);
   });
 
-  it("drops an unknown item_reference and an unknown id-only reasoning item", () => {
-    const result = store().expand(A, {
+  it("drops an unknown item_reference and an unknown id-only reasoning item", async () => {
+    const result = await store().expand(A, {
       input: [
         user("Q"),
         { type: "item_reference", id: "rs_unknown" },
@@ -263,36 +267,36 @@ describe("ResponseStore item references", () => {
     assert.equal(result.droppedItems, 2);
   });
 
-  it("keeps other items with ids as they are", () => {
+  it("keeps other items with ids as they are", async () => {
     const input = [
       user("Q", "msg_unknown"),
       reasoning("rs_inline"),
       { type: "item_reference", id: "x" },
     ];
-    const result = store().expand(A, { input });
+    const result = await store().expand(A, { input });
     assert.deepEqual(result.body.input, [
       user("Q", "msg_unknown"),
       reasoning("rs_inline"),
     ]);
   });
 
-  it("never fills another buyer's item", () => {
+  it("never fills another buyer's item", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
-    const result = target.expand(B, {
+    await turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
+    const result = await target.expand(B, {
       input: [{ type: "item_reference", id: "rs_1" }, user("Hi")],
     });
     assert.deepEqual(result.body.input, [user("Hi")]);
     assert.doesNotMatch(JSON.stringify(result.body), /gAAAA/);
   });
 
-  it("drops a stored reasoning item without encrypted_content", () => {
+  it("drops a stored reasoning item without encrypted_content", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Q" }, [
+    await turn(target, A, "resp_1", { input: "Q" }, [
       reasoning("rs_plain", false),
       assistant("A", "msg_1"),
     ]);
-    const chained = target.expand(A, {
+    const chained = await target.expand(A, {
       input: "Next",
       previous_response_id: "resp_1",
     });
@@ -301,19 +305,19 @@ describe("ResponseStore item references", () => {
       assistant("A", "msg_1"),
       user("Next"),
     ]);
-    const referenced = target.expand(A, {
+    const referenced = await target.expand(A, {
       input: [{ type: "item_reference", id: "rs_plain" }],
     });
     assert.deepEqual(referenced.body.input, []);
   });
 
-  it("gives a body that shaping sends without any id or reference", () => {
+  it("gives a body that shaping sends without any id or reference", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Q" }, [
+    await turn(target, A, "resp_1", { input: "Q" }, [
       reasoning("rs_1"),
       assistant("A", "msg_1"),
     ]);
-    const result = target.expand(A, {
+    const result = await target.expand(A, {
       model: "gpt-5.4",
       input: [{ type: "item_reference", id: "rs_1" }, user("Next", "msg_x")],
       previous_response_id: "resp_1",
@@ -330,8 +334,8 @@ describe("ResponseStore item references", () => {
 });
 
 describe("ResponseStore conversation", () => {
-  it("refuses conversation with 400 unsupported_parameter", () => {
-    const error = relayError(() =>
+  it("refuses conversation with 400 unsupported_parameter", async () => {
+    const error = await relayError(() =>
       store().expand(A, { input: "Hi", conversation: "conv_1" })
     );
     assert.equal(error.status, 400);
@@ -339,8 +343,8 @@ describe("ResponseStore conversation", () => {
     assert.match(error.message, /'conversation'/);
   });
 
-  it("refuses conversation with previous_response_id as mutually exclusive", () => {
-    const error = relayError(() =>
+  it("refuses conversation with previous_response_id as mutually exclusive", async () => {
+    const error = await relayError(() =>
       store().expand(A, {
         input: "Hi",
         conversation: { id: "conv_1" },
@@ -354,28 +358,28 @@ describe("ResponseStore conversation", () => {
 });
 
 describe("ResponseStore requests that need nothing", () => {
-  it("returns the request itself and its own input array", () => {
+  it("returns the request itself and its own input array", async () => {
     const input = [user("Q", "msg_1"), reasoning("rs_1"), assistant("A", "m")];
     const body = { model: "gpt-5.4", input };
-    const result = store().expand(A, body);
+    const result = await store().expand(A, body);
     assert.equal(result.body, body);
     assert.equal(result.turnInput, input);
     assert.equal(result.changed, false);
   });
 
-  it("gives a string input as one user message for put", () => {
-    const result = store().expand(A, { input: "Hi" });
+  it("gives a string input as one user message for put", async () => {
+    const result = await store().expand(A, { input: "Hi" });
     assert.deepEqual(result.turnInput, [user("Hi")]);
   });
 });
 
 describe("ResponseStore eviction", () => {
-  it("forgets a response not used for ttlMs", () => {
+  it("forgets a response not used for ttlMs", async () => {
     const time = clock();
     const target = store({ ttlMs: 60 * MINUTE, now: time.now });
-    turn(target, A, "resp_1", { input: "Q" }, [assistant("A", "msg_1")]);
+    await turn(target, A, "resp_1", { input: "Q" }, [assistant("A", "msg_1")]);
     time.advance(60 * MINUTE);
-    const error = relayError(() =>
+    const error = await relayError(() =>
       target.expand(A, { input: "Q", previous_response_id: "resp_1" })
     );
     assert.equal(error.code, "previous_response_not_found");
@@ -384,31 +388,34 @@ describe("ResponseStore eviction", () => {
     assert.equal(target.bytes, 0);
   });
 
-  it("counts the time from the last use", () => {
+  it("counts the time from the last use", async () => {
     const time = clock();
     const target = store({ ttlMs: 60 * MINUTE, now: time.now });
-    turn(target, A, "resp_1", { input: "Q" }, [assistant("A", "msg_1")]);
+    await turn(target, A, "resp_1", { input: "Q" }, [assistant("A", "msg_1")]);
     time.advance(50 * MINUTE);
-    target.expand(A, { input: "Q", previous_response_id: "resp_1" });
+    await target.expand(A, { input: "Q", previous_response_id: "resp_1" });
     time.advance(50 * MINUTE);
-    target.expand(A, { input: "Q", previous_response_id: "resp_1" });
+    await target.expand(A, { input: "Q", previous_response_id: "resp_1" });
     assert.equal(target.has(A, "resp_1"), true);
   });
 
-  it("evicts the least recently used response past maxBytes", () => {
+  it("evicts the least recently used response past maxBytes", async () => {
     const text = "x".repeat(1000);
     const probe = store();
-    turn(probe, A, "resp_1", { input: text }, []);
+    await turn(probe, A, "resp_1", { input: text }, []);
     const first = probe.bytes;
-    turn(probe, A, "resp_2", { input: text }, []);
+    await turn(probe, A, "resp_2", { input: text }, []);
     const each = probe.bytes - first;
-    // Room for three turns and a half.
-    const target = store({ maxBytes: Math.floor(first + 2.5 * each) });
+    // Room for three turns and a half, all for one buyer.
+    const target = store({
+      maxBytes: Math.floor(first + 2.5 * each),
+      buyerShare: 1,
+    });
     for (const id of ["resp_1", "resp_2", "resp_3"]) {
-      turn(target, A, id, { input: text }, []);
+      await turn(target, A, id, { input: text }, []);
     }
-    target.expand(A, { input: "Q", previous_response_id: "resp_1" });
-    turn(target, A, "resp_4", { input: text }, []);
+    await target.expand(A, { input: "Q", previous_response_id: "resp_1" });
+    await turn(target, A, "resp_4", { input: text }, []);
     assert.equal(target.has(A, "resp_1"), true, "used recently");
     assert.equal(target.has(A, "resp_2"), false, "least recently used");
     assert.equal(target.has(A, "resp_3"), true);
@@ -416,11 +423,11 @@ describe("ResponseStore eviction", () => {
     assert.ok(target.bytes <= target.maxBytes);
   });
 
-  it("counts text beyond Latin-1 at two bytes a character", () => {
+  it("counts text beyond Latin-1 at two bytes a character", async () => {
     const latin = store();
     const wide = store();
-    turn(latin, A, "resp_1", { input: "é".repeat(1000) }, []);
-    turn(wide, A, "resp_1", { input: "✨".repeat(1000) }, []);
+    await turn(latin, A, "resp_1", { input: "é".repeat(1000) }, []);
+    await turn(wide, A, "resp_1", { input: "✨".repeat(1000) }, []);
     const json = JSON.stringify(user("✨".repeat(1000))).length;
     assert.equal(wide.bytes - latin.bytes, json);
   });
@@ -438,14 +445,14 @@ describe("ResponseStore eviction", () => {
     assert.equal(target.size, 0);
   });
 
-  it("replaces a response put again under the same id", () => {
+  it("replaces a response put again under the same id", async () => {
     const target = store();
-    turn(target, A, "resp_1", { input: "Old" }, []);
+    await turn(target, A, "resp_1", { input: "Old" }, []);
     const bytes = target.bytes;
-    turn(target, A, "resp_1", { input: "New" }, []);
+    await turn(target, A, "resp_1", { input: "New" }, []);
     assert.equal(target.size, 1);
     assert.equal(target.bytes, bytes);
-    const result = target.expand(A, {
+    const result = await target.expand(A, {
       input: "Q",
       previous_response_id: "resp_1",
     });
@@ -511,7 +518,7 @@ describe("ResponseStore eviction", () => {
 });
 
 describe("ResponseStore with real clients' requests", () => {
-  it("continues the openai SDK's previous_response_id conversation", () => {
+  it("continues the openai SDK's previous_response_id conversation", async () => {
     const first = loadClientFixture(
       "openai-node/responses-previous-response-id-1.json",
     );
@@ -520,10 +527,10 @@ describe("ResponseStore with real clients' requests", () => {
     );
     const responseId = second.body!.previous_response_id as string;
     const target = store();
-    turn(target, A, responseId, first.body!, [
+    await turn(target, A, responseId, first.body!, [
       assistant("I will remember 42.", "msg_fake1"),
     ]);
-    const result = target.expand(A, second.body!);
+    const result = await target.expand(A, second.body!);
     assert.deepEqual(result.body.input, [
       user("Remember the number 42."),
       assistant("I will remember 42.", "msg_fake1"),
@@ -531,18 +538,18 @@ describe("ResponseStore with real clients' requests", () => {
     ]);
   });
 
-  it("fills the AI SDK's item_reference to its reasoning item", () => {
+  it("fills the AI SDK's item_reference to its reasoning item", async () => {
     const step2 = loadClientFixture(
       "ai-sdk/generate-text-tool-default-reasoning-2.json",
     );
     const input = step2.body!.input as Record<string, unknown>[];
     const reference = input.find((item) => item.type === "item_reference")!;
     const target = store();
-    turn(target, A, "resp_fake1", { input: [input[0]] }, [
+    await turn(target, A, "resp_fake1", { input: [input[0]] }, [
       reasoning(reference.id as string),
       input[2],
     ]);
-    const result = target.expand(A, step2.body!);
+    const result = await target.expand(A, step2.body!);
     const items = result.body.input as Record<string, unknown>[];
     assert.deepEqual(items.map((item) => item.type), [
       undefined,
@@ -586,10 +593,10 @@ describe("ResponseStore: turns kept as bytes", () => {
     };
   }
 
-  it("expands previous_response_id from a raw turn, read only then", () => {
+  it("expands previous_response_id from a raw turn, read only then", async () => {
     const store = new ResponseStore();
     assert.equal(store.putRaw("a", raw("resp_r1", "Answer one")), true);
-    const next = store.expand("a", {
+    const next = await store.expand("a", {
       model: "gpt-5.4",
       input: "Next",
       previous_response_id: "resp_r1",
@@ -602,10 +609,10 @@ describe("ResponseStore: turns kept as bytes", () => {
     );
   });
 
-  it("fills an item_reference from a raw turn of the same buyer only", () => {
+  it("fills an item_reference from a raw turn of the same buyer only", async () => {
     const store = new ResponseStore();
     store.putRaw("a", raw("resp_r2", "Two", "rs_r2"));
-    const filled = store.expand("a", {
+    const filled = await store.expand("a", {
       model: "gpt-5.4",
       input: [{ type: "item_reference", id: "rs_r2" }],
     });
@@ -614,7 +621,7 @@ describe("ResponseStore: turns kept as bytes", () => {
       (filled.body.input as Record<string, unknown>[])[0].encrypted_content,
       "gAAAA-rs_r2",
     );
-    const other = store.expand("b", {
+    const other = await store.expand("b", {
       model: "gpt-5.4",
       input: [{ type: "item_reference", id: "rs_r2" }],
     });
@@ -622,14 +629,14 @@ describe("ResponseStore: turns kept as bytes", () => {
     assert.equal(other.droppedItems, 1);
   });
 
-  it("replaces a buyer's only raw turn by one of the same id, and finds the new one", () => {
+  it("replaces a buyer's only raw turn by one of the same id, and finds the new one", async () => {
     const store = new ResponseStore();
     assert.equal(store.putRaw("a", raw("resp_same", "First answer")), true);
     const afterFirst = store.bytes;
     assert.equal(store.putRaw("a", raw("resp_same", "Final answer")), true);
     assert.equal(store.size, 1);
     assert.equal(store.bytes, afterFirst);
-    const next = store.expand("a", {
+    const next = await store.expand("a", {
       model: "gpt-5.4",
       input: "Next",
       previous_response_id: "resp_same",
@@ -638,7 +645,7 @@ describe("ResponseStore: turns kept as bytes", () => {
     assert.ok(text.includes("Final answer") && !text.includes("First"), text);
   });
 
-  it("replaces a buyer's only parsed turn by one of the same id, and finds the new one", () => {
+  it("replaces a buyer's only parsed turn by one of the same id, and finds the new one", async () => {
     const store = new ResponseStore();
     const turn = (text: string) => ({
       responseId: "resp_same",
@@ -652,7 +659,7 @@ describe("ResponseStore: turns kept as bytes", () => {
     assert.equal(store.put("a", turn("First answer")), true);
     assert.equal(store.put("a", turn("Final answer")), true);
     assert.equal(store.size, 1);
-    const next = store.expand("a", {
+    const next = await store.expand("a", {
       model: "gpt-5.4",
       input: "Next",
       previous_response_id: "resp_same",
