@@ -778,16 +778,28 @@ describe("ResponseStore: the body limit on expansion", () => {
 
   it("fills many references to one stored item from one parse of it", async () => {
     const target = store();
-    await turn(target, A, "resp_1", { input: "Q" }, [reasoning("rs_1")]);
-    const input = Array.from({ length: 2000 }, () => ({
+    // 100 KB of small objects: slow to parse, as a real item's content is.
+    const summary = Array.from({ length: 2500 }, (_, index) => ({
+      type: "summary_text",
+      text: `Step ${index}`,
+    }));
+    const big = { ...reasoning("rs_1"), summary };
+    await turn(target, A, "resp_1", { input: "Q" }, [big]);
+    const input = Array.from({ length: 10_000 }, () => ({
       type: "item_reference",
       id: "rs_1",
     }));
-    const result = await target.expand(A, { input });
+    const started = performance.now();
+    const result = await target.expand(A, { input }, {
+      maxBodyBytes: 2 ** 31,
+    });
+    const ms = performance.now() - started;
     const items = result.body.input as unknown[];
-    assert.equal(result.filledItems, 2000);
-    assert.deepEqual(items[0], reasoning("rs_1"));
-    assert.ok(items.every((item) => item === items[0]), "one parse");
+    assert.equal(result.filledItems, 10_000);
+    assert.deepEqual(items[0], big);
+    assert.ok(items.every((item) => item === items[0]), "one object");
+    // One parse takes well under a millisecond; one per reference, seconds.
+    assert.ok(ms < 1000, `filled in ${ms.toFixed(0)} ms`);
   });
 
   it("yields to the event loop while it parses a large conversation", async () => {
