@@ -590,7 +590,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "store-fill-no-touch",
     file: STORE,
-    find: "        this.#touch(ref!.entry, now);\n",
+    find: "    for (const entry of used) this.#touch(entry, now);\n",
     replace: "",
     tests: [STORE_TEST],
     why: "a turn used only through item_reference counts as used",
@@ -660,8 +660,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "expansion-chain-counted-after-reading",
     file: STORE,
-    find:
-      '      if (estimate > maxBytes) throw tooLarge(maxBytes, estimate, "chain");\n',
+    find: '    expansion.refuseBeyond(estimate, "chain");\n',
     replace: "",
     tests: [HOSTILE_STORE_TEST, STORE_TEST],
     why:
@@ -671,7 +670,7 @@ export const MUTANTS: Mutant[] = [
     id: "expansion-chain-unbounded",
     file: STORE,
     find:
-      '      if (counted > maxBytes) throw tooLarge(maxBytes, counted, "chain");',
+      '    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");',
     replace: "",
     tests: [STORE_TEST],
     why: "previous_response_id expands within the body limit, in UTF-8 bytes",
@@ -680,7 +679,7 @@ export const MUTANTS: Mutant[] = [
     id: "expansion-references-unbounded",
     file: STORE,
     find:
-      '        if (counted > maxBytes) throw tooLarge(maxBytes, counted, "refs");',
+      '      expansion.count(1 + expansion.itemBytes(entry!, index), "refs");',
     replace: "",
     tests: [HOSTILE_STORE_TEST, STORE_TEST],
     why: "item_references fill a request within the body limit",

@@ -341,11 +341,16 @@ interface ItemAt {
 }
 
 /**
- * What one expansion has looked up and parsed: each stored item is parsed
- * once however often the request refers to it, and parsing yields to the
- * event loop every {@linkcode YIELD_EVERY_CHARS}.
+ * One expansion's bookkeeping: the bytes counted against the body limit,
+ * and what was looked up and parsed (each stored item is parsed once
+ * however often the request refers to it; parsing yields to the event loop
+ * every {@linkcode YIELD_EVERY_CHARS}).
  */
 class Expansion {
+  /** Largest request, in bytes, once filled in. */
+  readonly maxBytes: number;
+  /** Bytes of the request counted so far: its own, then what is filled in. */
+  #counted: number;
   /** Per entry: item id -> index of the last item with that id. */
   readonly #indexes = new Map<Entry, Map<string, number>>();
   /** Per entry: item index -> UTF-8 length, for entries beyond ASCII. */
@@ -353,6 +358,23 @@ class Expansion {
   /** Per entry: item index -> the parsed item. */
   readonly #items = new Map<Entry, Map<number, Record<string, unknown>>>();
   #sinceYield = 0;
+
+  constructor(maxBytes: number, ownBytes: number) {
+    this.maxBytes = maxBytes;
+    this.#counted = ownBytes;
+  }
+
+  /** Throws the 413 when `bytes` more would take the request past the limit. */
+  refuseBeyond(bytes: number, what: "chain" | "refs"): void {
+    const total = this.#counted + bytes;
+    if (total > this.maxBytes) throw tooLarge(this.maxBytes, total, what);
+  }
+
+  /** Counts `bytes` filled into the request; throws the 413 past the limit. */
+  count(bytes: number, what: "chain" | "refs"): void {
+    this.refuseBeyond(bytes, what);
+    this.#counted += bytes;
+  }
 
   /** Index of the last item of `entry` with id `id`, or -1. */
   indexOf(entry: Entry, id: string): number {
@@ -883,7 +905,6 @@ export class ResponseStore {
       };
     }
     const previous = this.#checkExpandable(body);
-    const maxBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     const result: ExpandResult = {
       body,
       changed: true,
@@ -892,47 +913,18 @@ export class ResponseStore {
       filledItems: 0,
       droppedItems: 0,
     };
-    const expansion = new Expansion();
-    let counted = options.bodyBytes ?? 0;
-    let chain: Entry[] = [];
-    if (previous !== undefined) {
-      result.previousResponseId = previous;
-      const now = this.#now();
-      chain = this.#chain(scope, previous, now);
-      // Before anything is read or parsed: a turn not read yet counts as its
-      // whole stored text, a read one as its items' characters (their UTF-8
-      // is as long or longer).
-      let estimate = counted;
-      for (const entry of chain) {
-        estimate += 1 + (entry.raw?.utf8 ?? entry.json.length);
-      }
-      if (estimate > maxBytes) throw tooLarge(maxBytes, estimate, "chain");
-      // Used now: reading one turn of the conversation evicts older turns
-      // of the buyer before the conversation's own.
-      for (const entry of chain) this.#touch(entry, now);
-      for (const entry of chain) {
-        const chars = entry.raw?.utf8 ?? 0;
-        this.#read(entry);
-        const pause = expansion.paced(chars);
-        if (pause) await pause;
-      }
-      this.#checkChain(chain, previous);
-      for (const entry of chain) counted += 1 + entryBytes(entry);
-      if (counted > maxBytes) throw tooLarge(maxBytes, counted, "chain");
-    }
-    let refs: (ItemAt | undefined)[] = [];
-    if (fill) {
-      await this.#readAll(scope, expansion);
-      refs = this.#findRefs(scope, input, expansion);
-      for (const ref of refs) {
-        if (ref === undefined) continue;
-        counted += 1 + expansion.itemBytes(ref.entry, ref.index);
-        if (counted > maxBytes) throw tooLarge(maxBytes, counted, "refs");
-      }
-      for (const ref of refs) {
-        const pause = ref && expansion.parse(ref.entry, ref.index);
-        if (pause) await pause;
-      }
+    if (previous !== undefined) result.previousResponseId = previous;
+    const expansion = new Expansion(
+      options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      options.bodyBytes ?? 0,
+    );
+    const chain = previous === undefined
+      ? []
+      : await this.#readChain(scope, previous, expansion);
+    const refs = fill ? await this.#findRefs(scope, input, expansion) : [];
+    for (const ref of refs) {
+      const pause = ref && expansion.parse(ref.entry, ref.index);
+      if (pause) await pause;
     }
     for (const entry of chain) {
       for (let index = 0; index < entry.ends.length; index++) {
@@ -1039,6 +1031,39 @@ export class ResponseStore {
     return chain.reverse();
   }
 
+  /**
+   * The conversation of `responseId`, oldest first, read and counted
+   * against the body limit: first by what is known before reading or
+   * parsing anything (a turn not read yet as its whole stored text, a read
+   * one as its items' characters, whose UTF-8 is as long or longer), then
+   * exactly.
+   */
+  async #readChain(
+    scope: string,
+    responseId: string,
+    expansion: Expansion,
+  ): Promise<Entry[]> {
+    const now = this.#now();
+    const chain = this.#chain(scope, responseId, now);
+    let estimate = 0;
+    for (const entry of chain) {
+      estimate += 1 + (entry.raw?.utf8 ?? entry.json.length);
+    }
+    expansion.refuseBeyond(estimate, "chain");
+    // Used now: reading one turn of the conversation evicts older turns of
+    // the buyer before the conversation's own.
+    for (const entry of chain) this.#touch(entry, now);
+    for (const entry of chain) {
+      const chars = entry.raw?.utf8 ?? 0;
+      this.#read(entry);
+      const pause = expansion.paced(chars);
+      if (pause) await pause;
+    }
+    this.#checkChain(chain, responseId);
+    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");
+    return chain;
+  }
+
   /** Throws when an entry of a conversation is no longer kept (or not read). */
   #checkChain(chain: readonly Entry[], responseId: string | undefined): void {
     for (const entry of chain) {
@@ -1048,12 +1073,17 @@ export class ResponseStore {
     }
   }
 
-  /** For each input item that needs the store: the stored item it names, if kept. */
-  #findRefs(
+  /**
+   * For each input item that needs the store: the stored item it names, if
+   * kept (every raw turn of the scope is read first, so that its items are
+   * known), counted against the body limit before any is parsed.
+   */
+  async #findRefs(
     scope: string,
     input: readonly unknown[],
     expansion: Expansion,
-  ): (ItemAt | undefined)[] {
+  ): Promise<(ItemAt | undefined)[]> {
+    await this.#readAll(scope, expansion);
     const state = this.#scopes.get(scope);
     const now = this.#now();
     const refs: (ItemAt | undefined)[] = [];
@@ -1066,7 +1096,12 @@ export class ResponseStore {
       const index = entry === undefined
         ? -1
         : expansion.indexOf(entry, id as string);
-      refs.push(index === -1 ? undefined : { entry: entry!, index });
+      if (index === -1) {
+        refs.push(undefined);
+        continue;
+      }
+      expansion.count(1 + expansion.itemBytes(entry!, index), "refs");
+      refs.push({ entry: entry!, index });
     }
     return refs;
   }
@@ -1080,6 +1115,7 @@ export class ResponseStore {
     now: number,
   ): unknown[] {
     const filled: unknown[] = [];
+    const used = new Set<Entry>();
     let next = 0;
     for (const item of input) {
       if (!needsStore(item)) {
@@ -1091,13 +1127,14 @@ export class ResponseStore {
         ? expansion.item(ref.entry, ref.index)
         : undefined;
       if (stored !== undefined && usable(stored)) {
-        this.#touch(ref!.entry, now);
+        used.add(ref!.entry);
         filled.push(stored);
         result.filledItems++;
       } else {
         result.droppedItems++;
       }
     }
+    for (const entry of used) this.#touch(entry, now);
     return filled;
   }
 
