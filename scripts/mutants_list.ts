@@ -745,4 +745,12 @@ export const MUTANTS: Mutant[] = [
     why:
       "a conversation whose turn was removed during the expansion is not found",
   },
+  {
+    id: "raw-turn-undercounted",
+    file: STORE,
+    find: "const RAW_OVERHEAD = 512;",
+    replace: "const RAW_OVERHEAD = 256;",
+    tests: [STORE_TEST],
+    why: "the store counts at least the memory a raw turn takes",
+  },
 ];
