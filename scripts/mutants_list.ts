@@ -37,6 +37,7 @@ const SERVER = "src/serve/handler.ts";
 const GUARD = "src/serve/_guard.ts";
 const API_KEY = "src/serve/_api_key.ts";
 const NODE_ADAPTER = "src/serve/node.ts";
+const STORE = "src/state/response_store.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
@@ -45,6 +46,8 @@ const HEADERS_TEST = "tests/relay_headers_test.ts";
 const HOSTILE_PROVIDER_TEST = "tests/hostile_provider_test.ts";
 const SERVER_TEST = "tests/serve_handler_test.ts";
 const HOSTILE_SERVE_TEST = "tests/hostile_serve_test.ts";
+const STORE_TEST = "tests/state_response_store_test.ts";
+const HOSTILE_STORE_TEST = "tests/hostile_store_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -705,13 +708,23 @@ export const MUTANTS: Mutant[] = [
   // Issues 11, 13, 14 and 12: the house, today's clients, Chat Completions, the pool.
   {
     id: "store-ignores-buyer",
-    file: "src/state/response_store.ts",
+    file: STORE,
     find:
-      "    const state = this.#scopes.get(scope);\n    const result: ExpandResult = {",
+      "    const state = this.#scopes.get(scope);\n    const chain: Entry[] = [];",
     replace:
-      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const result: ExpandResult = {",
+      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const chain: Entry[] = [];",
     tests: ["tests/provider_clients_test.ts"],
     why: "nothing one buyer stored resolves for another",
+  },
+  {
+    id: "store-references-ignore-buyer",
+    file: STORE,
+    find:
+      "    const state = this.#scopes.get(scope);\n    const now = this.#now();",
+    replace:
+      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const now = this.#now();",
+    tests: [STORE_TEST],
+    why: "no buyer's item_reference fills another buyer's item",
   },
   {
     id: "store-false-stored",
@@ -1002,5 +1015,181 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/provider_hold_node_test.ts"],
     why:
       "serve keeps a slow answer's own status (a local client has no window)",
+  },
+  // Issue 19: the response store, exact and fair; expansion within the body limit.
+  {
+    id: "store-remove-keeps-unread",
+    file: STORE,
+    find:
+      "    state.unread.delete(entry);\n    if (state.responses.get(entry.responseId) === entry) {",
+    replace: "    if (state.responses.get(entry.responseId) === entry) {",
+    tests: [STORE_TEST],
+    why: "a dropped raw turn leaves the store's memory with its count",
+  },
+  {
+    id: "store-fill-no-touch",
+    file: STORE,
+    find: "    for (const entry of used) this.#touch(entry, now);\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why: "a turn used only through item_reference counts as used",
+  },
+  {
+    id: "store-read-count-not-updated",
+    file: STORE,
+    find: "    this.#bytes += bytes - entry.bytes;\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why: "reading a raw turn keeps the count equal to what is held",
+  },
+  {
+    id: "stream-turn-forgets-previous",
+    file: PIPELINE,
+    find:
+      "      response: final.event.data,\n      previousResponseId: turn.previousResponseId,\n",
+    replace: "      response: final.event.data,\n",
+    tests: ["tests/provider_clients_test.ts"],
+    why:
+      "a streamed turn is kept with the turn it continued: the conversation stays whole",
+  },
+  {
+    id: "store-reads-evicted-entry",
+    file: STORE,
+    find:
+      "    if (!this.#holds(entry)) return false;\n    const raw = entry.raw;",
+    replace: "    const raw = entry.raw;",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why: "an evicted turn is never read, counted or indexed again",
+  },
+  {
+    id: "buyer-share-not-enforced",
+    file: STORE,
+    find: "      if (scope.bytes <= this.maxBuyerBytes) break;",
+    replace: "      break;",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why: "a buyer past its share evicts its own turns, not another buyer's",
+  },
+  {
+    id: "buyer-share-admits-larger-turn",
+    file: STORE,
+    find:
+      "    if (bytes + SCOPE_OVERHEAD > this.maxBuyerBytes) return undefined;",
+    replace:
+      "    if (bytes + SCOPE_OVERHEAD > this.maxBytes) return undefined;",
+    tests: [STORE_TEST],
+    why: "a turn larger than a buyer's share is not kept and evicts nothing",
+  },
+  {
+    id: "buyer-share-evicts-by-age",
+    file: STORE,
+    find:
+      "    entry.scope.responses.delete(entry.responseId);\n    entry.scope.responses.set(entry.responseId, entry);\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why: "within a buyer's share the least recently used turn goes first",
+  },
+  {
+    id: "buyer-share-zero-accepted",
+    file: "src/config.ts",
+    find: "  if (!(number > 0 && number <= 1)) {",
+    replace: "  if (!(number >= 0 && number <= 1)) {",
+    tests: ["tests/config_test.ts"],
+    why: "a buyer's share is above 0",
+  },
+  {
+    id: "expansion-chain-counted-after-reading",
+    file: STORE,
+    find: '    expansion.refuseBeyond(estimate, "chain");\n',
+    replace: "",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why:
+      "a conversation past the body limit is refused before any of it is read or parsed",
+  },
+  {
+    id: "expansion-chain-unbounded",
+    file: STORE,
+    find:
+      '    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");',
+    replace: "",
+    tests: [STORE_TEST],
+    why: "previous_response_id expands within the body limit, in UTF-8 bytes",
+  },
+  {
+    id: "expansion-references-unbounded",
+    file: STORE,
+    find:
+      '      expansion.count(1 + expansion.itemBytes(entry!, index), "refs");',
+    replace: "",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why: "item_references fill a request within the body limit",
+  },
+  {
+    id: "expansion-counts-characters",
+    file: STORE,
+    find: "  entry.utf8 ??= utf8Length(entry.json);",
+    replace: "  entry.utf8 ??= entry.json.length;",
+    tests: [STORE_TEST],
+    why: "the body limit counts what is filled in as UTF-8 bytes",
+  },
+  {
+    id: "expansion-ignores-body-limit",
+    file: "src/provider/prepare.ts",
+    find: "      maxBodyBytes: settings.maxBodyBytes,\n",
+    replace: "",
+    tests: [HOSTILE_STORE_TEST],
+    why: "expansion is bounded by OPENAI_RESPONSES_MAX_BODY_BYTES",
+  },
+  {
+    id: "expansion-ignores-own-bytes",
+    file: "src/provider/prepare.ts",
+    find: "      bodyBytes: body.byteLength,\n",
+    replace: "",
+    tests: ["tests/provider_clients_test.ts"],
+    why:
+      "the request's own bytes count against the body limit with what is filled in",
+  },
+  {
+    id: "expansion-parses-each-reference",
+    file: STORE,
+    find: "    if (parsed.has(index)) return undefined;\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why:
+      "each stored item is parsed once per request, however often referred to",
+  },
+  {
+    id: "expansion-never-yields",
+    file: STORE,
+    find: "    if (this.#sinceYield < YIELD_EVERY_CHARS) return undefined;",
+    replace: "    return undefined;",
+    tests: [STORE_TEST],
+    why: "expanding a large conversation yields to the event loop",
+  },
+  {
+    id: "expansion-fills-removed-item",
+    file: STORE,
+    find: "      const stored = ref !== undefined && this.#holds(ref.entry)",
+    replace: "      const stored = ref !== undefined",
+    tests: [STORE_TEST],
+    why: "an item whose turn was removed during the expansion is not filled",
+  },
+  {
+    id: "expansion-chain-removed-meanwhile",
+    file: STORE,
+    find:
+      "    // From here on nothing yields: what was evicted meanwhile is not used.\n    this.#checkChain(chain, previous);",
+    replace:
+      "    // From here on nothing yields: what was evicted meanwhile is not used.",
+    tests: [STORE_TEST],
+    why:
+      "a conversation whose turn was removed during the expansion is not found",
+  },
+  {
+    id: "raw-turn-undercounted",
+    file: STORE,
+    find: "const RAW_OVERHEAD = 512;",
+    replace: "const RAW_OVERHEAD = 256;",
+    tests: [STORE_TEST],
+    why: "the store counts at least the memory a raw turn takes",
   },
 ];
