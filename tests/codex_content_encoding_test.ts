@@ -13,15 +13,22 @@ import {
   checkZstdFrames,
   decodeZstd,
   hasNativeZstd,
+  ZSTD_MAX_BLOCKS,
+  ZSTD_MAX_FRAMES,
   type ZstdImplementation,
 } from "../src/codex/_zstd.ts";
 import { RelayError } from "../src/errors.ts";
 import { loadClientFixture } from "./fixtures/clients.ts";
+import { watchEventLoop } from "./fixtures/event_loop.ts";
 import {
   BLOCK_MAX,
   concat,
+  EMPTY_COMPRESSED_FRAME,
+  EMPTY_FRAME,
   rawFrame,
+  repeat,
   rleFrame,
+  skippableFrame,
 } from "./fixtures/zstd_frames.ts";
 
 const encoder = new TextEncoder();
@@ -285,11 +292,12 @@ describe("decodeRequestBody with zstd", () => {
       assert.deepEqual(decoded, concat([data, JSON_BODY]));
     });
 
-    it(`stops a 1 GiB zstd bomb at the bound, fast and in little memory, with ${implementation}`, async () => {
-      // 8192 x 128 KiB = 1 GiB from 32 KB, then a frame whose block does
-      // not decode: a decoder that went on to the end would fail there.
-      const bomb = concat([rleFrame(8192), CORRUPT_FRAME]);
-      assert.ok(bomb.byteLength < 40_000);
+    it(`stops a 256 MiB zstd bomb at the bound, fast and in little memory, with ${implementation}`, async () => {
+      // 2047 x 128 KiB = 256 MiB from 8 KB (2048 blocks is the most a body
+      // may hold), then a frame whose block does not decode: a decoder that
+      // went on to the end would fail there.
+      const bomb = concat([rleFrame(ZSTD_MAX_BLOCKS - 1), CORRUPT_FRAME]);
+      assert.ok(bomb.byteLength < 10_000);
       let error: unknown;
       const { ms, rssGrowth } = await measure(async () => {
         try {
@@ -377,6 +385,146 @@ describe("decodeRequestBody with zstd", () => {
   });
 });
 
+describe("decodeRequestBody with zstd, within bounds", () => {
+  const ONE_BYTE_FRAME = rawFrame(encoder.encode("x"));
+
+  it(`accepts ${ZSTD_MAX_FRAMES} frames and refuses one more, skippable frames included`, async () => {
+    const most = repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES);
+    assert.equal(
+      decoder.decode(await decodeRequestBody(most, "zstd", MiB)),
+      "x".repeat(ZSTD_MAX_FRAMES),
+    );
+    for (
+      const body of [
+        repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES + 1),
+        concat([
+          repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES - 1),
+          skippableFrame(2),
+          skippableFrame(),
+        ]),
+        concat([skippableFrame(), most]),
+      ]
+    ) {
+      const error = await relayError(() =>
+        decodeRequestBody(body, "zstd", MiB)
+      );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "invalid_body_encoding");
+      assert.equal(
+        error.message,
+        `Expected a zstd body of at most ${ZSTD_MAX_FRAMES} frames (skippable frames included), found more (content-encoding: zstd)`,
+      );
+    }
+  });
+
+  it(`accepts ${ZSTD_MAX_BLOCKS} blocks and refuses one more, over all frames`, async () => {
+    const text = "y".repeat(ZSTD_MAX_BLOCKS);
+    const most = rawFrame(encoder.encode(text), { blockSize: 1 });
+    assert.equal(checkZstdFrames(most, MiB).blocks, ZSTD_MAX_BLOCKS);
+    assert.equal(
+      decoder.decode(await decodeRequestBody(most, "zstd", MiB)),
+      text,
+    );
+    for (
+      const body of [
+        rawFrame(encoder.encode(text + "y"), { blockSize: 1 }),
+        concat([most, ONE_BYTE_FRAME]),
+      ]
+    ) {
+      const error = await relayError(() =>
+        decodeRequestBody(body, "zstd", MiB)
+      );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "invalid_body_encoding");
+      assert.equal(
+        error.message,
+        `Expected a zstd body of at most ${ZSTD_MAX_BLOCKS} blocks, found more (content-encoding: zstd)`,
+      );
+    }
+  });
+
+  for (const implementation of IMPLEMENTATIONS) {
+    it(`refuses a frame that decodes to nothing, with ${implementation}`, async () => {
+      const cases: [Uint8Array, number][] = [
+        [EMPTY_FRAME, 1],
+        [rawFrame(new Uint8Array(0)), 1],
+        [EMPTY_COMPRESSED_FRAME, 1],
+        [concat([ONE_BYTE_FRAME, EMPTY_FRAME, ONE_BYTE_FRAME]), 2],
+      ];
+      for (const [body, frame] of cases) {
+        await assert.rejects(decodeZstd(body, MiB, implementation), {
+          name: "BeyondZstdLimits",
+          message:
+            `Expected every zstd frame to decode to at least one byte, found frame ${frame} empty`,
+        });
+      }
+    });
+
+    it(`yields to the event loop while it decodes 32 MiB, with ${implementation}`, async () => {
+      // 256 RLE blocks of 128 KiB from 1 KB: one input slice, all output.
+      const body = rleFrame(256, 0x20);
+      const watch = watchEventLoop();
+      const decoded = await decodeZstd(body, 32 * MiB, implementation);
+      const delay = watch.stop();
+      assert.equal(decoded.byteLength, 32 * MiB);
+      assert.ok(delay < 100, `the event loop waited ${delay} ms`);
+    });
+
+    it(`yields to the event loop while it walks ${ZSTD_MAX_BLOCKS} tiny blocks in an 8 MiB window, with ${implementation}`, async () => {
+      const text = encoder.encode("z".repeat(ZSTD_MAX_BLOCKS));
+      const body = rawFrame(text, { blockSize: 1, windowLog: 23 });
+      const watch = watchEventLoop();
+      const decoded = await decodeZstd(body, MiB, implementation);
+      const delay = watch.stop();
+      assert.equal(decoded.byteLength, ZSTD_MAX_BLOCKS);
+      assert.ok(delay < 100, `the event loop waited ${delay} ms`);
+    });
+  }
+
+  it("refuses the empty body zstd makes with 400, as it refuses any empty frame", async () => {
+    const error = await relayError(() =>
+      decodeRequestBody(EMPTY_FRAME, "zstd", MiB)
+    );
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_body_encoding");
+    assert.match(error.message, /at least one byte, found frame 1 empty/);
+  });
+});
+
+describe("decodeRequestBody with gzip and deflate, paced", () => {
+  for (const format of ["gzip", "deflate", "deflate-raw"] as const) {
+    it(`yields to the event loop while it decodes 32 MiB of ${format}`, async () => {
+      const text = new Uint8Array(32 * MiB);
+      for (let at = 0; at < text.byteLength; at++) {
+        text[at] = (at * 7919 >> 3) & 255;
+      }
+      const body = await compress(format, [text]);
+      const coding = format === "gzip" ? "gzip" : "deflate";
+      const watch = watchEventLoop();
+      const decoded = await decodeRequestBody(body, coding, 32 * MiB);
+      const delay = watch.stop();
+      assert.equal(decoded.byteLength, text.byteLength);
+      assert.ok(delay < 100, `the event loop waited ${delay} ms`);
+    });
+  }
+
+  it("yields to the event loop while it decodes 32 MiB of empty deflate blocks", async () => {
+    // Stored blocks of no content: 5 bytes each, no output to pace on.
+    const body = concat([
+      repeat(
+        Uint8Array.from([0, 0, 0, 0xff, 0xff]),
+        Math.floor(32 * MiB / 5) - 1,
+      ),
+      Uint8Array.from([1, 0, 0, 0xff, 0xff]),
+    ]);
+    const watch = watchEventLoop();
+    const decoded = await decodeRequestBody(body, "deflate", 32 * MiB);
+    const delay = watch.stop();
+    assert.equal(decoded.byteLength, 0);
+    assert.ok(delay < 100, `the event loop waited ${delay} ms`);
+  });
+});
+
 describe("decodeRequestBody with lists and unknown codings", () => {
   it("decodes a list in reverse order of listing", async () => {
     const gzip = await compress("gzip", [JSON_BODY]);
@@ -406,6 +554,23 @@ describe("decodeRequestBody with lists and unknown codings", () => {
       decodeRequestBody(JSON_BODY, "gzip, gzip, gzip, gzip, gzip", 1000)
     );
     assert.equal(error.status, 415);
+  });
+
+  it("decodes exactly four stacked codings and refuses five", async () => {
+    let body: Uint8Array = JSON_BODY;
+    for (let layer = 0; layer < 4; layer++) {
+      body = await compress("gzip", [body]);
+    }
+    assert.deepEqual(
+      await decodeRequestBody(body, "gzip, gzip, gzip, gzip", 1000),
+      JSON_BODY,
+    );
+    const error = await relayError(() =>
+      decodeRequestBody(body, "identity, gzip, gzip, gzip, gzip, gzip", 1000)
+    );
+    assert.equal(error.status, 415);
+    assert.equal(error.code, "unsupported_content_encoding");
+    assert.match(error.message, /at most 4 content codings, found 5$/);
   });
 });
 
