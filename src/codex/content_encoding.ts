@@ -124,6 +124,16 @@ export function decodingOrder(header: string | undefined): string[] {
   return codings.reverse();
 }
 
+/** Options of {@linkcode decodeRequestBody}. */
+export interface DecodeOptions {
+  /**
+   * Paces the decoding (default: a new {@linkcode Pacer}); pass the one the
+   * other steps of preparing the same request use, so that their slices of
+   * time add up.
+   */
+  pacer?: Pacer;
+}
+
 /**
  * Decodes a request body according to its `content-encoding`, bounded by
  * the decoded size while it decodes. Without an encoding (or `identity`)
@@ -139,6 +149,7 @@ export function decodingOrder(header: string | undefined): string[] {
  * @param body the request body as received
  * @param contentEncoding the `content-encoding` header, or `undefined`
  * @param maxBytes the largest accepted body, in bytes, encoded and decoded
+ * @param options the pacer to share with the other steps of the request
  * @returns the decoded body
  *
  * @example
@@ -159,6 +170,7 @@ export async function decodeRequestBody(
   body: Uint8Array,
   contentEncoding: string | undefined,
   maxBytes: number,
+  options: DecodeOptions = {},
 ): Promise<Uint8Array> {
   const codings = decodingOrder(contentEncoding);
   const header = truncate(contentEncoding?.trim() ?? "", 60);
@@ -170,7 +182,7 @@ export async function decodeRequestBody(
     );
   }
   let bytes = body;
-  const pacer = new Pacer();
+  const pacer = options.pacer ?? new Pacer();
   for (const coding of codings) {
     if (bytes.byteLength === 0) break;
     try {
