@@ -380,9 +380,9 @@ type CreateZstdDecompress = (
 ) => ZstdStream;
 
 /**
- * Bytes of a frame written to the native decoder per step: a step decodes
- * at most 5,000 or so blocks, well under a millisecond even when they are
- * empty (its output is paused separately).
+ * Bytes of a frame written to the native decoder per step, so that input
+ * that decodes to little still comes in small steps (output is paused
+ * separately).
  */
 const NATIVE_SLICE_BYTES = 16 * 1024;
 
@@ -491,9 +491,10 @@ type FzstdDecompress = typeof import("fzstd").Decompress;
 
 /**
  * Decodes one frame into the sink with fzstd, one block per step and a pace
- * between steps: fzstd decodes synchronously, and one block (at most
- * 128 KiB of content, plus moving a window of at most 8 MiB) takes a few
- * milliseconds at most.
+ * between steps: fzstd decodes synchronously, so a block (at most 128 KiB
+ * of content, plus moving a window of at most 8 MiB) is the smallest step
+ * there is. The frame's first block also touches the whole window, fresh
+ * memory: the longest step.
  */
 async function decodeFzstdFrame(
   Decompress: FzstdDecompress,

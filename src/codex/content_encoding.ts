@@ -8,9 +8,9 @@
  * expand to gigabytes) costs at most the bound plus one chunk of memory.
  *
  * - `gzip` / `x-gzip` and `deflate` go through the web-standard
- *   `DecompressionStream`. The input is fed in 4 KiB slices, because some
+ *   `DecompressionStream`. The input is fed in 1 KiB slices, because some
  *   runtimes (Deno) decode a whole input chunk at once: deflate expands at
- *   most about 1032 to 1, so one step yields at most about 4 MiB.
+ *   most about 1032 to 1, so one step yields at most about 1 MiB.
  *   `deflate` is zlib-wrapped as HTTP says (RFC 9110); a body that does not
  *   start with a zlib header is decoded as raw deflate, as browsers and
  *   curl do, because some old clients and servers sent raw deflate under
