@@ -8,9 +8,9 @@
  * expand to gigabytes) costs at most the bound plus one chunk of memory.
  *
  * - `gzip` / `x-gzip` and `deflate` go through the web-standard
- *   `DecompressionStream`. The input is fed in 1 KiB slices, because some
+ *   `DecompressionStream`. The input is fed in 2 KiB slices, because some
  *   runtimes (Deno) decode a whole input chunk at once: deflate expands at
- *   most about 1032 to 1, so one step yields at most about 1 MiB.
+ *   most about 1032 to 1, so one step yields at most about 2 MiB.
  *   `deflate` is zlib-wrapped as HTTP says (RFC 9110); a body that does not
  *   start with a zlib header is decoded as raw deflate, as browsers and
  *   curl do, because some old clients and servers sent raw deflate under
@@ -64,7 +64,7 @@ export const ACCEPTED_CONTENT_ENCODINGS: readonly string[] = Object.freeze([
 export const MAX_CONTENT_CODINGS = 4;
 
 /** Bytes of compressed input handed to a `DecompressionStream` per step. */
-const SLICE_BYTES = 1024;
+const SLICE_BYTES = 2048;
 
 /** The value of the `accept-encoding` header of a 415 answer (RFC 9110 §12.5.3). */
 const ACCEPT_ENCODING = "zstd, gzip, deflate";
