@@ -544,6 +544,14 @@ export const MUTANTS: Mutant[] = [
     why: "a zstd body holds at most 2048 blocks, counted before decoding",
   },
   {
+    id: "zstd-windows-unbounded",
+    file: ZSTD,
+    find: "    if (windows > ZSTD_MAX_TOTAL_WINDOW_BYTES) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST],
+    why: "the frames of a zstd body declare at most 64 MiB of windows in all",
+  },
+  {
     id: "zstd-empty-frame-accepted",
     file: ZSTD,
     find: "    if (sink.size === before) {",

@@ -15,6 +15,8 @@ import {
   hasNativeZstd,
   ZSTD_MAX_BLOCKS,
   ZSTD_MAX_FRAMES,
+  ZSTD_MAX_TOTAL_WINDOW_BYTES,
+  ZSTD_MAX_WINDOW_BYTES,
   type ZstdImplementation,
 } from "../src/codex/_zstd.ts";
 import { Pacer } from "../src/async.ts";
@@ -400,7 +402,8 @@ describe("decodeRequestBody with zstd", () => {
 });
 
 describe("decodeRequestBody with zstd, within bounds", () => {
-  const ONE_BYTE_FRAME = rawFrame(encoder.encode("x"));
+  /** One byte in a frame of the smallest window (1 KiB). */
+  const ONE_BYTE_FRAME = rawFrame(encoder.encode("x"), { windowLog: 10 });
 
   it(`accepts ${ZSTD_MAX_FRAMES} frames and refuses one more, skippable frames included`, async () => {
     const most = repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES);
@@ -455,6 +458,20 @@ describe("decodeRequestBody with zstd, within bounds", () => {
         `Expected a zstd body of at most ${ZSTD_MAX_BLOCKS} blocks, found more (content-encoding: zstd)`,
       );
     }
+  });
+
+  it(`accepts frames that declare ${ZSTD_MAX_TOTAL_WINDOW_BYTES / MiB} MiB of windows in total, and refuses more`, async () => {
+    const largest = rawFrame(encoder.encode("w"), { windowLog: 23 });
+    const count = ZSTD_MAX_TOTAL_WINDOW_BYTES / ZSTD_MAX_WINDOW_BYTES;
+    assert.equal(checkZstdFrames(repeat(largest, count), MiB).frames, count);
+    const body = concat([repeat(largest, count), ONE_BYTE_FRAME]);
+    const error = await relayError(() => decodeRequestBody(body, "zstd", MiB));
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_body_encoding");
+    assert.equal(
+      error.message,
+      "Expected the frames of a zstd body to declare at most 64 MiB of windows in total, found more (content-encoding: zstd)",
+    );
   });
 
   for (const implementation of IMPLEMENTATIONS) {

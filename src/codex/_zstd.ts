@@ -9,12 +9,13 @@
  * front, so a 10-byte frame declaring a 2 GiB window would otherwise cost
  * 2 GiB), the declared content sizes must fit the bound, and the body must
  * end where its last frame ends. The walk also counts: at most
- * {@linkcode ZSTD_MAX_FRAMES} frames (skippable ones included) and
- * {@linkcode ZSTD_MAX_BLOCKS} blocks per body, because each frame starts a
- * decoder (and allocates its window) and each block costs a decoder step
- * whatever it holds: a body of 9-byte empty frames, or of 3-byte empty
- * blocks, would otherwise buy minutes of work for nothing. Then one of two
- * decoders runs:
+ * {@linkcode ZSTD_MAX_FRAMES} frames (skippable ones included),
+ * {@linkcode ZSTD_MAX_BLOCKS} blocks and
+ * {@linkcode ZSTD_MAX_TOTAL_WINDOW_BYTES} of windows per body, because each
+ * frame starts a decoder and allocates its window, and each block costs a
+ * decoder step whatever it holds: a body of 9-byte empty frames, or of
+ * 3-byte empty blocks, would otherwise buy minutes of work for nothing. Then
+ * one of two decoders runs:
  *
  * - `native`: `node:zlib`'s streaming `createZstdDecompress` where the
  *   runtime has it (Deno 2, Node 22.15 and later), with the same window
@@ -101,6 +102,15 @@ export const ZSTD_MAX_BLOCKS = 2048;
  * mode ask for more.
  */
 export const ZSTD_MAX_WINDOW_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Most window bytes the frames of one body may declare together: 64 MiB.
+ * Each frame's decoder allocates its window, and fzstd (Node 20) fills it:
+ * 128 tiny frames of 8 MiB windows would cost a second or more of work for
+ * a body of 1 KB. `zstd` sends one frame; `pzstd` one per four windows of
+ * content, so a 64 MiB body declares 16 MiB at most.
+ */
+export const ZSTD_MAX_TOTAL_WINDOW_BYTES = 64 * 1024 * 1024;
 const ZSTD_MAX_WINDOW_LOG = 23;
 /** `ZSTD_d_windowLogMax` of zstd.h, for runtimes that lack the constant. */
 const ZSTD_D_WINDOW_LOG_MAX = 100;
@@ -157,8 +167,9 @@ function mib(bytes: number): string {
  * dictionary), {@linkcode DecodedTooLarge} for a window above
  * {@linkcode ZSTD_MAX_WINDOW_BYTES} or declared content sizes above
  * `maxBytes`, {@linkcode BeyondZstdLimits} for more than
- * {@linkcode ZSTD_MAX_FRAMES} frames or {@linkcode ZSTD_MAX_BLOCKS} blocks
- * (it stops counting there, so the walk itself is bounded).
+ * {@linkcode ZSTD_MAX_FRAMES} frames, {@linkcode ZSTD_MAX_BLOCKS} blocks or
+ * {@linkcode ZSTD_MAX_TOTAL_WINDOW_BYTES} of windows (it stops counting
+ * there, so the walk itself is bounded).
  *
  * @param body the encoded body
  * @param maxBytes the bound of the decoded size
@@ -172,6 +183,7 @@ export function checkZstdFrames(
   let frames = 0;
   let skippable = 0;
   let blocks = 0;
+  let windows = 0;
   let declared = 0;
   const spans: ZstdFrameSpan[] = [];
   while (at < body.byteLength) {
@@ -247,6 +259,14 @@ export function checkZstdFrames(
         `a zstd frame declares a window of ${mib(window)}, above the ${
           mib(ZSTD_MAX_WINDOW_BYTES)
         } accepted`,
+      );
+    }
+    windows += window;
+    if (windows > ZSTD_MAX_TOTAL_WINDOW_BYTES) {
+      throw new BeyondZstdLimits(
+        `Expected the frames of a zstd body to declare at most ${
+          mib(ZSTD_MAX_TOTAL_WINDOW_BYTES)
+        } of windows in total, found more`,
       );
     }
     if (contentSize !== undefined) {

@@ -25,9 +25,9 @@
  *   (Node 20), so it costs nothing at start-up. Every frame's window is
  *   checked before decoding: at most 8 MiB (the Codex CLI uses 2 MiB), since
  *   a decoder allocates the declared window up front. A body holds at most
- *   128 frames (skippable ones included) and 2048 blocks, counted before
- *   decoding, so a body of thousands of tiny frames or blocks costs nothing;
- *   and every frame must decode to at least one byte.
+ *   128 frames (skippable ones included), 2048 blocks and 64 MiB of windows,
+ *   counted before decoding, so a body of thousands of tiny frames or blocks
+ *   costs nothing; and every frame must decode to at least one byte.
  * - Decoding yields to the event loop every 10 ms or so (`Pacer`): the
  *   decoders are synchronous underneath (Deno's `DecompressionStream` and
  *   zstd, fzstd) or hand their output over in microtasks, so without it a
@@ -144,7 +144,8 @@ export interface DecodeOptions {
  * window above 8 MiB); 415 `unsupported_content_encoding` for a coding not
  * in {@linkcode ACCEPTED_CONTENT_ENCODINGS}; 400 `invalid_body_encoding`
  * when the bytes are not valid in their coding, or a zstd body has more
- * than 128 frames or 2048 blocks or a frame that decodes to nothing.
+ * than 128 frames, 2048 blocks or 64 MiB of windows, or a frame that
+ * decodes to nothing.
  *
  * @param body the request body as received
  * @param contentEncoding the `content-encoding` header, or `undefined`
