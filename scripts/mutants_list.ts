@@ -38,6 +38,8 @@ const GUARD = "src/serve/_guard.ts";
 const API_KEY = "src/serve/_api_key.ts";
 const NODE_ADAPTER = "src/serve/node.ts";
 const STORE = "src/state/response_store.ts";
+const ENCODING = "src/codex/content_encoding.ts";
+const ZSTD = "src/codex/_zstd.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
@@ -48,6 +50,8 @@ const SERVER_TEST = "tests/serve_handler_test.ts";
 const HOSTILE_SERVE_TEST = "tests/hostile_serve_test.ts";
 const STORE_TEST = "tests/state_response_store_test.ts";
 const HOSTILE_STORE_TEST = "tests/hostile_store_test.ts";
+const ENCODING_TEST = "tests/codex_content_encoding_test.ts";
+const HOSTILE_DECODE_TEST = "tests/hostile_decode_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -743,6 +747,87 @@ export const MUTANTS: Mutant[] = [
       '      if (size > maxBytes * 1000) {\n        throw new DecodedTooLarge("it decodes to more bytes");',
     tests: ["tests/codex_content_encoding_test.ts"],
     why: "the size limit applies to the decoded body while decoding",
+  },
+  // Issue 19: decoding within bounds.
+  {
+    id: "coding-count-at-limit-refused",
+    file: ENCODING,
+    find: "  if (codings.length > MAX_CONTENT_CODINGS) {",
+    replace: "  if (codings.length >= MAX_CONTENT_CODINGS) {",
+    tests: [ENCODING_TEST],
+    why: "four stacked content codings are accepted, five refused",
+  },
+  {
+    id: "zstd-frames-unbounded",
+    file: ZSTD,
+    find: "    if (frames + skippable === ZSTD_MAX_FRAMES) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST, HOSTILE_DECODE_TEST],
+    why: "a zstd body holds at most 128 frames, counted before decoding",
+  },
+  {
+    id: "zstd-skippable-frames-uncounted",
+    file: ZSTD,
+    find: "      skippable++;\n      continue;",
+    replace: "      continue;",
+    tests: [ENCODING_TEST],
+    why: "skippable frames count towards the frame limit",
+  },
+  {
+    id: "zstd-blocks-unbounded",
+    file: ZSTD,
+    find: "      if (blocks === ZSTD_MAX_BLOCKS) {",
+    replace: "      if (false) {",
+    tests: [ENCODING_TEST],
+    why: "a zstd body holds at most 2048 blocks, counted before decoding",
+  },
+  {
+    id: "zstd-windows-unbounded",
+    file: ZSTD,
+    find: "    if (windows > ZSTD_MAX_TOTAL_WINDOW_BYTES) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST],
+    why: "the frames of a zstd body declare at most 64 MiB of windows in all",
+  },
+  {
+    id: "zstd-empty-frame-accepted",
+    file: ZSTD,
+    find: "    if (sink.size === before) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST],
+    why: "every zstd frame decodes to at least one byte",
+  },
+  {
+    id: "decode-never-yields",
+    file: "src/async.ts",
+    find: "    return this.due ? this.yield() : Promise.resolve();",
+    replace: "    return Promise.resolve();",
+    tests: [ENCODING_TEST],
+    why: "decoding yields to the event loop every few milliseconds",
+  },
+  {
+    id: "zstd-native-output-never-paused",
+    file: ZSTD,
+    find: "      if (pacer.due) {\n        stream.pause();",
+    replace: "      if (false) {\n        stream.pause();",
+    tests: [ENCODING_TEST],
+    why: "the native zstd decoder is paused on its output to yield",
+  },
+  {
+    id: "fzstd-never-yields",
+    file: ZSTD,
+    find: "    start = end;\n    await pacer.pace();",
+    replace: "    start = end;",
+    tests: [ENCODING_TEST],
+    why: "fzstd (synchronous) decodes one block per step between yields",
+  },
+  {
+    id: "inflate-input-never-paced",
+    file: ENCODING,
+    find: "    // reading side no turn to pace.\n    await pacer.pace();",
+    replace: "",
+    tests: [ENCODING_TEST],
+    why: "gzip and deflate yield even when the input decodes to nothing",
   },
   {
     id: "keep-alive-mid-event",
