@@ -374,7 +374,13 @@ async function newProvider(
   });
 }
 
-/** `GET /health` with `authorization: Bearer ` and 64k spaces, to a `serve` handler with an API key. */
+/**
+ * `GET /health` to a `serve` handler with an API key, with 64k spaces in
+ * `authorization`. Measured: `Bearer x<spaces>y`, the shape that makes
+ * `/^\s*bearer\s+(.+?)\s*$/i` quadratic (the lazy group stops at each
+ * space and `\s*$` rescans the rest); `Bearer <spaces>x`, which that
+ * expression matches at once, is in the note.
+ */
 async function authHeader(): Promise<ChildResult> {
   const { createServerHandler } = await load("src/serve/handler.ts");
   // Nothing reaches the backend: the key is checked first.
@@ -397,28 +403,36 @@ async function authHeader(): Promise<ChildResult> {
   };
   // A wrong key first: the check compiled and its digest warm.
   await ask("Bearer wrong");
-  const header = `Bearer ${" ".repeat(65_536)}x`;
-  // Up to 5 tries while they are fast; the median is reported.
-  const times: number[] = [];
-  let status = 0;
-  let run: Awaited<ReturnType<typeof measure<number>>> | undefined;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    run = await measure(() => ask(header));
-    status = run.value ?? 0;
-    times.push(run.ms);
-    if (run.ms > 1000) break;
-  }
-  const sorted = [...times].sort((a, b) => a - b);
+  const spaces = " ".repeat(65_536);
+  /** Up to 5 tries while they are fast: the median, the last status and loop block, every time. */
+  const tries = async (header: string) => {
+    const times: number[] = [];
+    let run: Awaited<ReturnType<typeof measure<number>>> | undefined;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      run = await measure(() => ask(header));
+      times.push(run.ms);
+      if (run.ms > 1000) break;
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    return {
+      outcome: run?.error === undefined
+        ? String(run?.value)
+        : outcomeOf(undefined, run.error),
+      ms: sorted[sorted.length >> 1],
+      loopBlockMs: run?.loopBlockMs,
+      times: times.map((ms) => ms.toFixed(1)).join(", "),
+    };
+  };
+  const between = await tries(`Bearer x${spaces}y`);
+  const leading = await tries(`Bearer ${spaces}x`);
   return {
-    outcome: run?.error === undefined ? String(status) : outcomeOf(
-      undefined,
-      run.error,
-    ),
-    ms: sorted[sorted.length >> 1],
-    loopBlockMs: run?.loopBlockMs,
-    note: `64k spaces, ${times.length} tries: ${
-      times.map((ms) => ms.toFixed(1)).join(", ")
-    } ms`,
+    outcome: between.outcome,
+    ms: between.ms,
+    loopBlockMs: between.loopBlockMs,
+    note: `"Bearer x<64k spaces>y": ${between.times} ms; ` +
+      `"Bearer <64k spaces>x": ${leading.outcome}, median ${
+        leading.ms.toFixed(1)
+      } ms (${leading.times} ms)`,
   };
 }
 
