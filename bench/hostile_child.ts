@@ -250,12 +250,12 @@ async function references(count: number): Promise<ChildResult> {
     input: [{
       type: "message",
       role: "user",
-      id: "msg_picked_by_buyer",
+      id: "item_0001",
       content: [{ type: "input_text", text: "a".repeat(100_000) }],
     }],
     output: [],
   });
-  const reference = '{"type":"item_reference","id":"msg_picked_by_buyer"}';
+  const reference = '{"type":"item_reference","id":"item_0001"}';
   const text = `{"model":"gpt-5.4","input":[${
     Array(count).fill(reference).join(",")
   }]}`;
