@@ -826,4 +826,100 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/metrics_test.ts"],
     why: "a label value with a newline is escaped and the text still parses",
   },
+  // The hold of a non-streaming answer (src/provider/hold.ts).
+  {
+    id: "hold-never-commits",
+    file: "src/provider/hold.ts",
+    find: 'holdTimer = setTimeout(resolve, options.holdMs, "commit");',
+    replace: 'holdTimer = setTimeout(resolve, 2 ** 31 - 1, "commit");',
+    tests: ["tests/provider_hold_test.ts"],
+    why:
+      "a non-streaming answer not ready within the hold time is committed as a stream before the buyer's 30 s",
+  },
+  {
+    id: "hold-no-keepalive",
+    file: "src/provider/hold.ts",
+    find: "        Math.max(1, options.keepAliveMs),",
+    replace: "        2 ** 31 - 1,",
+    tests: ["tests/provider_hold_test.ts"],
+    why: "a committed answer sends whitespace while it waits (buyer's 60 s)",
+  },
+  {
+    id: "hold-keepalive-not-stopped",
+    file: "src/provider/hold.ts",
+    find: "    clearInterval(this.#timer);",
+    replace: "",
+    tests: ["tests/provider_hold_test.ts"],
+    why: "no whitespace after the answer settled; every timer cleared",
+  },
+  {
+    id: "hold-failure-sent-as-error-body",
+    file: "src/provider/hold.ts",
+    find: '"response" in outcome && isSuccess(outcome.response)',
+    replace: '"response" in outcome',
+    tests: ["tests/provider_hold_test.ts"],
+    why:
+      "a Responses answer failing after the commit ends as a failed Response object",
+  },
+  {
+    id: "hold-no-done-chunk",
+    file: "src/provider/hold.ts",
+    find: "          done: true,",
+    replace: "          done: false,",
+    tests: ["tests/provider_hold_test.ts"],
+    why: "a committed answer ends with exactly one done chunk",
+  },
+  {
+    id: "hold-resolved-body-differs",
+    file: "src/provider/hold.ts",
+    find: "    all.set(body, padding);",
+    replace: "    all.fill(32);",
+    tests: ["tests/provider_hold_test.ts"],
+    why:
+      "a committed answer resolves with the bytes the buyer got (the node bills its usage)",
+  },
+  {
+    id: "hold-time-unbounded",
+    file: "src/config.ts",
+    find: "    MAX_HOLD_MS,\n  );",
+    replace: "    Number.MAX_SAFE_INTEGER,\n  );",
+    tests: ["tests/config_test.ts"],
+    why: "a hold time the buyer's 30 s window would end is refused",
+  },
+  {
+    id: "hold-keepalive-unbounded",
+    file: "src/config.ts",
+    find: "    MAX_HOLD_KEEPALIVE_MS,\n  );",
+    replace: "    Number.MAX_SAFE_INTEGER,\n  );",
+    tests: ["tests/config_test.ts"],
+    why: "a hold keep-alive the buyer's 60 s window would end is refused",
+  },
+  {
+    id: "max-body-below-node-upload-limit",
+    file: "src/config.ts",
+    find: "export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;",
+    replace: "export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;",
+    tests: ["tests/provider_body_limit_test.ts"],
+    why: "a body the AntSeed node accepts (64 MiB) is not refused for its size",
+  },
+  // The hold wired into the pipeline (issue 20).
+  {
+    id: "pipeline-never-holds",
+    file: PIPELINE,
+    find:
+      "const outcome = callbacks && !prepared.stream && options.hold !== false",
+    replace: "const outcome = false",
+    tests: ["tests/provider_hold_node_test.ts"],
+    why: "a slow non-streaming answer is held open past the buyer's window",
+  },
+  {
+    id: "serve-holds-answers",
+    file: SERVER,
+    find:
+      "provider.handleRequestStream(req, callbacks, { signal, hold: false })",
+    replace: "provider.handleRequestStream(req, callbacks, { signal })",
+    tests: ["tests/provider_hold_node_test.ts"],
+    why:
+      "serve keeps a slow answer's own status (a local client has no window)",
+  },
 ];

@@ -29,8 +29,12 @@ export const DEFAULT_INSTRUCTIONS = "You are a helpful assistant.";
 export const DEFAULT_USD_PER_MILLION = 10;
 /** Default number of concurrent upstream exchanges. */
 export const DEFAULT_MAX_CONCURRENCY = 5;
-/** Default largest accepted request body, in bytes (32 MiB). */
-export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Default largest accepted request body, in bytes (64 MiB): the AntSeed
+ * node's own upload limit, so that a body the node accepts is not refused
+ * here for its size.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 /**
  * Codex CLI version the provider speaks as (the `version` header and
  * `client_version` of the model list): the backend refuses models whose
@@ -48,6 +52,24 @@ export const DEFAULT_STATE_MAX_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_STATE_TTL_S = 3600;
 /** Default pause between keep-alive comments of a silent stream, in milliseconds. */
 export const DEFAULT_KEEPALIVE_MS = 15_000;
+/**
+ * Default time a non-streaming answer is waited for before it is committed
+ * as a stream, in milliseconds: below the 30 s an AntSeed buyer gives a
+ * non-streaming request to a first answer, with room for the hop.
+ */
+export const DEFAULT_HOLD_MS = 20_000;
+/**
+ * Longest hold time, in milliseconds: a longer one would run into the
+ * buyer's 30 s window.
+ */
+export const MAX_HOLD_MS = 25_000;
+/** Default pause between the whitespace chunks of a committed answer, in milliseconds. */
+export const DEFAULT_HOLD_KEEPALIVE_MS = 15_000;
+/**
+ * Longest pause between the whitespace chunks of a committed answer, in
+ * milliseconds: the buyer ends a stream silent for 60 s.
+ */
+export const MAX_HOLD_KEEPALIVE_MS = 50_000;
 
 /** Every configuration key the plugin reads, with its default. */
 export const CONFIG_SCHEMA: ConfigField[] = [
@@ -171,6 +193,22 @@ export const CONFIG_SCHEMA: ConfigField[] = [
       "While the backend is silent inside a stream, a `: keep-alive` comment goes to the buyer this often. 0 turns it off",
   },
   {
+    key: "OPENAI_RESPONSES_HOLD_MS",
+    label: "Non-streaming hold time (ms)",
+    type: "number",
+    default: DEFAULT_HOLD_MS,
+    description:
+      `A non-streaming answer not complete after this long is committed as a stream (200, JSON kept alive with whitespace), so that the buyer's 30 s window does not end it; a quicker answer goes whole with its own status. At most ${MAX_HOLD_MS}; 0 commits at once`,
+  },
+  {
+    key: "OPENAI_RESPONSES_HOLD_KEEPALIVE_MS",
+    label: "Committed answer keep-alive (ms)",
+    type: "number",
+    default: DEFAULT_HOLD_KEEPALIVE_MS,
+    description:
+      `While a committed non-streaming answer waits for the backend, a whitespace chunk goes to the buyer this often (1 to ${MAX_HOLD_KEEPALIVE_MS}: the buyer ends a stream silent for 60 s)`,
+  },
+  {
     key: "OPENAI_RESPONSES_EFFORT_ALIASES",
     label: "Reasoning-effort model aliases",
     type: "boolean",
@@ -256,6 +294,10 @@ export interface ProviderSettings {
   stateTtlMs: number;
   /** Pause between keep-alive comments of a silent stream, in ms; 0 when off. */
   keepAliveMs: number;
+  /** How long a non-streaming answer is waited for before it is committed as a stream, in ms. */
+  holdMs: number;
+  /** Pause between the whitespace chunks of a committed answer, in ms. */
+  holdKeepAliveMs: number;
   /** Whether `<model>-<effort>` names that model with `reasoning.effort`. */
   effortAliases: boolean;
   /** `errors` or `requests` (one log line per finished request too). */
@@ -420,6 +462,20 @@ export function parseConfig(
     DEFAULT_KEEPALIVE_MS,
     0,
   );
+  const holdMs = parseInteger(
+    "OPENAI_RESPONSES_HOLD_MS",
+    get("OPENAI_RESPONSES_HOLD_MS"),
+    DEFAULT_HOLD_MS,
+    0,
+    MAX_HOLD_MS,
+  );
+  const holdKeepAliveMs = parseInteger(
+    "OPENAI_RESPONSES_HOLD_KEEPALIVE_MS",
+    get("OPENAI_RESPONSES_HOLD_KEEPALIVE_MS"),
+    DEFAULT_HOLD_KEEPALIVE_MS,
+    1,
+    MAX_HOLD_KEEPALIVE_MS,
+  );
   const effortAliases = parseBoolean(
     "OPENAI_RESPONSES_EFFORT_ALIASES",
     get("OPENAI_RESPONSES_EFFORT_ALIASES"),
@@ -456,6 +512,8 @@ export function parseConfig(
     stateMaxBytes: storing ? stateMaxBytes : 0,
     stateTtlMs: storing ? stateTtlS * 1000 : 0,
     keepAliveMs,
+    holdMs,
+    holdKeepAliveMs,
     effortAliases,
     log,
     baseUrl,
@@ -571,15 +629,17 @@ function parseInteger(
   value: string | undefined,
   fallback: number,
   min: number,
+  max = Number.MAX_SAFE_INTEGER,
 ): number {
   if (value === undefined) return fallback;
   const number = /^[+]?\d+$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(number) || number < min) {
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    const range = max === Number.MAX_SAFE_INTEGER
+      ? `of at least ${min}`
+      : `from ${min} to ${max}`;
     throw new ConfigError(
       key,
-      `Invalid ${key}: expected an integer of at least ${min}, found ${
-        show(value)
-      }`,
+      `Invalid ${key}: expected an integer ${range}, found ${show(value)}`,
     );
   }
   return number;

@@ -38,7 +38,7 @@ describe("parseConfig defaults", () => {
     assert.equal(settings.tokenUrl, "https://auth.openai.com/oauth/token");
     assert.equal(settings.requestTimeoutMs, 60_000);
     assert.equal(settings.idleTimeoutMs, 120_000);
-    assert.equal(settings.maxBodyBytes, 32 * 1024 * 1024);
+    assert.equal(settings.maxBodyBytes, 64 * 1024 * 1024);
     assert.equal(settings.maxConcurrency, 5);
     assert.deepEqual(settings.pricing, {
       defaults: { inputUsdPerMillion: 10, outputUsdPerMillion: 10 },
@@ -46,6 +46,23 @@ describe("parseConfig defaults", () => {
     assert.deepEqual(settings.allowedServices, []);
     assert.deepEqual(settings.aliasMap, {});
     assert.ok(settings.defaultInstructions.length > 0);
+    assert.equal(settings.holdMs, 20_000);
+    assert.equal(settings.holdKeepAliveMs, 15_000);
+  });
+
+  it("takes a hold time from 0 to 25 s and a keep-alive from 1 ms to 50 s", () => {
+    const low = parseConfig({
+      OPENAI_RESPONSES_HOLD_MS: "0",
+      OPENAI_RESPONSES_HOLD_KEEPALIVE_MS: "1",
+    });
+    assert.equal(low.holdMs, 0);
+    assert.equal(low.holdKeepAliveMs, 1);
+    const high = parseConfig({
+      OPENAI_RESPONSES_HOLD_MS: "25000",
+      OPENAI_RESPONSES_HOLD_KEEPALIVE_MS: "50000",
+    });
+    assert.equal(high.holdMs, 25_000);
+    assert.equal(high.holdKeepAliveMs, 50_000);
   });
 
   it("takes the auth file from CODEX_HOME when it is set", () => {
@@ -165,6 +182,28 @@ describe("parseConfig errors name the key", () => {
     assertRejects("OPENAI_RESPONSES_REQUEST_TIMEOUT_MS", "soon", /integer/);
     assertRejects("OPENAI_RESPONSES_IDLE_TIMEOUT_MS", "-5", /integer/);
     assertRejects("OPENAI_RESPONSES_MAX_BODY_BYTES", "1MB", /integer/);
+  });
+
+  it("rejects a hold time the buyer's 30 s window would end", () => {
+    assertRejects(
+      "OPENAI_RESPONSES_HOLD_MS",
+      "30000",
+      /integer from 0 to 25000, found "30000"/,
+    );
+    assertRejects("OPENAI_RESPONSES_HOLD_MS", "-1", /integer from 0 to 25000/);
+  });
+
+  it("rejects a hold keep-alive of 0 or one the buyer's 60 s window would end", () => {
+    assertRejects(
+      "OPENAI_RESPONSES_HOLD_KEEPALIVE_MS",
+      "0",
+      /integer from 1 to 50000, found "0"/,
+    );
+    assertRejects(
+      "OPENAI_RESPONSES_HOLD_KEEPALIVE_MS",
+      "60000",
+      /integer from 1 to 50000/,
+    );
   });
 
   it("rejects pricing JSON that is not JSON", () => {

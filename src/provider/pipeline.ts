@@ -12,7 +12,9 @@
  * 4. **relay**: a login is picked and the upstream exchange opened, moving
  *    on to the next login on a failure that is the login's own (./logins.ts);
  * 5. **answer**: streamed to the host or aggregated (../relay.ts), in the
- *    buyer's protocol;
+ *    buyer's protocol; an aggregated answer that is not ready within the
+ *    hold time is committed as a JSON stream (./hold.ts), so that the
+ *    AntSeed buyer's 30-second window does not cut it;
  * 6. **finish**: the turn stored, the slot released (always, in a
  *    `finally`), the request counted and logged (./observability.ts).
  *
@@ -37,6 +39,7 @@ import {
 } from "../relay.ts";
 import type { ResponseStore } from "../state/response_store.ts";
 import type { ConcurrencyGate } from "./capacity.ts";
+import { holdAnswer } from "./hold.ts";
 import type { Logins } from "./logins.ts";
 import type { Observability, RequestLogEntry } from "./observability.ts";
 import type { Login, LoginPool } from "./pool.ts";
@@ -136,14 +139,14 @@ class Handling {
  * @param parts the provider's parts
  * @param req the host's request
  * @param callbacks the host's stream callbacks (undefined: answer whole)
- * @param signal aborts the upstream exchange (a buyer that went away)
+ * @param options the buyer's abort signal; whether to hold a slow answer
  * @returns the resolved response
  */
 export async function handleRequest(
   parts: Pipeline,
   req: SerializedHttpRequest,
   callbacks: ProviderStreamCallbacks | undefined,
-  signal: AbortSignal | undefined,
+  options: { signal?: AbortSignal; hold?: boolean } = {},
 ): Promise<SerializedHttpResponse> {
   const handling = new Handling(req, parts.observability);
   // 1. Route.
@@ -163,14 +166,17 @@ export async function handleRequest(
     );
     handling.service = prepared.service;
     // 4 and 5. Relay and answer.
-    const outcome = await relay(
+    const relayed = relay(
       parts,
       req,
       prepared,
       admitted,
       callbacks,
-      signal,
+      options.signal,
     );
+    const outcome = callbacks && !prepared.stream && options.hold !== false
+      ? await held(parts, req, prepared, callbacks, relayed)
+      : await relayed;
     parts.observability.duration((Date.now() - handling.started) / 1000);
     if (outcome.failure) parts.observability.noticeFailure(outcome.failure);
     // 6. Finish.
@@ -279,6 +285,41 @@ async function answer(
     storeTurn(parts.store, prepared.store, outcome.final);
   }
   return outcome;
+}
+
+/**
+ * Step 5 of a non-streaming answer for a host with a window: resolved whole
+ * when ready within the hold time, else committed as a JSON stream with
+ * keep-alives (./hold.ts). A failure after the commit is written into the
+ * body; the outcome keeps it for the log line and the metrics.
+ */
+async function held(
+  parts: Pipeline,
+  req: SerializedHttpRequest,
+  prepared: PreparedRequest,
+  callbacks: ProviderStreamCallbacks,
+  relayed: Promise<RelayOutcome>,
+): Promise<RelayOutcome> {
+  const settled = relayed.catch((error): RelayOutcome => {
+    const failure = asRelayError(error);
+    return { response: errorResponse(req.requestId, failure), failure };
+  });
+  const response = await holdAnswer(
+    callbacks,
+    settled.then((outcome) => outcome.response),
+    {
+      requestId: req.requestId,
+      holdMs: parts.settings.holdMs,
+      keepAliveMs: parts.settings.holdKeepAliveMs,
+      protocol: prepared.chat ? "chat" : "responses",
+      model: prepared.service,
+      headers: prepared.dropped.length > 0
+        ? { [DROPPED_HEADER]: prepared.dropped.join(", ") }
+        : undefined,
+    },
+  );
+  const outcome = await settled;
+  return response === outcome.response ? outcome : { ...outcome, response };
 }
 
 /** Sets the translation of a Chat Completions buyer's answer. */

@@ -72,6 +72,14 @@ export interface CreateProviderOptions {
 export interface HandleOptions {
   /** Aborts the upstream exchange, e.g. when the buyer disconnects. */
   signal?: AbortSignal;
+  /**
+   * Hold a slow non-streaming answer open as a committed JSON stream
+   * (`OPENAI_RESPONSES_HOLD_MS`, see ./hold.ts) when callbacks are given
+   * (default true: the AntSeed node's buyer waits 30 s at most). `serve`
+   * sets it to false: a local client has no such window, and keeps the
+   * answer's own status.
+   */
+  hold?: boolean;
 }
 
 /** A provider created by {@linkcode createProvider}, with its settings. */
@@ -196,13 +204,13 @@ export function createProvider(
       req: SerializedHttpRequest,
       handleOptions?: HandleOptions,
     ): Promise<SerializedHttpResponse> =>
-      handleRequest(parts, req, undefined, handleOptions?.signal),
+      handleRequest(parts, req, undefined, handleOptions),
     handleRequestStream: (
       req: SerializedHttpRequest,
       callbacks: ProviderStreamCallbacks,
       handleOptions?: HandleOptions,
     ): Promise<SerializedHttpResponse> =>
-      handleRequest(parts, req, callbacks, handleOptions?.signal),
+      handleRequest(parts, req, callbacks, handleOptions),
     getCapacity(): ProviderCapacity {
       const max = capacity.max;
       // Polled about once a second: the next poll sees a switched login.

@@ -58,7 +58,7 @@ export interface ServedProvider {
   handleRequestStream(
     req: SerializedHttpRequest,
     callbacks: ProviderStreamCallbacks,
-    options?: { signal?: AbortSignal },
+    options?: { signal?: AbortSignal; hold?: boolean },
   ): Promise<SerializedHttpResponse>;
   /** Requests in flight and the most allowed at once. */
   getCapacity(): ProviderCapacity;
@@ -455,7 +455,9 @@ function relayToProvider(
       },
     };
     let startStatus = 0;
-    provider.handleRequestStream(req, callbacks, { signal }).then(
+    // A local client has no 30-second window: a slow answer keeps its own
+    // status instead of being held open as a committed stream.
+    provider.handleRequestStream(req, callbacks, { signal, hold: false }).then(
       (response) => {
         if (!answered) {
           answered = true;

@@ -23,8 +23,62 @@ export interface BuyerRequest {
   body?: unknown;
 }
 
+/**
+ * The buyer's side of a request (spec/HOST_CONTRACT.md, "Buyer timeouts"):
+ * the AntSeed buyer node gives the seller a window for the first answer
+ * (the whole response or a stream start), then a window between chunks,
+ * and bounds a stream's length (checked as each chunk arrives) and, for a
+ * client that did not ask for a stream, the bytes it buffers. Any field left
+ * out takes the node's value ({@linkcode NODE_BUYER_LIMITS}); tests scale
+ * them down.
+ */
+export interface BuyerLimits {
+  /**
+   * Whether the buyer's client asked for a stream. Default: as the buyer
+   * proxy decides, `accept` containing `text/event-stream` or a JSON body
+   * with `stream: true`.
+   */
+  streaming?: boolean;
+  /** Time to the first answer of a non-streaming buyer (node: 30 s). */
+  firstAnswerMs?: number;
+  /** Time to the first answer of a streaming buyer (node: 90 s). */
+  firstAnswerStreamingMs?: number;
+  /** Longest pause between a stream's start and chunks (node: 60 s). */
+  betweenChunksMs?: number;
+  /** Longest stream from its start, checked as each chunk arrives (node: 5 minutes). */
+  streamMs?: number;
+  /** Most bytes a non-streaming buyer buffers of a stream (node: 16 MiB). */
+  maxBufferBytes?: number;
+}
+
+/** The buyer node's limits (`antseed buyer start`, which sets no `requestTimeoutMs`). */
+export const NODE_BUYER_LIMITS: Readonly<
+  Required<Omit<BuyerLimits, "streaming">>
+> = {
+  firstAnswerMs: 30_000,
+  firstAnswerStreamingMs: 90_000,
+  betweenChunksMs: 60_000,
+  streamMs: 5 * 60_000,
+  maxBufferBytes: 16 * 1024 * 1024,
+};
+
+/** Why the buyer node gave up on a request. */
+export interface BuyerFailure {
+  /** Which limit ended it. */
+  reason: "first_answer" | "between_chunks" | "stream_length" | "buffer";
+  /** When, in ms since the request was sent. */
+  afterMs: number;
+  /** The buyer node's error message (the proxy answers `502 P2P request failed: <message>`). */
+  message: string;
+}
+
 /** Options of {@linkcode callProvider}. */
 export interface CallOptions {
+  /**
+   * The buyer's limits (default: the node's, {@linkcode NODE_BUYER_LIMITS});
+   * `false` for none.
+   */
+  buyer?: BuyerLimits | false;
   /** Make `onResponseChunk` throw ("Cannot send in state closed") after this many chunks. */
   throwAfterChunks?: number;
   /** Make `onResponseStart` throw. */
@@ -45,6 +99,11 @@ export interface CallOptions {
 export interface BuyerResult {
   /** "stream" when the provider started a stream, else "whole". */
   mode: "stream" | "whole";
+  /**
+   * Status the buyer's client got: for a request the buyer node gave up on
+   * before anything reached a streaming client, or for any non-streaming
+   * client, 502 with `P2P request failed: <message>` as text.
+   */
   status: number;
   headers: Record<string, string>;
   /** Body bytes the buyer received (stream chunks concatenated). */
@@ -65,8 +124,19 @@ export interface BuyerResult {
   violations: string[];
   /** Usage the node would bill, parsed from the resolved body. */
   usage?: { input: number; output: number; cached: number };
-  /** Upstream calls counted by the node? No: time the promise settled. */
+  /** When the request was sent (ms since the epoch). */
+  sentAt: number;
+  /** When the provider called `onResponseStart` (ms since the epoch), if it did. */
+  startedAt?: number;
+  /** Time the promise settled. */
   settledAt: number;
+  /**
+   * Set when the buyer node gave up (a limit of {@linkcode BuyerLimits}):
+   * then a streaming client got the chunks before it (`text`) and a cut
+   * stream, any other client a 502. What the node saw and metered (`chunks`,
+   * `resolved`, `usage`) is kept: the seller's request runs to its end.
+   */
+  buyerFailure?: BuyerFailure;
 }
 
 const decoder = new TextDecoder();
@@ -147,6 +217,7 @@ export async function callProvider(
   request: BuyerRequest,
   options: CallOptions = {},
 ): Promise<BuyerResult> {
+  const sentAt = Date.now();
   const requestId = crypto.randomUUID();
   const headers: Record<string, string> = {
     "content-type": "application/json",
@@ -177,17 +248,20 @@ export async function callProvider(
         doneCount: 0,
         startCalls: 0,
         violations,
+        sentAt,
         settledAt: Date.now(),
       };
     }
   }
 
   let started: SerializedHttpResponse | undefined;
+  let startedAt: number | undefined;
   let startCalls = 0;
   let streaming = false;
   let chunkCount = 0;
   let doneCount = 0;
   const chunks: { at: number; data: Uint8Array }[] = [];
+  let doneAt: number | undefined;
   let settled = false;
 
   const callbacks = {
@@ -198,6 +272,7 @@ export async function callProvider(
       if (settled) violations.push("onResponseStart after the promise settled");
       if (response.requestId !== requestId) violations.push("wrong requestId");
       started = response;
+      startedAt = Date.now();
       streaming = response.headers["x-antseed-streaming"] === "1";
       if (streaming && response.body.byteLength !== 0) {
         violations.push("stream start with a non-empty body");
@@ -213,6 +288,7 @@ export async function callProvider(
       if (!streaming) return; // the node drops chunks after a whole response
       if (chunk.done) {
         doneCount++;
+        doneAt ??= Date.now();
         return;
       }
       if (doneCount > 0) violations.push("chunk after the done chunk");
@@ -252,11 +328,17 @@ export async function callProvider(
   }
   settled = true;
   const settledAt = Date.now();
+  const limits = options.buyer === false ? undefined : {
+    ...NODE_BUYER_LIMITS,
+    ...options.buyer,
+    streaming: options.buyer?.streaming ?? wantsStreaming(headers, body),
+  };
   const result = (
     mode: BuyerResult["mode"],
     status: number,
     headers: Record<string, string>,
     body: Uint8Array,
+    buyerFailure?: BuyerFailure,
   ): BuyerResult => ({
     mode,
     status,
@@ -270,7 +352,10 @@ export async function callProvider(
     thrown,
     violations,
     usage: resolved ? parseBilledUsage(resolved) : undefined,
+    sentAt,
+    startedAt,
     settledAt,
+    buyerFailure,
   });
 
   if (streaming && started) {
@@ -281,18 +366,41 @@ export async function callProvider(
     if (doneCount !== 1 && thrown === undefined) {
       violations.push(`stream ended with ${doneCount} done chunks`);
     }
-    const parts = [...chunks.map((chunk) => chunk.data), ...extra];
-    const total = parts.reduce((sum, part) => sum + part.byteLength, 0);
-    const all = new Uint8Array(total);
-    let offset = 0;
-    for (const part of parts) {
-      all.set(part, offset);
-      offset += part.byteLength;
+    // The node sends the held done chunk (after an error chunk when the
+    // provider threw) once the promise has settled.
+    const ended = doneCount > 0 || thrown !== undefined;
+    const cut = limits &&
+      streamVerdict(limits, requestId, sentAt, startedAt!, [
+        ...chunks.map((chunk) => ({ at: chunk.at, bytes: chunk.data })),
+        ...(ended ? [{ at: settledAt, bytes: concat(extra) }] : []),
+      ], ended);
+    if (cut && !limits.streaming) {
+      return result("stream", ...failed(cut.failure), cut.failure);
     }
-    return result("stream", started.statusCode, started.headers, all);
+    const delivered = cut
+      ? chunks.slice(0, cut.delivered).map((chunk) => chunk.data)
+      : [...chunks.map((chunk) => chunk.data), ...extra];
+    return result(
+      "stream",
+      started.statusCode,
+      started.headers,
+      concat(delivered),
+      cut?.failure,
+    );
   }
 
   const whole = started ?? resolved;
+  // A start without the streaming header is taken as the whole answer.
+  const answeredAt = started ? startedAt! : settledAt;
+  if (limits) {
+    const window = limits.streaming
+      ? limits.firstAnswerStreamingMs
+      : limits.firstAnswerMs;
+    if (answeredAt - sentAt > window) {
+      const failure = timedOut("first_answer", requestId, window);
+      return result("whole", ...failed(failure), failure);
+    }
+  }
   if (!whole) {
     return result(
       "whole",
@@ -302,4 +410,119 @@ export async function callProvider(
     );
   }
   return result("whole", whole.statusCode, whole.headers, whole.body);
+}
+
+/** Whether the buyer proxy asks for a stream: `accept: text/event-stream`, or `stream: true` in a JSON body. */
+function wantsStreaming(
+  headers: Record<string, string>,
+  body: Uint8Array,
+): boolean {
+  const header = (name: string) =>
+    Object.entries(headers).find(([key]) => key.toLowerCase() === name)?.[1]
+      ?.toLowerCase() ?? "";
+  if (header("accept").includes("text/event-stream")) return true;
+  if (!header("content-type").includes("application/json")) return false;
+  try {
+    return JSON.parse(decoder.decode(body))?.stream === true;
+  } catch {
+    return false;
+  }
+}
+
+function timedOut(
+  reason: BuyerFailure["reason"],
+  requestId: string,
+  afterMs: number,
+): BuyerFailure {
+  return { reason, afterMs, message: `Request ${requestId} timed out` };
+}
+
+/** What the buyer proxy answers a client when the buyer node gave up before anything reached it. */
+function failed(
+  failure: BuyerFailure,
+): [number, Record<string, string>, Uint8Array] {
+  return [
+    502,
+    { "content-type": "text/plain" },
+    toBytes(`P2P request failed: ${failure.message}`),
+  ];
+}
+
+/**
+ * Where the buyer node gives up on a started stream, as
+ * `buyer-request-handler.ts` does: the first answer's window, then the
+ * window between chunks (moved by each chunk, the done chunk included), the
+ * stream's length checked as each chunk arrives, and a non-streaming
+ * client's buffer; a stream that never ends runs into the window between
+ * chunks. `delivered` counts the chunks the client got before.
+ */
+function streamVerdict(
+  limits: Required<BuyerLimits>,
+  requestId: string,
+  sentAt: number,
+  startedAt: number,
+  arrivals: { at: number; bytes: Uint8Array }[],
+  ended: boolean,
+): { failure: BuyerFailure; delivered: number } | undefined {
+  const window = limits.streaming
+    ? limits.firstAnswerStreamingMs
+    : limits.firstAnswerMs;
+  if (startedAt - sentAt > window) {
+    return {
+      failure: timedOut("first_answer", requestId, window),
+      delivered: 0,
+    };
+  }
+  let deadline = startedAt + limits.betweenChunksMs;
+  let buffered = 0;
+  for (const [index, arrival] of arrivals.entries()) {
+    if (arrival.at > deadline) {
+      return {
+        failure: timedOut("between_chunks", requestId, deadline - sentAt),
+        delivered: index,
+      };
+    }
+    deadline = arrival.at + limits.betweenChunksMs;
+    if (arrival.at - startedAt > limits.streamMs) {
+      return {
+        failure: {
+          reason: "stream_length",
+          afterMs: arrival.at - sentAt,
+          message:
+            `Stream ${requestId} exceeded max duration (${limits.streamMs}ms)`,
+        },
+        delivered: index,
+      };
+    }
+    buffered += arrival.bytes.byteLength;
+    if (!limits.streaming && buffered > limits.maxBufferBytes) {
+      return {
+        failure: {
+          reason: "buffer",
+          afterMs: arrival.at - sentAt,
+          message:
+            `Stream ${requestId} exceeded max buffered size (${limits.maxBufferBytes} bytes)`,
+        },
+        delivered: index,
+      };
+    }
+  }
+  if (ended) return undefined;
+  // No done chunk: the buyer waits until the window between chunks ends.
+  return {
+    failure: timedOut("between_chunks", requestId, deadline - sentAt),
+    delivered: arrivals.length,
+  };
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(
+    parts.reduce((sum, part) => sum + part.byteLength, 0),
+  );
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.byteLength;
+  }
+  return all;
 }
