@@ -211,7 +211,11 @@ function request(
   };
 }
 
-async function preparation(): Promise<{
+/**
+ * `prepareRequest` of the tree, its settings (`extra` config on top of the
+ * defaults) and a store with room for every scenario's turns.
+ */
+async function preparation(extra: Record<string, string> = {}): Promise<{
   prepare: Prepare;
   settings: unknown;
   newStore: () => Store;
@@ -220,7 +224,7 @@ async function preparation(): Promise<{
   const { parseConfig } = await load("src/config.ts");
   const { ResponseStore } = await load("src/state/response_store.ts");
   const settings = (parseConfig as (config: Record<string, string>) => unknown)(
-    { ANTSEED_ALLOWED_SERVICES: "gpt-5.4" },
+    { ANTSEED_ALLOWED_SERVICES: "gpt-5.4", ...extra },
   );
   const Store = ResponseStore as new (options: object) => Store;
   // Room for every scenario's turns; `buyerShare` is ignored by a store
@@ -299,9 +303,13 @@ async function zstdFrames(): Promise<ChildResult> {
   };
 }
 
-/** 55 stored turns of 1 MiB each, then a 67-byte request continuing the last. */
-async function chain(): Promise<ChildResult> {
-  const { prepare, settings, newStore } = await preparation();
+/**
+ * 55 stored turns of 1 MiB each, then a 67-byte request continuing the
+ * last, with `config` on top of the defaults (e.g. a body limit).
+ */
+async function chain(config: Record<string, string>): Promise<ChildResult> {
+  const { prepare, settings, newStore } = await preparation(config);
+  const limit = (settings as { maxBodyBytes?: number }).maxBodyBytes;
   const store = newStore();
   const turns = 55;
   const text = "c".repeat(MIB - 200);
@@ -335,7 +343,10 @@ async function chain(): Promise<ChildResult> {
     heapPeakMiB: run.heapPeakMiB,
     heapKeptMiB: run.heapKeptMiB,
     loopBlockMs: run.loopBlockMs,
-    note: `${turns} turns of 1 MiB, request ${body.byteLength} bytes`,
+    note:
+      `${turns} turns of 1 MiB, request ${body.byteLength} bytes, body limit ${
+        limit === undefined ? "?" : `${limit / MIB} MiB`
+      }`,
   };
 }
 
@@ -510,7 +521,12 @@ const scenarios: Record<string, () => Promise<ChildResult>> = {
   references: () => references(20_000),
   references_1k: () => references(1_000),
   zstd_frames: zstdFrames,
-  chain,
+  // The issue's figure was taken with a 32 MiB body limit (the default
+  // then): the 55 MiB expansion is over it.
+  chain: () => chain({ OPENAI_RESPONSES_MAX_BODY_BYTES: String(32 * MIB) }),
+  // Each tree's default limit: over it, a refusal; within it, the cost of
+  // an expansion that is allowed.
+  chain_default: () => chain({}),
   auth_header: authHeader,
   admission,
 };
