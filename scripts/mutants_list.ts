@@ -37,6 +37,9 @@ const SERVER = "src/serve/handler.ts";
 const GUARD = "src/serve/_guard.ts";
 const API_KEY = "src/serve/_api_key.ts";
 const NODE_ADAPTER = "src/serve/node.ts";
+const STORE = "src/state/response_store.ts";
+const ENCODING = "src/codex/content_encoding.ts";
+const ZSTD = "src/codex/_zstd.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
@@ -45,6 +48,10 @@ const HEADERS_TEST = "tests/relay_headers_test.ts";
 const HOSTILE_PROVIDER_TEST = "tests/hostile_provider_test.ts";
 const SERVER_TEST = "tests/serve_handler_test.ts";
 const HOSTILE_SERVE_TEST = "tests/hostile_serve_test.ts";
+const STORE_TEST = "tests/state_response_store_test.ts";
+const HOSTILE_STORE_TEST = "tests/hostile_store_test.ts";
+const ENCODING_TEST = "tests/codex_content_encoding_test.ts";
+const HOSTILE_DECODE_TEST = "tests/hostile_decode_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -125,7 +132,7 @@ export const MUTANTS: Mutant[] = [
     id: "no-done-chunk",
     file: RELAY,
     find:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     replace: "",
     tests: [RELAY_TEST],
     why: "a stream ends with exactly one done chunk",
@@ -134,11 +141,92 @@ export const MUTANTS: Mutant[] = [
     id: "two-done-chunks",
     file: RELAY,
     find:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     replace:
-      "      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
+      "    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });\n    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });",
     tests: [RELAY_TEST],
     why: "a stream ends with exactly one done chunk",
+  },
+  // The seller's data stays with the seller; every stream ends; one key per
+  // name upstream (issue 19: the relay and codex layers).
+  {
+    id: "rate-limits-event-to-buyer",
+    file: RELAY,
+    find: "      const passed = filter.push(value);",
+    replace: "      const passed = (filter.push(value), value);",
+    tests: ["tests/hostile_stream_test.ts"],
+    why: "a codex.rate_limits event never reaches a buyer",
+  },
+  {
+    id: "rate-limits-event-unread",
+    file: RELAY,
+    find: "      if (snapshot) report(snapshot, now);",
+    replace: "",
+    tests: ["tests/hostile_stream_test.ts"],
+    why:
+      "a codex.rate_limits event sets the login's snapshot, also without x-codex-* headers",
+  },
+  {
+    id: "rate-limits-split-event-leaks",
+    file: "src/codex/rate_limits_filter.ts",
+    find: "  if (start === length || !startsEvent(window, start)) return -1;",
+    replace: "  return -1;",
+    tests: [
+      "tests/codex_rate_limits_filter_test.ts",
+      "tests/hostile_stream_test.ts",
+    ],
+    why: "a codex.rate_limits event cut across chunks is removed too",
+  },
+  {
+    id: "reset-time-not-clamped",
+    file: "src/codex/reset_time.ts",
+    find: "  return Math.min(Math.max(resetsAt, now), now + MAX_RESET_MS);",
+    replace: "  return resetsAt;",
+    tests: ["tests/hostile_stream_test.ts", "tests/codex_errors_test.ts"],
+    why: "a reset time lies within 7 days from now",
+  },
+  {
+    id: "reset-time-nan-kept",
+    file: "src/codex/reset_time.ts",
+    find: "  if (Number.isNaN(resetsAt)) return undefined;",
+    replace: "",
+    tests: ["tests/codex_errors_test.ts"],
+    why: "a NaN reset time is no reset time",
+  },
+  {
+    id: "retry-after-uncapped",
+    file: ERRORS,
+    find:
+      "    return Math.min(Math.round(Number(value) * 1000), MAX_RESET_MS);",
+    replace: "    return Math.round(Number(value) * 1000);",
+    tests: ["tests/codex_errors_test.ts"],
+    why: "a retry-after is read as 7 days at most",
+  },
+  {
+    id: "usage-limit-date-unguarded",
+    file: ERRORS,
+    find: "  const iso = Number.isNaN(date.getTime())",
+    replace: "  const iso = false",
+    tests: ["tests/codex_errors_test.ts"],
+    why: "a usage-limit error never throws on a time Date cannot show",
+  },
+  {
+    id: "done-chunk-not-in-finally",
+    file: RELAY,
+    find: "    if (ends.started && !ends.done) sendDone(callbacks, requestId);",
+    replace: "",
+    tests: ["tests/hostile_stream_test.ts"],
+    why:
+      "a started stream ends with its done chunk whatever the observation after it throws",
+  },
+  {
+    id: "duplicate-keys-upstream",
+    file: REQUEST,
+    find:
+      "  if (keysInText(text) !== keysIn(value)) return JSON.stringify(upstream);",
+    replace: "",
+    tests: ["tests/hostile_stream_test.ts", "tests/codex_request_test.ts"],
+    why: "a body that names a key twice goes upstream with one key per name",
   },
   // A buyer who goes away.
   {
@@ -624,13 +712,23 @@ export const MUTANTS: Mutant[] = [
   // Issues 11, 13, 14 and 12: the house, today's clients, Chat Completions, the pool.
   {
     id: "store-ignores-buyer",
-    file: "src/state/response_store.ts",
+    file: STORE,
     find:
-      "    const state = this.#scopes.get(scope);\n    const result: ExpandResult = {",
+      "    const state = this.#scopes.get(scope);\n    const chain: Entry[] = [];",
     replace:
-      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const result: ExpandResult = {",
+      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const chain: Entry[] = [];",
     tests: ["tests/provider_clients_test.ts"],
     why: "nothing one buyer stored resolves for another",
+  },
+  {
+    id: "store-references-ignore-buyer",
+    file: STORE,
+    find:
+      "    const state = this.#scopes.get(scope);\n    const now = this.#now();",
+    replace:
+      "    const state = this.#scopes.get(scope) ?? [...this.#scopes.values()][0];\n    const now = this.#now();",
+    tests: [STORE_TEST],
+    why: "no buyer's item_reference fills another buyer's item",
   },
   {
     id: "store-false-stored",
@@ -649,6 +747,87 @@ export const MUTANTS: Mutant[] = [
       '      if (size > maxBytes * 1000) {\n        throw new DecodedTooLarge("it decodes to more bytes");',
     tests: ["tests/codex_content_encoding_test.ts"],
     why: "the size limit applies to the decoded body while decoding",
+  },
+  // Issue 19: decoding within bounds.
+  {
+    id: "coding-count-at-limit-refused",
+    file: ENCODING,
+    find: "  if (codings.length > MAX_CONTENT_CODINGS) {",
+    replace: "  if (codings.length >= MAX_CONTENT_CODINGS) {",
+    tests: [ENCODING_TEST],
+    why: "four stacked content codings are accepted, five refused",
+  },
+  {
+    id: "zstd-frames-unbounded",
+    file: ZSTD,
+    find: "    if (frames + skippable === ZSTD_MAX_FRAMES) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST, HOSTILE_DECODE_TEST],
+    why: "a zstd body holds at most 128 frames, counted before decoding",
+  },
+  {
+    id: "zstd-skippable-frames-uncounted",
+    file: ZSTD,
+    find: "      skippable++;\n      continue;",
+    replace: "      continue;",
+    tests: [ENCODING_TEST],
+    why: "skippable frames count towards the frame limit",
+  },
+  {
+    id: "zstd-blocks-unbounded",
+    file: ZSTD,
+    find: "      if (blocks === ZSTD_MAX_BLOCKS) {",
+    replace: "      if (false) {",
+    tests: [ENCODING_TEST],
+    why: "a zstd body holds at most 2048 blocks, counted before decoding",
+  },
+  {
+    id: "zstd-windows-unbounded",
+    file: ZSTD,
+    find: "    if (windows > ZSTD_MAX_TOTAL_WINDOW_BYTES) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST],
+    why: "the frames of a zstd body declare at most 64 MiB of windows in all",
+  },
+  {
+    id: "zstd-empty-frame-accepted",
+    file: ZSTD,
+    find: "    if (sink.size === before) {",
+    replace: "    if (false) {",
+    tests: [ENCODING_TEST],
+    why: "every zstd frame decodes to at least one byte",
+  },
+  {
+    id: "decode-never-yields",
+    file: "src/async.ts",
+    find: "    return this.due ? this.yield() : Promise.resolve();",
+    replace: "    return Promise.resolve();",
+    tests: [ENCODING_TEST],
+    why: "decoding yields to the event loop every few milliseconds",
+  },
+  {
+    id: "zstd-native-output-never-paused",
+    file: ZSTD,
+    find: "      if (pacer.due) {\n        stream.pause();",
+    replace: "      if (false) {\n        stream.pause();",
+    tests: [ENCODING_TEST],
+    why: "the native zstd decoder is paused on its output to yield",
+  },
+  {
+    id: "fzstd-never-yields",
+    file: ZSTD,
+    find: "    start = end;\n    await pacer.pace();",
+    replace: "    start = end;",
+    tests: [ENCODING_TEST],
+    why: "fzstd (synchronous) decodes one block per step between yields",
+  },
+  {
+    id: "inflate-input-never-paced",
+    file: ENCODING,
+    find: "    // reading side no turn to pace.\n    await pacer.pace();",
+    replace: "",
+    tests: [ENCODING_TEST],
+    why: "gzip and deflate yield even when the input decodes to nothing",
   },
   {
     id: "keep-alive-mid-event",
@@ -921,5 +1100,181 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/provider_hold_node_test.ts"],
     why:
       "serve keeps a slow answer's own status (a local client has no window)",
+  },
+  // Issue 19: the response store, exact and fair; expansion within the body limit.
+  {
+    id: "store-remove-keeps-unread",
+    file: STORE,
+    find:
+      "    state.unread.delete(entry);\n    if (state.responses.get(entry.responseId) === entry) {",
+    replace: "    if (state.responses.get(entry.responseId) === entry) {",
+    tests: [STORE_TEST],
+    why: "a dropped raw turn leaves the store's memory with its count",
+  },
+  {
+    id: "store-fill-no-touch",
+    file: STORE,
+    find: "    for (const entry of used) this.#touch(entry, now);\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why: "a turn used only through item_reference counts as used",
+  },
+  {
+    id: "store-read-count-not-updated",
+    file: STORE,
+    find: "    this.#bytes += bytes - entry.bytes;\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why: "reading a raw turn keeps the count equal to what is held",
+  },
+  {
+    id: "stream-turn-forgets-previous",
+    file: PIPELINE,
+    find:
+      "      response: final.event.data,\n      previousResponseId: turn.previousResponseId,\n",
+    replace: "      response: final.event.data,\n",
+    tests: ["tests/provider_clients_test.ts"],
+    why:
+      "a streamed turn is kept with the turn it continued: the conversation stays whole",
+  },
+  {
+    id: "store-reads-evicted-entry",
+    file: STORE,
+    find:
+      "    if (!this.#holds(entry)) return false;\n    const raw = entry.raw;",
+    replace: "    const raw = entry.raw;",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why: "an evicted turn is never read, counted or indexed again",
+  },
+  {
+    id: "buyer-share-not-enforced",
+    file: STORE,
+    find: "      if (scope.bytes <= this.maxBuyerBytes) break;",
+    replace: "      break;",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why: "a buyer past its share evicts its own turns, not another buyer's",
+  },
+  {
+    id: "buyer-share-admits-larger-turn",
+    file: STORE,
+    find:
+      "    if (bytes + SCOPE_OVERHEAD > this.maxBuyerBytes) return undefined;",
+    replace:
+      "    if (bytes + SCOPE_OVERHEAD > this.maxBytes) return undefined;",
+    tests: [STORE_TEST],
+    why: "a turn larger than a buyer's share is not kept and evicts nothing",
+  },
+  {
+    id: "buyer-share-evicts-by-age",
+    file: STORE,
+    find:
+      "    entry.scope.responses.delete(entry.responseId);\n    entry.scope.responses.set(entry.responseId, entry);\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why: "within a buyer's share the least recently used turn goes first",
+  },
+  {
+    id: "buyer-share-zero-accepted",
+    file: "src/config.ts",
+    find: "  if (!(number > 0 && number <= 1)) {",
+    replace: "  if (!(number >= 0 && number <= 1)) {",
+    tests: ["tests/config_test.ts"],
+    why: "a buyer's share is above 0",
+  },
+  {
+    id: "expansion-chain-counted-after-reading",
+    file: STORE,
+    find: '    expansion.refuseBeyond(estimate, "chain");\n',
+    replace: "",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why:
+      "a conversation past the body limit is refused before any of it is read or parsed",
+  },
+  {
+    id: "expansion-chain-unbounded",
+    file: STORE,
+    find:
+      '    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");',
+    replace: "",
+    tests: [STORE_TEST],
+    why: "previous_response_id expands within the body limit, in UTF-8 bytes",
+  },
+  {
+    id: "expansion-references-unbounded",
+    file: STORE,
+    find:
+      '      expansion.count(1 + expansion.itemBytes(entry!, index), "refs");',
+    replace: "",
+    tests: [HOSTILE_STORE_TEST, STORE_TEST],
+    why: "item_references fill a request within the body limit",
+  },
+  {
+    id: "expansion-counts-characters",
+    file: STORE,
+    find: "  entry.utf8 ??= utf8Length(entry.json);",
+    replace: "  entry.utf8 ??= entry.json.length;",
+    tests: [STORE_TEST],
+    why: "the body limit counts what is filled in as UTF-8 bytes",
+  },
+  {
+    id: "expansion-ignores-body-limit",
+    file: "src/provider/prepare.ts",
+    find: "      maxBodyBytes: settings.maxBodyBytes,\n",
+    replace: "",
+    tests: [HOSTILE_STORE_TEST],
+    why: "expansion is bounded by OPENAI_RESPONSES_MAX_BODY_BYTES",
+  },
+  {
+    id: "expansion-ignores-own-bytes",
+    file: "src/provider/prepare.ts",
+    find: "      bodyBytes: body.byteLength,\n",
+    replace: "",
+    tests: ["tests/provider_clients_test.ts"],
+    why:
+      "the request's own bytes count against the body limit with what is filled in",
+  },
+  {
+    id: "expansion-parses-each-reference",
+    file: STORE,
+    find: "    if (parsed.has(index)) return undefined;\n",
+    replace: "",
+    tests: [STORE_TEST],
+    why:
+      "each stored item is parsed once per request, however often referred to",
+  },
+  {
+    id: "expansion-never-yields",
+    file: STORE,
+    find: "    if (this.#sinceYield < YIELD_EVERY_CHARS) return undefined;",
+    replace: "    return undefined;",
+    tests: [STORE_TEST],
+    why: "expanding a large conversation yields to the event loop",
+  },
+  {
+    id: "expansion-fills-removed-item",
+    file: STORE,
+    find: "      const stored = ref !== undefined && this.#holds(ref.entry)",
+    replace: "      const stored = ref !== undefined",
+    tests: [STORE_TEST],
+    why: "an item whose turn was removed during the expansion is not filled",
+  },
+  {
+    id: "expansion-chain-removed-meanwhile",
+    file: STORE,
+    find:
+      "    // From here on nothing yields: what was evicted meanwhile is not used.\n    this.#checkChain(chain, previous);",
+    replace:
+      "    // From here on nothing yields: what was evicted meanwhile is not used.",
+    tests: [STORE_TEST],
+    why:
+      "a conversation whose turn was removed during the expansion is not found",
+  },
+  {
+    id: "raw-turn-undercounted",
+    file: STORE,
+    find: "const RAW_OVERHEAD = 512;",
+    replace: "const RAW_OVERHEAD = 256;",
+    tests: [STORE_TEST],
+    why: "the store counts at least the memory a raw turn takes",
   },
 ];

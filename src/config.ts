@@ -50,6 +50,8 @@ export const DEFAULT_AUTH_ISSUER = "https://auth.openai.com";
 export const DEFAULT_STATE_MAX_BYTES = 64 * 1024 * 1024;
 /** Default lifetime of a stored response since its last use, in seconds. */
 export const DEFAULT_STATE_TTL_S = 3600;
+/** Default share of the stored responses bound one buyer may hold (a quarter). */
+export const DEFAULT_STATE_BUYER_SHARE = 0.25;
 /** Default pause between keep-alive comments of a silent stream, in milliseconds. */
 export const DEFAULT_KEEPALIVE_MS = 15_000;
 /**
@@ -185,6 +187,14 @@ export const CONFIG_SCHEMA: ConfigField[] = [
       "How long a stored response is kept after its last use. 0 turns storing off",
   },
   {
+    key: "OPENAI_RESPONSES_STATE_BUYER_SHARE",
+    label: "Stored responses share per buyer",
+    type: "number",
+    default: DEFAULT_STATE_BUYER_SHARE,
+    description:
+      "Most of OPENAI_RESPONSES_STATE_MAX_BYTES one buyer may hold, as a fraction above 0 and at most 1; a buyer past it loses its own least recently used responses, never another buyer's",
+  },
+  {
     key: "OPENAI_RESPONSES_KEEPALIVE_MS",
     label: "Stream keep-alive (ms)",
     type: "number",
@@ -292,6 +302,8 @@ export interface ProviderSettings {
   stateMaxBytes: number;
   /** Lifetime of a stored response since its last use, in ms; 0 when storing is off. */
   stateTtlMs: number;
+  /** Share of `stateMaxBytes` one buyer may hold, above 0 and at most 1. */
+  stateBuyerShare: number;
   /** Pause between keep-alive comments of a silent stream, in ms; 0 when off. */
   keepAliveMs: number;
   /** How long a non-streaming answer is waited for before it is committed as a stream, in ms. */
@@ -455,6 +467,11 @@ export function parseConfig(
     DEFAULT_STATE_TTL_S,
     0,
   );
+  const stateBuyerShare = parseFraction(
+    "OPENAI_RESPONSES_STATE_BUYER_SHARE",
+    get("OPENAI_RESPONSES_STATE_BUYER_SHARE"),
+    DEFAULT_STATE_BUYER_SHARE,
+  );
   const storing = stateMaxBytes > 0 && stateTtlS > 0;
   const keepAliveMs = parseInteger(
     "OPENAI_RESPONSES_KEEPALIVE_MS",
@@ -511,6 +528,7 @@ export function parseConfig(
     originator,
     stateMaxBytes: storing ? stateMaxBytes : 0,
     stateTtlMs: storing ? stateTtlS * 1000 : 0,
+    stateBuyerShare,
     keepAliveMs,
     holdMs,
     holdKeepAliveMs,
@@ -640,6 +658,27 @@ function parseInteger(
     throw new ConfigError(
       key,
       `Invalid ${key}: expected an integer ${range}, found ${show(value)}`,
+    );
+  }
+  return number;
+}
+
+/** A decimal fraction above 0 and at most 1 (`0.25`, `.5`, `1`). */
+function parseFraction(
+  key: string,
+  value: string | undefined,
+  fallback: number,
+): number {
+  if (value === undefined) return fallback;
+  const number = /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(value)
+    ? Number(value)
+    : Number.NaN;
+  if (!(number > 0 && number <= 1)) {
+    throw new ConfigError(
+      key,
+      `Invalid ${key}: expected a fraction above 0 and at most 1 (e.g. 0.25), found ${
+        show(value)
+      }`,
     );
   }
   return number;

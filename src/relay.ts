@@ -2,8 +2,11 @@
  * One upstream exchange with the Codex backend: token, fetch with a header
  * timeout, the retry policy, then the answer streamed into the host callbacks
  * (streaming buyer) or aggregated into one Response object (non-streaming
- * buyer). Bytes pass through unmodified; once the stream has ended it is
- * observed from its last event (src/codex/observe.ts).
+ * buyer). Bytes pass through unmodified, but for the `codex.rate_limits`
+ * events (the seller's plan, used percents and credits), which are cut out
+ * and read for the seller's own view (src/codex/rate_limits_filter.ts); once
+ * the stream has ended it is observed from its last event
+ * (src/codex/observe.ts).
  *
  * @module
  */
@@ -26,6 +29,11 @@ import {
   observeStream,
   type StreamObservation,
 } from "./codex/observe.ts";
+import {
+  parseRateLimitsEvent,
+  type RateLimitSnapshot,
+} from "./codex/rate_limits.ts";
+import { RateLimitsEventFilter } from "./codex/rate_limits_filter.ts";
 import type { Watchdog, WatchEntry } from "./watchdog.ts";
 import { CredentialsError, LoginRequiredError, RelayError } from "./errors.ts";
 import type {
@@ -65,8 +73,16 @@ export interface RelayContext {
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
   random?: () => number;
-  /** Receives the headers of every upstream response that carries `x-codex-*` rate limits. */
-  onRateLimits?: (headers: Headers, observedAt: number) => void;
+  /**
+   * Receives the seller's rate limits: the headers of every upstream
+   * response that carries `x-codex-*` rate limits (to be parsed when
+   * needed), and the snapshot of every `codex.rate_limits` event a stream
+   * carried (the event itself never reaches the buyer).
+   */
+  onRateLimits?: (
+    limits: Headers | RateLimitSnapshot,
+    observedAt: number,
+  ) => void;
   /**
    * Receives the reset time (ms since the epoch) of a usage limit the backend
    * answered with, and the account id of the token it was answered to.
@@ -148,6 +164,14 @@ export interface OpenUpstream {
   readonly body: ReadableStream<Uint8Array> | null;
   /** Account id of the token the exchange was made with. */
   readonly accountId: string;
+  /**
+   * Receives the snapshot of each `codex.rate_limits` event of the stream
+   * (cut out of what the buyer receives); `RelayContext.onRateLimits`.
+   */
+  readonly onRateLimits?: (
+    limits: RateLimitSnapshot,
+    observedAt: number,
+  ) => void;
   /** Deadline of the next chunk (ms since the epoch); moved by every chunk. */
   deadline: number;
   /** Whether the deadline passed (the fetch was then aborted). */
@@ -185,6 +209,9 @@ class UpstreamExchange implements OpenUpstream, WatchEntry {
   readonly controller = new AbortController();
   body: ReadableStream<Uint8Array> | null = null;
   accountId = "";
+  onRateLimits:
+    | ((limits: RateLimitSnapshot, observedAt: number) => void)
+    | undefined = undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   /** The next deadline watched: the idle end, or the next keep-alive when earlier. */
   deadline: number;
@@ -388,6 +415,7 @@ export async function openUpstream(
       exchange.deadline = Date.now() + context.idleTimeoutMs;
       exchange.body = response.body;
       exchange.accountId = token.accountId;
+      exchange.onRateLimits = context.onRateLimits;
       return exchange;
     }
 
@@ -478,10 +506,30 @@ interface ReadResult {
 }
 
 /**
+ * The filter that cuts the `codex.rate_limits` events out of an exchange's
+ * stream and reports what they say to `upstream.onRateLimits`. Reading them
+ * is the seller's bookkeeping: whatever goes wrong there, the stream goes on.
+ */
+function rateLimitsFilter(upstream: OpenUpstream): RateLimitsEventFilter {
+  return new RateLimitsEventFilter((data) => {
+    const report = upstream.onRateLimits;
+    if (!report) return;
+    try {
+      const now = Date.now();
+      const snapshot = parseRateLimitsEvent(JSON.parse(data), now);
+      if (snapshot) report(snapshot, now);
+    } catch {
+      // Unreadable, or the seller's callback failed: the stream is not at fault.
+    }
+  });
+}
+
+/**
  * Reads the upstream body to its end, handing every chunk to `forward` as it
- * arrives. Ends on the body's end, a broken stream, an idle timeout, or
- * `forward` returning false (buyer gone). Does no parsing: the bytes are
- * observed once the stream has ended.
+ * arrives, less the `codex.rate_limits` events (the seller's data; see
+ * ./codex/rate_limits_filter.ts). Ends on the body's end, a broken stream,
+ * an idle timeout, or `forward` returning false (buyer gone). Does no other
+ * parsing: the bytes are observed once the stream has ended.
  */
 async function readUpstream(
   upstream: OpenUpstream,
@@ -495,6 +543,7 @@ async function readUpstream(
   if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
   upstream.reader = reader;
+  const filter = rateLimitsFilter(upstream);
   // Aborted before the reader existed: cancel it now (see UpstreamExchange).
   if (upstream.aborted) reader.cancel().catch(() => {});
   try {
@@ -510,9 +559,11 @@ async function readUpstream(
         };
       }
       upstream.moved(Date.now(), value);
-      chunks.push(value);
-      total += value.byteLength;
-      if (forward && !forward(value)) {
+      const passed = filter.push(value);
+      if (passed.byteLength === 0) continue;
+      chunks.push(passed);
+      total += passed.byteLength;
+      if (forward && !forward(passed)) {
         await reader.cancel().catch(() => {});
         return {
           chunks,
@@ -593,11 +644,13 @@ function reportedFailure(
 /**
  * Streams an open upstream exchange to a streaming buyer: one
  * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
- * empty body), every upstream chunk unmodified as it arrives, a well-formed
+ * empty body), every upstream chunk unmodified as it arrives (but for the
+ * `codex.rate_limits` events, the seller's data, cut out), a well-formed
  * `response.failed` event when the stream breaks, stalls or ends without a
- * terminal event, then exactly one `done: true` chunk. Resolves with the
- * whole SSE body so the node can bill usage, and with the usage limit the
- * stream reported, if any (its event passes through like any other).
+ * terminal event, then exactly one `done: true` chunk, also when reading or
+ * observing the stream throws (the error then propagates). Resolves with the
+ * body the buyer got so the node can bill usage, and with the usage limit
+ * the stream reported, if any (its event passes through like any other).
  * Callback exceptions are caught; after one, the upstream body is cancelled.
  *
  * @example
@@ -612,6 +665,39 @@ export async function streamToHost(
   requestId: string,
   callbacks: ProviderStreamCallbacks,
   options: RelayOptions,
+): Promise<RelayOutcome> {
+  const ends: StreamEnds = { started: false, done: false };
+  try {
+    return await relayStream(upstream, requestId, callbacks, options, ends);
+  } finally {
+    // Whatever reading or observing the stream threw, a started stream ends
+    // with its one done chunk: the node holds it open until that arrives.
+    if (ends.started && !ends.done) sendDone(callbacks, requestId);
+  }
+}
+
+/** How far {@linkcode relayStream} got: the stream started, its done chunk sent. */
+interface StreamEnds {
+  started: boolean;
+  done: boolean;
+}
+
+/** Sends the done chunk; a buyer who has gone is not waiting for it. */
+function sendDone(callbacks: ProviderStreamCallbacks, requestId: string): void {
+  try {
+    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
+  } catch {
+    // The buyer has gone; nothing is waiting for the done chunk.
+  }
+}
+
+/** {@linkcode streamToHost} but for the done chunk of a stream that threw. */
+async function relayStream(
+  upstream: OpenUpstream,
+  requestId: string,
+  callbacks: ProviderStreamCallbacks,
+  options: RelayOptions,
+  ends: StreamEnds,
 ): Promise<RelayOutcome> {
   let open = true;
   const send = (data: Uint8Array): boolean => {
@@ -640,6 +726,7 @@ export async function streamToHost(
     open = false;
   }
   const started = open;
+  ends.started = started;
   let keepAlive: KeepAliveTally | undefined;
   if (open && options.keepAliveMs) {
     const tally: KeepAliveTally = { chunks: [], bytes: 0 };
@@ -708,11 +795,8 @@ export async function streamToHost(
   if (started) {
     // Always attempt the one done chunk: the node holds the stream open
     // until it arrives, even if an earlier chunk callback failed.
-    try {
-      callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
-    } catch {
-      // The buyer has gone; nothing is waiting for the done chunk.
-    }
+    ends.done = true;
+    sendDone(callbacks, requestId);
   }
   return {
     response: {

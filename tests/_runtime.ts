@@ -26,15 +26,17 @@ export function findUp(file: string, from = import.meta.url): string {
 
 /**
  * Command and arguments that run a sibling script of the test suite on the
- * current runtime: `name` without extension, resolved next to `from`.
+ * current runtime: `name` without extension, resolved next to `from`, with
+ * V8 flags if any (`--expose-gc`, `--max-old-space-size=256`).
  */
 export function scriptCommand(
   name: string,
   from: string,
+  v8Flags: string[] = [],
 ): { command: string; args: string[] } {
   const extension = from.endsWith(".ts") ? ".ts" : ".js";
   const file = fileURLToPath(new URL(`${name}${extension}`, from));
-  return IS_DENO
-    ? { command: process.execPath, args: ["run", "-A", file] }
-    : { command: process.execPath, args: [file] };
+  if (!IS_DENO) return { command: process.execPath, args: [...v8Flags, file] };
+  const flags = v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : [];
+  return { command: process.execPath, args: ["run", "-A", ...flags, file] };
 }

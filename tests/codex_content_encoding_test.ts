@@ -13,15 +13,24 @@ import {
   checkZstdFrames,
   decodeZstd,
   hasNativeZstd,
+  ZSTD_MAX_BLOCKS,
+  ZSTD_MAX_FRAMES,
+  ZSTD_MAX_TOTAL_WINDOW_BYTES,
+  ZSTD_MAX_WINDOW_BYTES,
   type ZstdImplementation,
 } from "../src/codex/_zstd.ts";
+import { Pacer } from "../src/async.ts";
 import { RelayError } from "../src/errors.ts";
 import { loadClientFixture } from "./fixtures/clients.ts";
 import {
   BLOCK_MAX,
   concat,
+  EMPTY_COMPRESSED_FRAME,
+  EMPTY_FRAME,
   rawFrame,
+  repeat,
   rleFrame,
+  skippableFrame,
 } from "./fixtures/zstd_frames.ts";
 
 const encoder = new TextEncoder();
@@ -95,6 +104,20 @@ async function relayError(run: () => Promise<unknown>): Promise<RelayError> {
     return error;
   }
   assert.fail("expected a RelayError");
+}
+
+/** A pacer that yields at every step, and counts its yields. */
+class CountingPacer extends Pacer {
+  yields = 0;
+
+  constructor() {
+    super(0);
+  }
+
+  override yield(): Promise<void> {
+    this.yields++;
+    return super.yield();
+  }
 }
 
 /** Runs `run`, then says how long it took and how much the RSS grew. */
@@ -285,11 +308,12 @@ describe("decodeRequestBody with zstd", () => {
       assert.deepEqual(decoded, concat([data, JSON_BODY]));
     });
 
-    it(`stops a 1 GiB zstd bomb at the bound, fast and in little memory, with ${implementation}`, async () => {
-      // 8192 x 128 KiB = 1 GiB from 32 KB, then a frame whose block does
-      // not decode: a decoder that went on to the end would fail there.
-      const bomb = concat([rleFrame(8192), CORRUPT_FRAME]);
-      assert.ok(bomb.byteLength < 40_000);
+    it(`stops a 256 MiB zstd bomb at the bound, fast and in little memory, with ${implementation}`, async () => {
+      // 2047 x 128 KiB = 256 MiB from 8 KB (2048 blocks is the most a body
+      // may hold), then a frame whose block does not decode: a decoder that
+      // went on to the end would fail there.
+      const bomb = concat([rleFrame(ZSTD_MAX_BLOCKS - 1), CORRUPT_FRAME]);
+      assert.ok(bomb.byteLength < 10_000);
       let error: unknown;
       const { ms, rssGrowth } = await measure(async () => {
         try {
@@ -377,6 +401,180 @@ describe("decodeRequestBody with zstd", () => {
   });
 });
 
+describe("decodeRequestBody with zstd, within bounds", () => {
+  /** One byte in a frame of the smallest window (1 KiB). */
+  const ONE_BYTE_FRAME = rawFrame(encoder.encode("x"), { windowLog: 10 });
+
+  it(`accepts ${ZSTD_MAX_FRAMES} frames and refuses one more, skippable frames included`, async () => {
+    const most = repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES);
+    assert.equal(
+      decoder.decode(await decodeRequestBody(most, "zstd", MiB)),
+      "x".repeat(ZSTD_MAX_FRAMES),
+    );
+    for (
+      const body of [
+        repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES + 1),
+        concat([
+          repeat(ONE_BYTE_FRAME, ZSTD_MAX_FRAMES - 1),
+          skippableFrame(2),
+          skippableFrame(),
+        ]),
+        concat([skippableFrame(), most]),
+      ]
+    ) {
+      const error = await relayError(() =>
+        decodeRequestBody(body, "zstd", MiB)
+      );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "invalid_body_encoding");
+      assert.equal(
+        error.message,
+        `Expected a zstd body of at most ${ZSTD_MAX_FRAMES} frames (skippable frames included), found more (content-encoding: zstd)`,
+      );
+    }
+  });
+
+  it(`accepts ${ZSTD_MAX_BLOCKS} blocks and refuses one more, over all frames`, async () => {
+    const text = "y".repeat(ZSTD_MAX_BLOCKS);
+    const most = rawFrame(encoder.encode(text), { blockSize: 1 });
+    assert.equal(checkZstdFrames(most, MiB).blocks, ZSTD_MAX_BLOCKS);
+    assert.equal(
+      decoder.decode(await decodeRequestBody(most, "zstd", MiB)),
+      text,
+    );
+    for (
+      const body of [
+        rawFrame(encoder.encode(text + "y"), { blockSize: 1 }),
+        concat([most, ONE_BYTE_FRAME]),
+      ]
+    ) {
+      const error = await relayError(() =>
+        decodeRequestBody(body, "zstd", MiB)
+      );
+      assert.equal(error.status, 400);
+      assert.equal(error.code, "invalid_body_encoding");
+      assert.equal(
+        error.message,
+        `Expected a zstd body of at most ${ZSTD_MAX_BLOCKS} blocks, found more (content-encoding: zstd)`,
+      );
+    }
+  });
+
+  it(`accepts frames that declare ${ZSTD_MAX_TOTAL_WINDOW_BYTES / MiB} MiB of windows in total, and refuses more`, async () => {
+    const largest = rawFrame(encoder.encode("w"), { windowLog: 23 });
+    const count = ZSTD_MAX_TOTAL_WINDOW_BYTES / ZSTD_MAX_WINDOW_BYTES;
+    assert.equal(checkZstdFrames(repeat(largest, count), MiB).frames, count);
+    const body = concat([repeat(largest, count), ONE_BYTE_FRAME]);
+    const error = await relayError(() => decodeRequestBody(body, "zstd", MiB));
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_body_encoding");
+    assert.equal(
+      error.message,
+      "Expected the frames of a zstd body to declare at most 64 MiB of windows in total, found more (content-encoding: zstd)",
+    );
+  });
+
+  for (const implementation of IMPLEMENTATIONS) {
+    it(`refuses a frame that decodes to nothing, with ${implementation}`, async () => {
+      const cases: [Uint8Array, number][] = [
+        [EMPTY_FRAME, 1],
+        [rawFrame(new Uint8Array(0)), 1],
+        [EMPTY_COMPRESSED_FRAME, 1],
+        [concat([ONE_BYTE_FRAME, EMPTY_FRAME, ONE_BYTE_FRAME]), 2],
+      ];
+      for (const [body, frame] of cases) {
+        await assert.rejects(decodeZstd(body, MiB, implementation), {
+          name: "BeyondZstdLimits",
+          message:
+            `Expected every zstd frame to decode to at least one byte, found frame ${frame} empty`,
+        });
+      }
+    });
+
+    it(`yields to the event loop at least once per 128 KiB of output, with ${implementation}`, async () => {
+      // 16 RLE blocks of 128 KiB from 70 bytes: one slice of input, all
+      // output (16 KiB chunks natively, one block at a time with fzstd).
+      const pacer = new CountingPacer();
+      const decoded = await decodeZstd(
+        rleFrame(16, 0x20),
+        32 * MiB,
+        implementation,
+        pacer,
+      );
+      assert.equal(decoded.byteLength, 2 * MiB);
+      assert.ok(pacer.yields >= 16, `${pacer.yields} yields`);
+    });
+
+    it(`yields to the event loop at least once per 16 KiB of input, with ${implementation}`, async () => {
+      const text = new Uint8Array(256 * 1024).fill(0x61);
+      const pacer = new CountingPacer();
+      const decoded = await decodeZstd(
+        rawFrame(text, { blockSize: 16 * 1024 }),
+        MiB,
+        implementation,
+        pacer,
+      );
+      assert.equal(decoded.byteLength, text.byteLength);
+      assert.ok(pacer.yields >= 16, `${pacer.yields} yields`);
+    });
+  }
+
+  it("yields to the event loop once per block with fzstd, however small the block", async () => {
+    // fzstd decodes synchronously and moves its whole window (2 MiB here)
+    // once per block, whatever the block holds.
+    const text = encoder.encode("z".repeat(64));
+    const pacer = new CountingPacer();
+    const decoded = await decodeZstd(
+      rawFrame(text, { blockSize: 1 }),
+      MiB,
+      "fzstd",
+      pacer,
+    );
+    assert.equal(decoded.byteLength, 64);
+    assert.ok(pacer.yields >= 64, `${pacer.yields} yields`);
+  });
+
+  it("refuses the empty body zstd makes with 400, as it refuses any empty frame", async () => {
+    const error = await relayError(() =>
+      decodeRequestBody(EMPTY_FRAME, "zstd", MiB)
+    );
+    assert.equal(error.status, 400);
+    assert.equal(error.code, "invalid_body_encoding");
+    assert.match(error.message, /at least one byte, found frame 1 empty/);
+  });
+});
+
+describe("decodeRequestBody with gzip and deflate, paced", () => {
+  for (const format of ["gzip", "deflate", "deflate-raw"] as const) {
+    it(`yields to the event loop while it decodes ${format}`, async () => {
+      const text = new Uint8Array(2 * MiB);
+      for (let at = 0; at < text.byteLength; at++) {
+        text[at] = (at * 7919 >> 3) & 255;
+      }
+      const body = await compress(format, [text]);
+      const coding = format === "gzip" ? "gzip" : "deflate";
+      const pacer = new CountingPacer();
+      const decoded = await decodeRequestBody(body, coding, 32 * MiB, {
+        pacer,
+      });
+      assert.deepEqual(decoded, text);
+      assert.ok(pacer.yields >= 16, `${pacer.yields} yields`);
+    });
+  }
+
+  it("yields to the event loop while it decodes deflate blocks that hold nothing", async () => {
+    // Stored blocks of no content, 5 bytes each: no output to pace on.
+    const body = concat([
+      repeat(Uint8Array.from([0, 0, 0, 0xff, 0xff]), 26_214),
+      Uint8Array.from([1, 0, 0, 0xff, 0xff]),
+    ]);
+    const pacer = new CountingPacer();
+    const decoded = await decodeRequestBody(body, "deflate", MiB, { pacer });
+    assert.equal(decoded.byteLength, 0);
+    assert.ok(pacer.yields >= 32, `${pacer.yields} yields`);
+  });
+});
+
 describe("decodeRequestBody with lists and unknown codings", () => {
   it("decodes a list in reverse order of listing", async () => {
     const gzip = await compress("gzip", [JSON_BODY]);
@@ -406,6 +604,23 @@ describe("decodeRequestBody with lists and unknown codings", () => {
       decodeRequestBody(JSON_BODY, "gzip, gzip, gzip, gzip, gzip", 1000)
     );
     assert.equal(error.status, 415);
+  });
+
+  it("decodes exactly four stacked codings and refuses five", async () => {
+    let body: Uint8Array = JSON_BODY;
+    for (let layer = 0; layer < 4; layer++) {
+      body = await compress("gzip", [body]);
+    }
+    assert.deepEqual(
+      await decodeRequestBody(body, "gzip, gzip, gzip, gzip", 1000),
+      JSON_BODY,
+    );
+    const error = await relayError(() =>
+      decodeRequestBody(body, "identity, gzip, gzip, gzip, gzip, gzip", 1000)
+    );
+    assert.equal(error.status, 415);
+    assert.equal(error.code, "unsupported_content_encoding");
+    assert.match(error.message, /at most 4 content codings, found 5$/);
   });
 });
 

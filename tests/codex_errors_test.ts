@@ -9,6 +9,7 @@ import {
   scrubSecrets,
   sseErrorEvent,
   usageLimitError,
+  usageLimitResetsAt,
 } from "../src/codex/errors.ts";
 import { RelayError } from "../src/errors.ts";
 
@@ -101,6 +102,42 @@ describe("classifyUpstreamError usage limits", () => {
       error: { type: "usage_limit_reached", resets_at: NOW / 1000 - 10 },
     });
     assert.equal(verdict.error.headers["retry-after"], "1");
+  });
+
+  it("reads a reset time beyond 7 days, or beyond the range of Date, as 7 days from now", () => {
+    const week = 7 * 24 * 3600 * 1000;
+    for (
+      const error of [
+        { resets_at: 1e300 },
+        { resets_at: NOW / 1000 + 30 * 24 * 3600 },
+        { resets_in_seconds: 1e300 },
+        { resets_at: -1e300 },
+      ]
+    ) {
+      const verdict = classify(429, {
+        error: { type: "usage_limit_reached", ...error },
+      });
+      const expected = error.resets_at === -1e300 ? NOW : NOW + week;
+      assert.deepEqual(verdict.usageLimit, { resetsAt: expected });
+      assert.match(verdict.error.message, /resets at \d{4}-\d\d-\d\dT/);
+    }
+    assert.equal(
+      usageLimitResetsAt({ resetsAt: Number.NaN }, { now: NOW }),
+      NOW + 60_000,
+    );
+    assert.equal(
+      parseRetryAfter(new Headers({ "retry-after": "99999999999999999999" })),
+      week,
+    );
+    assert.equal(
+      parseRetryAfter(new Headers({ "retry-after-ms": "99999999999999" })),
+      week,
+    );
+    // And a time given directly that Date cannot show does not throw.
+    assert.match(
+      usageLimitError(1e303, { now: NOW }).message,
+      /an unknown time/,
+    );
   });
 
   it("maps usage_not_included to 403 usage_not_included, not retryable", () => {

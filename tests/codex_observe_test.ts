@@ -152,18 +152,19 @@ describe("observeStream", () => {
   });
 
   it("reads the usage limit of a stream that ends with a usage_limit_reached error event", () => {
+    const resetsAt = Math.floor(Date.now() / 1000) + 3600;
     const body = encoder.encode(
       new TextDecoder().decode(answer({ terminal: false })) +
         frame("error", {
           sequence_number: 3,
           status_code: 429,
-          error: { type: "usage_limit_reached", resets_at: 2_000_000_000 },
+          error: { type: "usage_limit_reached", resets_at: resetsAt },
         }),
     );
     const result = observeStream(body).result();
     assert.ok(result.kind === "error");
     assert.equal(result.error.code, "usage_limit_reached");
-    assert.deepEqual(result.usageLimit, { resetsAt: 2_000_000_000_000 });
+    assert.deepEqual(result.usageLimit, { resetsAt: resetsAt * 1000 });
   });
 
   it("agrees with a whole-stream parse on terminal, usage and result", () => {

@@ -1,6 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { parseRateLimitHeaders } from "../src/codex/rate_limits.ts";
+import {
+  parseRateLimitHeaders,
+  parseRateLimitsEvent,
+} from "../src/codex/rate_limits.ts";
+import { rateLimitsEvent } from "../src/testing/_fake_rate_limits_event.ts";
 import { startFakeCodexBackend } from "../src/testing/fake_backend.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 
@@ -139,5 +143,63 @@ describe("parseRateLimitHeaders", () => {
     } finally {
       await backend.close();
     }
+  });
+
+  it("reads a reset time beyond 7 days as 7 days from now", () => {
+    const snapshot = parse({
+      "x-codex-primary-reset-at": "1e300",
+      "x-codex-secondary-reset-after-seconds": "99999999999",
+    });
+    const week = 7 * 24 * 3600 * 1000;
+    assert.equal(snapshot?.primary?.resetsAt, NOW + week);
+    assert.equal(snapshot?.secondary?.resetsAt, NOW + week);
+  });
+});
+
+describe("parseRateLimitsEvent", () => {
+  it("reads the codex.rate_limits event as the headers of the same answer", () => {
+    const event = rateLimitsEvent(NOW, "pro");
+    const snapshot = parseRateLimitsEvent(
+      JSON.parse(JSON.stringify(event)),
+      NOW,
+    );
+    assert.equal(snapshot?.planType, "pro");
+    assert.equal(snapshot?.observedAt, NOW);
+    assert.equal(snapshot?.hasCredits, false);
+    const limits = event.rate_limits as Record<
+      string,
+      Record<string, number>
+    >;
+    assert.deepEqual(snapshot?.primary, {
+      usedPercent: limits.primary.used_percent,
+      windowMinutes: limits.primary.window_minutes,
+      resetsAt: limits.primary.reset_at * 1000,
+    });
+    assert.equal(snapshot?.secondary?.windowMinutes, 10080);
+  });
+
+  it("takes reset_after_seconds without reset_at, leaves out what it cannot read, clamps resets", () => {
+    const snapshot = parseRateLimitsEvent({
+      type: "codex.rate_limits",
+      plan_type: 3,
+      rate_limits: {
+        primary: { used_percent: "12", reset_after_seconds: 60 },
+        secondary: { reset_at: 1e300 },
+      },
+      credits: { has_credits: "yes" },
+    }, NOW);
+    assert.deepEqual(snapshot, {
+      observedAt: NOW,
+      primary: { resetsAt: NOW + 60_000 },
+      secondary: { resetsAt: NOW + 7 * 24 * 3600 * 1000 },
+    });
+  });
+
+  it("reads nothing from another event", () => {
+    assert.equal(
+      parseRateLimitsEvent({ type: "response.created" }, NOW),
+      undefined,
+    );
+    assert.equal(parseRateLimitsEvent("codex.rate_limits", NOW), undefined);
   });
 });

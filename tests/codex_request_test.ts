@@ -663,6 +663,43 @@ describe("encodeUpstreamBody", () => {
     }
   });
 
+  it("serialises a text that names a key twice, at any depth, and no other", () => {
+    const repeated = [
+      '{"model":"m","model":"other","instructions":"I"}',
+      '{"model":"m","instructions":"I","input":[{"role":"system","role":"user","content":"Hi"}]}',
+      '{"model":"m","instructions":"I","metadata":{"a":{"b":1,"b":2}}}',
+      '{"model":"m","instructions":"I","model" :"other"}',
+      '{"model":"m","instructions":"I","tools":[],"tools"\n:\t[]}',
+    ];
+    for (const text of repeated) {
+      const { shaped, sent } = upstreamOf(text);
+      assert.equal(sent, JSON.stringify(shaped.body), text);
+    }
+    const model = upstreamOf(
+      '{"model":"m","model":"other","instructions":"I"}',
+    );
+    assert.equal(model.shaped.body.model, "other");
+    // Colons in strings, escaped quotes before them, a key that ends with a
+    // backslash: no key is repeated, the buyer's text goes.
+    const kept = [
+      JSON.stringify({
+        model: "m",
+        instructions: 'a: b ": c \\": d',
+        input: "x:y",
+      }),
+      JSON.stringify({ model: "m", instructions: "I", metadata: { "k\\": 1 } }),
+      '{ "model" : "m" , "instructions" : "I" }',
+    ];
+    for (const text of kept) {
+      const { sent } = upstreamOf(text);
+      assert.ok(sent.startsWith(text.slice(0, text.lastIndexOf("}"))), text);
+    }
+    // A string that starts with a colon counts as a key: serialised, which
+    // is always right.
+    const colon = upstreamOf('{"model":"m","instructions":":"}');
+    assert.equal(colon.sent, JSON.stringify(colon.shaped.body));
+  });
+
   it("always sends what parses to the shaped object (2,000 generated bodies)", () => {
     const random = prng(0x5eed);
     const pick = <T>(values: readonly T[]): T =>

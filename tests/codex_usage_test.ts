@@ -266,11 +266,11 @@ describe("parseUsage", () => {
         metered_feature: "codex_cloud",
         rate_limit: { primary_window: { used_percent: 3 } },
       }],
-    }, 5_000);
+    }, 1_699_999_995_000);
     assert.equal(report?.primary?.resetAt, 1_700_000_000_000);
     assert.equal(report?.primary?.usedPercent, 12.5);
     assert.equal(report?.secondary?.usedPercent, 40);
-    assert.equal(report?.secondary?.resetAt, 15_000);
+    assert.equal(report?.secondary?.resetAt, 1_700_000_005_000);
     assert.equal(report?.credits?.balance, "0.10");
     assert.deepEqual(report?.additional, [{
       limitName: "codex_other",

@@ -178,6 +178,30 @@ describe("parseConfig errors name the key", () => {
     assertRejects("ANTSEED_MAX_CONCURRENCY", "2.5", /integer.*"2\.5"/);
   });
 
+  it("reads a buyer's share of the stored responses as a fraction, a quarter by default", () => {
+    assert.equal(parseConfig({}).stateBuyerShare, 0.25);
+    for (const [text, value] of [["0.5", 0.5], [".1", 0.1], ["1", 1]]) {
+      const settings = parseConfig({
+        OPENAI_RESPONSES_STATE_BUYER_SHARE: text as string,
+      });
+      assert.equal(settings.stateBuyerShare, value);
+    }
+  });
+
+  it("rejects a buyer share that is not a fraction above 0 and at most 1", () => {
+    for (const value of ["0", "1.5", "-0.1", "quarter", "1e-1", "25%"]) {
+      assertRejects(
+        "OPENAI_RESPONSES_STATE_BUYER_SHARE",
+        value,
+        new RegExp(
+          `expected a fraction above 0 and at most 1 \\(e\\.g\\. 0\\.25\\), found "${
+            value.replace(/[.%]/g, "\\$&")
+          }"`,
+        ),
+      );
+    }
+  });
+
   it("rejects a non-numeric timeout", () => {
     assertRejects("OPENAI_RESPONSES_REQUEST_TIMEOUT_MS", "soon", /integer/);
     assertRejects("OPENAI_RESPONSES_IDLE_TIMEOUT_MS", "-5", /integer/);

@@ -403,7 +403,9 @@ async function fuzzServe(seed: number): Promise<void> {
         "/v1/models",
         "/metrics",
         "/v1/chat/completions",
-        `/v1/${encodeURIComponent(hostile.text(10).toWellFormed())}`,
+        `/v1/${
+          encodeURIComponent(hostile.text(10).replace(/[\ud800-\udfff]/g, "?"))
+        }`,
       ])
       : "/v1/responses";
     const context = `seed ${seed}, serve input ${i}`;

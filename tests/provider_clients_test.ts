@@ -226,6 +226,67 @@ describe("conversations that refer back", () => {
     assert.match(JSON.stringify(lastBody().input), /Streamed answer/);
   });
 
+  it("keeps a streamed conversation whole over three turns: the third sees the first", async () => {
+    const p = provider();
+    let previous: string | undefined;
+    for (
+      const [question, answer] of [["First question", "First answer"], [
+        "Second question",
+        "Second answer",
+      ], ["Third question", "Third answer"]]
+    ) {
+      backend.enqueue({ kind: "text", text: answer });
+      const body: Record<string, unknown> = {
+        model: "gpt-5.4",
+        input: question,
+        stream: true,
+      };
+      if (previous) body.previous_response_id = previous;
+      const result = await callProvider(p, { headers: BUYER_A, body });
+      assert.equal(result.status, 200, result.text);
+      previous = /"id":"(resp_[^"]+)"/.exec(result.text)?.[1];
+      assert.ok(previous, result.text);
+    }
+    const text = JSON.stringify(lastBody().input);
+    const order = [
+      "First question",
+      "First answer",
+      "Second question",
+      "Second answer",
+      "Third question",
+    ].map((needle) => text.indexOf(needle));
+    assert.ok(order.every((at) => at >= 0), text);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, text);
+  });
+
+  it("refuses with 413 a request whose own bytes and the stored items it refers to pass the body limit", async () => {
+    const p = provider({ OPENAI_RESPONSES_MAX_BODY_BYTES: "300000" });
+    const item = {
+      id: "msg_note",
+      type: "message",
+      role: "user",
+      content: [{ type: "input_text", text: "n".repeat(100_000) }],
+    };
+    const one = await turn(p, { model: "gpt-5.4", input: [item] });
+    assert.equal(one.result.status, 200, one.result.text);
+    const reference = { type: "item_reference", id: "msg_note" };
+    const two = await turn(p, { model: "gpt-5.4", input: [reference] });
+    assert.equal(two.result.status, 200, two.result.text);
+    const long = {
+      type: "message",
+      role: "user",
+      content: "l".repeat(150_000),
+    };
+    const { result, json } = await turn(p, {
+      model: "gpt-5.4",
+      input: [long, reference, reference],
+    });
+    assert.equal(result.status, 413, result.text.slice(0, 300));
+    assert.equal(json.error.code, "request_too_large");
+    assert.match(json.error.message, /at most 300000 bytes/);
+    assert.equal(posts().length, 2);
+  });
+
   it("answers 400 previous_response_not_found for an unknown id, with how long responses are kept", async () => {
     const { result, json } = await turn(provider(), {
       model: "gpt-5.4",

@@ -148,7 +148,14 @@ export async function runServe(
   };
   // serve prints its own line per request (with the provider's code):
   // the provider's own request lines would repeat it.
-  const provider = createProvider(config, {
+  // Everyone who may call serve is one buyer (one scope of stored
+  // responses): that buyer may use the whole store unless the seller says
+  // otherwise.
+  const providerConfig = { ...config };
+  if (!config.OPENAI_RESPONSES_STATE_BUYER_SHARE?.trim()) {
+    providerConfig.OPENAI_RESPONSES_STATE_BUYER_SHARE = "1";
+  }
+  const provider = createProvider(providerConfig, {
     logRequests: false,
     onRequestDone: (entry) => relayed.set(entry.requestId, entry),
     onWarning: (message) =>

@@ -8,9 +8,9 @@
  * expand to gigabytes) costs at most the bound plus one chunk of memory.
  *
  * - `gzip` / `x-gzip` and `deflate` go through the web-standard
- *   `DecompressionStream`. The input is fed in 4 KiB slices, because some
+ *   `DecompressionStream`. The input is fed in 2 KiB slices, because some
  *   runtimes (Deno) decode a whole input chunk at once: deflate expands at
- *   most about 1032 to 1, so one step yields at most about 4 MiB.
+ *   most about 1032 to 1, so one step yields at most about 2 MiB.
  *   `deflate` is zlib-wrapped as HTTP says (RFC 9110); a body that does not
  *   start with a zlib header is decoded as raw deflate, as browsers and
  *   curl do, because some old clients and servers sent raw deflate under
@@ -24,15 +24,24 @@
  *   imported only when a zstd body arrives on a runtime without native zstd
  *   (Node 20), so it costs nothing at start-up. Every frame's window is
  *   checked before decoding: at most 8 MiB (the Codex CLI uses 2 MiB), since
- *   a decoder allocates the declared window up front.
+ *   a decoder allocates the declared window up front. A body holds at most
+ *   128 frames (skippable ones included), 2048 blocks and 64 MiB of windows,
+ *   counted before decoding, so a body of thousands of tiny frames or blocks
+ *   costs nothing; and every frame must decode to at least one byte.
+ * - Decoding yields to the event loop every 10 ms or so (`Pacer`): the
+ *   decoders are synchronous underneath (Deno's `DecompressionStream` and
+ *   zstd, fzstd) or hand their output over in microtasks, so without it a
+ *   large body would hold every other request and timer until it is done.
  * - A list (`gzip, zstd`) was applied in the order listed and is decoded in
  *   reverse; `identity` is skipped; names are case-insensitive.
  *
  * @module
  */
 
+import { Pacer } from "../async.ts";
 import { RelayError } from "../errors.ts";
 import {
+  BeyondZstdLimits,
   concatBytes,
   DecodedTooLarge,
   decodeZstd,
@@ -55,7 +64,7 @@ export const ACCEPTED_CONTENT_ENCODINGS: readonly string[] = Object.freeze([
 export const MAX_CONTENT_CODINGS = 4;
 
 /** Bytes of compressed input handed to a `DecompressionStream` per step. */
-const SLICE_BYTES = 4096;
+const SLICE_BYTES = 2048;
 
 /** The value of the `accept-encoding` header of a 415 answer (RFC 9110 §12.5.3). */
 const ACCEPT_ENCODING = "zstd, gzip, deflate";
@@ -115,6 +124,16 @@ export function decodingOrder(header: string | undefined): string[] {
   return codings.reverse();
 }
 
+/** Options of {@linkcode decodeRequestBody}. */
+export interface DecodeOptions {
+  /**
+   * Paces the decoding (default: a new {@linkcode Pacer}); pass the one the
+   * other steps of preparing the same request use, so that their slices of
+   * time add up.
+   */
+  pacer?: Pacer;
+}
+
 /**
  * Decodes a request body according to its `content-encoding`, bounded by
  * the decoded size while it decodes. Without an encoding (or `identity`)
@@ -124,11 +143,14 @@ export function decodingOrder(header: string | undefined): string[] {
  * encoded or decoded, is larger than `maxBytes` (or a zstd frame asks for a
  * window above 8 MiB); 415 `unsupported_content_encoding` for a coding not
  * in {@linkcode ACCEPTED_CONTENT_ENCODINGS}; 400 `invalid_body_encoding`
- * when the bytes are not valid in their coding.
+ * when the bytes are not valid in their coding, or a zstd body has more
+ * than 128 frames, 2048 blocks or 64 MiB of windows, or a frame that
+ * decodes to nothing.
  *
  * @param body the request body as received
  * @param contentEncoding the `content-encoding` header, or `undefined`
  * @param maxBytes the largest accepted body, in bytes, encoded and decoded
+ * @param options the pacer to share with the other steps of the request
  * @returns the decoded body
  *
  * @example
@@ -149,6 +171,7 @@ export async function decodeRequestBody(
   body: Uint8Array,
   contentEncoding: string | undefined,
   maxBytes: number,
+  options: DecodeOptions = {},
 ): Promise<Uint8Array> {
   const codings = decodingOrder(contentEncoding);
   const header = truncate(contentEncoding?.trim() ?? "", 60);
@@ -160,12 +183,18 @@ export async function decodeRequestBody(
     );
   }
   let bytes = body;
+  const pacer = options.pacer ?? new Pacer();
   for (const coding of codings) {
     if (bytes.byteLength === 0) break;
     try {
       bytes = coding === "zstd"
-        ? await decodeZstd(bytes, maxBytes)
-        : await decodeWithStream(coding as "gzip" | "deflate", bytes, maxBytes);
+        ? await decodeZstd(bytes, maxBytes, undefined, pacer)
+        : await decodeWithStream(
+          coding as "gzip" | "deflate",
+          bytes,
+          maxBytes,
+          pacer,
+        );
     } catch (error) {
       if (error instanceof DecodedTooLarge) {
         throw new RelayError(
@@ -179,6 +208,13 @@ export async function decodeRequestBody(
           400,
           "invalid_body_encoding",
           `Expected a request body in ${coding} (content-encoding: ${header}), found bytes that do not decode: ${error.message}`,
+        );
+      }
+      if (error instanceof BeyondZstdLimits) {
+        throw new RelayError(
+          400,
+          "invalid_body_encoding",
+          `${error.message} (content-encoding: ${header})`,
         );
       }
       throw error;
@@ -197,6 +233,7 @@ async function decodeWithStream(
   coding: "gzip" | "deflate",
   body: Uint8Array,
   maxBytes: number,
+  pacer: Pacer,
 ): Promise<Uint8Array> {
   const format = coding === "gzip"
     ? "gzip"
@@ -208,7 +245,7 @@ async function decodeWithStream(
   const reader = stream.readable.getReader();
   // Errors of the writing side reach the reader as well; this catch only
   // keeps them from being reported as unhandled.
-  const feeding = feed(writer, body).catch(() => {});
+  const feeding = feed(writer, body, pacer).catch(() => {});
   const chunks: Uint8Array[] = [];
   let size = 0;
   try {
@@ -229,6 +266,7 @@ async function decodeWithStream(
         throw new DecodedTooLarge("it decodes to more bytes");
       }
       chunks.push(next.value);
+      await pacer.pace();
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
@@ -236,18 +274,22 @@ async function decodeWithStream(
   } finally {
     await feeding;
   }
-  return concatBytes(chunks, size);
+  return await concatBytes(chunks, size, pacer);
 }
 
 async function feed(
   writer: WritableStreamDefaultWriter<BufferSource>,
   body: Uint8Array,
+  pacer: Pacer,
 ): Promise<void> {
   for (let at = 0; at < body.byteLength; at += SLICE_BYTES) {
     // A view of an ArrayBuffer or a SharedArrayBuffer: the stream reads either.
     await writer.write(
       body.subarray(at, at + SLICE_BYTES) as Uint8Array<ArrayBuffer>,
     );
+    // A slice that decodes to nothing (empty stored blocks) gives the
+    // reading side no turn to pace.
+    await pacer.pace();
   }
   await writer.close();
 }

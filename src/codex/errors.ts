@@ -52,6 +52,7 @@
 
 import { RelayError } from "../errors.ts";
 import { isRecord } from "../json.ts";
+import { clampResetTime, MAX_RESET_MS } from "./reset_time.ts";
 
 /** Relay decision about one non-2xx upstream answer. */
 export interface UpstreamVerdict {
@@ -407,7 +408,8 @@ const RETRYABLE_5XX: ReadonlySet<number> = new Set([500, 502, 503, 504]);
 
 /**
  * Reads how long to wait from `retry-after-ms` (milliseconds) or `retry-after`
- * (seconds, or an HTTP date). Negative waits become 0.
+ * (seconds, or an HTTP date). Negative waits become 0, and waits longer than
+ * 7 days ({@linkcode MAX_RESET_MS}) 7 days.
  *
  * @param headers the upstream response headers
  * @param now the current time in ms since the epoch (default `Date.now()`)
@@ -426,14 +428,16 @@ export function parseRetryAfter(
 ): number | undefined {
   const milliseconds = headers.get("retry-after-ms")?.trim();
   if (milliseconds && /^\d+(\.\d+)?$/.test(milliseconds)) {
-    return Math.round(Number(milliseconds));
+    return Math.min(Math.round(Number(milliseconds)), MAX_RESET_MS);
   }
   const value = headers.get("retry-after")?.trim();
   if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value)) return Math.round(Number(value) * 1000);
+  if (/^\d+(\.\d+)?$/.test(value)) {
+    return Math.min(Math.round(Number(value) * 1000), MAX_RESET_MS);
+  }
   const date = Date.parse(value);
   if (Number.isNaN(date) || !/[a-z]/i.test(value)) return undefined;
-  return Math.max(0, date - now);
+  return Math.min(Math.max(0, date - now), MAX_RESET_MS);
 }
 
 /**
@@ -591,9 +595,11 @@ export function usageLimitError(
 ): RelayError {
   const now = options.now ?? Date.now();
   const seconds = Math.max(1, Math.ceil((resetsAt - now) / 1000));
-  const iso = Number.isFinite(resetsAt)
-    ? new Date(resetsAt).toISOString()
-    : "an unknown time";
+  // A time outside the range of `Date` makes `toISOString()` throw.
+  const date = new Date(resetsAt);
+  const iso = Number.isNaN(date.getTime())
+    ? "an unknown time"
+    : date.toISOString();
   return new RelayError(
     429,
     "usage_limit_reached",
@@ -623,8 +629,11 @@ export interface UsageLimitResetsOptions {
 
 /**
  * When a usage limit ends, in ms since the epoch: `resets_at` when given,
- * else `resets_in_seconds` from now, else `fallbackMs` from now. The same
- * rule serves the 429 answer and a limit reported inside a 200 stream.
+ * else `resets_in_seconds` from now, else `fallbackMs` from now, brought
+ * within 7 days from now (`clampResetTime`: a time beyond the range of
+ * `Date` must not break the answer; `NaN` reads as
+ * {@linkcode DEFAULT_USAGE_LIMIT_MS} from now). The same rule serves the 429
+ * answer and a limit reported inside a 200 stream.
  *
  * @param resets the body's `resets_at` and `resets_in_seconds`, when numbers
  * @param options the current time and the fallback wait
@@ -642,11 +651,12 @@ export function usageLimitResetsAt(
   options: UsageLimitResetsOptions = {},
 ): number {
   const now = options.now ?? Date.now();
-  if (resets.resetsAt !== undefined) return resets.resetsAt * 1000;
-  if (resets.resetsInSeconds !== undefined) {
-    return now + resets.resetsInSeconds * 1000;
-  }
-  return now + (options.fallbackMs ?? DEFAULT_USAGE_LIMIT_MS);
+  const read = resets.resetsAt !== undefined
+    ? resets.resetsAt * 1000
+    : resets.resetsInSeconds !== undefined
+    ? now + resets.resetsInSeconds * 1000
+    : now + (options.fallbackMs ?? DEFAULT_USAGE_LIMIT_MS);
+  return clampResetTime(read, now) ?? now + DEFAULT_USAGE_LIMIT_MS;
 }
 
 /**

@@ -357,7 +357,11 @@ export async function upstreamSessionId(
  * with those fields appended before the closing brace, so that a large
  * conversation is not serialised again; otherwise the shaped object
  * serialised. Both parse to the same object, and the buyer's numbers keep
- * their exact digits on the common path.
+ * their exact digits on the common path. A text that names a key twice in
+ * one object, at any depth, is never sent: `JSON.parse` kept the last value,
+ * which is what was checked and priced, while the backend's parser might
+ * take the first (`{"model":"gpt-5.4","model":"gpt-5.4-mini"}`); the shaped
+ * object is serialised instead.
  *
  * @param buyer the buyer's body, as {@linkcode readRequestJson} read it
  * @param upstream the `body` {@linkcode shapeRequest} returned for `buyer.value`
@@ -390,6 +394,7 @@ export function encodeUpstreamBody(
       return JSON.stringify(upstream);
     }
   }
+  if (keysInText(text) !== keysIn(value)) return JSON.stringify(upstream);
   let added = "";
   for (const key of Object.keys(upstream)) {
     if (!Object.hasOwn(value, key)) {
@@ -401,6 +406,68 @@ export function encodeUpstreamBody(
   // whitespace is the closing brace; and an object with a model is not empty.
   const close = text.lastIndexOf("}");
   return `${text.slice(0, close)}${added}}`;
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/**
+ * The keys a JSON text writes, counted from its colons: a `:` whose previous
+ * character that is not JSON white space is an unescaped `"` ends a key.
+ * Every key is counted once; a string value that starts with `:` (after
+ * spaces) counts too, so the count may be above the keys, never below.
+ * Compared with {@linkcode keysIn} of the parsed value, a difference means a
+ * repeated key (or such a string): the caller then serialises, which is
+ * always right. Cheap where it matters: the colons are found by the native
+ * string search and the long strings of a conversation are skipped at its
+ * speed (a 270 KB conversation: 10 µs against 280 µs to serialise it; a body
+ * of 3,000 small keys: 70 µs against 130 µs).
+ */
+function keysInText(text: string): number {
+  let count = 0;
+  for (
+    let colon = text.indexOf(":");
+    colon >= 0;
+    colon = text.indexOf(":", colon + 1)
+  ) {
+    let at = colon - 1;
+    let code = text.charCodeAt(at);
+    while (code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09) {
+      code = text.charCodeAt(--at);
+    }
+    if (code !== QUOTE) continue;
+    let backslashes = 0;
+    while (text.charCodeAt(at - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) count++;
+  }
+  return count;
+}
+
+/**
+ * The keys of a parsed JSON value, its nested objects' included (a walk
+ * with its own stack: nesting depth is the buyer's choice).
+ */
+function keysIn(value: unknown): number {
+  let count = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next !== "object" || next === null) continue;
+    if (Array.isArray(next)) {
+      for (const item of next) {
+        if (typeof item === "object" && item !== null) pending.push(item);
+      }
+      continue;
+    }
+    // `for...in` (no array per object); an inherited enumerable key could
+    // only raise the count, which errs towards serialising.
+    for (const key in next) {
+      count++;
+      const item = (next as Record<string, unknown>)[key];
+      if (typeof item === "object" && item !== null) pending.push(item);
+    }
+  }
+  return count;
 }
 
 /** Who the provider speaks as upstream: the Codex CLI's identity headers. */

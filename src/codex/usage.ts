@@ -12,6 +12,7 @@
 import { DEFAULT_CLIENT_VERSION, DEFAULT_ORIGINATOR } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import { isRecord, nonEmptyString } from "../json.ts";
+import { clampResetTime } from "./reset_time.ts";
 import {
   machineInfo,
   type UpstreamIdentity,
@@ -32,7 +33,7 @@ export interface UsageWindow {
   resetAfterSeconds?: number;
   /**
    * When the window resets, milliseconds since the epoch: `reset_at` (unix
-   * seconds), else now plus `reset_after_seconds`.
+   * seconds), else now plus `reset_after_seconds`, within 7 days from now.
    */
   resetAt?: number;
 }
@@ -160,8 +161,12 @@ function readWindow(value: unknown, now: number): UsageWindow | undefined {
   const after = readNumber(value.reset_after_seconds);
   if (after !== undefined) window.resetAfterSeconds = after;
   const at = readNumber(value.reset_at);
-  if (at !== undefined) window.resetAt = at * 1000;
-  else if (after !== undefined) window.resetAt = now + after * 1000;
+  const resetAt = at !== undefined
+    ? clampResetTime(at * 1000, now)
+    : after !== undefined
+    ? clampResetTime(now + after * 1000, now)
+    : undefined;
+  if (resetAt !== undefined) window.resetAt = resetAt;
   return window;
 }
 

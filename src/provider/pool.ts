@@ -40,16 +40,23 @@ export type LoginState =
   | "at_capacity";
 
 /**
- * The latest `x-codex-*` rate-limit headers of a login, parsed only when
- * asked for: every answer carries them, few readers need them.
+ * The latest rate limits of a login: from the `x-codex-*` headers of an
+ * answer, parsed only when asked for (every answer carries them, few readers
+ * need them), or from a `codex.rate_limits` event of a stream (read by the
+ * relay), whichever came last.
  */
 export class RateLimitSnapshots {
   #snapshot: RateLimitSnapshot | undefined;
   #pending: { headers: Headers; at: number } | undefined;
 
-  /** Keeps the headers of an answer (parsed later, if at all). */
-  observe(headers: Headers, at: number): void {
-    this.#pending = { headers, at };
+  /** Keeps the headers of an answer (parsed later, if at all), or an event's snapshot. */
+  observe(limits: Headers | RateLimitSnapshot, at: number): void {
+    if ("observedAt" in limits) {
+      this.#pending = undefined;
+      this.#snapshot = limits;
+    } else {
+      this.#pending = { headers: limits, at };
+    }
   }
 
   /** The snapshot of the latest answer that carried rate limits. */

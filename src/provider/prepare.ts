@@ -102,7 +102,8 @@ export function headerOf(
 /**
  * Decodes, reads, expands and shapes a buyer's request. Throws the 4xx
  * `RelayError` of a request that cannot be served: a body too large (also
- * once decoded), in an unknown encoding or corrupt, not JSON, without a
+ * once decoded, or once expanded from the store), in an unknown encoding
+ * or corrupt, not JSON, without a
  * model, with a model not allowed, a field of the wrong type, a
  * `previous_response_id` the store does not know, a `conversation`.
  *
@@ -151,7 +152,11 @@ export async function prepareRequest(
   } else if (store) {
     const peer = headerOf(req.headers, BUYER_HEADER);
     const scope = peer === undefined || peer === "" ? NO_BUYER : peer;
-    const expanded = store.expand(scope, value);
+    // The request as it goes upstream stays within the body limit.
+    const expanded = await store.expand(scope, value, {
+      maxBodyBytes: settings.maxBodyBytes,
+      bodyBytes: body.byteLength,
+    });
     value = expanded.body;
     // As on api.openai.com, a response is stored unless the request says
     // `store: false` (such clients, like the Codex CLI, send their whole

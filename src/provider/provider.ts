@@ -174,6 +174,7 @@ export function createProvider(
     store: new ResponseStore({
       maxBytes: settings.stateMaxBytes,
       ttlMs: settings.stateTtlMs,
+      buyerShare: settings.stateBuyerShare,
     }),
   };
   const tokens = logins.tokenSource();

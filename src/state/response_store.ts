@@ -16,13 +16,18 @@
  * when used), counted as the memory that string takes (one byte a
  * character, two when it holds a character beyond Latin-1), plus a fixed
  * cost per response, per item, per indexed id and per buyer, measured on V8;
- * at most `maxBytes` in all, the least recently used response evicted first.
- * A response not used for `ttlMs` is dropped.
- * Scopes never see each other's ids.
+ * at most `maxBytes` in all, the least recently used response evicted first,
+ * and at most a share of that per buyer, a buyer's own least recently used
+ * response evicted first. A response not used for `ttlMs` is dropped.
+ * Scopes never see each other's ids. A request expanded from the store may
+ * not grow past the body limit: what is filled in is counted from the
+ * stored text's length before anything of it is parsed.
  *
  * @module
  */
 
+import { setImmediate } from "node:timers";
+import { DEFAULT_MAX_BODY_BYTES } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import { isRecord } from "../json.ts";
 
@@ -31,6 +36,9 @@ export const DEFAULT_RESPONSE_STORE_MAX_BYTES = 64 * 1024 * 1024;
 
 /** Default time a response is kept after its last use: one hour. */
 export const DEFAULT_RESPONSE_STORE_TTL_MS = 3_600_000;
+
+/** Default share of the bound one buyer may hold: a quarter. */
+export const DEFAULT_RESPONSE_STORE_BUYER_SHARE = 0.25;
 
 /**
  * Bytes counted per stored response besides its items' JSON: the entry, its
@@ -45,6 +53,20 @@ const ITEM_OVERHEAD = 24;
 const INDEXED_ID_OVERHEAD = 128;
 /** Bytes counted per buyer scope: its object, two maps and a slot in the scope map. */
 const SCOPE_OVERHEAD = 640;
+/**
+ * Bytes counted per raw entry besides its two texts: the entry, its raw
+ * object, its slots in the recency set, the scope's index and the unread
+ * set, and the headers of its strings. Measured as `ENTRY_OVERHEAD` was
+ * (about 390 bytes with 20,000 raw turns of one buyer), and rounded up.
+ */
+const RAW_OVERHEAD = 512;
+
+/**
+ * Characters of stored JSON parsed between two yields to the event loop
+ * while expanding a request: about 5 ms of `JSON.parse` of small items on
+ * a slow core.
+ */
+const YIELD_EVERY_CHARS = 256 * 1024;
 
 /** Options of {@linkcode ResponseStore}. */
 export interface ResponseStoreOptions {
@@ -52,8 +74,26 @@ export interface ResponseStoreOptions {
   maxBytes?: number;
   /** Time a response is kept after its last use, in ms (default one hour); 0 turns the store off. */
   ttlMs?: number;
+  /**
+   * Share of `maxBytes` one buyer scope may hold, above 0 and at most 1
+   * (default 0.25): past it, the buyer's own least recently used responses
+   * go first.
+   */
+  buyerShare?: number;
   /** Clock in milliseconds (default `Date.now`). */
   now?: () => number;
+}
+
+/** Options of {@linkcode ResponseStore.expand}. */
+export interface ExpandOptions {
+  /**
+   * Largest request, in bytes, once filled in from the store (default
+   * 32 MiB, the default body limit). Past it, expansion stops with a 413
+   * `request_too_large` before parsing what it would add.
+   */
+  maxBodyBytes?: number;
+  /** Size of the buyer's own request body in bytes, counted first (default 0). */
+  bodyBytes?: number;
 }
 
 /** One finished turn, as {@linkcode ResponseStore.put} keeps it. */
@@ -94,33 +134,6 @@ export interface ExpandResult {
   droppedItems: number;
 }
 
-interface Scope {
-  readonly name: string;
-  /** Response id -> entry. */
-  readonly responses: Map<string, Entry>;
-  /** Item id -> the newest entry holding an item with that id. */
-  readonly items: Map<string, Entry>;
-  /** Entries kept as raw bytes, not yet read (their items are not indexed). */
-  readonly unread: Set<Entry>;
-}
-
-interface Entry {
-  readonly scope: Scope;
-  readonly responseId: string;
-  readonly previousResponseId: string | undefined;
-  /** The items' JSON texts joined with commas: input, then output. */
-  json: string;
-  /** End offset in `json` of each item. */
-  ends: readonly number[];
-  inputCount: number;
-  /** Each item's id (`undefined` when it has none). */
-  ids: readonly (string | undefined)[];
-  bytes: number;
-  lastUsed: number;
-  /** A turn kept as it came ({@linkcode ResponseStore.putRaw}), until first read. */
-  raw?: { request: string; response: string };
-}
-
 /**
  * A finished turn as bytes, for {@linkcode ResponseStore.putRaw}: read only
  * when a later turn refers to it, so that a response nobody refers back to
@@ -137,13 +150,51 @@ export interface RawTurn {
   previousResponseId?: string;
 }
 
-/** Bytes counted per raw entry besides its two texts. */
-const RAW_OVERHEAD = 256;
+interface Scope {
+  readonly name: string;
+  /** Response id -> entry, least recently used first (a use moves it last). */
+  readonly responses: Map<string, Entry>;
+  /** Item id -> the newest entry holding an item with that id. */
+  readonly items: Map<string, Entry>;
+  /** Entries kept as raw bytes, not yet read (their items are not indexed). */
+  readonly unread: Set<Entry>;
+  /** Bytes counted for the scope: its own and its entries'. */
+  bytes: number;
+}
+
+interface Entry {
+  readonly scope: Scope;
+  readonly responseId: string;
+  readonly previousResponseId: string | undefined;
+  /** The items' JSON texts joined with commas: input, then output. */
+  json: string;
+  /** End offset in `json` of each item. */
+  ends: readonly number[];
+  inputCount: number;
+  /** Each item's id (`undefined` when it has none). */
+  ids: readonly (string | undefined)[];
+  bytes: number;
+  lastUsed: number;
+  /** A turn kept as it came ({@linkcode ResponseStore.putRaw}), until first read. */
+  raw?: RawText;
+  /** UTF-8 length of `json`, once measured. */
+  utf8?: number;
+}
+
+interface RawText {
+  request: string;
+  response: string;
+  /** UTF-8 length of the two texts (the bytes they came as). */
+  utf8: number;
+}
 
 const rawDecoder = new TextDecoder();
 
 /** A character beyond Latin-1: one makes a string take two bytes a character. */
 const TWO_BYTE = /[\u0100-\uffff]/;
+
+/** A character beyond ASCII: one makes UTF-8 longer than the string. */
+const NON_ASCII = /[\u0080-\uffff]/;
 
 /**
  * The memory a string takes in JavaScript engines (V8, JavaScriptCore):
@@ -156,6 +207,46 @@ function stringBytes(text: string, utf8Length?: number): number {
   return TWO_BYTE.test(text) ? 2 * text.length : text.length;
 }
 
+/** The length of a string in UTF-8 (each half of a surrogate pair counts two). */
+function utf8Length(text: string): number {
+  if (!NON_ASCII.test(text)) return text.length;
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) continue;
+    bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
+
+/** Bytes counted for a read entry: its items' text, its ids, its fixed cost. */
+function parsedBytes(
+  json: string,
+  ids: readonly (string | undefined)[],
+  responseId: string,
+  previousResponseId: string | undefined,
+): number {
+  let bytes = ENTRY_OVERHEAD + stringBytes(json) +
+    2 * responseId.length + 2 * (previousResponseId?.length ?? 0);
+  for (const id of ids) {
+    bytes += ITEM_OVERHEAD;
+    if (id !== undefined) bytes += INDEXED_ID_OVERHEAD + 2 * id.length;
+  }
+  return bytes;
+}
+
+/** Bytes counted for a raw entry, given the UTF-8 lengths its texts came in. */
+function rawBytes(
+  raw: RawText,
+  responseId: string,
+  previousResponseId: string | undefined,
+  utf8?: { request: number; response: number },
+): number {
+  return RAW_OVERHEAD + stringBytes(raw.request, utf8?.request) +
+    stringBytes(raw.response, utf8?.response) + 2 * responseId.length +
+    2 * (previousResponseId?.length ?? 0);
+}
+
 /** A turn's items as one JSON text, with where each ends and its id. */
 interface SerializedItems {
   /** The items' JSON joined with one comma: item i ends at `ends[i]`. */
@@ -164,8 +255,6 @@ interface SerializedItems {
   ids: (string | undefined)[];
   /** How many of the items are the turn's input (they come first). */
   inputCount: number;
-  /** Bytes counted for the items besides their text: per item, per indexed id. */
-  bytes: number;
 }
 
 /** Serializes a turn's input and output items, leaving out references. */
@@ -178,7 +267,6 @@ function serializeItems(
   const ids: (string | undefined)[] = [];
   let length = 0;
   let inputCount = 0;
-  let bytes = 0;
   for (const [list, isInput] of [[input, true], [output, false]] as const) {
     for (const item of list) {
       if (!isRecord(item) || item.type === "item_reference") continue;
@@ -186,16 +274,13 @@ function serializeItems(
       texts.push(text);
       length += (texts.length > 1 ? 1 : 0) + text.length;
       ends.push(length);
-      const id = typeof item.id === "string" && item.id !== ""
-        ? item.id
-        : undefined;
-      ids.push(id);
-      bytes += ITEM_OVERHEAD;
-      if (id !== undefined) bytes += INDEXED_ID_OVERHEAD + 2 * id.length;
+      ids.push(
+        typeof item.id === "string" && item.id !== "" ? item.id : undefined,
+      );
       if (isInput) inputCount++;
     }
   }
-  return { json: texts.join(","), ends, ids, inputCount, bytes };
+  return { json: texts.join(","), ends, ids, inputCount };
 }
 
 function truncate(text: string, max: number): string {
@@ -246,15 +331,137 @@ function turnItems(input: unknown): readonly unknown[] {
 }
 
 /**
+ * The next turn of the event loop: lets timers and I/O run between slices
+ * of parsing (`setImmediate`, not `setTimeout`, which the runtimes clamp to
+ * 1-4 ms a turn).
+ */
+function nextTask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** One stored item a request refers to. */
+interface ItemAt {
+  entry: Entry;
+  index: number;
+}
+
+/**
+ * One expansion's bookkeeping: the bytes counted against the body limit,
+ * and what was looked up and parsed (each stored item is parsed once
+ * however often the request refers to it; parsing yields to the event loop
+ * every {@linkcode YIELD_EVERY_CHARS}).
+ */
+class Expansion {
+  /** Largest request, in bytes, once filled in. */
+  readonly maxBytes: number;
+  /** Bytes of the request counted so far: its own, then what is filled in. */
+  #counted: number;
+  /** Per entry: item id -> index of the last item with that id. */
+  readonly #indexes = new Map<Entry, Map<string, number>>();
+  /** Per entry: item index -> UTF-8 length, for entries beyond ASCII. */
+  readonly #lengths = new Map<Entry, Map<number, number>>();
+  /** Per entry: item index -> the parsed item. */
+  readonly #items = new Map<Entry, Map<number, Record<string, unknown>>>();
+  #sinceYield = 0;
+
+  constructor(maxBytes: number, ownBytes: number) {
+    this.maxBytes = maxBytes;
+    this.#counted = ownBytes;
+  }
+
+  /** Throws the 413 when `bytes` more would take the request past the limit. */
+  refuseBeyond(bytes: number, what: "chain" | "refs"): void {
+    const total = this.#counted + bytes;
+    if (total > this.maxBytes) throw tooLarge(this.maxBytes, total, what);
+  }
+
+  /** Counts `bytes` filled into the request; throws the 413 past the limit. */
+  count(bytes: number, what: "chain" | "refs"): void {
+    this.refuseBeyond(bytes, what);
+    this.#counted += bytes;
+  }
+
+  /** Index of the last item of `entry` with id `id`, or -1. */
+  indexOf(entry: Entry, id: string): number {
+    let index = this.#indexes.get(entry);
+    if (index === undefined) {
+      index = new Map();
+      entry.ids.forEach((itemId, at) => {
+        if (itemId !== undefined) index!.set(itemId, at);
+      });
+      this.#indexes.set(entry, index);
+    }
+    return index.get(id) ?? -1;
+  }
+
+  /** The UTF-8 length of one stored item's text, measured once. */
+  itemBytes(entry: Entry, index: number): number {
+    const start = index === 0 ? 0 : entry.ends[index - 1] + 1;
+    const chars = entry.ends[index] - start;
+    if (entryBytes(entry) === entry.json.length) return chars;
+    let lengths = this.#lengths.get(entry);
+    if (lengths === undefined) {
+      lengths = new Map();
+      this.#lengths.set(entry, lengths);
+    }
+    let bytes = lengths.get(index);
+    if (bytes === undefined) {
+      bytes = utf8Length(entry.json.slice(start, entry.ends[index]));
+      lengths.set(index, bytes);
+    }
+    return bytes;
+  }
+
+  /**
+   * Parses one stored item, once; returns a pause to await when enough
+   * has been parsed since the last one.
+   */
+  parse(entry: Entry, index: number): Promise<void> | undefined {
+    let parsed = this.#items.get(entry);
+    if (parsed === undefined) {
+      parsed = new Map();
+      this.#items.set(entry, parsed);
+    }
+    if (parsed.has(index)) return undefined;
+    const start = index === 0 ? 0 : entry.ends[index - 1] + 1;
+    parsed.set(index, JSON.parse(entry.json.slice(start, entry.ends[index])));
+    return this.paced(entry.ends[index] - start);
+  }
+
+  /** A parsed item (after {@linkcode parse}). */
+  item(entry: Entry, index: number): Record<string, unknown> {
+    return this.#items.get(entry)!.get(index)!;
+  }
+
+  /**
+   * Counts `chars` of parsing; returns a pause (the next macrotask) to
+   * await when enough has run since the last one.
+   */
+  paced(chars: number): Promise<void> | undefined {
+    this.#sinceYield += chars;
+    if (this.#sinceYield < YIELD_EVERY_CHARS) return undefined;
+    this.#sinceYield = 0;
+    return nextTask();
+  }
+}
+
+/** The UTF-8 length of a read entry's items, measured once. */
+function entryBytes(entry: Entry): number {
+  entry.utf8 ??= utf8Length(entry.json);
+  return entry.utf8;
+}
+
+/**
  * A bounded store of finished responses, per buyer scope, with least
- * recently used eviction and an idle time-to-live.
+ * recently used eviction (within each buyer's share, then overall) and an
+ * idle time-to-live.
  *
  * @example
  * ```ts
  * import { ResponseStore } from "./response_store.ts";
  *
  * const store = new ResponseStore();
- * const first = store.expand("buyer-a", { model: "gpt-5.4", input: "Remember 42" });
+ * const first = await store.expand("buyer-a", { model: "gpt-5.4", input: "Remember 42" });
  * store.put("buyer-a", {
  *   responseId: "resp_1",
  *   input: first.turnInput,
@@ -265,7 +472,7 @@ function turnItems(input: unknown): readonly unknown[] {
  *     content: [{ type: "output_text", text: "OK" }],
  *   }],
  * });
- * const next = store.expand("buyer-a", {
+ * const next = await store.expand("buyer-a", {
  *   model: "gpt-5.4",
  *   input: "Which number?",
  *   previous_response_id: "resp_1",
@@ -280,6 +487,10 @@ export class ResponseStore {
   readonly maxBytes: number;
   /** Time a response is kept after its last use, in milliseconds. */
   readonly ttlMs: number;
+  /** Share of {@linkcode maxBytes} one buyer scope may hold. */
+  readonly buyerShare: number;
+  /** Bytes one buyer scope may hold: `maxBytes` times `buyerShare`, rounded down. */
+  readonly maxBuyerBytes: number;
   readonly #now: () => number;
   /** Every entry, least recently used first. */
   readonly #recency = new Set<Entry>();
@@ -289,11 +500,13 @@ export class ResponseStore {
   /**
    * Creates a store.
    *
-   * @param options bound, time-to-live and clock
+   * @param options bound, share per buyer, time-to-live and clock
    */
   constructor(options: ResponseStoreOptions = {}) {
     const maxBytes = options.maxBytes ?? DEFAULT_RESPONSE_STORE_MAX_BYTES;
     const ttlMs = options.ttlMs ?? DEFAULT_RESPONSE_STORE_TTL_MS;
+    const buyerShare = options.buyerShare ??
+      DEFAULT_RESPONSE_STORE_BUYER_SHARE;
     const checked: [string, number][] = [["maxBytes", maxBytes], [
       "ttlMs",
       ttlMs,
@@ -305,8 +518,15 @@ export class ResponseStore {
         );
       }
     }
+    if (!(buyerShare > 0 && buyerShare <= 1)) {
+      throw new RangeError(
+        `Expected buyerShare to be a number above 0 and at most 1, found ${buyerShare}`,
+      );
+    }
     this.maxBytes = maxBytes;
     this.ttlMs = ttlMs;
+    this.buyerShare = buyerShare;
+    this.maxBuyerBytes = Math.floor(maxBytes * buyerShare);
     this.enabled = maxBytes > 0 && ttlMs > 0;
     this.#now = options.now ?? Date.now;
   }
@@ -322,9 +542,10 @@ export class ResponseStore {
   }
 
   /**
-   * Keeps a finished turn in a scope. A turn larger than the whole bound is
-   * not kept; a turn with the id of one already kept in the scope replaces
-   * it. Older responses are evicted until the bound holds.
+   * Keeps a finished turn in a scope. A turn larger than a buyer's share of
+   * the bound is not kept; a turn with the id of one already kept in the
+   * scope replaces it. The scope's own older responses are evicted until it
+   * is within its share, then the oldest of all until the bound holds.
    *
    * @param scope the buyer (e.g. its peer id, or the API key of `serve`)
    * @param turn the response id, the turn's input and output items
@@ -336,8 +557,12 @@ export class ResponseStore {
     const now = this.#now();
     this.#sweep(now);
     const items = serializeItems(turn.input, turn.output);
-    const bytes = ENTRY_OVERHEAD + stringBytes(items.json) + items.bytes +
-      2 * turn.responseId.length + 2 * (turn.previousResponseId?.length ?? 0);
+    const bytes = parsedBytes(
+      items.json,
+      items.ids,
+      turn.responseId,
+      turn.previousResponseId,
+    );
     const state = this.#placeFor(scope, turn.responseId, bytes);
     if (state === undefined) return false;
     const entry: Entry = {
@@ -351,14 +576,10 @@ export class ResponseStore {
       bytes,
       lastUsed: now,
     };
-    state.responses.set(entry.responseId, entry);
     for (const id of items.ids) {
       if (id !== undefined) state.items.set(id, entry);
     }
-    this.#recency.add(entry);
-    this.#bytes += bytes;
-    this.#evict();
-    return true;
+    return this.#add(entry);
   }
 
   /**
@@ -377,15 +598,15 @@ export class ResponseStore {
     this.#sweep(now);
     // Kept as strings, not byte copies: a string holds no pointers for the
     // garbage collector to follow, and many small buffers cost it more.
-    const raw = {
+    const raw: RawText = {
       request: rawDecoder.decode(turn.request),
       response: rawDecoder.decode(turn.response),
+      utf8: turn.request.byteLength + turn.response.byteLength,
     };
-    const bytes = RAW_OVERHEAD +
-      stringBytes(raw.request, turn.request.byteLength) +
-      stringBytes(raw.response, turn.response.byteLength) +
-      2 * turn.responseId.length +
-      2 * (turn.previousResponseId?.length ?? 0);
+    const bytes = rawBytes(raw, turn.responseId, turn.previousResponseId, {
+      request: turn.request.byteLength,
+      response: turn.response.byteLength,
+    });
     const state = this.#placeFor(scope, turn.responseId, bytes);
     if (state === undefined) return false;
     const entry: Entry = {
@@ -400,12 +621,8 @@ export class ResponseStore {
       lastUsed: now,
       raw,
     };
-    state.responses.set(entry.responseId, entry);
     state.unread.add(entry);
-    this.#recency.add(entry);
-    this.#bytes += bytes;
-    this.#evict();
-    return true;
+    return this.#add(entry);
   }
 
   /**
@@ -419,21 +636,17 @@ export class ResponseStore {
     responseId: string,
     bytes: number,
   ): Scope | undefined {
-    if (bytes > this.maxBytes) return undefined;
+    if (bytes + SCOPE_OVERHEAD > this.maxBuyerBytes) return undefined;
     const old = this.#scopes.get(scope)?.responses.get(responseId);
     if (old !== undefined) this.#remove(old);
-    return this.#scopeFor(scope, bytes);
-  }
-
-  #scopeFor(scope: string, bytes: number): Scope | undefined {
     let state = this.#scopes.get(scope);
     if (state === undefined) {
-      if (bytes + SCOPE_OVERHEAD > this.maxBytes) return undefined;
       state = {
         name: scope,
         responses: new Map(),
         items: new Map(),
         unread: new Set(),
+        bytes: SCOPE_OVERHEAD,
       };
       this.#scopes.set(scope, state);
       this.#bytes += SCOPE_OVERHEAD;
@@ -441,18 +654,43 @@ export class ResponseStore {
     return state;
   }
 
-  #evict(): void {
+  /** Counts a new entry in (newest of all and of its scope), then evicts; whether it is kept. */
+  #add(entry: Entry): boolean {
+    entry.scope.responses.set(entry.responseId, entry);
+    this.#recency.add(entry);
+    entry.scope.bytes += entry.bytes;
+    this.#bytes += entry.bytes;
+    this.#evict(entry.scope);
+    return this.#holds(entry);
+  }
+
+  /**
+   * Evicts the scope's own least recently used entries until it is within
+   * its share, then the least recently used of all until the bound holds.
+   */
+  #evict(scope: Scope): void {
+    for (const oldest of scope.responses.values()) {
+      if (scope.bytes <= this.maxBuyerBytes) break;
+      this.#remove(oldest);
+    }
     for (const oldest of this.#recency) {
       if (this.#bytes <= this.maxBytes) break;
       this.#remove(oldest);
     }
   }
 
+  /** Whether an entry is kept (not removed, evicted or replaced). */
+  #holds(entry: Entry): boolean {
+    return this.#recency.has(entry);
+  }
+
   /**
-   * Reads a raw entry into items (and indexes their ids). An entry whose
-   * bytes do not read is removed; resolves with whether it is usable.
+   * Reads a raw entry into items (and indexes their ids). An entry no
+   * longer kept is left alone; one whose bytes do not read is removed.
+   * Returns whether the entry is kept and read.
    */
   #read(entry: Entry): boolean {
+    if (!this.#holds(entry)) return false;
     const raw = entry.raw;
     if (raw === undefined) return true;
     entry.raw = undefined;
@@ -473,28 +711,42 @@ export class ResponseStore {
     }
     const items = serializeItems(input, Array.isArray(output) ? output : []);
     entry.json = items.json;
+    entry.utf8 = undefined;
     entry.ends = items.ends;
     entry.ids = items.ids;
     entry.inputCount = items.inputCount;
-    const bytes = ENTRY_OVERHEAD + stringBytes(entry.json) + items.bytes +
-      2 * entry.responseId.length +
-      2 * (entry.previousResponseId?.length ?? 0);
+    const bytes = parsedBytes(
+      items.json,
+      items.ids,
+      entry.responseId,
+      entry.previousResponseId,
+    );
     this.#bytes += bytes - entry.bytes;
+    entry.scope.bytes += bytes - entry.bytes;
     entry.bytes = bytes;
     for (const id of items.ids) {
       if (id !== undefined && !entry.scope.items.has(id)) {
         entry.scope.items.set(id, entry);
       }
     }
-    this.#evict();
-    return this.#recency.has(entry);
+    this.#evict(entry.scope);
+    return this.#holds(entry);
   }
 
-  /** Reads every raw entry of a scope, newest last, so that its items are indexed. */
-  #readAll(state: Scope | undefined): void {
+  /**
+   * Reads every raw entry of a scope, newest first, so that its items are
+   * indexed; yields to the event loop between entries now and then.
+   */
+  async #readAll(scope: string, expansion: Expansion): Promise<void> {
+    const state = this.#scopes.get(scope);
     if (state === undefined || state.unread.size === 0) return;
-    const entries = [...state.unread].reverse();
-    for (const entry of entries) this.#read(entry);
+    for (const entry of [...state.unread].reverse()) {
+      const chars = entry.raw?.utf8 ?? 0;
+      // An entry evicted by an earlier read is skipped (not counted again).
+      this.#read(entry);
+      const pause = expansion.paced(chars);
+      if (pause) await pause;
+    }
   }
 
   /**
@@ -531,6 +783,76 @@ export class ResponseStore {
   }
 
   /**
+   * Recounts what the store holds and checks its indexes, for tests and
+   * diagnostics (it walks everything: not for the request path). Checks
+   * that every kept response is in its scope's map and every response of a
+   * scope's map is kept, that every indexed item id and every unread entry
+   * is a kept response of its scope, that no scope is empty, and that each
+   * response's and each scope's count is what it holds and within its
+   * share. Throws an `Error` naming the first inconsistency.
+   *
+   * @returns the bytes recounted from what is held, to compare with
+   * {@linkcode bytes}
+   */
+  audit(): number {
+    const fail = (what: string): never => {
+      throw new Error(`Response store inconsistent: ${what}`);
+    };
+    let total = 0;
+    for (const entry of this.#recency) {
+      const state = entry.scope;
+      if (this.#scopes.get(state.name) !== state) {
+        fail(`${entry.responseId} is kept in a scope that is gone`);
+      }
+      if (state.responses.get(entry.responseId) !== entry) {
+        fail(`${entry.responseId} is kept but not in its scope's map`);
+      }
+      const held = entry.raw === undefined
+        ? parsedBytes(
+          entry.json,
+          entry.ids,
+          entry.responseId,
+          entry.previousResponseId,
+        )
+        : rawBytes(entry.raw, entry.responseId, entry.previousResponseId);
+      if (held !== entry.bytes) {
+        fail(`${entry.responseId} counts ${entry.bytes} bytes, holds ${held}`);
+      }
+      total += held;
+    }
+    for (const state of this.#scopes.values()) {
+      let scopeBytes = SCOPE_OVERHEAD;
+      if (state.responses.size === 0) fail(`scope ${state.name} is empty`);
+      for (const entry of state.responses.values()) {
+        if (!this.#holds(entry)) {
+          fail(`${entry.responseId} is in ${state.name}'s map, not kept`);
+        }
+        scopeBytes += entry.bytes;
+      }
+      for (const [id, entry] of state.items) {
+        if (!this.#holds(entry) || entry.scope !== state) {
+          fail(`item ${id} of ${state.name} points at a response not kept`);
+        }
+      }
+      for (const entry of state.unread) {
+        if (!this.#holds(entry) || entry.raw === undefined) {
+          fail(`${entry.responseId} is unread but not kept or already read`);
+        }
+      }
+      if (scopeBytes !== state.bytes) {
+        fail(
+          `scope ${state.name} counts ${state.bytes} bytes, holds ${scopeBytes}`,
+        );
+      }
+      if (state.bytes > this.maxBuyerBytes) {
+        fail(`scope ${state.name} holds ${state.bytes} bytes, past its share`);
+      }
+      total += SCOPE_OVERHEAD;
+    }
+    return total;
+  }
+
+  /**
    * Expands a Responses request of a scope with what the store keeps, before
    * it is shaped for the backend:
    *
@@ -548,17 +870,31 @@ export class ResponseStore {
    * A request without `previous_response_id`, `conversation` and such items
    * is returned as it is, after one scan of its input.
    *
-   * Throws a 400 {@linkcode RelayError}: `previous_response_not_found` when
-   * the response (or an earlier one of its conversation) is not kept in this
-   * scope; `unsupported_parameter` for `conversation`;
-   * `mutually_exclusive_parameters` for both; `invalid_request` for a
-   * `previous_response_id` that is not a non-empty string.
+   * What is filled in is counted against `maxBodyBytes` (after the request's
+   * own `bodyBytes`) from the stored text's length before any of it is
+   * parsed: a stored item as its JSON in UTF-8, a turn not read yet as its
+   * whole stored text. Each stored item is parsed once per request however
+   * often it is referred to, and parsing yields to the event loop every
+   * megabyte or so.
+   *
+   * Rejects with a {@linkcode RelayError}: 413 `request_too_large` when the
+   * filled-in request would be larger than `maxBodyBytes`; 400
+   * `previous_response_not_found` when the response (or an earlier one of
+   * its conversation) is not kept in this scope; `unsupported_parameter`
+   * for `conversation`; `mutually_exclusive_parameters` for both;
+   * `invalid_request` for a `previous_response_id` that is not a non-empty
+   * string.
    *
    * @param scope the buyer
    * @param body the buyer's Responses request (not modified)
+   * @param options the body limit and the request's own size
    * @returns the body to shape and what was done
    */
-  expand(scope: string, body: Record<string, unknown>): ExpandResult {
+  async expand(
+    scope: string,
+    body: Record<string, unknown>,
+    options: ExpandOptions = {},
+  ): Promise<ExpandResult> {
     const hasPrevious = Object.hasOwn(body, "previous_response_id");
     const hasConversation = Object.hasOwn(body, "conversation");
     const input = body.input;
@@ -573,6 +909,68 @@ export class ResponseStore {
         droppedItems: 0,
       };
     }
+    const previous = this.#checkExpandable(body);
+    const result: ExpandResult = {
+      body,
+      changed: true,
+      turnInput: turnItems(input),
+      expandedItems: 0,
+      filledItems: 0,
+      droppedItems: 0,
+    };
+    if (previous !== undefined) result.previousResponseId = previous;
+    const expansion = new Expansion(
+      options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      options.bodyBytes ?? 0,
+    );
+    const chain = previous === undefined
+      ? []
+      : await this.#readChain(scope, previous, expansion);
+    const refs = fill ? await this.#findRefs(scope, input, expansion) : [];
+    for (const ref of refs) {
+      const pause = ref && expansion.parse(ref.entry, ref.index);
+      if (pause) await pause;
+    }
+    for (const entry of chain) {
+      for (let index = 0; index < entry.ends.length; index++) {
+        const pause = expansion.parse(entry, index);
+        if (pause) await pause;
+      }
+    }
+    // From here on nothing yields: what was evicted meanwhile is not used.
+    this.#checkChain(chain, previous);
+    const now = this.#now();
+    if (fill) {
+      result.turnInput = this.#fill(input, refs, expansion, result, now);
+    }
+    const items: unknown[] = [];
+    for (const entry of chain) {
+      this.#touch(entry, now);
+      for (let index = 0; index < entry.ends.length; index++) {
+        const item = expansion.item(entry, index);
+        if (usable(item)) items.push(item);
+        else result.droppedItems++;
+      }
+    }
+    result.expandedItems = items.length;
+    const next: Record<string, unknown> = { ...body };
+    delete next.previous_response_id;
+    delete next.conversation;
+    if (items.length > 0 || result.turnInput !== input) {
+      next.input = items.length > 0
+        ? [...items, ...result.turnInput]
+        : result.turnInput;
+    }
+    result.body = next;
+    return result;
+  }
+
+  /**
+   * Refuses what expansion cannot serve (`conversation`, an `input` that is
+   * neither a string nor an array, a bad `previous_response_id`); returns
+   * the `previous_response_id` to expand, if any.
+   */
+  #checkExpandable(body: Record<string, unknown>): string | undefined {
     const previous = body.previous_response_id ?? undefined;
     if (body.conversation !== undefined && body.conversation !== null) {
       if (previous !== undefined) {
@@ -590,6 +988,7 @@ export class ResponseStore {
         { details: { param: "conversation" } },
       );
     }
+    const input = body.input;
     if (
       input !== undefined && typeof input !== "string" && !Array.isArray(input)
     ) {
@@ -611,46 +1010,15 @@ export class ResponseStore {
         }`,
       );
     }
-    const now = this.#now();
-    const state = this.#scopes.get(scope);
-    const result: ExpandResult = {
-      body,
-      changed: true,
-      turnInput: turnItems(input),
-      expandedItems: 0,
-      filledItems: 0,
-      droppedItems: 0,
-    };
-    if (fill) {
-      this.#readAll(state);
-      result.turnInput = this.#fill(state, input, now, result);
-    }
-    const items: unknown[] = [];
-    if (typeof previous === "string") {
-      result.previousResponseId = previous;
-      for (const entry of this.#chain(state, previous, now)) {
-        for (let index = 0; index < entry.ends.length; index++) {
-          const item = this.#item(entry, index);
-          if (usable(item)) items.push(item);
-          else result.droppedItems++;
-        }
-      }
-      result.expandedItems = items.length;
-    }
-    const next: Record<string, unknown> = { ...body };
-    delete next.previous_response_id;
-    delete next.conversation;
-    if (items.length > 0 || result.turnInput !== input) {
-      next.input = items.length > 0
-        ? [...items, ...result.turnInput]
-        : result.turnInput;
-    }
-    result.body = next;
-    return result;
+    return previous;
   }
 
-  /** The entries of a conversation, oldest first, refreshed; throws when one is not kept. */
-  #chain(state: Scope | undefined, responseId: string, now: number): Entry[] {
+  /**
+   * The entries of a conversation, oldest first, found by id without
+   * reading any; throws when one is not kept (or has expired).
+   */
+  #chain(scope: string, responseId: string, now: number): Entry[] {
+    const state = this.#scopes.get(scope);
     const chain: Entry[] = [];
     const seen = new Set<string>();
     for (
@@ -659,53 +1027,120 @@ export class ResponseStore {
       id = chain[chain.length - 1].previousResponseId
     ) {
       seen.add(id);
-      const found = this.#lookup(state?.responses.get(id), now);
-      const entry = found !== undefined && this.#read(found)
-        ? found
-        : undefined;
+      const entry = this.#lookup(state?.responses.get(id), now);
       if (entry === undefined) {
         throw this.#notFound(responseId, id === responseId ? undefined : id);
       }
       chain.push(entry);
     }
-    for (const entry of chain) this.#touch(entry, now);
     return chain.reverse();
   }
 
-  #fill(
-    state: Scope | undefined,
+  /**
+   * The conversation of `responseId`, oldest first, read and counted
+   * against the body limit: first by what is known before reading or
+   * parsing anything (a turn not read yet as its whole stored text, a read
+   * one as its items' characters, whose UTF-8 is as long or longer), then
+   * exactly.
+   */
+  async #readChain(
+    scope: string,
+    responseId: string,
+    expansion: Expansion,
+  ): Promise<Entry[]> {
+    const now = this.#now();
+    const chain = this.#chain(scope, responseId, now);
+    let estimate = 0;
+    for (const entry of chain) {
+      estimate += 1 + (entry.raw?.utf8 ?? entry.json.length);
+    }
+    expansion.refuseBeyond(estimate, "chain");
+    // Used now: reading one turn of the conversation evicts older turns of
+    // the buyer before the conversation's own.
+    for (const entry of chain) this.#touch(entry, now);
+    for (const entry of chain) {
+      const chars = entry.raw?.utf8 ?? 0;
+      this.#read(entry);
+      const pause = expansion.paced(chars);
+      if (pause) await pause;
+    }
+    this.#checkChain(chain, responseId);
+    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");
+    return chain;
+  }
+
+  /** Throws when an entry of a conversation is no longer kept (or not read). */
+  #checkChain(chain: readonly Entry[], responseId: string | undefined): void {
+    for (const entry of chain) {
+      if (this.#holds(entry) && entry.raw === undefined) continue;
+      const id = entry.responseId;
+      throw this.#notFound(responseId!, id === responseId ? undefined : id);
+    }
+  }
+
+  /**
+   * For each input item that needs the store: the stored item it names, if
+   * kept (every raw turn of the scope is read first, so that its items are
+   * known), counted against the body limit before any is parsed.
+   */
+  async #findRefs(
+    scope: string,
     input: readonly unknown[],
-    now: number,
+    expansion: Expansion,
+  ): Promise<(ItemAt | undefined)[]> {
+    await this.#readAll(scope, expansion);
+    const state = this.#scopes.get(scope);
+    const now = this.#now();
+    const refs: (ItemAt | undefined)[] = [];
+    for (const item of input) {
+      if (!needsStore(item)) continue;
+      const id = item.id;
+      const entry = typeof id === "string"
+        ? this.#lookup(state?.items.get(id), now)
+        : undefined;
+      const index = entry === undefined
+        ? -1
+        : expansion.indexOf(entry, id as string);
+      if (index === -1) {
+        refs.push(undefined);
+        continue;
+      }
+      expansion.count(1 + expansion.itemBytes(entry!, index), "refs");
+      refs.push({ entry: entry!, index });
+    }
+    return refs;
+  }
+
+  /** The input with each reference replaced by its parsed stored item (or dropped). */
+  #fill(
+    input: readonly unknown[],
+    refs: readonly (ItemAt | undefined)[],
+    expansion: Expansion,
     result: ExpandResult,
+    now: number,
   ): unknown[] {
     const filled: unknown[] = [];
+    const used = new Set<Entry>();
+    let next = 0;
     for (const item of input) {
       if (!needsStore(item)) {
         filled.push(item);
         continue;
       }
-      const id = item.id;
-      const entry = typeof id === "string"
-        ? this.#lookup(state?.items.get(id), now)
-        : undefined;
-      const index = entry?.ids.lastIndexOf(id as string) ?? -1;
-      const stored = entry !== undefined && index !== -1
-        ? this.#item(entry, index)
+      const ref = refs[next++];
+      const stored = ref !== undefined && this.#holds(ref.entry)
+        ? expansion.item(ref.entry, ref.index)
         : undefined;
       if (stored !== undefined && usable(stored)) {
-        this.#touch(entry!, now);
+        used.add(ref!.entry);
         filled.push(stored);
         result.filledItems++;
       } else {
         result.droppedItems++;
       }
     }
+    for (const entry of used) this.#touch(entry, now);
     return filled;
-  }
-
-  #item(entry: Entry, index: number): Record<string, unknown> {
-    const start = index === 0 ? 0 : entry.ends[index - 1] + 1;
-    return JSON.parse(entry.json.slice(start, entry.ends[index]));
   }
 
   #notFound(responseId: string, missing: string | undefined): RelayError {
@@ -739,16 +1174,20 @@ export class ResponseStore {
 
   /** The entry when it is kept and not expired (an expired one is removed). */
   #lookup(entry: Entry | undefined, now: number): Entry | undefined {
-    if (entry === undefined) return undefined;
+    if (entry === undefined || !this.#holds(entry)) return undefined;
     if (!this.#expired(entry, now)) return entry;
     this.#remove(entry);
     return undefined;
   }
 
+  /** Marks a kept entry used now: newest of all and of its scope. */
   #touch(entry: Entry, now: number): void {
-    entry.lastUsed = now;
-    this.#recency.delete(entry);
+    // An entry removed meanwhile is not put back.
+    if (!this.#recency.delete(entry)) return;
     this.#recency.add(entry);
+    entry.lastUsed = now;
+    entry.scope.responses.delete(entry.responseId);
+    entry.scope.responses.set(entry.responseId, entry);
   }
 
   /** Removes expired entries from the least recently used end. */
@@ -763,6 +1202,7 @@ export class ResponseStore {
     if (!this.#recency.delete(entry)) return;
     this.#bytes -= entry.bytes;
     const state = entry.scope;
+    state.bytes -= entry.bytes;
     state.unread.delete(entry);
     if (state.responses.get(entry.responseId) === entry) {
       state.responses.delete(entry.responseId);
@@ -777,4 +1217,28 @@ export class ResponseStore {
       this.#bytes -= SCOPE_OVERHEAD;
     }
   }
+}
+
+/** The 413 of a request that the store would fill in past the body limit. */
+function tooLarge(
+  maxBytes: number,
+  counted: number,
+  what: "chain" | "refs",
+): RelayError {
+  const how = what === "chain"
+    ? `its previous_response_id is expanded with the stored conversation`
+    : `its item_reference items are filled in from the store`;
+  const fix = what === "chain"
+    ? `start a new conversation, or send a shorter one in "input"`
+    : "refer to fewer stored items";
+  return new RelayError(
+    413,
+    "request_too_large",
+    `Expected a request body of at most ${maxBytes} bytes once ${how}, found at least ${counted} bytes; ${fix}`,
+    {
+      details: {
+        param: what === "chain" ? "previous_response_id" : "input",
+      },
+    },
+  );
 }
