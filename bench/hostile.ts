@@ -26,6 +26,7 @@
  * @module
  */
 
+import { markdownTable } from "./stats.ts";
 import { spawn } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import process from "node:process";
@@ -201,19 +202,7 @@ function describeRun(run: Run, scenario: Scenario): string {
 }
 
 function renderTable(rows: string[][]): string {
-  const header = ["scenario", "before", "after", "target", ""];
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...rows.map((row) => row[column].length))
-  );
-  const render = (cells: string[]) =>
-    `| ${
-      cells.map((cell, column) => cell.padEnd(widths[column])).join(" | ")
-    } |`;
-  return [
-    render(header),
-    `|${widths.map((width) => "-".repeat(width + 2)).join("|")}|`,
-    ...rows.map(render),
-  ].join("\n");
+  return markdownTable(["scenario", "before", "after", "target", ""], rows);
 }
 
 function flag(name: string): string | undefined {

@@ -128,10 +128,26 @@ export function renderTable(rows: readonly ResultRow[]): string {
     formatTarget(row),
     verdict(row) ?? "",
   ]);
+  return markdownTable(header, lines);
+}
+
+/**
+ * Cells as a Markdown table with padded columns, the header first.
+ *
+ * @example
+ * ```ts
+ * import { markdownTable } from "./stats.ts";
+ * console.log(markdownTable(["a", "b"], [["1", "22"]]));
+ * ```
+ */
+export function markdownTable(
+  header: readonly string[],
+  lines: readonly (readonly string[])[],
+): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...lines.map((line) => line[column].length))
   );
-  const render = (cells: string[]) =>
+  const render = (cells: readonly string[]) =>
     `| ${
       cells.map((cell, column) => cell.padEnd(widths[column])).join(" | ")
     } |`;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { concat } from "../fixtures/zstd_frames.ts";
 import type {
   Provider,
   ProviderStreamCallbacks,
@@ -513,16 +514,4 @@ function streamVerdict(
     failure: timedOut("between_chunks", requestId, deadline - sentAt),
     delivered: arrivals.length,
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const all = new Uint8Array(
-    parts.reduce((sum, part) => sum + part.byteLength, 0),
-  );
-  let offset = 0;
-  for (const part of parts) {
-    all.set(part, offset);
-    offset += part.byteLength;
-  }
-  return all;
 }
