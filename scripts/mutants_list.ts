@@ -232,7 +232,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "buyer-abort-not-heard",
     file: RELAY,
-    find: '    signal?.addEventListener("abort", this, { once: true });',
+    find: '    else signal?.addEventListener("abort", this, { once: true });',
     replace: "",
     tests: [ABORT_TEST],
     why: "a buyer abort ends the upstream exchange at once",
@@ -733,8 +733,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "store-false-stored",
     file: "src/provider/prepare.ts",
-    find: "    if (store.enabled && buyer.value.store !== false) {",
-    replace: "    if (store.enabled) {",
+    find: "store.enabled && scope !== NO_BUYER && buyer.value.store !== false",
+    replace: "store.enabled && scope !== NO_BUYER",
     tests: ["tests/provider_clients_test.ts"],
     why: "a request that says store: false keeps nothing",
   },
