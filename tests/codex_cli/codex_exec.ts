@@ -210,6 +210,27 @@ async function execAgainst(
   }
 }
 
+/**
+ * The lines the CLI prints when the model list it reads from serve
+ * (`GET /v1/models?client_version=`) is not the backend's catalog, or lacks
+ * the model it runs. Only a provider with the ChatGPT login reads that list
+ * (with an API key the CLI keeps its bundled one, which may not know the
+ * model, so the last line can appear there whatever serve answers).
+ */
+const MODEL_LIST_ERRORS = [
+  /failed to refresh available models/,
+  /failed to decode models response/,
+  /Model metadata for .* not found/,
+];
+
+/** Asserts that the run printed none of {@linkcode MODEL_LIST_ERRORS}. */
+function assertNoModelListError(run: CodexRun): void {
+  const output = `${run.result.stdout}\n${run.result.stderr}`;
+  for (const pattern of MODEL_LIST_ERRORS) {
+    assert.doesNotMatch(output, pattern, describeRun(run));
+  }
+}
+
 function describeRun(run: CodexRun): string {
   return `exit ${run.result.code} (${
     run.result.signal ?? "no signal"
@@ -245,6 +266,12 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
         assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+        assertNoModelListError(run);
+        assert.match(
+          harness.serve.stderr(),
+          /GET \/v1\/models - 200/,
+          "the CLI read its model list from serve",
+        );
       },
     );
   });
