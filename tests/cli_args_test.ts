@@ -22,13 +22,8 @@ import type { CliIo } from "../src/cli/io.ts";
 import { runCli } from "../src/cli/main.ts";
 import { VERSION } from "../src/version.ts";
 import { formatLogLine } from "../src/cli/log_line.ts";
-import {
-  formatDuration,
-  formatRelative,
-  hideHome,
-  maskAccountId,
-  maskEmail,
-} from "../src/cli/mask.ts";
+import { formatDuration, formatRelative } from "../src/cli/duration.ts";
+import { hideHome, maskAccountId, maskEmail } from "../src/mask.ts";
 import { describeRateLimits } from "../src/cli/rate_limits_text.ts";
 
 const SERVE: CommandSpec = {

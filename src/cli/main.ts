@@ -29,7 +29,7 @@ import {
   SERVE_API_KEY_ENV,
 } from "./env.ts";
 import type { CliIo } from "./io.ts";
-import { hideHome } from "./mask.ts";
+import { hideHome } from "../mask.ts";
 import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, runServe } from "./serve.ts";
 
 const CONFIG_NOTE =

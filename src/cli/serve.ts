@@ -29,7 +29,7 @@ import {
 } from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { formatLogLine, type LogLineEntry } from "./log_line.ts";
-import { hideHome } from "./mask.ts";
+import { hideHome } from "../mask.ts";
 
 /** Default interface of `serve`. */
 export const DEFAULT_SERVE_HOST = "127.0.0.1";
