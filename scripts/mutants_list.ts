@@ -960,4 +960,12 @@ export const MUTANTS: Mutant[] = [
     why:
       "announced services are not listed to the Codex CLI when the catalog cannot be read",
   },
+  {
+    id: "args-not-strict",
+    file: "src/cli/args.ts",
+    find: "strict: true,",
+    replace: "strict: false,",
+    tests: ["tests/cli_args_test.ts"],
+    why: "an unknown flag or a stray argument is silently accepted",
+  },
 ];

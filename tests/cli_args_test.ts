@@ -89,6 +89,24 @@ describe("parseOptions", () => {
     );
   });
 
+  it("refuses an unknown short flag and an argument after --", () => {
+    assert.throws(
+      () => parseOptions(["-x"], SERVE),
+      /Unknown flag "-x" for "serve"/,
+    );
+    assert.throws(
+      () => parseOptions(["--", "extra"], SERVE),
+      /Unexpected argument "extra" for "serve"/,
+    );
+  });
+
+  it("keeps the last value of a repeated flag and a value starting with a dash given inline", () => {
+    assert.deepEqual(
+      parseOptions(["--port", "1", "--port=2", "--host=-"], SERVE).values,
+      { port: "2", host: "-" },
+    );
+  });
+
   it("does not take inherited object keys for flags", () => {
     assert.throws(() => parseOptions(["--toString"], SERVE), UsageError);
   });
