@@ -191,7 +191,9 @@ function refusal(
     }
   }
   const reason = error instanceof Error ? error.message : String(error);
-  return new UsageError(`Invalid arguments for "${spec.name}": ${reason}`);
+  return new UsageError(
+    `Invalid arguments for "${spec.name}": ${reason.replace(/\.$/, "")}`,
+  );
 }
 
 function flagList(spec: CommandSpec): string {
