@@ -40,6 +40,7 @@ const NODE_ADAPTER = "src/serve/node.ts";
 const STORE = "src/state/response_store.ts";
 const ENCODING = "src/codex/content_encoding.ts";
 const ZSTD = "src/codex/_zstd.ts";
+const CODEX_MODELS = "src/serve/codex_models.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
@@ -1276,5 +1277,50 @@ export const MUTANTS: Mutant[] = [
     replace: "const RAW_OVERHEAD = 256;",
     tests: [STORE_TEST],
     why: "the store counts at least the memory a raw turn takes",
+  },
+  {
+    id: "serve-models-openai-for-codex",
+    file: SERVER,
+    find: "if (clientVersion === null) {",
+    replace: "if (true) {",
+    tests: ["tests/serve_handler_test.ts"],
+    why:
+      "the Codex CLI's model list (client_version) gets the OpenAI list, which it cannot decode",
+  },
+  {
+    id: "serve-models-ignore-minimal-version",
+    file: CODEX_MODELS,
+    find:
+      "if (have[index] !== minimal[index]) return have[index] > minimal[index];",
+    replace: "if (have[index] !== minimal[index]) return true;",
+    tests: ["tests/serve_handler_test.ts"],
+    why:
+      "an older Codex CLI is offered a model whose minimal_client_version is newer",
+  },
+  {
+    id: "serve-models-service-without-catalog-entry",
+    file: CODEX_MODELS,
+    find: "const known = bySlug.get(upstream);",
+    replace: "const known = undefined as CatalogEntry | undefined;",
+    tests: ["tests/serve_handler_test.ts"],
+    why:
+      "an announced service is described without its model's catalog entry (base instructions, tools)",
+  },
+  {
+    id: "serve-models-service-catalog-failure",
+    file: SERVER,
+    find: "? await readBackendCatalog(provider, options).catch(() => [])",
+    replace: "? await readBackendCatalog(provider, options)",
+    tests: ["tests/serve_handler_test.ts"],
+    why:
+      "announced services are not listed to the Codex CLI when the catalog cannot be read",
+  },
+  {
+    id: "args-not-strict",
+    file: "src/cli/args.ts",
+    find: "strict: true,",
+    replace: "strict: false,",
+    tests: ["tests/cli_args_test.ts"],
+    why: "an unknown flag or a stray argument is silently accepted",
   },
 ];

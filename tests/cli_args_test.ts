@@ -22,13 +22,8 @@ import type { CliIo } from "../src/cli/io.ts";
 import { runCli } from "../src/cli/main.ts";
 import { VERSION } from "../src/version.ts";
 import { formatLogLine } from "../src/cli/log_line.ts";
-import {
-  formatDuration,
-  formatRelative,
-  hideHome,
-  maskAccountId,
-  maskEmail,
-} from "../src/cli/mask.ts";
+import { formatDuration, formatRelative } from "../src/cli/duration.ts";
+import { hideHome, maskAccountId, maskEmail } from "../src/mask.ts";
 import { describeRateLimits } from "../src/cli/rate_limits_text.ts";
 
 const SERVE: CommandSpec = {
@@ -91,6 +86,24 @@ describe("parseOptions", () => {
     assert.throws(
       () => parseOptions(["--probe=yes"], SERVE),
       /Flag --probe takes no value/,
+    );
+  });
+
+  it("refuses an unknown short flag and an argument after --", () => {
+    assert.throws(
+      () => parseOptions(["-x"], SERVE),
+      /Unknown flag "-x" for "serve"/,
+    );
+    assert.throws(
+      () => parseOptions(["--", "extra"], SERVE),
+      /Unexpected argument "extra" for "serve"/,
+    );
+  });
+
+  it("keeps the last value of a repeated flag and a value starting with a dash given inline", () => {
+    assert.deepEqual(
+      parseOptions(["--port", "1", "--port=2", "--host=-"], SERVE).values,
+      { port: "2", host: "-" },
     );
   });
 

@@ -23,6 +23,7 @@ import {
   MAX_AUTHORIZATION_LENGTH,
 } from "../src/serve/_api_key.ts";
 import { openRaw } from "./fixtures/raw_socket.ts";
+import { listModels } from "../src/testing/_fake_models.ts";
 
 const SECRET_TOKEN = "eyJ-secret-access-token";
 const encoder = new TextEncoder();
@@ -472,6 +473,185 @@ describe("server handler: models", () => {
     const text = await response.text();
     assert.equal(JSON.parse(text).error.code, "upstream_models_unavailable");
     assert.ok(!text.includes(SECRET_TOKEN));
+  });
+});
+
+/**
+ * The fields the Codex CLI requires of every catalog entry (spec, "The
+ * model list"): it refuses the whole list when one entry lacks one.
+ */
+const REQUIRED_MODEL_FIELDS = [
+  "slug",
+  "display_name",
+  "supported_reasoning_levels",
+  "shell_type",
+  "visibility",
+  "supported_in_api",
+  "priority",
+  "base_instructions",
+  "supports_reasoning_summaries",
+  "support_verbosity",
+  "truncation_policy",
+  "supports_parallel_tool_calls",
+  "experimental_supported_tools",
+];
+
+/** A fetch that answers the simulated backend's catalog of `models`, recording the URLs. */
+function catalogFetch(
+  models: string[],
+  minimalVersions: Record<string, string> = {},
+): { fetch: typeof fetch; urls: string[] } {
+  const urls: string[] = [];
+  const fakeFetch = ((input: URL | RequestInfo) => {
+    urls.push(String(input));
+    const version = new URL(String(input)).searchParams.get("client_version");
+    return Promise.resolve(
+      Response.json({
+        models: listModels(models, minimalVersions, version ?? undefined),
+      }),
+    );
+  }) as typeof fetch;
+  return { fetch: fakeFetch, urls };
+}
+
+function assertCompleteEntries(models: Record<string, unknown>[]): void {
+  for (const model of models) {
+    for (const field of REQUIRED_MODEL_FIELDS) {
+      assert.ok(
+        Object.hasOwn(model, field),
+        `${field} missing from ${JSON.stringify(model)}`,
+      );
+    }
+  }
+}
+
+describe("server handler: the Codex CLI's model list (client_version)", () => {
+  it("answers the login's catalog in the backend's format {models: [...]}", async () => {
+    const backend = catalogFetch(["gpt-5.5", "gpt-5.4"]);
+    const handler = createServerHandler(stubProvider(), {
+      fetch: backend.fetch,
+    });
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/models?client_version=0.171.0"),
+    );
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    assert.deepEqual(Object.keys(body), ["models"]);
+    assert.deepEqual(
+      body.models,
+      listModels(["gpt-5.5", "gpt-5.4"], {}, "1.2.3"),
+    );
+    assertCompleteEntries(body.models);
+    // The upstream catalog is read as the provider speaks (its own version).
+    assert.deepEqual(backend.urls, [
+      "http://127.0.0.1:9/backend-api/codex/models?client_version=1.2.3",
+    ]);
+  });
+
+  it("leaves out a model whose minimal_client_version is newer than the client's", async () => {
+    const backend = catalogFetch(["gpt-5.5", "gpt-5.6-sol"], {
+      "gpt-5.6-sol": "0.144.0",
+    });
+    const provider = stubProvider(undefined, {
+      settings: {
+        modelsUrl: "http://127.0.0.1:9/backend-api/codex/models",
+        clientVersion: "0.171.0",
+        originator: "codex_cli_rs",
+        maxBodyBytes: 1024,
+      },
+    });
+    const handler = createServerHandler(provider, { fetch: backend.fetch });
+    const slugs = async (version: string) =>
+      (await (await handler(
+        new Request(`http://127.0.0.1/v1/models?client_version=${version}`),
+      )).json()).models.map((model: { slug: string }) => model.slug);
+    assert.deepEqual(await slugs("0.171.0"), ["gpt-5.5", "gpt-5.6-sol"]);
+    assert.deepEqual(await slugs("0.144.0"), ["gpt-5.5", "gpt-5.6-sol"]);
+    assert.deepEqual(await slugs("0.143.9"), ["gpt-5.5"]);
+    assert.deepEqual(await slugs("not-a-version"), ["gpt-5.5"]);
+  });
+
+  it("lists announced services in that format, with the catalog's entry of each one's model", async () => {
+    const backend = catalogFetch(["gpt-5.5", "gpt-5.4"]);
+    const provider = stubProvider(undefined, {
+      services: ["coder", "gpt-5.5", "house-model"],
+      settings: {
+        modelsUrl: "http://127.0.0.1:9/backend-api/codex/models",
+        clientVersion: "1.2.3",
+        originator: "codex_cli_rs",
+        maxBodyBytes: 1024,
+        aliasMap: { coder: "gpt-5.4", "house-model": "gpt-9" },
+        defaultInstructions: "Be brief.",
+      },
+    });
+    const handler = createServerHandler(provider, { fetch: backend.fetch });
+    const body = await (await handler(
+      new Request("http://127.0.0.1/v1/models?client_version=0.171.0"),
+    )).json();
+    assertCompleteEntries(body.models);
+    const [coder, direct, house] = body.models;
+    const [gpt55, gpt54] = listModels(["gpt-5.5", "gpt-5.4"], {}, "1.2.3");
+    assert.deepEqual(coder, {
+      ...gpt54,
+      slug: "coder",
+      display_name: "coder",
+      priority: 0,
+    });
+    assert.deepEqual(direct, { ...gpt55, priority: 1 });
+    assert.equal(house.slug, "house-model");
+    assert.equal(house.priority, 2);
+    assert.equal(house.base_instructions, "Be brief.");
+  });
+
+  it("lists announced services with the required fields when the catalog cannot be read", async () => {
+    const failing = (() =>
+      Promise.resolve(
+        new Response("nope", { status: 500 }),
+      )) as unknown as typeof fetch;
+    const handler = createServerHandler(
+      stubProvider(undefined, { services: ["gpt-5.4", "coder"] }),
+      { fetch: failing },
+    );
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/models?client_version=0.171.0"),
+    );
+    assert.equal(response.status, 200);
+    const body = await response.json();
+    assert.deepEqual(
+      body.models.map((model: { slug: string }) => model.slug),
+      ["gpt-5.4", "coder"],
+    );
+    assertCompleteEntries(body.models);
+  });
+
+  it("answers 502 upstream_models_unavailable when no service is announced and the catalog cannot be read", async () => {
+    const failing = (() =>
+      Promise.resolve(
+        new Response("nope", { status: 500 }),
+      )) as unknown as typeof fetch;
+    const handler = createServerHandler(stubProvider(), { fetch: failing });
+    const response = await handler(
+      new Request("http://127.0.0.1/v1/models?client_version=0.171.0"),
+    );
+    assert.equal(response.status, 502);
+    assert.equal(
+      (await response.json()).error.code,
+      "upstream_models_unavailable",
+    );
+  });
+
+  it("keeps the OpenAI list without client_version", async () => {
+    const backend = catalogFetch(["gpt-5.5"]);
+    const handler = createServerHandler(stubProvider(), {
+      fetch: backend.fetch,
+    });
+    const body = await (await handler(
+      new Request("http://127.0.0.1/v1/models"),
+    )).json();
+    assert.equal(body.object, "list");
+    assert.deepEqual(body.data.map((model: { id: string }) => model.id), [
+      "gpt-5.5",
+    ]);
   });
 });
 

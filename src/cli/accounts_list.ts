@@ -30,7 +30,8 @@ import {
   type FoundLogins,
   loginTokenSource,
 } from "./logins.ts";
-import { formatRelative, hideHome, maskAccountId, maskEmail } from "./mask.ts";
+import { formatRelative } from "./duration.ts";
+import { hideHome, maskAccountId, maskEmail } from "../mask.ts";
 import { limitedUntil } from "./usage_text.ts";
 
 /** Flags of {@linkcode runAccounts}. */

@@ -1,12 +1,13 @@
 /**
- * Command-line parsing for `serve`, `check` and `demo`: a strict, small
- * parser (`--name value`, `--name=value`, boolean `--flag`, `-h`) that
- * refuses unknown flags and stray arguments with a clear message, and the
- * help text of each command.
+ * Command-line parsing for the commands: `node:util`'s `parseArgs` in strict
+ * mode (`--name value`, `--name=value`, boolean `--flag`, `-h`), whose
+ * refusals of unknown flags and stray arguments are told in a clear message,
+ * and the help text of each command.
  *
  * @module
  */
 
+import { parseArgs } from "node:util";
 import { OpenAIResponsesError } from "../errors.ts";
 
 /** The program name used in help and error messages. */
@@ -74,9 +75,28 @@ function showArg(arg: string): string {
   return JSON.stringify(arg.length > 40 ? `${arg.slice(0, 37)}...` : arg);
 }
 
+/** The flags of a command as `node:util`'s `parseArgs` takes them. */
+function parseArgsOptions(
+  spec: CommandSpec,
+): Record<string, { type: "boolean" | "string"; short?: string }> {
+  const options: Record<
+    string,
+    { type: "boolean" | "string"; short?: string }
+  > = {};
+  for (const [name, option] of Object.entries(optionsOf(spec))) {
+    options[name] = option.short === undefined
+      ? { type: option.type }
+      : { type: option.type, short: option.short };
+  }
+  return options;
+}
+
 /**
- * Parses the flags of one command. Throws a {@linkcode UsageError} naming
- * the unknown flag, the flag without its value, or the stray argument.
+ * Parses the flags of one command with `node:util`'s `parseArgs` in strict
+ * mode (unknown flags, stray arguments, a value on a boolean flag and a
+ * string flag without its value are refused). Throws a
+ * {@linkcode UsageError} naming the unknown flag, the flag without its
+ * value, or the stray argument.
  *
  * @example
  * ```ts
@@ -95,75 +115,85 @@ export function parseOptions(
   args: readonly string[],
   spec: CommandSpec,
 ): ParsedOptions {
-  const options = optionsOf(spec);
-  const byShort = new Map<string, string>();
-  for (const [name, option] of Object.entries(options)) {
-    if (option.short) byShort.set(option.short, name);
+  let parsed: Record<string, string | boolean | undefined>;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      options: parseArgsOptions(spec),
+      strict: true,
+      allowPositionals: false,
+    }).values;
+  } catch (error) {
+    throw refusal(args, spec, error);
   }
   const values: Record<string, string | boolean> = {};
-  for (let index = 0; index < args.length; index++) {
-    const arg = args[index];
-    let name: string | undefined;
-    let inline: string | undefined;
-    if (arg.startsWith("--") && arg.length > 2) {
-      const equals = arg.indexOf("=");
-      name = equals === -1 ? arg.slice(2) : arg.slice(2, equals);
-      inline = equals === -1 ? undefined : arg.slice(equals + 1);
-    } else if (/^-[A-Za-z]$/.test(arg)) {
-      name = byShort.get(arg.slice(1));
-      if (name === undefined) {
-        throw new UsageError(
-          `Unknown flag ${showArg(arg)} for "${spec.name}": expected one of ${
-            flagList(spec)
-          }. Run "${PROGRAM} ${spec.name} --help"`,
-        );
-      }
-    } else {
-      throw new UsageError(
-        `Unexpected argument ${
-          showArg(arg)
-        } for "${spec.name}": expected only flags (${
-          flagList(spec)
-        }). Run "${PROGRAM} ${spec.name} --help"`,
-      );
-    }
-    const option = options[name];
-    if (!option || !Object.hasOwn(options, name)) {
-      throw new UsageError(
-        `Unknown flag ${
-          showArg(`--${name}`)
-        } for "${spec.name}": expected one of ${
-          flagList(spec)
-        }. Run "${PROGRAM} ${spec.name} --help"`,
-      );
-    }
-    if (option.type === "boolean") {
-      if (inline !== undefined) {
-        throw new UsageError(
-          `Flag --${name} takes no value, found ${showArg(inline)}`,
-        );
-      }
-      values[name] = true;
-      continue;
-    }
-    let value = inline;
-    if (value === undefined) {
-      const next = args[index + 1];
-      if (next === undefined || (next.startsWith("-") && next !== "-")) {
-        throw new UsageError(
-          `Flag --${name} expects a value ${
-            option.valueName ?? "<value>"
-          }, found ${next === undefined ? "none" : showArg(next)}`,
-        );
-      }
-      value = next;
-      index++;
-    }
-    values[name] = value;
+  for (const [name, value] of Object.entries(parsed)) {
+    if (value !== undefined && name !== "help") values[name] = value;
   }
-  const help = values.help === true;
-  delete values.help;
-  return { help, values };
+  return { help: parsed.help === true, values };
+}
+
+/**
+ * Why strict `parseArgs` refused `args`, in this CLI's words: the first
+ * argument at fault, read from the tokens of a lenient parse (a refusal it
+ * does not explain keeps `parseArgs`'s own message).
+ */
+function refusal(
+  args: readonly string[],
+  spec: CommandSpec,
+  error: unknown,
+): UsageError {
+  const options = optionsOf(spec);
+  const hint = `Run "${PROGRAM} ${spec.name} --help"`;
+  const { tokens } = parseArgs({
+    args: [...args],
+    options: parseArgsOptions(spec),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  for (const token of tokens) {
+    // A lone `--` is no argument; what follows it is.
+    if (token.kind === "option-terminator") continue;
+    if (token.kind === "positional") {
+      return new UsageError(
+        `Unexpected argument ${
+          showArg(token.value)
+        } for "${spec.name}": expected only flags (${flagList(spec)}). ${hint}`,
+      );
+    }
+    const option = Object.hasOwn(options, token.name)
+      ? options[token.name]
+      : undefined;
+    if (option === undefined) {
+      return new UsageError(
+        `Unknown flag ${
+          showArg(token.rawName)
+        } for "${spec.name}": expected one of ${flagList(spec)}. ${hint}`,
+      );
+    }
+    if (option.type === "boolean" && token.value !== undefined) {
+      return new UsageError(
+        `Flag --${token.name} takes no value, found ${showArg(token.value)}`,
+      );
+    }
+    const value = token.value;
+    if (
+      option.type === "string" &&
+      (value === undefined ||
+        (!token.inlineValue && value.length > 1 && value.startsWith("-")))
+    ) {
+      return new UsageError(
+        `Flag --${token.name} expects a value ${
+          option.valueName ?? "<value>"
+        }, found ${value === undefined ? "none" : showArg(value)}`,
+      );
+    }
+  }
+  const reason = error instanceof Error ? error.message : String(error);
+  return new UsageError(
+    `Invalid arguments for "${spec.name}": ${reason.replace(/\.$/, "")}`,
+  );
 }
 
 function flagList(spec: CommandSpec): string {

@@ -16,12 +16,8 @@ import type {
   SerializedHttpRequest,
   SerializedHttpResponse,
 } from "../host_types.ts";
-import {
-  formatDuration,
-  formatRelative,
-  maskAccountId,
-  maskEmail,
-} from "./mask.ts";
+import { formatDuration, formatRelative } from "./duration.ts";
+import { maskAccountId, maskEmail } from "../mask.ts";
 import { describeRateLimits } from "./rate_limits_text.ts";
 import { OpenAIResponsesError, RelayError } from "../errors.ts";
 import { readUsage } from "../codex/usage.ts";

@@ -32,7 +32,8 @@ import { AccountError, ConfigError } from "../errors.ts";
 import { PROGRAM, UsageError } from "./args.ts";
 import { configFromEnv } from "./env.ts";
 import type { CliIo } from "./io.ts";
-import { formatDuration, hideHome, maskAccountId, maskEmail } from "./mask.ts";
+import { formatDuration } from "./duration.ts";
+import { hideHome, maskAccountId, maskEmail } from "../mask.ts";
 
 /** Name of the account `login` saves when `--name` is not given. */
 export const DEFAULT_ACCOUNT_NAME = "default";

@@ -18,7 +18,7 @@ import { planRefresh } from "../auth/policy.ts";
 import { createTokenSource } from "../auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
 import type { ProviderSettings } from "../config.ts";
-import { formatRelative } from "./mask.ts";
+import { formatRelative } from "./duration.ts";
 
 /** The logins found, with the folders the rules looked at. */
 export interface FoundLogins extends ResolvedLogins {

@@ -22,7 +22,7 @@ import { PROGRAM, UsageError } from "./args.ts";
 import { configFromEnv } from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { accountNameFlag } from "./login.ts";
-import { hideHome } from "./mask.ts";
+import { hideHome } from "../mask.ts";
 
 /** Flags of {@linkcode runLogout}. */
 export interface LogoutCommandOptions {

@@ -29,7 +29,7 @@ import {
   SERVE_API_KEY_ENV,
 } from "./env.ts";
 import type { CliIo } from "./io.ts";
-import { hideHome } from "./mask.ts";
+import { hideHome } from "../mask.ts";
 import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, runServe } from "./serve.ts";
 
 const CONFIG_NOTE =
@@ -49,8 +49,10 @@ export const COMMANDS: Record<string, CommandSpec> = {
     summary:
       "Serve the provider as a local OpenAI-compatible endpoint (/v1/responses)",
     details: [
-      "Serves POST /v1/responses (streaming and not), GET /v1/models and GET /health",
-      "over the seller's Codex login. Point any OpenAI SDK at http://<host>:<port>/v1.",
+      "Serves, over the seller's Codex login: POST /v1/responses (streaming and not),",
+      "POST /v1/chat/completions, GET /v1/models (with ?client_version=, the Codex",
+      "backend's catalog format for the Codex CLI), GET /v1/models/{id}, GET /health",
+      "and GET /metrics. Point any OpenAI SDK at http://<host>:<port>/v1.",
       `Set ${SERVE_API_KEY_ENV} to require "authorization: Bearer <key>";`,
       "a non-loopback --host is refused without it. SIGINT/SIGTERM drain for up to 10 s.",
       "On a loopback --host, the host header must name that address, localhost,",

@@ -9,7 +9,7 @@ import type {
   RateLimitSnapshot,
   RateLimitWindow,
 } from "../codex/rate_limits.ts";
-import { formatDuration, formatRelative } from "./mask.ts";
+import { formatDuration, formatRelative } from "./duration.ts";
 
 /**
  * One window in words: `primary: 12% used of a 5 h window, resets <ISO>

@@ -1,6 +1,7 @@
 /**
  * `serve`: the provider as a local OpenAI-compatible server
- * (`POST /v1/responses`, `GET /v1/models`, `GET /health`), with one log line
+ * (`POST /v1/responses`, `POST /v1/chat/completions`, `GET /v1/models`,
+ * `GET /v1/models/{id}`, `GET /health`, `GET /metrics`), with one log line
  * per request, an optional API key, timeouts for slow clients, and a
  * bounded drain on SIGINT/SIGTERM.
  *
@@ -28,7 +29,7 @@ import {
 } from "./env.ts";
 import type { CliIo } from "./io.ts";
 import { formatLogLine, type LogLineEntry } from "./log_line.ts";
-import { hideHome } from "./mask.ts";
+import { hideHome } from "../mask.ts";
 
 /** Default interface of `serve`. */
 export const DEFAULT_SERVE_HOST = "127.0.0.1";

@@ -7,7 +7,7 @@
 
 import type { UsageReport, UsageWindow } from "../codex/usage.ts";
 import type { RateLimitWindow } from "../codex/rate_limits.ts";
-import { formatRelative } from "./mask.ts";
+import { formatRelative } from "./duration.ts";
 import { describeWindow } from "./rate_limits_text.ts";
 
 function asRateLimitWindow(window: UsageWindow): RateLimitWindow {

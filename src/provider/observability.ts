@@ -11,7 +11,7 @@ import type { CredentialsInfo } from "../auth/types.ts";
 import type { ProviderSettings } from "../config.ts";
 import type { RelayError } from "../errors.ts";
 import { type Labels, Metrics } from "../metrics.ts";
-import { maskEmail } from "../cli/mask.ts";
+import { maskEmail } from "../mask.ts";
 import { logText } from "../log_text.ts";
 
 /** One finished request, for a log line. Carries no secret. */

@@ -5,7 +5,10 @@
  *
  * Routes: `POST /v1/responses` (streaming and non-streaming, exactly as the
  * plugin answers a seller node, without the node's `x-antseed-streaming`
- * header), `GET /v1/models` and `GET /health`. Web pages are kept out: the
+ * header), `POST /v1/chat/completions` (translated by the provider),
+ * `GET /v1/models` (an OpenAI list, or with `client_version` the backend's
+ * catalog format for the Codex CLI), `GET /v1/models/{id}`, `GET /health`
+ * and `GET /metrics` (Prometheus text). Web pages are kept out: the
  * `Host` header must name the address served (DNS rebinding), a request with
  * an `Origin` header needs that origin listed (CORS), and a body must be
  * declared as JSON.
@@ -21,7 +24,12 @@ import {
   preflightResponse,
   withCorsHeaders,
 } from "./_guard.ts";
-import { type BackendModelsOptions, listBackendModels } from "./models.ts";
+import {
+  type BackendModelsOptions,
+  listBackendModels,
+  readBackendCatalog,
+} from "./models.ts";
+import { codexModelList } from "./codex_models.ts";
 import { BUYER_HEADER } from "../provider/prepare.ts";
 import { CHAT_COMPLETIONS_PATH, RESPONSES_PATH } from "../provider/routes.ts";
 import { RelayError } from "../errors.ts";
@@ -48,6 +56,13 @@ export interface ServedProvider {
     readonly originator: string;
     /** Largest accepted request body, in bytes. */
     readonly maxBodyBytes: number;
+    /** Announced service id -> upstream model, for the Codex CLI's model list. */
+    readonly aliasMap?: Readonly<Record<string, string>>;
+    /**
+     * Instructions of a request without any, given to the Codex CLI as the
+     * `base_instructions` of a service the catalog does not describe.
+     */
+    readonly defaultInstructions?: string;
   };
   /** The seller's token source (used for the backend's model list). */
   readonly tokens: {
@@ -502,13 +517,20 @@ function relayToProvider(
 /**
  * Creates the web-standard handler of the local server.
  *
- * - `POST /v1/responses`: relayed through `provider.handleRequestStream`, with
- *   the request's signal wired to the upstream exchange.
+ * - `POST /v1/responses` and `POST /v1/chat/completions`: relayed through
+ *   `provider.handleRequestStream`, with the request's signal wired to the
+ *   upstream exchange.
  * - `GET /v1/models`: the announced services as an OpenAI model list, or,
  *   when none are announced, the models the seller's account may use
- *   (`GET <base>/codex/models`), cached for a few minutes.
+ *   (`GET <base>/codex/models`), cached for a few minutes. With a
+ *   `client_version` query (the Codex CLI with a ChatGPT login), the same
+ *   models in the backend's catalog format `{"models":[ModelInfo…]}`
+ *   instead; see `codex_models.ts`.
+ * - `GET /v1/models/{id}`: one model of that list, or 404
+ *   `model_not_found`.
  * - `GET /health`: status, capacity, usage-limit time and rate-limit
  *   snapshot; no secret.
+ * - `GET /metrics`: the provider's numbers in the Prometheus text format.
  *
  * Checks, in this order, each refused with an OpenAI-shaped error and no
  * upstream call:
@@ -586,8 +608,31 @@ export function createServerHandler(
       : listBackendModels(provider, options);
   }
 
-  async function models(): Promise<Response> {
-    return json({ object: "list", data: (await modelIds()).map(modelObject) });
+  /**
+   * `GET /v1/models`: with `client_version` (the Codex CLI), the backend's
+   * catalog format; otherwise an OpenAI model list.
+   */
+  async function models(url: URL): Promise<Response> {
+    const clientVersion = url.searchParams.get("client_version");
+    if (clientVersion === null) {
+      return json({
+        object: "list",
+        data: (await modelIds()).map(modelObject),
+      });
+    }
+    const services = provider.services;
+    // Announced services are listed even when the catalog cannot be read
+    // (each then described with the required fields only).
+    const catalog = services.length > 0
+      ? await readBackendCatalog(provider, options).catch(() => [])
+      : await readBackendCatalog(provider, options);
+    return json(codexModelList({
+      catalog,
+      services,
+      aliasMap: provider.settings.aliasMap,
+      baseInstructions: provider.settings.defaultInstructions,
+      clientVersion,
+    }));
   }
 
   /** `GET /v1/models/{id}`: the model, or 404 `model_not_found` as OpenAI answers. */
@@ -695,7 +740,7 @@ export function createServerHandler(
       try {
         const answer = modelId !== undefined
           ? await model(modelId)
-          : await models();
+          : await models(url);
         return logged(started, requestId, request, path, answer);
       } catch (error) {
         if (error instanceof RelayError) return fail(error);

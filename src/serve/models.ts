@@ -1,8 +1,10 @@
 /**
  * The models the seller's account may use, read from the backend's
- * `GET <base>/codex/models?client_version=<x.y.z>` with the seller's token.
- * Used by the local server's `/v1/models` when no service is announced, and
- * by `check --probe` to pick a model. Private to the server and the CLI.
+ * `GET <base>/codex/models?client_version=<x.y.z>` with the seller's token
+ * (its catalog: `{"models":[ModelInfo…]}`). Used by the local server's
+ * `/v1/models` (as an OpenAI list, or, for the Codex CLI, in the catalog's
+ * own format) and by `check --probe` to pick a model. Private to the server
+ * and the CLI.
  *
  * @module
  */
@@ -39,7 +41,13 @@ export interface ModelsSource {
   };
 }
 
-const cache = new WeakMap<object, { at: number; ids: string[] }>();
+/** One catalog entry (`ModelInfo`) as the backend sent it. */
+export type CatalogEntry = Record<string, unknown> & { slug: string };
+
+const cache = new WeakMap<
+  object,
+  { at: number; entries: readonly CatalogEntry[] }
+>();
 
 function unavailable(found: string): RelayError {
   return new RelayError(
@@ -59,24 +67,42 @@ function unavailable(found: string): RelayError {
  * ```
  */
 export function parseModelList(body: unknown): string[] | undefined {
-  const models = (body as { models?: unknown } | null)?.models;
-  if (!Array.isArray(models)) return undefined;
-  const ids: string[] = [];
-  for (const model of models) {
-    const slug = (model as { slug?: unknown } | null)?.slug;
-    if (typeof slug === "string" && slug !== "" && !ids.includes(slug)) {
-      ids.push(slug);
-    }
-  }
-  return ids;
+  return parseCatalog(body)?.map((entry) => entry.slug);
 }
 
 /**
- * Reads the ids of the models the seller's account may use, reusing a list
- * read less than {@linkcode MODELS_CACHE_MS} ago. Throws a 502
- * `upstream_models_unavailable` {@linkcode RelayError} when the backend does
- * not answer a list (the message never holds a token), or the token source's
- * error when no token is available.
+ * The entries of a catalog `{"models":[{"slug": ...}, ...]}`, in its order:
+ * each an object with a non-empty string `slug`, the first of a slug kept.
+ * `undefined` when `models` is not an array.
+ *
+ * @example
+ * ```ts
+ * import { parseCatalog } from "./models.ts";
+ * const entries = parseCatalog({ models: [{ slug: "gpt-5.4", priority: 1 }] });
+ * console.log(entries); // [{ slug: "gpt-5.4", priority: 1 }]
+ * ```
+ */
+export function parseCatalog(body: unknown): CatalogEntry[] | undefined {
+  const models = (body as { models?: unknown } | null)?.models;
+  if (!Array.isArray(models)) return undefined;
+  const entries: CatalogEntry[] = [];
+  const seen = new Set<string>();
+  for (const model of models) {
+    if (typeof model !== "object" || model === null || Array.isArray(model)) {
+      continue;
+    }
+    const slug = (model as { slug?: unknown }).slug;
+    if (typeof slug === "string" && slug !== "" && !seen.has(slug)) {
+      seen.add(slug);
+      entries.push(model as CatalogEntry);
+    }
+  }
+  return entries;
+}
+
+/**
+ * Reads the ids of the models the seller's account may use, in the catalog's
+ * order; see {@linkcode readBackendCatalog}.
  *
  * @example
  * ```ts ignore
@@ -88,9 +114,30 @@ export async function listBackendModels(
   source: ModelsSource,
   options: BackendModelsOptions = {},
 ): Promise<string[]> {
+  return (await readBackendCatalog(source, options)).map((entry) => entry.slug);
+}
+
+/**
+ * Reads the catalog of the models the seller's account may use (each entry
+ * as the backend sent it), reusing one read less than
+ * {@linkcode MODELS_CACHE_MS} ago. Throws a 502
+ * `upstream_models_unavailable` {@linkcode RelayError} when the backend does
+ * not answer a list (the message never holds a token), or the token source's
+ * error when no token is available.
+ *
+ * @example
+ * ```ts ignore
+ * const entries = await readBackendCatalog(provider);
+ * console.log(entries[0].slug); // "gpt-5.5"
+ * ```
+ */
+export async function readBackendCatalog(
+  source: ModelsSource,
+  options: BackendModelsOptions = {},
+): Promise<readonly CatalogEntry[]> {
   const cached = cache.get(source);
   if (cached && Date.now() - cached.at < MODELS_CACHE_MS) {
-    return [...cached.ids];
+    return cached.entries;
   }
   let token: { accessToken: string; accountId: string };
   try {
@@ -130,8 +177,8 @@ export async function listBackendModels(
   } catch {
     throw unavailable("a body that is not JSON");
   }
-  const ids = parseModelList(body);
-  if (ids === undefined) throw unavailable("JSON without a models array");
-  cache.set(source, { at: Date.now(), ids });
-  return [...ids];
+  const entries = parseCatalog(body);
+  if (entries === undefined) throw unavailable("JSON without a models array");
+  cache.set(source, { at: Date.now(), entries });
+  return entries;
 }

@@ -108,6 +108,7 @@ function configToml(
   v1Url: string,
   auth: ProviderAuth,
   trapUrl: string,
+  model: string,
 ): string {
   const provider = auth === "env_key"
     ? [
@@ -121,7 +122,7 @@ function configToml(
       `requires_openai_auth = true`,
     ];
   return [
-    `model = "${MODEL}"`,
+    `model = "${model}"`,
     `model_provider = "serve"`,
     `approval_policy = "never"`,
     `sandbox_mode = "read-only"`,
@@ -159,6 +160,7 @@ async function execAgainst(
   harness: ServeHarness,
   prompt: string,
   auth: ProviderAuth,
+  model = MODEL,
 ): Promise<CodexRun> {
   const home = await mkdtemp(join(tmpdir(), "codex-home-"));
   const proxy = await startTrapProxy();
@@ -169,7 +171,7 @@ async function execAgainst(
     await mkdir(work, { recursive: true });
     await writeFile(
       join(codexHome, "config.toml"),
-      configToml(harness.v1Url, auth, proxy.url),
+      configToml(harness.v1Url, auth, proxy.url, model),
     );
     if (auth === "openai_auth") {
       await writeFile(
@@ -210,6 +212,27 @@ async function execAgainst(
   }
 }
 
+/**
+ * The lines the CLI prints when the model list it reads from serve
+ * (`GET /v1/models?client_version=`) is not the backend's catalog, or lacks
+ * the model it runs. Only a provider with the ChatGPT login reads that list
+ * (with an API key the CLI keeps its bundled one, which may not know the
+ * model, so the last line can appear there whatever serve answers).
+ */
+const MODEL_LIST_ERRORS = [
+  /failed to refresh available models/,
+  /failed to decode models response/,
+  /Model metadata for .* not found/,
+];
+
+/** Asserts that the run printed none of {@linkcode MODEL_LIST_ERRORS}. */
+function assertNoModelListError(run: CodexRun): void {
+  const output = `${run.result.stdout}\n${run.result.stderr}`;
+  for (const pattern of MODEL_LIST_ERRORS) {
+    assert.doesNotMatch(output, pattern, describeRun(run));
+  }
+}
+
 function describeRun(run: CodexRun): string {
   return `exit ${run.result.code} (${
     run.result.signal ?? "no signal"
@@ -245,6 +268,41 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
         assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+        assertNoModelListError(run);
+        assert.match(
+          harness.serve.stderr(),
+          /GET \/v1\/models - 200/,
+          "the CLI read its model list from serve",
+        );
+      },
+    );
+  });
+
+  it("reads an announced service's model metadata from serve with the ChatGPT login", async () => {
+    await withServe(
+      {
+        behaviour: { kind: "text", text: ANSWER },
+        env: {
+          ANTSEED_ALLOWED_SERVICES: "house-coder",
+          ANTSEED_SERVICE_ALIAS_MAP_JSON: JSON.stringify({
+            "house-coder": MODEL,
+          }),
+        },
+      },
+      async (harness) => {
+        const run = await execAgainst(
+          harness,
+          "say hello",
+          "openai_auth",
+          "house-coder",
+        );
+        assert.equal(run.result.code, 0, describeRun(run));
+        assert.equal(run.result.stdout.trim(), ANSWER, describeRun(run));
+        const turns = upstreamTurns(harness.backend);
+        assert.equal(turns.length, 1, describeRun(run));
+        assert.equal(upstreamBody(turns[0]).model, MODEL);
+        assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+        assertNoModelListError(run);
       },
     );
   });

@@ -1,8 +1,9 @@
 /**
- * Presentation helpers of the command line: masking of account ids and
- * emails, the seller's home folder shown as `~`, and human durations. Nothing
- * printed by the CLI shows a token, a full account id, a full email or the
- * seller's home path.
+ * Masking of what identifies the seller, for everything the package prints
+ * or logs (the command line, the provider's log lines, `/health`): account
+ * ids, emails, and the seller's home folder shown as `~`. Nothing printed
+ * shows a token, a full account id, a full email or the seller's home path.
+ * Below both the provider and the command line, which both use it.
  *
  * @module
  */
@@ -53,42 +54,4 @@ export function hideHome(text: string, home: string): string {
   const trimmed = home.replace(/[\\/]+$/, "");
   if (trimmed.length < 2) return text;
   return text.split(trimmed).join("~");
-}
-
-/**
- * A duration for people: `45 s`, `53 min`, `2 h 5 min`, `3 d 4 h`.
- *
- * @example
- * ```ts
- * import { formatDuration } from "./mask.ts";
- * console.log(formatDuration(53 * 60_000)); // "53 min"
- * ```
- */
-export function formatDuration(ms: number): string {
-  const seconds = Math.round(Math.abs(ms) / 1000);
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  if (minutes < 60) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  if (hours < 24) {
-    const rest = minutes % 60;
-    return rest === 0 ? `${hours} h` : `${hours} h ${rest} min`;
-  }
-  const days = Math.floor(hours / 24);
-  const rest = hours % 24;
-  return rest === 0 ? `${days} d` : `${days} d ${rest} h`;
-}
-
-/**
- * A time relative to now: `in 53 min` or `2 h ago`.
- *
- * @example
- * ```ts
- * import { formatRelative } from "./mask.ts";
- * console.log(formatRelative(Date.now() + 120_000, Date.now())); // "in 2 min"
- * ```
- */
-export function formatRelative(at: number, now: number): string {
-  const duration = formatDuration(at - now);
-  return at >= now ? `in ${duration}` : `${duration} ago`;
 }
