@@ -115,12 +115,11 @@ export function compareVersions(a: string, b: string): number {
     const difference = left.numbers[index] - right.numbers[index];
     if (difference !== 0) return Math.sign(difference);
   }
-  if (left.prerelease.length === 0 || right.prerelease.length === 0) {
-    return right.prerelease.length - left.prerelease.length === 0
-      ? 0
-      : left.prerelease.length === 0
-      ? 1
-      : -1;
+  const leftRelease = left.prerelease.length === 0;
+  const rightRelease = right.prerelease.length === 0;
+  if (leftRelease || rightRelease) {
+    // A release sorts above its pre-releases (semver 11.3).
+    return Number(leftRelease) - Number(rightRelease);
   }
   const common = Math.min(left.prerelease.length, right.prerelease.length);
   for (let index = 0; index < common; index++) {
