@@ -389,6 +389,41 @@ describe("the version the backend sees", () => {
   });
 });
 
+describe("the seller's notice of a model that needs a newer version", () => {
+  it("names the version spoken and where it came from", async () => {
+    const seller = await sellerHome(versionJson("0.172.0"));
+    const warnings: string[] = [];
+    const provider = createProvider(sellerConfig(seller), {
+      onWarning: (message) => warnings.push(message),
+      onLog: () => {},
+    });
+    const result = await callProvider(provider, {
+      body: { model: NEW_MODEL, input: "Hi" },
+    });
+    assert.equal(result.status, 400, result.text);
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0],
+      /requires a newer Codex client than 0\.172\.0, the version spoken \(from a Codex home's version\.json\)\. /,
+    );
+  });
+
+  it("names the key once when the key set it", async () => {
+    const seller = await sellerHome();
+    const warnings: string[] = [];
+    const provider = createProvider(
+      sellerConfig(seller, { OPENAI_RESPONSES_CLIENT_VERSION: "0.150.0" }),
+      { onWarning: (message) => warnings.push(message), onLog: () => {} },
+    );
+    await callProvider(provider, { body: { model: NEW_MODEL, input: "Hi" } });
+    assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0],
+      /than OPENAI_RESPONSES_CLIENT_VERSION=0\.150\.0\. /,
+    );
+  });
+});
+
 describe("check", () => {
   it("prints the version used and why", async () => {
     const seller = await sellerHome(versionJson("0.180.0"));

@@ -213,7 +213,7 @@ export class Observability {
     if (this.#warnedModels.has(model)) return;
     this.#warnedModels.add(model);
     this.warn(
-      `The Codex backend refused ${model}: it requires a newer Codex client than OPENAI_RESPONSES_CLIENT_VERSION=${this.#clientVersion}. Set OPENAI_RESPONSES_CLIENT_VERSION to the version of a current Codex CLI`,
+      `The Codex backend refused ${model}: it requires a newer Codex client than ${this.#clientVersion}. Run the Codex CLI once (its update check records the newest release in version.json) or set OPENAI_RESPONSES_CLIENT_VERSION to the version of a current Codex CLI`,
     );
   }
 
