@@ -991,4 +991,13 @@ export const MUTANTS: Mutant[] = [
     tests: [CLIENT_VERSION_TEST],
     why: "the model list's client_version is the version spoken",
   },
+  {
+    id: "version-notice-always-names-key",
+    file: "src/provider/observability.ts",
+    find: 'this.#clientVersion = choice.source === "key"',
+    replace: "this.#clientVersion = true",
+    tests: [CLIENT_VERSION_TEST],
+    why:
+      "the notice of a too-old version names where the version spoken came from",
+  },
 ];
