@@ -32,6 +32,11 @@ export type {
   RequestLogEntry,
 } from "./src/provider/provider.ts";
 export type { LoginState } from "./src/provider/pool.ts";
+export type {
+  ClientVersionChoice,
+  ClientVersionSource,
+  VersionFileReading,
+} from "./src/codex/client_version.ts";
 export { RESPONSES_PATH } from "./src/provider/routes.ts";
 export type {
   RateLimitSnapshot,

@@ -53,6 +53,8 @@ const STORE_TEST = "tests/state_response_store_test.ts";
 const HOSTILE_STORE_TEST = "tests/hostile_store_test.ts";
 const ENCODING_TEST = "tests/codex_content_encoding_test.ts";
 const HOSTILE_DECODE_TEST = "tests/hostile_decode_test.ts";
+const CLIENT_VERSION = "src/codex/client_version.ts";
+const CLIENT_VERSION_TEST = "tests/client_version_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -1322,5 +1324,81 @@ export const MUTANTS: Mutant[] = [
     replace: "strict: false,",
     tests: ["tests/cli_args_test.ts"],
     why: "an unknown flag or a stray argument is silently accepted",
+  },
+  // The seller's CLI version (issue 21).
+  {
+    id: "version-json-never-read",
+    file: "src/provider/logins.ts",
+    find: "await selectClientVersion(settings, codexHomesOf(found), {",
+    replace: "await selectClientVersion(settings, [], {",
+    tests: [CLIENT_VERSION_TEST],
+    why: "a Codex home's newer version.json raises the version spoken",
+  },
+  {
+    id: "version-key-not-outright",
+    file: CLIENT_VERSION,
+    find: "if (candidates.pinned !== undefined) {",
+    replace: "if (false) {",
+    tests: [CLIENT_VERSION_TEST],
+    why: "OPENAI_RESPONSES_CLIENT_VERSION wins outright, even when lower",
+  },
+  {
+    id: "version-compared-as-text",
+    file: CLIENT_VERSION,
+    find: "const difference = left.numbers[index] - right.numbers[index];",
+    replace:
+      "const difference = String(left.numbers[index]).localeCompare(String(right.numbers[index]));",
+    tests: [CLIENT_VERSION_TEST],
+    why: "0.99.0 is older than 0.171.0: versions compare by number",
+  },
+  {
+    id: "version-prerelease-above-release",
+    file: CLIENT_VERSION,
+    find: "return Number(leftRelease) - Number(rightRelease);",
+    replace: "return Number(rightRelease) - Number(leftRelease);",
+    tests: [CLIENT_VERSION_TEST],
+    why: "a pre-release sorts below its release",
+  },
+  {
+    id: "version-json-prerelease-spoken",
+    file: CLIENT_VERSION,
+    find: "!RELEASE_PATTERN.test(version)",
+    replace: "!VERSION_PATTERN.test(version)",
+    tests: [CLIENT_VERSION_TEST],
+    why: "only a release x.y.z of version.json is spoken",
+  },
+  {
+    id: "version-json-missing-warns",
+    file: CLIENT_VERSION,
+    find: 'if (code === "ENOENT" || code === "ENOTDIR") return {};',
+    replace: "",
+    tests: [CLIENT_VERSION_TEST],
+    why: "a Codex home without version.json is no warning",
+  },
+  {
+    id: "version-json-broken-silent",
+    file: CLIENT_VERSION,
+    find:
+      "if (result.warning !== undefined) options.onWarning?.(result.warning);",
+    replace: "",
+    tests: [CLIENT_VERSION_TEST],
+    why: "a broken version.json is ignored with one warning",
+  },
+  {
+    id: "model-list-configured-version",
+    file: "src/serve/models.ts",
+    find: "? (await source.clientVersion()).version",
+    replace: "? source.settings.clientVersion",
+    tests: [CLIENT_VERSION_TEST],
+    why: "the model list's client_version is the version spoken",
+  },
+  {
+    id: "version-notice-always-names-key",
+    file: "src/provider/observability.ts",
+    find: 'this.#clientVersion = choice.source === "key"',
+    replace: "this.#clientVersion = true",
+    tests: [CLIENT_VERSION_TEST],
+    why:
+      "the notice of a too-old version names where the version spoken came from",
   },
 ];

@@ -161,7 +161,7 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     type: "string",
     default: DEFAULT_CLIENT_VERSION,
     description:
-      "Codex CLI version sent upstream (`version` header, model list). Raise it when the backend says a model requires a newer version of Codex",
+      "Codex CLI version sent upstream (`version` header, model list). When unset: the higher of the default and the latest_version of each Codex home's version.json (which the Codex CLI keeps current). When set, used as it is, even when lower",
   },
   {
     key: "OPENAI_RESPONSES_ORIGINATOR",
@@ -294,8 +294,14 @@ export interface ProviderSettings {
   authIssuer: string;
   /** Most concurrent requests per login, when capped. */
   accountMaxConcurrency?: number;
-  /** Codex CLI version sent upstream. */
+  /**
+   * OPENAI_RESPONSES_CLIENT_VERSION, else the built-in default: the floor of
+   * the version sent upstream, which a Codex home's newer `version.json`
+   * raises when the key is unset (see `src/codex/client_version.ts`).
+   */
   clientVersion: string;
+  /** Whether OPENAI_RESPONSES_CLIENT_VERSION is set (it then wins outright). */
+  clientVersionPinned: boolean;
   /** `originator` sent upstream. */
   originator: string;
   /** Bound of the stored responses in bytes; 0 when storing is off. */
@@ -525,6 +531,7 @@ export function parseConfig(
     home,
     authIssuer,
     clientVersion,
+    clientVersionPinned: get("OPENAI_RESPONSES_CLIENT_VERSION") !== undefined,
     originator,
     stateMaxBytes: storing ? stateMaxBytes : 0,
     stateTtlMs: storing ? stateTtlS * 1000 : 0,

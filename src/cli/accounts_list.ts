@@ -10,6 +10,7 @@
 
 import type { LoginSource } from "../auth/accounts.ts";
 import type { CredentialsInfo } from "../auth/types.ts";
+import { codexHomesOf, selectClientVersion } from "../codex/client_version.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { readUsage } from "../codex/usage.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
@@ -182,9 +183,20 @@ export async function runAccounts(
   const found = await findLogins(config, settings, io.homeDir);
   const warnings: string[] = [];
   const warn = (message: string) => warnings.push(message);
+  // The usage endpoint is asked as the serving provider speaks.
+  const spoken = options.usage
+    ? {
+      ...settings,
+      clientVersion: (await selectClientVersion(
+        settings,
+        codexHomesOf(found),
+        { homeDir: io.homeDir, onWarning: warn },
+      )).version,
+    }
+    : settings;
   const rows = await Promise.all(
     found.logins.map((login) =>
-      describeLogin(login, found, settings, options, warn)
+      describeLogin(login, found, spoken, options, warn)
     ),
   );
   const print = (text = "") => io.stdout(`${hideHome(text, io.homeDir)}\n`);

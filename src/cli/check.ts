@@ -22,6 +22,10 @@ import { describeRateLimits } from "./rate_limits_text.ts";
 import { OpenAIResponsesError, RelayError } from "../errors.ts";
 import { readUsage } from "../codex/usage.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
+import {
+  type ClientVersionChoice,
+  describeClientVersion,
+} from "../codex/client_version.ts";
 import { describeRule, type FoundLogins } from "./logins.ts";
 import { describeUsage } from "./usage_text.ts";
 
@@ -39,6 +43,8 @@ export interface CheckedProvider {
   readonly services: string[];
   /** The token source over the seller's credentials. */
   readonly tokens: Pick<TokenSource, "info" | "forceRefresh" | "getToken">;
+  /** The Codex CLI version spoken; when absent, the settings' version. */
+  clientVersion?(): Promise<{ readonly version: string }>;
   /** Answers one request whole. */
   handleRequest(req: SerializedHttpRequest): Promise<SerializedHttpResponse>;
   /** The latest rate-limit snapshot, if any. */
@@ -65,6 +71,8 @@ export interface CheckOptions {
   now?: () => number;
   /** The fetch used for the backend's model list (default: the global one). */
   fetch?: typeof fetch;
+  /** The Codex CLI version the logins speak as, printed after the logins. */
+  clientVersion?: ClientVersionChoice;
 }
 
 /** A line printer that replaces the seller's home with `~`. */
@@ -219,7 +227,13 @@ async function usage(
     const report = await readUsage(provider.settings.baseUrl, token, {
       fetch: options.fetch,
       timeoutMs: options.usageTimeoutMs,
-      identity: upstreamIdentity(originator, clientVersion, machineInfo()),
+      identity: upstreamIdentity(
+        originator,
+        provider.clientVersion
+          ? (await provider.clientVersion()).version
+          : clientVersion,
+        machineInfo(),
+      ),
       now,
     });
     for (const line of describeUsage(report, now())) {
@@ -330,6 +344,11 @@ export async function runCheckOfLogins(
 ): Promise<number> {
   output.line(row("rule", describeRule(found)));
   output.line(row("logins", logins.map((login) => login.name).join(", ")));
+  if (options.clientVersion) {
+    output.line(
+      row("client version", describeClientVersion(options.clientVersion)),
+    );
+  }
   if (logins.length === 1) {
     return await runCheck(logins[0].provider, output, options);
   }

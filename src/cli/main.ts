@@ -20,6 +20,7 @@ import {
   UsageError,
 } from "./args.ts";
 import { runCheckOfLogins } from "./check.ts";
+import { codexHomesOf, selectClientVersion } from "../codex/client_version.ts";
 import { createProvider } from "../provider/provider.ts";
 import { parseConfig } from "../config.ts";
 import { findLogins, loginTokenSource } from "./logins.ts";
@@ -298,6 +299,12 @@ async function runCommand(
   try {
     const settings = parseConfig(config, { homeDir: io.homeDir });
     const found = await findLogins(config, settings, io.homeDir);
+    // Chosen over all logins, as the serving provider chooses it.
+    const clientVersion = await selectClientVersion(
+      settings,
+      codexHomesOf(found),
+      { homeDir: io.homeDir, onWarning },
+    );
     // One provider per login, so that the probe and the usage read each
     // login's own account.
     const logins = found.logins.map((login) => ({
@@ -305,6 +312,7 @@ async function runCommand(
       provider: createProvider(config, {
         tokenSource: loginTokenSource(login, settings, onWarning),
         onWarning,
+        clientVersion,
       }),
     }));
     return await runCheckOfLogins(found, logins, {
@@ -314,6 +322,7 @@ async function runCommand(
       probe: values.probe === true,
       usage: values.usage === true,
       model: values.model as string | undefined,
+      clientVersion,
     });
   } catch (error) {
     failure = error;

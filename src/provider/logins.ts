@@ -11,9 +11,20 @@ import { homedir } from "node:os";
 import { dirname } from "node:path";
 import { createTokenSource } from "../auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
+import {
+  chooseClientVersion,
+  type ClientVersionChoice,
+  codexHomesOf,
+  selectClientVersion,
+} from "../codex/client_version.ts";
+import {
+  machineInfo,
+  type UpstreamIdentity,
+  upstreamIdentity,
+} from "../codex/request.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
-import type { ProviderSettings } from "../config.ts";
+import { DEFAULT_CLIENT_VERSION, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import type { RelayContext } from "../relay.ts";
 import type { ConcurrencyGate } from "./capacity.ts";
@@ -100,14 +111,23 @@ type UsageResult = { usage?: UsageReport; error?: string };
 export interface LoginsOptions {
   /** The provider's settings. */
   settings: ProviderSettings;
-  /** The relay context every login shares (its token source is added per login). */
-  base: Omit<RelayContext, "signal" | "tokens">;
+  /**
+   * The relay context every login shares (its token source is added per
+   * login, and the identity once the version is chosen).
+   */
+  base: Omit<RelayContext, "signal" | "tokens" | "identity">;
   /** The provider's log lines and numbers. */
   observability: Observability;
   /** A token source to serve from instead of the rules' logins. */
   tokenSource?: TokenSource;
   /** The fetch used for the usage endpoint. */
   fetch?: typeof fetch;
+  /**
+   * The client version chosen already (`check`'s per-login providers share
+   * the one chosen over all logins); default: chosen when the logins are
+   * found ({@linkcode selectClientVersion}).
+   */
+  clientVersion?: ClientVersionChoice;
 }
 
 /**
@@ -121,7 +141,7 @@ export interface LoginsOptions {
  */
 export class Logins {
   readonly #settings: ProviderSettings;
-  readonly #base: Omit<RelayContext, "signal" | "tokens">;
+  readonly #base: Omit<RelayContext, "signal" | "tokens" | "identity">;
   readonly #seen: Observability;
   readonly #fetch: typeof fetch | undefined;
   readonly #contexts = new Map<Login, LoginContext>();
@@ -130,6 +150,9 @@ export class Logins {
     { at: number; result: Promise<UsageResult> }
   >();
   #rule: LoginRule["rule"] = "token_source";
+  #version: ClientVersionChoice | undefined;
+  // Built once when the version is chosen, shared by every request.
+  #identity: UpstreamIdentity | undefined;
   #pool: LoginPool | undefined;
   #resolving: Promise<LoginPool> | undefined;
 
@@ -143,7 +166,17 @@ export class Logins {
     this.#base = options.base;
     this.#seen = options.observability;
     this.#fetch = options.fetch;
+    if (options.clientVersion) this.#speak(options.clientVersion);
     if (options.tokenSource) {
+      // No Codex home: the key, else the default.
+      if (!this.#version) {
+        this.#speak(chooseClientVersion({
+          pinned: this.#settings.clientVersionPinned
+            ? this.#settings.clientVersion
+            : undefined,
+          fallback: DEFAULT_CLIENT_VERSION,
+        }));
+      }
       this.#pool = this.#poolOf([new Login("default", options.tokenSource)]);
     }
   }
@@ -312,6 +345,12 @@ export class Logins {
     });
   }
 
+  /** The Codex CLI version spoken, and why; chosen when the logins are found. */
+  async clientVersion(): Promise<ClientVersionChoice> {
+    await this.pool();
+    return this.#version!;
+  }
+
   /** Which rule chose the logins, and their labels. */
   async rule(): Promise<LoginRule> {
     const pool = await this.pool();
@@ -385,6 +424,14 @@ export class Logins {
       homeDir: homedir(),
     });
     this.#rule = found.rule;
+    if (!this.#version) {
+      this.#speak(
+        await selectClientVersion(settings, codexHomesOf(found), {
+          homeDir: homedir(),
+          onWarning: seen.warn,
+        }),
+      );
+    }
     const several = found.logins.length > 1;
     this.#pool ??= this.#poolOf(found.logins.map((login) =>
       new Login(
@@ -403,6 +450,16 @@ export class Logins {
     return this.#pool;
   }
 
+  #speak(choice: ClientVersionChoice): void {
+    this.#version = choice;
+    this.#identity = upstreamIdentity(
+      this.#settings.originator,
+      choice.version,
+      machineInfo(),
+    );
+    this.#seen.speaking(choice);
+  }
+
   #poolOf(logins: Login[]): LoginPool {
     const seen = this.#seen;
     for (const login of logins) {
@@ -410,6 +467,7 @@ export class Logins {
         seen.log(`login ${login.name}: usage limit ended`);
       this.#contexts.set(login, {
         ...this.#base,
+        identity: this.#identity,
         tokens: login.tokens,
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>
@@ -432,7 +490,7 @@ export class Logins {
     ]).then(([token, { readUsage }]) =>
       readUsage(this.#settings.baseUrl, token, {
         fetch: this.#fetch,
-        identity: this.#base.identity,
+        identity: this.#identity,
       })
     ).then(
       (usage): UsageResult => ({ usage }),

@@ -8,6 +8,7 @@
  */
 
 import type { CredentialsInfo } from "../auth/types.ts";
+import type { ClientVersionChoice } from "../codex/client_version.ts";
 import type { ProviderSettings } from "../config.ts";
 import type { RelayError } from "../errors.ts";
 import { type Labels, Metrics } from "../metrics.ts";
@@ -86,7 +87,7 @@ export class Observability {
   readonly #onRequestDone: ((entry: RequestLogEntry) => void) | undefined;
   readonly #everyRequest: boolean;
   readonly #failedRequests: boolean;
-  readonly #clientVersion: string;
+  #clientVersion: string;
   readonly #warnedModels = new Set<string>();
 
   /**
@@ -106,7 +107,24 @@ export class Observability {
     const lines = options.logRequests !== false;
     this.#everyRequest = lines && settings.log === "requests";
     this.#failedRequests = lines;
-    this.#clientVersion = settings.clientVersion;
+    this.#clientVersion =
+      `OPENAI_RESPONSES_CLIENT_VERSION=${settings.clientVersion}`;
+  }
+
+  /**
+   * Records the version spoken, for the notice of a model that needs a
+   * newer one.
+   *
+   * @param choice the version chosen and why
+   */
+  speaking(choice: ClientVersionChoice): void {
+    this.#clientVersion = choice.source === "key"
+      ? `OPENAI_RESPONSES_CLIENT_VERSION=${choice.version}`
+      : `${choice.version}, the version spoken (${
+        choice.source === "default"
+          ? "the default"
+          : "from a Codex home's version.json"
+      })`;
   }
 
   /** Whether a finished request needs its entry built at all. */
@@ -195,7 +213,7 @@ export class Observability {
     if (this.#warnedModels.has(model)) return;
     this.#warnedModels.add(model);
     this.warn(
-      `The Codex backend refused ${model}: it requires a newer Codex client than OPENAI_RESPONSES_CLIENT_VERSION=${this.#clientVersion}. Set OPENAI_RESPONSES_CLIENT_VERSION to the version of a current Codex CLI`,
+      `The Codex backend refused ${model}: it requires a newer Codex client than ${this.#clientVersion}. Run the Codex CLI once (its update check records the newest release in version.json) or set OPENAI_RESPONSES_CLIENT_VERSION to the version of a current Codex CLI`,
     );
   }
 

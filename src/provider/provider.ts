@@ -9,7 +9,7 @@
 
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
-import { machineInfo, upstreamIdentity } from "../codex/request.ts";
+import type { ClientVersionChoice } from "../codex/client_version.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
 import type {
   Provider,
@@ -66,6 +66,13 @@ export interface CreateProviderOptions {
    * `serve` turns it on for `GET /metrics`.
    */
   metrics?: boolean;
+  /**
+   * The Codex CLI version to speak as, chosen already (`check` gives each
+   * per-login provider the one chosen over all logins). Default: chosen when
+   * the logins are found, from OPENAI_RESPONSES_CLIENT_VERSION, the default
+   * and the Codex homes' `version.json`.
+   */
+  clientVersion?: ClientVersionChoice;
 }
 
 /** Per-call options of the request handlers (an extension of the host contract). */
@@ -106,6 +113,8 @@ export interface OpenAIResponsesProvider extends Provider {
   logins(options?: { usage?: boolean }): Promise<LoginStatus[]>;
   /** Which rule chose the logins (see the README, "Logins"). */
   loginRule(): Promise<LoginRule>;
+  /** The Codex CLI version spoken upstream and why (finds the logins first). */
+  clientVersion(): Promise<ClientVersionChoice>;
   /** Its numbers in the Prometheus text format (`GET /metrics` of `serve`). */
   metrics(): string;
   /** Answers one request whole. */
@@ -152,16 +161,12 @@ export function createProvider(
     observability,
     tokenSource: options.tokenSource,
     fetch: options.fetch,
+    clientVersion: options.clientVersion,
     base: {
       responsesUrl: settings.responsesUrl,
       requestTimeoutMs: settings.requestTimeoutMs,
       idleTimeoutMs: settings.idleTimeoutMs,
       watchdog: new Watchdog(),
-      identity: upstreamIdentity(
-        settings.originator,
-        settings.clientVersion,
-        machineInfo(),
-      ),
       fetch: options.fetch,
       random: options.random,
     },
@@ -201,6 +206,7 @@ export function createProvider(
         openai_responses_requests_in_flight: [[{}, capacity.inFlight]],
       }),
     loginRule: (): Promise<LoginRule> => logins.rule(),
+    clientVersion: (): Promise<ClientVersionChoice> => logins.clientVersion(),
     handleRequest: (
       req: SerializedHttpRequest,
       handleOptions?: HandleOptions,

@@ -64,6 +64,8 @@ export interface ServedProvider {
      */
     readonly defaultInstructions?: string;
   };
+  /** The Codex CLI version spoken (the model list's `client_version`). */
+  clientVersion?(): Promise<{ readonly version: string }>;
   /** The seller's token source (used for the backend's model list). */
   readonly tokens: {
     /** A valid access token and its account id. */

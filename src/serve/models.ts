@@ -34,6 +34,11 @@ export interface ModelsSource {
     /** `originator` header. */
     readonly originator: string;
   };
+  /**
+   * The Codex CLI version the provider speaks as (the `client_version`);
+   * when absent, the settings' version.
+   */
+  clientVersion?(): Promise<{ readonly version: string }>;
   /** The seller's token source. */
   readonly tokens: {
     /** A valid access token and its account id. */
@@ -150,9 +155,15 @@ export async function readBackendCatalog(
     );
   }
   const url = new URL(source.settings.modelsUrl);
-  const { clientVersion, originator } = source.settings;
+  const clientVersion = source.clientVersion
+    ? (await source.clientVersion()).version
+    : source.settings.clientVersion;
   url.searchParams.set("client_version", clientVersion);
-  const identity = upstreamIdentity(originator, clientVersion, machineInfo());
+  const identity = upstreamIdentity(
+    source.settings.originator,
+    clientVersion,
+    machineInfo(),
+  );
   let response: Response;
   try {
     response = await (options.fetch ?? fetch)(url, {
