@@ -73,6 +73,19 @@ export function processIo(): CliIo {
       };
     },
     homeDir: homedir(),
+    async ask(question) {
+      if (!process.stdin.isTTY) return undefined;
+      const { createInterface } = await import("node:readline/promises");
+      const lines = createInterface({
+        input: process.stdin,
+        output: process.stderr,
+      });
+      try {
+        return await lines.question(question);
+      } finally {
+        lines.close();
+      }
+    },
   };
 }
 

@@ -88,6 +88,13 @@ export interface HealthLogin {
   usage?: object;
   /** Why the usage endpoint could not be read. */
   usageError?: string;
+  /** Its banked rate-limit resets: how many, and when each expires. */
+  resetCredits?: {
+    availableCount: number;
+    credits: readonly { expiresAt?: number }[];
+  };
+  /** Why the banked resets could not be read. */
+  resetCreditsError?: string;
 }
 
 /**
@@ -508,7 +515,8 @@ function relayToProvider(
  *   when none are announced, the models the seller's account may use
  *   (`GET <base>/codex/models`), cached for a few minutes.
  * - `GET /health`: status, capacity, usage-limit time and rate-limit
- *   snapshot; no secret.
+ *   snapshot, and per login its usage and banked rate-limit resets (count
+ *   and expiry, never spent); no secret.
  *
  * Checks, in this order, each refused with an OpenAI-shaped error and no
  * upstream call:
@@ -627,6 +635,16 @@ export function createServerHandler(
         // rate-limit snapshot above stands in.
         usage: login.usage ?? null,
         usageUnavailable: login.usageError ?? null,
+        // Shown, never spent: only `accounts reset` spends one.
+        resets: login.resetCredits === undefined ? null : {
+          available: login.resetCredits.availableCount,
+          expiresAt: login.resetCredits.credits.map((credit) =>
+            credit.expiresAt === undefined
+              ? null
+              : new Date(credit.expiresAt).toISOString()
+          ),
+        },
+        resetsUnavailable: login.resetCreditsError ?? null,
       })) ?? null,
     });
   }
