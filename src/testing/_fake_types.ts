@@ -128,9 +128,11 @@ export interface FakeResetCredit {
 }
 
 /**
- * A failure of the consume endpoint, answered instead of the outcome. With
- * `afterRedeeming`, the redemption is done first and its answer lost on the
- * way (a retry with the same `redeem_request_id` then gets that outcome).
+ * An answer of the consume endpoint given instead of the outcome: a failure
+ * (503, 429), or any scripted answer (200 `{"code":"already_redeemed"}`).
+ * With `afterRedeeming`, the redemption is done first and its answer lost
+ * on the way (a retry with the same `redeem_request_id` then gets that
+ * outcome).
  */
 export interface FakeResetFailure {
   /** HTTP status, e.g. 503, or 429 (default body `{"detail":{"code":"connector_rate_limit"}}`). */
@@ -156,7 +158,7 @@ export interface FakeResetCredits {
   credits: FakeResetCredit[];
   /** Answer 403 `{"detail":{"code":"rate_limit_reset_ineligible"}}` to a spend. */
   ineligible?: boolean;
-  /** Failures answered, in order, to the next spends. */
+  /** Answers given, in order, to the next spends instead of their outcome. */
   failures?: FakeResetFailure[];
 }
 
