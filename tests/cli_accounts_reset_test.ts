@@ -401,11 +401,15 @@ describe("accounts reset: usage errors", () => {
 });
 
 describe("nothing spends a reset automatically", () => {
-  it("check --usage, check --probe, accounts --usage, /health and a usage-limited request send no spend", async () => {
+  it("check --usage (which counts them), check --probe, accounts --usage, /health and a usage-limited request send no spend", async () => {
     limitedWithTwo();
     backend.limitAccount(WORK.accountId);
     backend.setAccountResetCredits({ credits: [{ id: "w1" }] }, WORK.accountId);
-    await run(["check", "--usage"]);
+    const checked = await run(["check", "--usage"]);
+    const personal = checked.stdout.split(/^\n/m).find((text) =>
+      /^login: +personal$/m.test(text)
+    );
+    assert.match(personal ?? "", /^usage: +banked resets: 2$/m);
     await run(["check", "--probe", "--model", "gpt-5.4"]);
     await run(["accounts", "--usage"]);
     const provider = createProvider({
