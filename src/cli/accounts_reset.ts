@@ -32,8 +32,6 @@ export interface AccountsResetOptions {
   name?: string;
   /** Spend without asking. */
   yes?: boolean;
-  /** Pause before the n-th retry of a lost answer, n times this, in milliseconds (default 1000; tests shorten it). */
-  retryDelayMs?: number;
 }
 
 /** Outcomes after which the login is not usage-limited: exit code 0. */
@@ -155,9 +153,6 @@ export async function runAccountsReset(
       ...call,
       redeemRequestId,
       creditId: credits.credits[0]?.id,
-      ...(options.retryDelayMs === undefined
-        ? {}
-        : { retryDelayMs: options.retryDelayMs }),
     });
     print(
       describeOutcome(redemption.outcome, login.name, redemption.windowsReset),

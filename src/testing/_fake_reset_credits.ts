@@ -35,6 +35,7 @@ interface Account {
 
 /** The banked resets of every simulated account. */
 export class FakeResetBook {
+  /** Every spend received since the last `clear()`, in order. */
   readonly redemptions: FakeResetRedemption[] = [];
   readonly #accounts = new Map<string, Account>();
   readonly #now: () => number;
