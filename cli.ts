@@ -10,7 +10,9 @@
  * - `demo`: one streamed request against a built-in simulated backend, with
  *   no setup at all;
  * - `login [--name <name>] [--device]`, `logout [--name <name> | --all]`,
- *   `accounts`: the provider's own ChatGPT logins.
+ *   `accounts [--usage]`: the provider's own ChatGPT logins;
+ * - `accounts reset --name <login> [--yes]`: spends one banked rate-limit
+ *   reset of a login, after a `[y/N]` at the terminal unless `--yes`.
  *
  * Configuration comes from the environment, with the plugin's own keys.
  * Runs on Deno (`deno run -A jsr:@antseed/provider-openai-responses/cli demo`)
@@ -73,6 +75,19 @@ export function processIo(): CliIo {
       };
     },
     homeDir: homedir(),
+    async ask(question) {
+      if (!process.stdin.isTTY) return undefined;
+      const { createInterface } = await import("node:readline/promises");
+      const lines = createInterface({
+        input: process.stdin,
+        output: process.stderr,
+      });
+      try {
+        return await lines.question(question);
+      } finally {
+        lines.close();
+      }
+    },
   };
 }
 

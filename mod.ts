@@ -48,6 +48,7 @@ export type {
   UsageReport,
   UsageWindow,
 } from "./src/codex/usage.ts";
+export type { ResetCredit, ResetCredits } from "./src/codex/reset_credits.ts";
 export { CONFIG_SCHEMA, parseConfig } from "./src/config.ts";
 export type { ParseConfigOptions, ProviderSettings } from "./src/config.ts";
 export {

@@ -1401,4 +1401,103 @@ export const MUTANTS: Mutant[] = [
     why:
       "the notice of a too-old version names where the version spoken came from",
   },
+  // Banked rate-limit resets (issue 21): spent only on the seller's word.
+  {
+    id: "reset-without-confirmation",
+    file: "src/cli/accounts_reset.ts",
+    find: "    if (!options.yes) {",
+    replace: "    if (false) {",
+    tests: ["tests/cli_accounts_reset_test.ts"],
+    why: "without --yes, a reset is spent only after a y at the terminal",
+  },
+  {
+    id: "reset-on-any-answer",
+    file: "src/cli/accounts_reset.ts",
+    find: "if (!/^\\s*y(es)?\\s*$/i.test(answer)) {",
+    replace: "if (false) {",
+    tests: ["tests/cli_accounts_reset_test.ts"],
+    why: "anything but y at the confirmation spends nothing",
+  },
+  {
+    id: "reset-without-terminal",
+    file: "src/cli/accounts_reset.ts",
+    find: "      if (answer === undefined) {",
+    replace: "      if (false) {",
+    tests: ["tests/cli_accounts_reset_test.ts"],
+    why:
+      "with no terminal to ask at and no --yes, the refusal says to pass --yes",
+  },
+  {
+    id: "reset-asks-with-no-credit",
+    file: "src/cli/accounts_reset.ts",
+    find: "    if (credits.availableCount === 0) {",
+    replace: "    if (false) {",
+    tests: ["tests/cli_accounts_reset_test.ts"],
+    why:
+      "a login without a banked reset is told no_credit, nothing asked or sent",
+  },
+  {
+    id: "redeem-id-per-attempt",
+    file: "src/codex/reset_credits.ts",
+    find: "      answer = await call(url, token, options, body);",
+    replace:
+      "      answer = await call(url, token, options, { ...body, redeem_request_id: crypto.randomUUID() });",
+    tests: [
+      "tests/codex_reset_credits_test.ts",
+      "tests/cli_accounts_reset_test.ts",
+    ],
+    why: "a retry reuses the redeem_request_id, so at most one reset is spent",
+  },
+  {
+    id: "redeem-lost-answer-not-retried",
+    file: "src/codex/reset_credits.ts",
+    find: "      if (retryable(answer.status)) continue;\n",
+    replace: "",
+    tests: ["tests/codex_reset_credits_test.ts"],
+    why: "a lost answer (5xx, 429) is retried with the same id",
+  },
+  {
+    id: "redeem-retries-refusals",
+    file: "src/codex/reset_credits.ts",
+    find: "  return status === 429 || status >= 500;",
+    replace: "  return true;",
+    tests: ["tests/codex_reset_credits_test.ts"],
+    why: "a refusal (4xx other than 429) is not retried",
+  },
+  {
+    id: "redeem-ineligible-is-failure",
+    file: "src/codex/reset_credits.ts",
+    find: '      if (detail?.code === "rate_limit_reset_ineligible") {',
+    replace: "      if (false) {",
+    tests: ["tests/codex_reset_credits_test.ts"],
+    why: "403 rate_limit_reset_ineligible is the ineligible outcome",
+  },
+  {
+    id: "reset-credit-latest-first",
+    file: "src/codex/reset_credits.ts",
+    find: "(a.expiresAt ?? Infinity) - (b.expiresAt ?? Infinity)",
+    replace: "(b.expiresAt ?? Infinity) - (a.expiresAt ?? Infinity)",
+    tests: [
+      "tests/codex_reset_credits_test.ts",
+      "tests/cli_accounts_reset_test.ts",
+    ],
+    why: "the reset spent is the one that expires first",
+  },
+  {
+    id: "health-hides-resets",
+    file: SERVER,
+    find: "          available: login.resetCredits.availableCount,",
+    replace: "          available: 0,",
+    tests: [SERVER_TEST],
+    why: "/health shows each login's banked resets",
+  },
+  {
+    id: "fake-reset-not-idempotent",
+    file: "src/testing/_fake_reset_credits.ts",
+    find: "    const earlier = account?.answers.get(id);",
+    replace: "    const earlier = undefined;",
+    tests: ["tests/fake_backend_test.ts"],
+    why:
+      "the simulated backend answers a seen redeem_request_id as the first time",
+  },
 ];

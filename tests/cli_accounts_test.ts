@@ -346,11 +346,11 @@ describe("the usage endpoint", () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(
       result.stdout,
-      /^work +usage-limited until \d{4}-\d\d-\d\dT[\d:.]+Z +pro +w\*\*\*@example\.com +acct…2222 +in (59 min|1 h) +primary 100%, secondary 31%$/m,
+      /^work +usage-limited until \d{4}-\d\d-\d\dT[\d:.]+Z +pro +w\*\*\*@example\.com +acct…2222 +in (59 min|1 h) +primary 100%, secondary 31% +0$/m,
     );
     assert.match(
       result.stdout,
-      /^personal +ok +plus +.* +primary 7%, secondary 31%$/m,
+      /^personal +ok +plus +.* +primary 7%, secondary 31% +0$/m,
     );
     assertNoSecrets(result, secrets, IDENTITIES);
   });

@@ -2122,3 +2122,137 @@ describe("fake backend codex.rate_limits event", () => {
     });
   });
 });
+
+describe("fake backend: banked rate-limit resets", () => {
+  const LIST = "/wham/rate-limit-reset-credits";
+  const CONSUME = `${LIST}/consume`;
+
+  async function call(
+    backend: FakeCodexBackend,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
+    const response = await fetch(`${backend.baseUrl}${path}`, {
+      method: body === undefined ? "GET" : "POST",
+      headers: authHeaders(),
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, json: await response.json() };
+  }
+
+  it("lists the available credits as the spec writes them, and the usage endpoint counts them", async () => {
+    await withBackend({}, async (backend) => {
+      const expiresAt = Date.UTC(2030, 5, 1);
+      backend.setAccountResetCredits({
+        credits: [{ id: "c1", expiresAt }, {
+          id: "old",
+          expiresAt: Date.now() - 1,
+        }],
+      }, ACCOUNT);
+      assert.deepEqual(await call(backend, LIST), {
+        status: 200,
+        json: {
+          available_count: 1,
+          credits: [{
+            id: "c1",
+            status: "available",
+            expires_at: "2030-06-01T00:00:00.000Z",
+            reset_type: "rate_limit",
+          }],
+        },
+      });
+      const usage = await call(backend, "/wham/usage");
+      assert.deepEqual(usage.json.rate_limit_reset_credits, {
+        available_count: 1,
+      });
+    });
+  });
+
+  it("an account without resets lists none, and its usage has no count", async () => {
+    await withBackend({}, async (backend) => {
+      assert.deepEqual((await call(backend, LIST)).json, {
+        available_count: 0,
+        credits: [],
+      });
+      const usage = await call(backend, "/wham/usage");
+      assert.equal(usage.json.rate_limit_reset_credits, undefined);
+    });
+  });
+
+  it("consume: reset lifts the usage limit; the same redeem_request_id gets its first answer and spends nothing more", async () => {
+    await withBackend({}, async (backend) => {
+      backend.limitAccount(ACCOUNT);
+      backend.setAccountResetCredits({
+        credits: [{ id: "c1" }, { id: "c2" }],
+      }, ACCOUNT);
+      const id = crypto.randomUUID();
+      const first = await call(backend, CONSUME, { redeem_request_id: id });
+      assert.deepEqual(first, {
+        status: 200,
+        json: { code: "reset", windows_reset: 1 },
+      });
+      const answered = await fetch(backend.responsesUrl, {
+        method: "POST",
+        headers: authHeaders(),
+        body: JSON.stringify(validBody()),
+      });
+      assert.equal(answered.status, 200);
+      await answered.body?.cancel();
+      backend.limitAccount(ACCOUNT);
+      assert.deepEqual(
+        await call(backend, CONSUME, { redeem_request_id: id }),
+        first,
+      );
+      assert.equal((await call(backend, LIST)).json.available_count, 1);
+      assert.deepEqual(
+        backend.redemptions.map((entry) => [entry.redeemRequestId, entry.code]),
+        [[id, "reset"], [id, "reset"]],
+      );
+    });
+  });
+
+  it("consume: nothing_to_reset, no_credit, already_redeemed, 403 ineligible, 429 connector_rate_limit, 400 without a UUID v4", async () => {
+    await withBackend({}, async (backend) => {
+      const spend = (body: Record<string, unknown> = {}) =>
+        call(backend, CONSUME, {
+          redeem_request_id: crypto.randomUUID(),
+          ...body,
+        });
+      assert.equal((await spend()).json.code, "no_credit");
+      backend.setAccountResetCredits({
+        credits: [{ id: "c1" }],
+        failures: [{ status: 429 }],
+      }, ACCOUNT);
+      assert.deepEqual(await spend(), {
+        status: 429,
+        json: { detail: { code: "connector_rate_limit" } },
+      });
+      assert.equal((await spend()).json.code, "nothing_to_reset");
+      backend.setAccountUsage({ limitReached: true }, ACCOUNT);
+      assert.equal((await spend({ credit_id: "c1" })).json.code, "reset");
+      backend.setAccountUsage({ limitReached: true }, ACCOUNT);
+      assert.equal(
+        (await spend({ credit_id: "c1" })).json.code,
+        "already_redeemed",
+      );
+      assert.deepEqual(
+        await call(backend, CONSUME, { redeem_request_id: "1234" }),
+        {
+          status: 400,
+          json: { detail: "redeem_request_id must be a UUID v4" },
+        },
+      );
+      backend.setAccountResetCredits({
+        credits: [{ id: "c9" }],
+        ineligible: true,
+      }, ACCOUNT);
+      assert.deepEqual(await spend(), {
+        status: 403,
+        json: { detail: { code: "rate_limit_reset_ineligible" } },
+      });
+      backend.reset();
+      assert.equal(backend.redemptions.length, 0);
+      assert.equal((await call(backend, LIST)).json.available_count, 0);
+    });
+  });
+});

@@ -1424,13 +1424,24 @@ describe("server handler: one model and the buyer scope", () => {
 });
 
 describe("server handler: health of each login", () => {
-  it("lists each login with its state, usage-limit end and rate limits, no secret", async () => {
+  it("lists each login with its state, usage-limit end, rate limits and banked resets, no secret", async () => {
     const until = Date.UTC(2030, 0, 2, 3, 4, 5);
     const handler = createServerHandler(
       stubProvider(undefined, {
         logins: () =>
           Promise.resolve([
-            { name: "work", state: "ok", inFlight: 1 },
+            {
+              name: "work",
+              state: "ok",
+              inFlight: 1,
+              resetCredits: {
+                availableCount: 2,
+                credits: [
+                  { id: "credit_a", expiresAt: until },
+                  { id: "credit_b" },
+                ],
+              },
+            },
             {
               name: "home",
               state: "usage_limited",
@@ -1438,6 +1449,7 @@ describe("server handler: health of each login", () => {
               usageLimitedUntil: until,
               rateLimits: { primary: { usedPercent: 100 } },
               usageError: "The usage endpoint answered 503",
+              resetCreditsError: "The reset endpoint answered 404",
             },
           ]),
       }),
@@ -1454,6 +1466,11 @@ describe("server handler: health of each login", () => {
         rateLimits: null,
         usage: null,
         usageUnavailable: null,
+        resets: {
+          available: 2,
+          expiresAt: ["2030-01-02T03:04:05.000Z", null],
+        },
+        resetsUnavailable: null,
       },
       {
         name: "home",
@@ -1463,7 +1480,11 @@ describe("server handler: health of each login", () => {
         rateLimits: { primary: { usedPercent: 100 } },
         usage: null,
         usageUnavailable: "The usage endpoint answered 503",
+        resets: null,
+        resetsUnavailable: "The reset endpoint answered 404",
       },
     ]);
+    // Credit ids are the backend's handles for spending: /health shows none.
+    assert.doesNotMatch(JSON.stringify(body), /credit_a/);
   });
 });

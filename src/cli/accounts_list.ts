@@ -3,7 +3,8 @@
  * (`OPENAI_RESPONSES_AUTH_FILE`, else the accounts under `<home>/accounts/`,
  * else the Codex CLI's login), one row each with its state and plan, and no
  * secret. With `--usage`, the usage endpoint of each login says whether it
- * is usage-limited and how much of its windows is used.
+ * is usage-limited, how much of its windows is used, and how many banked
+ * rate-limit resets it has (never spent here: see ./accounts_reset.ts).
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { CredentialsInfo } from "../auth/types.ts";
 import { codexHomesOf, selectClientVersion } from "../codex/client_version.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { readUsage } from "../codex/usage.ts";
+import { readResetCredits, type ResetCredits } from "../codex/reset_credits.ts";
 import { parseConfig, type ProviderSettings } from "../config.ts";
 import {
   CredentialsError,
@@ -50,8 +52,20 @@ interface Row {
   account: string;
   expires: string;
   usage?: string;
+  /** Banked rate-limit resets and the next expiry, with `--usage`. */
+  resets?: string;
   /** Why the login cannot be used, when it cannot. */
   problem?: string;
+}
+
+/** The RESETS cell: the count, and when the next expires. */
+function describeResets(credits: ResetCredits, now: number): string {
+  const next = credits.credits[0]?.expiresAt;
+  return next === undefined || credits.availableCount === 0
+    ? String(credits.availableCount)
+    : `${credits.availableCount} (next expires ${
+      new Date(next).toISOString().slice(0, 10)
+    }, ${formatRelative(next, now)})`;
 }
 
 function percent(value: number | undefined): string {
@@ -92,13 +106,21 @@ async function describeLogin(
     if (fresh.expiresAt !== undefined) {
       row.expires = formatRelative(fresh.expiresAt, Date.now());
     }
-    const report = await readUsage(settings.baseUrl, token, {
-      identity: upstreamIdentity(
-        settings.originator,
-        settings.clientVersion,
-        machineInfo(),
-      ),
-    });
+    const identity = upstreamIdentity(
+      settings.originator,
+      settings.clientVersion,
+      machineInfo(),
+    );
+    // Read only: listing never spends a reset.
+    const resets = readResetCredits(settings.baseUrl, token, { identity })
+      .then(
+        (credits) => describeResets(credits, Date.now()),
+        () => "unavailable",
+      );
+    const report = await readUsage(settings.baseUrl, token, { identity })
+      .finally(async () => {
+        row.resets = await resets;
+      });
     const until = limitedUntil(report);
     if (report.limitReached) {
       row.state = until === undefined
@@ -144,6 +166,7 @@ function loginRequired(
     account: "-",
     expires: "-",
     usage: options.usage ? "-" : undefined,
+    resets: options.usage ? "-" : undefined,
     problem: `${message}${hint}`,
   };
 }
@@ -162,8 +185,9 @@ function table(rows: readonly string[][]): string[] {
 /**
  * Runs `accounts`: prints the rule that chose the logins, then a table of
  * them (name, state, plan, masked email, masked account id, token expiry;
- * with `usage`, the share used of each window and `usage-limited until
- * <time>` as the state of a limited login), then why each unusable login
+ * with `usage`, the share used of each window, `usage-limited until
+ * <time>` as the state of a limited login, and its banked rate-limit resets
+ * with the next expiry), then why each unusable login
  * cannot be used. States: `ok`, `expires in …, will refresh`,
  * `expired, will refresh`, `login required`, `refresh failing`,
  * `usage-limited until …`. Resolves with 0 once the list is printed, even
@@ -203,7 +227,7 @@ export async function runAccounts(
   print(`rule:   ${describeRule(found)}`);
   print();
   const header = ["NAME", "STATE", "PLAN", "EMAIL", "ACCOUNT", "EXPIRES"];
-  if (options.usage) header.push("USAGE");
+  if (options.usage) header.push("USAGE", "RESETS");
   const cells = rows.map((row) => {
     const line = [
       row.name,
@@ -213,7 +237,7 @@ export async function runAccounts(
       row.account,
       row.expires,
     ];
-    if (options.usage) line.push(row.usage ?? "-");
+    if (options.usage) line.push(row.usage ?? "-", row.resets ?? "-");
     return line;
   });
   for (const line of table([header, ...cells])) print(line);

@@ -25,4 +25,10 @@ export interface CliIo {
   onShutdownSignal(handler: (signal: string) => void): () => void;
   /** The user's home folder, shown as `~` in output. */
   homeDir: string;
+  /**
+   * Asks the person at the terminal a question and resolves with the line
+   * typed; resolves with `undefined` when there is no one to ask (standard
+   * input is not a terminal). Absent: never asks, as if no terminal.
+   */
+  ask?(question: string): Promise<string | undefined>;
 }

@@ -195,7 +195,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "expired, will refresh, login required, ...), plan, masked email and account id,",
       "token expiry; then why a login cannot be used. No secret is printed. With",
       "--usage, reads each login's usage endpoint: the share used of each window, and",
-      "usage-limited until <time> for a login whose limit is reached.",
+      "usage-limited until <time> for a login whose limit is reached, and its banked",
+      'rate-limit resets with the next expiry. "accounts reset --name <login>" spends one.',
       RULES_NOTE,
     ].join("\n"),
     options: {
@@ -204,6 +205,36 @@ export const COMMANDS: Record<string, CommandSpec> = {
         description:
           "Read each login's usage endpoint (refreshes an expired token first)",
       },
+    },
+  },
+};
+
+/**
+ * `accounts reset`: the one command that spends a banked rate-limit reset.
+ * Its flags are parsed here like every command's.
+ */
+export const ACCOUNTS_RESET: CommandSpec = {
+  name: "accounts reset",
+  summary: "Spend one banked rate-limit reset of a login",
+  details: [
+    "Shows the login's banked rate-limit resets and when the next expires, asks",
+    '"Spend one banked reset of login <name> now? [y/N]" and, on "y", spends the one',
+    "that expires first. Without --yes and without a terminal on standard input,",
+    "nothing is spent. Prints the outcome: reset, nothing_to_reset (the login is not",
+    "limited; nothing spent), no_credit, already_redeemed or ineligible. Exits 0 for",
+    "reset and nothing_to_reset, 1 otherwise. One redeem_request_id per run: a retry",
+    "of a lost answer reuses it, so at most one reset is spent. Nothing else in the",
+    "provider ever spends a reset.",
+  ].join("\n"),
+  options: {
+    name: {
+      type: "string",
+      valueName: "<login>",
+      description: 'The login whose reset to spend (see "accounts")',
+    },
+    yes: {
+      type: "boolean",
+      description: "Spend without asking",
     },
   },
 };
@@ -277,6 +308,13 @@ async function runCommand(
     return await runLogout(io, {
       name: values.name as string | undefined,
       all: values.all === true,
+    });
+  }
+  if (command === ACCOUNTS_RESET) {
+    const { runAccountsReset } = await import("./accounts_reset.ts");
+    return await runAccountsReset(io, {
+      name: values.name as string | undefined,
+      yes: values.yes === true,
     });
   }
   if (command.name === "accounts") {
@@ -366,7 +404,9 @@ export async function runCli(
       io.stdout(`${VERSION}\n`);
       return 0;
     }
-    const command = Object.hasOwn(COMMANDS, first)
+    const command = first === "accounts" && rest[0] === "reset"
+      ? (rest.shift(), ACCOUNTS_RESET)
+      : Object.hasOwn(COMMANDS, first)
       ? COMMANDS[first]
       : undefined;
     if (!command) {

@@ -62,8 +62,9 @@ function describeCredits(report: UsageReport): string {
 
 /**
  * The lines of a usage report: plan, each window (used, length, reset),
- * whether the limit is reached and until when, the credits, and each
- * additional limit.
+ * whether the limit is reached and until when, the credits, the banked
+ * rate-limit resets when the backend counts them, and each additional
+ * limit.
  *
  * @example
  * ```ts
@@ -103,6 +104,10 @@ export function describeUsage(report: UsageReport, now: number): string[] {
     );
   }
   lines.push(describeCredits(report));
+  if (report.resetCreditsAvailable !== undefined) {
+    // Told, never spent: "accounts reset" is the only way to spend one.
+    lines.push(`banked resets: ${report.resetCreditsAvailable}`);
+  }
   for (const limit of report.additional) {
     const name = limit.limitName ?? limit.meteredFeature ?? "additional";
     if (limit.primary) {

@@ -80,6 +80,12 @@ export interface UsageReport {
   credits?: UsageCredits;
   /** Further limits (`additional_rate_limits`); empty when none. */
   additional: AdditionalUsageLimit[];
+  /**
+   * Banked rate-limit resets the login can spend
+   * (`rate_limit_reset_credits.available_count`), when answered; their
+   * expiry comes from ./reset_credits.ts.
+   */
+  resetCreditsAvailable?: number;
   /** When the answer was read, milliseconds since the epoch. */
   observedAt: number;
 }
@@ -226,6 +232,10 @@ export function parseUsage(
   }
   const credits = readCredits(body.credits);
   if (credits) report.credits = credits;
+  const resets = isRecord(body.rate_limit_reset_credits)
+    ? readNumber(body.rate_limit_reset_credits.available_count)
+    : undefined;
+  if (resets !== undefined) report.resetCreditsAvailable = resets;
   if (Array.isArray(body.additional_rate_limits)) {
     for (const entry of body.additional_rate_limits) {
       if (!isRecord(entry)) continue;

@@ -24,6 +24,7 @@ import {
 } from "../codex/request.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
+import type { ResetCredits } from "../codex/reset_credits.ts";
 import { DEFAULT_CLIENT_VERSION, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import type { RelayContext } from "../relay.ts";
@@ -51,6 +52,10 @@ export interface LoginStatus {
   usage?: UsageReport;
   /** With `logins({ usage: true })`: why the usage endpoint could not be read (the rate limits stand in). */
   usageError?: string;
+  /** With `logins({ usage: true })`: its banked rate-limit resets (cached for a minute; never spent here). */
+  resetCredits?: ResetCredits;
+  /** With `logins({ usage: true })`: why the banked resets could not be read. */
+  resetCreditsError?: string;
 }
 
 /** Which rule chose the logins, and their labels. */
@@ -105,7 +110,12 @@ function timeText(ms: number): string {
   return Number.isNaN(at.getTime()) ? "an unknown time" : at.toISOString();
 }
 
-type UsageResult = { usage?: UsageReport; error?: string };
+type UsageResult = {
+  usage?: UsageReport;
+  error?: string;
+  resets?: ResetCredits;
+  resetsError?: string;
+};
 
 /** What {@linkcode Logins} is built from. */
 export interface LoginsOptions {
@@ -341,6 +351,8 @@ export class Logins {
       const report = reports[index];
       if (report?.usage) status.usage = report.usage;
       if (report?.error) status.usageError = report.error;
+      if (report?.resets) status.resetCredits = report.resets;
+      if (report?.resetsError) status.resetCreditsError = report.resetsError;
       return status;
     });
   }
@@ -480,24 +492,34 @@ export class Logins {
     });
   }
 
-  /** What the usage endpoint says of a login, asked at most once a minute. */
+  /**
+   * What the usage and reset-credits endpoints say of a login, asked at most
+   * once a minute. Reads only: no reset is ever spent from here.
+   */
   #usageOf(login: Login): Promise<UsageResult> {
     const cached = this.#usage.get(login);
     if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
-    const result = Promise.all([
-      login.tokens.getToken(),
-      import("../codex/usage.ts"),
-    ]).then(([token, { readUsage }]) =>
-      readUsage(this.#settings.baseUrl, token, {
-        fetch: this.#fetch,
-        identity: this.#identity,
-      })
-    ).then(
+    const why = (error: unknown) =>
+      error instanceof RelayError ? error.message : "unavailable";
+    const call = { fetch: this.#fetch, identity: this.#identity };
+    const token = login.tokens.getToken();
+    const usage = Promise.all([token, import("../codex/usage.ts")]).then((
+      [token, { readUsage }],
+    ) => readUsage(this.#settings.baseUrl, token, call)).then(
       (usage): UsageResult => ({ usage }),
-      (error): UsageResult => ({
-        error: error instanceof RelayError ? error.message : "unavailable",
-      }),
+      (error): UsageResult => ({ error: why(error) }),
     );
+    const resets = Promise.all([token, import("../codex/reset_credits.ts")])
+      .then(([token, { readResetCredits }]) =>
+        readResetCredits(this.#settings.baseUrl, token, call)
+      ).then(
+        (resets): UsageResult => ({ resets }),
+        (error): UsageResult => ({ resetsError: why(error) }),
+      );
+    const result = Promise.all([usage, resets]).then(([usage, resets]) => ({
+      ...usage,
+      ...resets,
+    }));
     this.#usage.set(login, { at: Date.now(), result });
     return result;
   }

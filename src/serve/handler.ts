@@ -105,6 +105,13 @@ export interface HealthLogin {
   usage?: object;
   /** Why the usage endpoint could not be read. */
   usageError?: string;
+  /** Its banked rate-limit resets: how many, and when each expires. */
+  resetCredits?: {
+    availableCount: number;
+    credits: readonly { expiresAt?: number }[];
+  };
+  /** Why the banked resets could not be read. */
+  resetCreditsError?: string;
 }
 
 /**
@@ -531,7 +538,8 @@ function relayToProvider(
  * - `GET /v1/models/{id}`: one model of that list, or 404
  *   `model_not_found`.
  * - `GET /health`: status, capacity, usage-limit time and rate-limit
- *   snapshot; no secret.
+ *   snapshot, and per login its usage and banked rate-limit resets (count
+ *   and expiry, never spent); no secret.
  * - `GET /metrics`: the provider's numbers in the Prometheus text format.
  *
  * Checks, in this order, each refused with an OpenAI-shaped error and no
@@ -674,6 +682,16 @@ export function createServerHandler(
         // rate-limit snapshot above stands in.
         usage: login.usage ?? null,
         usageUnavailable: login.usageError ?? null,
+        // Shown, never spent: only `accounts reset` spends one.
+        resets: login.resetCredits === undefined ? null : {
+          available: login.resetCredits.availableCount,
+          expiresAt: login.resetCredits.credits.map((credit) =>
+            credit.expiresAt === undefined
+              ? null
+              : new Date(credit.expiresAt).toISOString()
+          ),
+        },
+        resetsUnavailable: login.resetCreditsError ?? null,
       })) ?? null,
     });
   }

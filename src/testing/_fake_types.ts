@@ -117,6 +117,65 @@ export interface FakeAccountUsage {
   credits?: FakeUsageCredits | null;
 }
 
+/** One banked rate-limit reset of a simulated account. */
+export interface FakeResetCredit {
+  /** `id` (the `credit_id` to spend it). */
+  id: string;
+  /** When it expires, milliseconds since the epoch (default: 30 days from the first read). */
+  expiresAt?: number;
+  /** `reset_type` (default `"rate_limit"`). */
+  resetType?: string;
+}
+
+/**
+ * An answer of the consume endpoint given instead of the outcome: a failure
+ * (503, 429), or any scripted answer (200 `{"code":"already_redeemed"}`).
+ * With `afterRedeeming`, the redemption is done first and its answer lost
+ * on the way (a retry with the same `redeem_request_id` then gets that
+ * outcome).
+ */
+export interface FakeResetFailure {
+  /** HTTP status, e.g. 503, or 429 (default body `{"detail":{"code":"connector_rate_limit"}}`). */
+  status: number;
+  /** Body: a string as is, an object as JSON. */
+  body?: string | object;
+  /** Redeem first, then fail the answer. Default `false`. */
+  afterRedeeming?: boolean;
+}
+
+/**
+ * The banked resets of a simulated account, served by `GET
+ * <base>/wham/rate-limit-reset-credits` and spent by `POST
+ * .../consume`: a spend of an available credit while the account is
+ * usage-limited (`limitAccount`, or `limitReached` of `setAccountUsage`)
+ * answers `reset` and lifts the limit; without a limit `nothing_to_reset`
+ * (nothing spent); without an available credit `no_credit`; a `credit_id`
+ * spent before `already_redeemed`; a `redeem_request_id` seen before gets
+ * its first answer again, and spends nothing more.
+ */
+export interface FakeResetCredits {
+  /** The available credits. */
+  credits: FakeResetCredit[];
+  /** Answer 403 `{"detail":{"code":"rate_limit_reset_ineligible"}}` to a spend. */
+  ineligible?: boolean;
+  /** Answers given, in order, to the next spends instead of their outcome. */
+  failures?: FakeResetFailure[];
+}
+
+/** One spend the simulated backend received, valid or not. */
+export interface FakeResetRedemption {
+  /** The `chatgpt-account-id` of the call. */
+  account: string;
+  /** Its `redeem_request_id`. */
+  redeemRequestId: unknown;
+  /** Its `credit_id`, if any. */
+  creditId: unknown;
+  /** The status answered. */
+  status: number;
+  /** The outcome code answered, if any. */
+  code?: string;
+}
+
 /** A failing usage endpoint: that status with that body. */
 export interface FakeUsageFailure {
   /** HTTP status, e.g. 503 or 404. */
@@ -419,7 +478,17 @@ export interface FakeCodexBackend {
     usage: FakeAccountUsage | FakeUsageFailure | undefined,
     accountId?: string,
   ): void;
-  /** Clears the queue, the recorded requests, the usage-limit state of every account, the answers of `setAccountUsage` and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour and `accountUsage`. */
+  /**
+   * Sets the banked rate-limit resets of the account `accountId`
+   * (`undefined`: none, `available_count` 0).
+   */
+  setAccountResetCredits(
+    credits: FakeResetCredits | undefined,
+    accountId: string,
+  ): void;
+  /** Every spend of a reset received since the last `reset()`, in order. */
+  readonly redemptions: readonly FakeResetRedemption[];
+  /** Clears the queue, the recorded requests, the usage-limit state of every account, the answers of `setAccountUsage` and `setAccountResetCredits`, the redemptions and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour and `accountUsage`. */
   reset(): void;
   /** Ends every open exchange (stalled, paused, headers never sent), clears every timer and closes the server. */
   close(): Promise<void>;

@@ -23,10 +23,13 @@ import type {
   FakeBehaviour,
   FakeCodexBackend,
   FakeCodexBackendOptions,
+  FakeResetCredits,
+  FakeResetRedemption,
   FakeUsageFailure,
   FakeUsageLimitInStreamBehaviour,
   RecordedRequest,
 } from "./_fake_types.ts";
+import { FakeResetBook } from "./_fake_reset_credits.ts";
 import {
   authClaim,
   bearerToken,
@@ -84,7 +87,11 @@ export type {
   FakeLargeBehaviour,
   FakeNoTerminalBehaviour,
   FakeResetBeforeHeadersBehaviour,
+  FakeResetCredit,
+  FakeResetCredits,
+  FakeResetFailure,
   FakeResetMidStreamBehaviour,
+  FakeResetRedemption,
   FakeStallBehaviour,
   FakeStatusBehaviour,
   FakeTextBehaviour,
@@ -111,6 +118,8 @@ const BASE_PATH = "/backend-api";
 const RESPONSES_PATH = `${BASE_PATH}/codex/responses`;
 const MODELS_PATH = `${BASE_PATH}/codex/models`;
 const USAGE_PATH = `${BASE_PATH}/wham/usage`;
+const RESET_CREDITS_PATH = `${BASE_PATH}/wham/rate-limit-reset-credits`;
+const CONSUME_PATH = `${RESET_CREDITS_PATH}/consume`;
 const DEFAULT_DELTA_CHUNKS = 8;
 const DEFAULT_RESETS_IN_SECONDS = 3600;
 const LARGE_TEXT =
@@ -228,6 +237,7 @@ class Backend implements FakeCodexBackend {
   #default: DefaultBehaviour = defaultBehaviour;
   #limits = new Map<string, UsageLimitState>();
   #usage = new Map<string, FakeAccountUsage | FakeUsageFailure>();
+  #resets: FakeResetBook;
   #ids = 0;
   #exchanges = new Set<AbortController>();
   #control = new StreamControl();
@@ -246,6 +256,7 @@ class Backend implements FakeCodexBackend {
     this.#minimalVersions = options.minimalClientVersions ??
       DEFAULT_FAKE_GATED_MODELS;
     this.#now = options.now ?? Date.now;
+    this.#resets = new FakeResetBook(this.#now);
     const { port } = server.address() as AddressInfo;
     this.baseUrl = `http://127.0.0.1:${port}${BASE_PATH}`;
     this.responsesUrl = `${this.baseUrl}/codex/responses`;
@@ -296,11 +307,23 @@ class Backend implements FakeCodexBackend {
     else this.#usage.set(`account:${accountId}`, usage);
   }
 
+  setAccountResetCredits(
+    credits: FakeResetCredits | undefined,
+    accountId: string,
+  ): void {
+    this.#resets.set(accountId, credits);
+  }
+
+  get redemptions(): readonly FakeResetRedemption[] {
+    return this.#resets.redemptions;
+  }
+
   reset(): void {
     this.#queue.length = 0;
     this.requests.length = 0;
     this.#limits.clear();
     this.#usage.clear();
+    this.#resets.clear();
     this.#maxInFlight = this.#inFlight;
   }
 
@@ -393,7 +416,9 @@ class Backend implements FakeCodexBackend {
     const isResponses = method === "POST" && path === RESPONSES_PATH;
     const isModels = method === "GET" && path === MODELS_PATH;
     const isUsage = method === "GET" && path === USAGE_PATH;
-    if (!isResponses && !isModels && !isUsage) {
+    const isResets = method === "GET" && path === RESET_CREDITS_PATH;
+    const isConsume = method === "POST" && path === CONSUME_PATH;
+    if (!isResponses && !isModels && !isUsage && !isResets && !isConsume) {
       this.#sendJson(exchange, 404, { detail: "Not Found" });
       return;
     }
@@ -407,6 +432,14 @@ class Backend implements FakeCodexBackend {
     }
     if (isUsage) {
       this.#sendUsage(exchange);
+      return;
+    }
+    if (isResets) {
+      this.#sendJson(exchange, 200, this.#resets.list(exchange.account));
+      return;
+    }
+    if (isConsume) {
+      this.#consume(exchange, typeof text === "string" ? text : "");
       return;
     }
     if (isModels) {
@@ -744,16 +777,50 @@ class Backend implements FakeCodexBackend {
       this.#sendStatus(exchange, { status: script.status, body: script.body });
       return;
     }
-    this.#sendJson(
-      exchange,
-      200,
-      accountUsageBody(
-        this.#now(),
-        exchange.planType,
-        this.#limits.get(exchange.account),
-        script,
-      ),
+    const body = accountUsageBody(
+      this.#now(),
+      exchange.planType,
+      this.#limits.get(exchange.account),
+      script,
     );
+    if (this.#resets.has(exchange.account)) {
+      const { available_count } = this.#resets.list(exchange.account) as {
+        available_count: number;
+      };
+      body.rate_limit_reset_credits = { available_count };
+    }
+    this.#sendJson(exchange, 200, body);
+  }
+
+  /** Spends a banked reset: lifts the account's usage limit on `reset`. */
+  #consume(exchange: Exchange, text: string): void {
+    const account = exchange.account;
+    const key = `account:${account}`;
+    const script = this.#usage.get(key);
+    const limit = this.#limits.get(account);
+    const limited = (limit !== undefined &&
+      limit.resetsAt > Math.floor(this.#now() / 1000)) ||
+      (script !== undefined && "limitReached" in script &&
+        script.limitReached === true);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    const answer = this.#resets.consume(account, body, limited, () => {
+      this.#limits.delete(account);
+      if (script !== undefined && "limitReached" in script) {
+        this.#usage.set(key, { ...script, limitReached: false });
+      }
+    });
+    if (typeof answer.body === "string") {
+      this.#send(exchange, answer.status, answer.body, {
+        "content-type": "text/plain; charset=utf-8",
+      });
+    } else {
+      this.#sendJson(exchange, answer.status, answer.body);
+    }
   }
 
   #sendUsageLimit(exchange: Exchange, limit: UsageLimitState): void {
