@@ -254,7 +254,7 @@ export const MUTANTS: Mutant[] = [
     find:
       "  while (true) {\n    if (context.signal?.aborted) throw buyerGone();",
     replace: "  while (true) {",
-    tests: [ABORT_TEST],
+    tests: [ABORT_TEST, HOSTILE_PROVIDER_TEST],
     why: "no attempt for a buyer who has gone",
   },
   {

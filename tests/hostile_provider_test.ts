@@ -233,6 +233,28 @@ describe("a hostile buyer against the pipeline", () => {
 });
 
 describe("a buyer who leaves", () => {
+  it("asks no token for a buyer who left before its exchange", async () => {
+    const tokens = fixedTokens("acct_hostile", TOKEN);
+    let asked = 0;
+    const counting = {
+      ...tokens,
+      getToken: () => {
+        asked++;
+        return tokens.getToken();
+      },
+    };
+    const p = provider({}, { tokenSource: counting });
+    const controller = new AbortController();
+    controller.abort();
+    const response = await p.handleRequest(
+      request(json({ model: "gpt-5.4", input: "Hi" })),
+      { signal: controller.signal },
+    );
+    assert.equal(response.statusCode, 499);
+    assert.equal(asked, 0);
+    assert.equal(backend.requests.length, 0);
+  });
+
   it("ends its request at once when it leaves while the token is fetched", async () => {
     let release: () => void = () => {};
     const gate = new Promise<void>((resolve) => release = resolve);

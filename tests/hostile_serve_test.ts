@@ -4,6 +4,10 @@
 // timeouts, over raw sockets, plus the parts that are the handler's or the
 // log line's alone. One test per defect of the issue.
 
+import {
+  bearerToken,
+  MAX_AUTHORIZATION_LENGTH,
+} from "../src/serve/_api_key.ts";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -173,6 +177,14 @@ describe("hostile clients of serve", () => {
     const withinCap = await fastestRefusal(`Bearer x${" ".repeat(4_000)}y`);
     assert.ok(withinCap.ms < 10, `answered in ${withinCap.ms.toFixed(1)} ms`);
     assert.equal(withinCap.status, 401);
+
+    // The reading itself, many times over at the cap's worst shape: linear
+    // takes microseconds each; a backtracking expression takes milliseconds.
+    const worst = `Bearer x${" ".repeat(MAX_AUTHORIZATION_LENGTH - 9)}y`;
+    const started = performance.now();
+    for (let i = 0; i < 50; i++) bearerToken(worst);
+    const read = performance.now() - started;
+    assert.ok(read < 50, `50 readings took ${read.toFixed(1)} ms`);
 
     // Over the wire: the same header to the real serve, and a /health at
     // the same time.
