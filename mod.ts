@@ -32,6 +32,7 @@ export type {
   RequestLogEntry,
 } from "./src/provider/provider.ts";
 export type { LoginState } from "./src/provider/pool.ts";
+export type { AccountState } from "./src/codex/errors.ts";
 export { RESPONSES_PATH } from "./src/provider/routes.ts";
 export type {
   RateLimitSnapshot,

@@ -103,11 +103,11 @@ describe("classifyUpstreamError usage limits", () => {
     assert.equal(verdict.error.headers["retry-after"], "1");
   });
 
-  it("maps usage_not_included to 403 usage_not_included, not retryable", () => {
+  it("maps usage_not_included to 503 usage_not_included, not retryable", () => {
     const verdict = classify(429, {
       error: { type: "usage_not_included", message: "Upgrade" },
     });
-    assert.equal(verdict.error.status, 403);
+    assert.equal(verdict.error.status, 503);
     assert.equal(verdict.error.code, "usage_not_included");
     assert.equal(verdict.retryable, false);
     assert.equal(verdict.usageLimit, undefined);
@@ -192,11 +192,11 @@ describe("classifyUpstreamError seller-side failures", () => {
     }
   });
 
-  it("keeps the backend's own JSON 403 upstream_forbidden", () => {
+  it("keeps the backend's own JSON 403 out of upstream_blocked", () => {
     const verdict = classify(403, {
       error: { code: "account_deactivated", message: "Deactivated" },
     });
-    assert.equal(verdict.error.code, "upstream_forbidden");
+    assert.equal(verdict.error.code, "upstream_account_deactivated");
   });
 });
 
@@ -516,7 +516,7 @@ describe("failureError", () => {
   const cases: Array<[string, number]> = [
     ["context_length_exceeded", 400],
     ["invalid_prompt", 400],
-    ["usage_not_included", 403],
+    ["usage_not_included", 503],
     ["insufficient_quota", 429],
     ["usage_limit_reached", 429],
     ["rate_limit_exceeded", 429],

@@ -11,6 +11,7 @@ import { homedir } from "node:os";
 import { dirname } from "node:path";
 import { createTokenSource } from "../auth/token_source.ts";
 import type { CredentialsInfo, TokenSource } from "../auth/types.ts";
+import { type AccountState, accountStateOf } from "../codex/errors.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
 import type { ProviderSettings } from "../config.ts";
@@ -28,7 +29,11 @@ import { Login, LoginPool, type LoginState } from "./pool.ts";
 export interface LoginStatus {
   /** Its stable label: the account name, `file1`, ..., or `codex`. */
   name: string;
-  /** `ok`, `usage_limited`, `login_failed` or `at_capacity`. */
+  /**
+   * `ok`; a named account state that only the seller ends (`needs_login`,
+   * `deactivated`, `no_codex_access`, `blocked`); or `usage_limited`,
+   * `login_failed` (passed over for 30 s) or `at_capacity`.
+   */
   state: LoginState;
   /** Requests in flight on it. */
   inFlight: number;
@@ -70,13 +75,52 @@ const FAILOVER_CODES: ReadonlySet<string> = new Set([
   "upstream_forbidden",
   "upstream_payment_required",
   "upstream_workspace_deactivated",
+  "upstream_account_deactivated",
 ]);
 
-/** Codes that say the login's plan lacks the model. */
-const PLAN_CODES: ReadonlySet<string> = new Set([
-  "usage_not_included",
-  "model_not_supported",
-]);
+/** The command the seller runs; the provider does not import the CLI. */
+const PROGRAM = "provider-openai-responses";
+
+/** What the state means, for the seller's log line. */
+const STATE_TEXT: Record<AccountState, string> = {
+  needs_login: "its tokens are refused for good (revoked or invalidated)",
+  deactivated: "its ChatGPT account or workspace is deactivated",
+  no_codex_access: "its ChatGPT plan does not include Codex",
+  blocked: "the backend refused its account",
+};
+
+/**
+ * What the seller does about a login in `state`, by the rule that found the
+ * logins (only the provider's own accounts have `login --name`).
+ */
+function advice(
+  state: AccountState,
+  name: string,
+  rule: LoginRule["rule"],
+): string {
+  const login = rule === "accounts"
+    ? `run "${PROGRAM} login --name ${name} --force"`
+    : rule === "codex_home"
+    ? `run "codex login"`
+    : "log in again and put the new auth.json in its place";
+  switch (state) {
+    case "needs_login":
+      return login;
+    case "deactivated":
+      return `log in with another account (${login}) or remove the login`;
+    case "no_codex_access":
+      return `upgrade the plan to one with Codex, then ${login}; or remove the login`;
+    case "blocked":
+      return `sign in at chatgpt.com to see what the account needs (e.g. a phone verification), then ${login}`;
+  }
+}
+
+/** The answer for a login whose credentials need a new login. */
+const NEEDS_LOGIN = new RelayError(
+  503,
+  "upstream_auth_failed",
+  "The seller's upstream login cannot be used right now; try another seller or try again later",
+);
 
 /** How long what the usage endpoint said is reused, in milliseconds. */
 const USAGE_CACHE_MS = 60_000;
@@ -206,7 +250,15 @@ export class Logins {
     model: string,
   ): Promise<boolean> {
     if (!FAILOVER_CODES.has(error.code)) return false;
-    if (PLAN_CODES.has(error.code)) {
+    const state = accountStateOf(error.code);
+    if (state !== undefined) {
+      this.takeOut(login, state, error);
+      return true;
+    }
+    // With one login a pause would only turn the next answers into a
+    // generic refusal: only named states are kept.
+    if ((this.#pool?.logins.length ?? 1) < 2) return true;
+    if (error.code === "model_not_supported") {
       const accountId = await login.tokens.info().then(
         (info) => info.accountId,
         () => "",
@@ -219,6 +271,38 @@ export class Logins {
       login.markBroken();
     }
     return true;
+  }
+
+  /**
+   * Takes `login` out of rotation in `state`; says so to the seller once per
+   * change of state, by the login's name, with what to do.
+   *
+   * @param login the login
+   * @param state its account state
+   * @param error the failure that showed it (answered while it lasts)
+   */
+  takeOut(login: Login, state: AccountState, error: RelayError): void {
+    if (!login.takeOut(state, error)) return;
+    this.#seen.log(
+      `login ${login.name}: ${state}: ${
+        STATE_TEXT[state]
+      } (${error.code}); it is out of rotation until its auth.json changes: ${
+        advice(state, login.name, this.#rule)
+      }`,
+    );
+  }
+
+  /**
+   * Records what a failure after the answer began says of `login` (a
+   * `usage_not_included` inside a 200 stream): no failover then, but the
+   * login leaves rotation all the same.
+   *
+   * @param login the login that answered
+   * @param failure the failure of its answer, if any
+   */
+  noteFailure(login: Login, failure: RelayError | undefined): void {
+    const state = failure && accountStateOf(failure.code);
+    if (failure && state !== undefined) this.takeOut(login, state, failure);
   }
 
   /**
@@ -239,6 +323,12 @@ export class Logins {
     if (last) return last;
     if (pool.logins.some((login) => pool.stateOf(login) === "at_capacity")) {
       return capacity.refusal();
+    }
+    // Every login out of rotation for the same reason: that reason's code.
+    const errors = pool.logins.map((login) => login.standingError);
+    const first = errors[0];
+    if (first && errors.every((error) => error?.code === first.code)) {
+      return first;
     }
     return new RelayError(
       503,
@@ -271,12 +361,20 @@ export class Logins {
         usable++;
         lines.push(loginLine(login.name, result.value));
       } else {
-        login.markBroken();
         const code = (result.reason as { code?: unknown } | null)?.code;
+        if (code === "login_required") {
+          login.takeOut("needs_login", NEEDS_LOGIN);
+        } else {
+          login.markBroken();
+        }
         lines.push(
-          `${login.name} cannot be used now (${
-            typeof code === "string" ? code : "error"
-          }); it is passed over`,
+          code === "login_required"
+            ? `${login.name}: needs_login: ${STATE_TEXT.needs_login}; it is out of rotation until its auth.json changes: ${
+              advice("needs_login", login.name, this.#rule)
+            }`
+            : `${login.name} cannot be used now (${
+              typeof code === "string" ? code : "error"
+            }); it is passed over`,
         );
       }
     });
@@ -408,6 +506,10 @@ export class Logins {
     for (const login of logins) {
       login.usageLimit.onEnded = () =>
         seen.log(`login ${login.name}: usage limit ended`);
+      login.onBack = () =>
+        seen.log(
+          `login ${login.name}: back in rotation (its auth.json holds another login now)`,
+        );
       this.#contexts.set(login, {
         ...this.#base,
         tokens: login.tokens,
@@ -424,6 +526,12 @@ export class Logins {
 
   /** What the usage endpoint says of a login, asked at most once a minute. */
   #usageOf(login: Login): Promise<UsageResult> {
+    // Asking the backend for an account it has refused would only refresh
+    // its tokens, which looks like a new login.
+    const state = login.accountState;
+    if (state !== undefined) {
+      return Promise.resolve({ error: `${state}: ${STATE_TEXT[state]}` });
+    }
     const cached = this.#usage.get(login);
     if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
     const result = Promise.all([

@@ -19,6 +19,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import type {
+  FakeAccountError,
   FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
@@ -51,6 +52,7 @@ import {
 } from "./_fake_events.ts";
 import { defaultBehaviour, defaultText } from "./_fake_default.ts";
 import {
+  accountErrorAnswer,
   accountUsageBody,
   defaultStatusBody,
   NOISE_HEADERS,
@@ -72,6 +74,7 @@ import { RelayError } from "../errors.ts";
 export { DEFAULT_FAKE_GATED_MODELS } from "./_fake_models.ts";
 
 export type {
+  FakeAccountError,
   FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
@@ -227,6 +230,7 @@ class Backend implements FakeCodexBackend {
   #queue: FakeBehaviour[] = [];
   #default: DefaultBehaviour = defaultBehaviour;
   #limits = new Map<string, UsageLimitState>();
+  #ended = new Map<string, FakeAccountError>();
   #usage = new Map<string, FakeAccountUsage | FakeUsageFailure>();
   #ids = 0;
   #exchanges = new Set<AbortController>();
@@ -283,6 +287,11 @@ class Backend implements FakeCodexBackend {
     });
   }
 
+  endAccount(accountId: string, code: FakeAccountError | undefined): void {
+    if (code === undefined) this.#ended.delete(accountId);
+    else this.#ended.set(accountId, code);
+  }
+
   setAccountUsage(
     usage: FakeAccountUsage | FakeUsageFailure | undefined,
     accountId?: string,
@@ -300,6 +309,7 @@ class Backend implements FakeCodexBackend {
     this.#queue.length = 0;
     this.requests.length = 0;
     this.#limits.clear();
+    this.#ended.clear();
     this.#usage.clear();
     this.#maxInFlight = this.#inFlight;
   }
@@ -444,6 +454,7 @@ class Backend implements FakeCodexBackend {
       this.#sendJson(exchange, 400, { detail: newerVersionRequired(model) });
       return;
     }
+    if (this.#sendAccountError(exchange)) return;
     const limit = this.#limits.get(exchange.account);
     if (limit && this.#now() < limit.resetsAt * 1000) {
       this.#sendUsageLimit(exchange, limit);
@@ -736,8 +747,18 @@ class Backend implements FakeCodexBackend {
     res.end(text);
   }
 
+  /** The error of an account ended with `endAccount`; whether one was sent. */
+  #sendAccountError(exchange: Exchange): boolean {
+    const code = this.#ended.get(exchange.account);
+    if (code === undefined) return false;
+    const answer = accountErrorAnswer(code, exchange.planType);
+    this.#sendStatus(exchange, answer);
+    return true;
+  }
+
   /** The usage endpoint: the account's script, else the default one, else the defaults. */
   #sendUsage(exchange: Exchange): void {
+    if (this.#sendAccountError(exchange)) return;
     const script = this.#usage.get(`account:${exchange.account}`) ??
       this.#usage.get("") ?? this.#options.accountUsage ?? {};
     if ("status" in script) {
