@@ -25,6 +25,12 @@ import {
 import { describeRateLimits } from "./rate_limits_text.ts";
 import { OpenAIResponsesError, RelayError } from "../errors.ts";
 import { readUsage } from "../codex/usage.ts";
+import { accountStateOf } from "../codex/errors.ts";
+import {
+  type LoginsRule,
+  stateAdvice,
+  stateMeaning,
+} from "../provider/account_states.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { describeRule, type FoundLogins } from "./logins.ts";
 import { describeUsage } from "./usage_text.ts";
@@ -69,6 +75,8 @@ export interface CheckOptions {
   now?: () => number;
   /** The fetch used for the backend's model list (default: the global one). */
   fetch?: typeof fetch;
+  /** The login checked and the rule that found it, for what to do about its account state. */
+  login?: { name: string; rule: LoginsRule };
 }
 
 /** A line printer that replaces the seller's home with `~`. */
@@ -191,6 +199,23 @@ async function probe(
         }: ${String(error.message ?? "no message")}`,
       ),
     );
+    const state = typeof error.code === "string"
+      ? accountStateOf(error.code)
+      : undefined;
+    if (state !== undefined) {
+      output.line(
+        row(
+          "account state",
+          `${state}: ${stateMeaning(state)}${
+            options.login
+              ? `; ${
+                stateAdvice(state, options.login.name, options.login.rule)
+              }`
+              : ""
+          }`,
+        ),
+      );
+    }
   } else {
     const usage = (body?.usage ?? {}) as Record<string, unknown>;
     output.line(
@@ -334,8 +359,12 @@ export async function runCheckOfLogins(
 ): Promise<number> {
   output.line(row("rule", describeRule(found)));
   output.line(row("logins", logins.map((login) => login.name).join(", ")));
+  const of = (login: CheckedLogin): CheckOptions => ({
+    ...options,
+    login: { name: login.name, rule: found.rule },
+  });
   if (logins.length === 1) {
-    return await runCheck(logins[0].provider, output, options);
+    return await runCheck(logins[0].provider, output, of(logins[0]));
   }
   let code = 0;
   const failed: string[] = [];
@@ -343,7 +372,10 @@ export async function runCheckOfLogins(
     output.line("");
     output.line(row("login", login.name));
     try {
-      code = Math.max(code, await runCheck(login.provider, output, options));
+      code = Math.max(
+        code,
+        await runCheck(login.provider, output, of(login)),
+      );
     } catch (error) {
       failed.push(login.name);
       output.line(row("error", failureText(error)));

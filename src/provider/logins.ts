@@ -17,6 +17,7 @@ import type { UsageReport } from "../codex/usage.ts";
 import type { ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import type { RelayContext } from "../relay.ts";
+import { stateAdvice, stateMeaning } from "./account_states.ts";
 import type { ConcurrencyGate } from "./capacity.ts";
 import {
   type GaugeSeries,
@@ -77,43 +78,6 @@ const FAILOVER_CODES: ReadonlySet<string> = new Set([
   "upstream_workspace_deactivated",
   "upstream_account_deactivated",
 ]);
-
-/** The command the seller runs; the provider does not import the CLI. */
-const PROGRAM = "provider-openai-responses";
-
-/** What the state means, for the seller's log line. */
-const STATE_TEXT: Record<AccountState, string> = {
-  needs_login: "its tokens are refused for good (revoked or invalidated)",
-  deactivated: "its ChatGPT account or workspace is deactivated",
-  no_codex_access: "its ChatGPT plan does not include Codex",
-  blocked: "the backend refused its account",
-};
-
-/**
- * What the seller does about a login in `state`, by the rule that found the
- * logins (only the provider's own accounts have `login --name`).
- */
-function advice(
-  state: AccountState,
-  name: string,
-  rule: LoginRule["rule"],
-): string {
-  const login = rule === "accounts"
-    ? `run "${PROGRAM} login --name ${name} --force"`
-    : rule === "codex_home"
-    ? `run "codex login"`
-    : "log in again and put the new auth.json in its place";
-  switch (state) {
-    case "needs_login":
-      return login;
-    case "deactivated":
-      return `log in with another account (${login}) or remove the login`;
-    case "no_codex_access":
-      return `upgrade the plan to one with Codex, then ${login}; or remove the login`;
-    case "blocked":
-      return `sign in at chatgpt.com to see what the account needs (e.g. a phone verification), then ${login}`;
-  }
-}
 
 /** The answer for a login whose credentials need a new login. */
 const NEEDS_LOGIN = new RelayError(
@@ -285,9 +249,9 @@ export class Logins {
     if (!login.takeOut(state, error)) return;
     this.#seen.log(
       `login ${login.name}: ${state}: ${
-        STATE_TEXT[state]
+        stateMeaning(state)
       } (${error.code}); it is out of rotation until its auth.json changes: ${
-        advice(state, login.name, this.#rule)
+        stateAdvice(state, login.name, this.#rule)
       }`,
     );
   }
@@ -369,8 +333,10 @@ export class Logins {
         }
         lines.push(
           code === "login_required"
-            ? `${login.name}: needs_login: ${STATE_TEXT.needs_login}; it is out of rotation until its auth.json changes: ${
-              advice("needs_login", login.name, this.#rule)
+            ? `${login.name}: needs_login: ${
+              stateMeaning("needs_login")
+            }; it is out of rotation until its auth.json changes: ${
+              stateAdvice("needs_login", login.name, this.#rule)
             }`
             : `${login.name} cannot be used now (${
               typeof code === "string" ? code : "error"
@@ -530,7 +496,7 @@ export class Logins {
     // its tokens, which looks like a new login.
     const state = login.accountState;
     if (state !== undefined) {
-      return Promise.resolve({ error: `${state}: ${STATE_TEXT[state]}` });
+      return Promise.resolve({ error: `${state}: ${stateMeaning(state)}` });
     }
     const cached = this.#usage.get(login);
     if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
