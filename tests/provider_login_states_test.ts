@@ -168,6 +168,15 @@ describe("account errors that end a login: one login", () => {
     });
   }
 
+  it("requests failing at once on one login give one line", async () => {
+    const { provider, lines } = await seller(["work"]);
+    backend.endAccount(WORK, "account_deactivated");
+    const results = await Promise.all([1, 2, 3, 4].map(() => ask(provider)));
+    for (const result of results) assert.equal(result.status, 503);
+    assert.ok(calls(WORK) >= 2, "several were in flight at once");
+    assert.equal(stateLines(lines).length, 1, stateLines(lines).join("\n"));
+  });
+
   it("a Cloudflare challenge is upstream_blocked and marks no login", async () => {
     const { provider, lines } = await seller(["work"]);
     backend.endAccount(WORK, "cloudflare");
