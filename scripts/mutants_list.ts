@@ -1045,4 +1045,12 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/cli_accounts_test.ts"],
     why: "check --probe reports the account state",
   },
+  {
+    id: "health-ok-when-every-login-ended",
+    file: SERVER,
+    find: "logins.every((login) => isAccountState(login.state));",
+    replace: "logins.every((login) => isAccountState(login.state)) && false;",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "/health says unavailable when every login is out of rotation",
+  },
 ];

@@ -252,6 +252,7 @@ describe("account errors that end a login: a pool", () => {
     );
     assert.equal(work.state, "deactivated");
     assert.match(work.usageUnavailable, /^deactivated: /);
+    assert.equal(health.status, "ok", "another login serves");
   });
 
   it("answers the shared code when every login is out for the same reason", async () => {
@@ -265,5 +266,13 @@ describe("account errors that end a login: a pool", () => {
     const second = await ask(provider);
     assert.equal(JSON.parse(second.text).error.code, "usage_not_included");
     assert.equal(backend.requests.length, before);
+    const health = await (await createServerHandler(provider)(
+      new Request("http://127.0.0.1/health"),
+    )).json();
+    assert.equal(health.status, "unavailable");
+    assert.deepEqual(
+      health.logins.map((login: { state: string }) => login.state),
+      ["no_codex_access", "no_codex_access"],
+    );
   });
 });

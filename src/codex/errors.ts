@@ -220,6 +220,23 @@ export function accountStateOf(code: string): AccountState | undefined {
   return Object.hasOwn(ACCOUNT_STATES, code) ? ACCOUNT_STATES[code] : undefined;
 }
 
+/**
+ * Whether `state` (a login's state, as `/health` shows it) is one of the
+ * named account states only the seller ends.
+ *
+ * @param state a login state
+ * @returns true for `needs_login`, `deactivated`, `no_codex_access`, `blocked`
+ *
+ * @example
+ * ```ts
+ * import { isAccountState } from "./errors.ts";
+ * console.log(isAccountState("blocked"), isAccountState("usage_limited")); // true false
+ * ```
+ */
+export function isAccountState(state: string): state is AccountState {
+  return Object.values(ACCOUNT_STATES).includes(state as AccountState);
+}
+
 /** Longest upstream text passed on to a buyer, in characters. */
 export const MAX_PASSED_TEXT = 500;
 
