@@ -1053,4 +1053,21 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/provider_login_states_test.ts"],
     why: "/health says unavailable when every login is out of rotation",
   },
+  {
+    id: "ended-pool-not-full",
+    file: "src/provider/logins.ts",
+    find: "      void pool.revive();\n      return true;",
+    replace: "      void pool.revive();\n      return false;",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "a provider whose every login is out of rotation is announced full",
+  },
+  {
+    id: "capacity-poll-never-revives",
+    file: "src/provider/logins.ts",
+    find: "      void pool.revive();\n      return true;",
+    replace: "      return true;",
+    tests: ["tests/provider_login_states_test.ts"],
+    why:
+      "the host's capacity poll notices a new login of a provider announced full",
+  },
 ];

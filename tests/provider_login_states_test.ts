@@ -192,6 +192,8 @@ describe("account errors that end a login: one login", () => {
     const { provider, lines, home } = await seller(["work"]);
     backend.endAccount(WORK, "account_deactivated");
     assert.equal((await ask(provider)).status, 503);
+    const capacity = provider.getCapacity();
+    assert.equal(capacity.current, capacity.max, "announced full while out");
     backend.endAccount(WORK, undefined);
     // The seller logs in again: other tokens in the file.
     await writeAuth(`${home}/accounts/work/auth.json`, {
@@ -200,12 +202,31 @@ describe("account errors that end a login: one login", () => {
       refreshToken: "rt_new_login",
     });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // The host's capacity poll is what notices the new login.
+    provider.getCapacity();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(provider.getCapacity().current, 0, "open again");
     const back = await ask(provider);
     assert.equal(back.status, 200, back.text);
     assert.equal((await provider.logins())[0].state, "ok");
     const said = stateLines(lines);
     assert.equal(said.length, 2, said.join("\n"));
     assert.match(said[1], /^login work: back in rotation/);
+  });
+
+  it("a request notices a new login without a capacity poll", async () => {
+    const { provider, home } = await seller(["work"]);
+    backend.endAccount(WORK, "account_deactivated");
+    assert.equal((await ask(provider)).status, 503);
+    backend.endAccount(WORK, undefined);
+    await writeAuth(`${home}/accounts/work/auth.json`, {
+      accountId: WORK,
+      exp: epochIn(3600),
+      refreshToken: "rt_new_login_2",
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const back = await ask(provider);
+    assert.equal(back.status, 200, back.text);
   });
 
   it("the same auth.json keeps the login out", async () => {
