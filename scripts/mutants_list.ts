@@ -1056,16 +1056,16 @@ export const MUTANTS: Mutant[] = [
   {
     id: "ended-pool-not-full",
     file: "src/provider/logins.ts",
-    find: "      void pool.revive();\n      return true;",
-    replace: "      void pool.revive();\n      return false;",
+    find: "(pool.logins.length > 1 && pool.exhausted);",
+    replace: "(pool.logins.length > 1 && false);",
     tests: ["tests/provider_login_states_test.ts"],
-    why: "a provider whose every login is out of rotation is announced full",
+    why: "a pool with no login left in rotation is announced full",
   },
   {
     id: "capacity-poll-never-revives",
     file: "src/provider/logins.ts",
-    find: "      void pool.revive();\n      return true;",
-    replace: "      return true;",
+    find: "      void pool.revive();\n",
+    replace: "\n",
     tests: ["tests/provider_login_states_test.ts"],
     why:
       "the host's capacity poll notices a new login of a provider announced full",

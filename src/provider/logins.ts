@@ -412,17 +412,17 @@ export class Logins {
   }
 
   /**
-   * Whether the pool can take nothing now (announced as full capacity).
+   * Whether the pool can take nothing now (announced as full capacity):
+   * every login usage-limited, or, with several, none left in rotation.
    * When every login is out of rotation, starts in the background the look
-   * at their auth.json that brings a new login back: a provider announced
-   * full gets no request that would.
+   * at their auth.json that brings a new login back: a pool announced full
+   * gets no request that would.
    */
   get full(): boolean {
     const pool = this.#pool;
     if (pool === undefined) return false;
     if (pool.logins.every((login) => login.accountState !== undefined)) {
       void pool.revive();
-      return true;
     }
     return pool.limitedUntil() !== undefined ||
       (pool.logins.length > 1 && pool.exhausted);

@@ -34,9 +34,6 @@ const BROKEN_PAUSE_MS = 30_000;
 /** Most conversations remembered for affinity. */
 const AFFINITY_MEMORY = 10_000;
 
-/** How often, at most, an out-of-rotation login's auth.json is looked at, in ms. */
-const RECHECK_MS = 1_000;
-
 /**
  * Why a login cannot serve now: one of the named account states (only the
  * seller can end them), `usage_limited`, `login_failed` (a transient
@@ -110,7 +107,6 @@ export class Login {
   #standing: Standing | undefined;
   /** Called when it comes back into rotation (its auth.json changed). */
   onBack: (() => void) | undefined;
-  #checkedAt = -Infinity;
   #checking: Promise<boolean> | undefined;
   /** Models its plan does not include, by the account they were refused for. */
   readonly #notIncluded = new Map<string, string>();
@@ -144,7 +140,6 @@ export class Login {
   takeOut(state: AccountState, error: RelayError): boolean {
     const changed = this.#standing?.state !== state;
     this.#standing = { state, error, key: credentialsKey(this.tokens) };
-    this.#checkedAt = this.#now();
     return changed;
   }
 
@@ -160,14 +155,13 @@ export class Login {
 
   /**
    * Brings it back into rotation when its auth.json now holds another
-   * account or other tokens (a new login); looks at most once a second.
+   * account or other tokens (a new login). The token source bounds the
+   * I/O: it looks at the file's stamp at most once per `statIntervalMs`.
    *
    * @returns whether it came back
    */
   revive(): Promise<boolean> {
-    if (!this.#standing || this.#now() - this.#checkedAt < RECHECK_MS) {
-      return Promise.resolve(false);
-    }
+    if (!this.#standing) return Promise.resolve(false);
     this.#checking ??= this.#revive().finally(() => {
       this.#checking = undefined;
     });
@@ -177,7 +171,6 @@ export class Login {
   async #revive(): Promise<boolean> {
     const standing = this.#standing;
     if (!standing) return false;
-    this.#checkedAt = this.#now();
     const [before, now] = await Promise.all([
       standing.key,
       credentialsKey(this.tokens),
