@@ -1070,4 +1070,12 @@ export const MUTANTS: Mutant[] = [
     why:
       "the host's capacity poll notices a new login of a provider announced full",
   },
+  {
+    id: "stream-account-error-ignored",
+    file: PIPELINE,
+    find: "  parts.logins.noteFailure(login, outcome.failure);\n",
+    replace: "",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "usage_not_included inside a 200 stream ends the login too",
+  },
 ];

@@ -168,6 +168,19 @@ describe("account errors that end a login: one login", () => {
     });
   }
 
+  it("usage_not_included inside a 200 stream ends the login too", async () => {
+    const { provider, lines } = await seller(["work"]);
+    backend.enqueue({ kind: "failed", code: "usage_not_included" });
+    const first = await ask(provider);
+    assert.equal(first.status, 503, first.text);
+    assert.equal(JSON.parse(first.text).error.code, "usage_not_included");
+    assert.equal((await provider.logins())[0].state, "no_codex_access");
+    const second = await ask(provider);
+    assert.equal(JSON.parse(second.text).error.code, "usage_not_included");
+    assert.equal(calls(WORK), 1, "no upstream call while out");
+    assert.equal(stateLines(lines).length, 1, stateLines(lines).join("\n"));
+  });
+
   it("requests failing at once on one login give one line", async () => {
     const { provider, lines } = await seller(["work"]);
     backend.endAccount(WORK, "account_deactivated");
