@@ -37,6 +37,7 @@ export type {
   ClientVersionSource,
   VersionFileReading,
 } from "./src/codex/client_version.ts";
+export type { AccountState } from "./src/codex/errors.ts";
 export { RESPONSES_PATH } from "./src/provider/routes.ts";
 export type {
   RateLimitSnapshot,

@@ -43,6 +43,7 @@ export {
   startFakeCodexBackend,
 } from "./src/testing/fake_backend.ts";
 export type {
+  FakeAccountError,
   FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,

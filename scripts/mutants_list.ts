@@ -1500,4 +1500,160 @@ export const MUTANTS: Mutant[] = [
     why:
       "the simulated backend answers a seen redeem_request_id as the first time",
   },
+  // Account errors that end a login (issue 21).
+  {
+    id: "account-deactivated-is-forbidden",
+    file: ERRORS,
+    find: 'if (body.kinds.has("account_deactivated")) {',
+    replace: "if (false) {",
+    tests: [
+      "tests/codex_errors_test.ts",
+      "tests/provider_login_states_test.ts",
+    ],
+    why: "a 403 account_deactivated is the deactivated state's own code",
+  },
+  {
+    id: "forbidden-leaves-no-state",
+    file: ERRORS,
+    find: '  upstream_forbidden: "blocked",',
+    replace: "",
+    tests: [
+      "tests/codex_errors_test.ts",
+      "tests/provider_login_states_test.ts",
+    ],
+    why: "another non-Cloudflare 403 takes the login out of rotation (blocked)",
+  },
+  {
+    id: "auth-failed-leaves-no-state",
+    file: ERRORS,
+    find: '  upstream_auth_failed: "needs_login",',
+    replace: "",
+    tests: [
+      "tests/codex_errors_test.ts",
+      "tests/provider_login_states_test.ts",
+    ],
+    why: "a 401 that persists after one refresh ends the login (needs_login)",
+  },
+  {
+    id: "usage-not-included-is-403",
+    file: ERRORS,
+    find: `      return new RelayError(
+        503,
+        safeCode,
+        "The seller's ChatGPT plan does not include Codex; this seller cannot serve requests",`,
+    replace: `      return new RelayError(
+        403,
+        safeCode,
+        "The seller's ChatGPT plan does not include Codex; this seller cannot serve requests",`,
+    tests: [
+      "tests/codex_errors_test.ts",
+      "tests/provider_login_states_test.ts",
+    ],
+    why: "a single login without Codex answers 503 usage_not_included",
+  },
+  {
+    id: "out-of-rotation-login-picked",
+    file: "src/provider/pool.ts",
+    find: "    if (out !== undefined) return out;",
+    replace: "",
+    tests: ["tests/provider_login_states_test.ts"],
+    why:
+      "a login in a named state is not tried again until its auth.json changes",
+  },
+  {
+    id: "one-login-state-not-kept",
+    file: PIPELINE,
+    find:
+      "if (await logins.failOver(login, failure, prepared.model) && several) {",
+    replace:
+      "if (several && await logins.failOver(login, failure, prepared.model)) {",
+    tests: ["tests/provider_login_states_test.ts"],
+    why:
+      "a single login's account error is kept: later requests get 503 without an upstream call",
+  },
+  {
+    id: "state-logged-every-time",
+    file: "src/provider/logins.ts",
+    find: "    if (!login.takeOut(state, error)) return;",
+    replace: "    login.takeOut(state, error);",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "one log line per change of state, not per failure",
+  },
+  {
+    id: "new-auth-json-ignored",
+    file: PIPELINE,
+    find: "      if (await pool.revive()) continue;",
+    replace: "      if (await pool.revive() && false) continue;",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "a new auth.json (another login) brings the login back into rotation",
+  },
+  {
+    id: "same-auth-json-revives",
+    file: "src/provider/pool.ts",
+    find:
+      "if (now === undefined || now === before || this.#standing !== standing) {",
+    replace: "if (now === undefined || this.#standing !== standing) {",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "the same auth.json keeps the login out of rotation",
+  },
+  {
+    id: "usage-read-of-ended-login",
+    file: "src/provider/logins.ts",
+    find:
+      "    if (state !== undefined) {\n      return Promise.resolve({ error: `${state}: ${stateMeaning(state)}` });",
+    replace:
+      "    if (false) {\n      return Promise.resolve({ error: `${state}: ${stateMeaning(state)}` });",
+    tests: ["tests/provider_login_states_test.ts"],
+    why:
+      "an ended login's usage is not asked of the backend (/health says its state)",
+  },
+  {
+    id: "usage-endpoint-account-error-dropped",
+    file: "src/codex/usage.ts",
+    find: "    if (ended) throw ended;",
+    replace: "",
+    tests: ["tests/cli_accounts_test.ts"],
+    why: "accounts --usage shows an ended account's state",
+  },
+  {
+    id: "probe-no-account-state",
+    file: "src/cli/check.ts",
+    find: "    if (state !== undefined) {\n      output.line(",
+    replace: "    if (false) {\n      output.line(",
+    tests: ["tests/cli_accounts_test.ts"],
+    why: "check --probe reports the account state",
+  },
+  {
+    id: "health-ok-when-every-login-ended",
+    file: SERVER,
+    find: "logins.every((login) => isAccountState(login.state));",
+    replace: "logins.every((login) => isAccountState(login.state)) && false;",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "/health says unavailable when every login is out of rotation",
+  },
+  {
+    id: "ended-pool-not-full",
+    file: "src/provider/logins.ts",
+    find: "(pool.logins.length > 1 && pool.exhausted);",
+    replace: "(pool.logins.length > 1 && false);",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "a pool with no login left in rotation is announced full",
+  },
+  {
+    id: "capacity-poll-never-revives",
+    file: "src/provider/logins.ts",
+    find: "      void pool.revive();\n",
+    replace: "\n",
+    tests: ["tests/provider_login_states_test.ts"],
+    why:
+      "the host's capacity poll notices a new login of a provider announced full",
+  },
+  {
+    id: "stream-account-error-ignored",
+    file: PIPELINE,
+    find: "  parts.logins.noteFailure(login, outcome.failure);\n",
+    replace: "",
+    tests: ["tests/provider_login_states_test.ts"],
+    why: "usage_not_included inside a 200 stream ends the login too",
+  },
 ];

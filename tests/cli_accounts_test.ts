@@ -332,6 +332,36 @@ describe("the usage endpoint", () => {
     assertNoSecrets(result, secrets, IDENTITIES);
   });
 
+  it("accounts --usage shows an ended account's state and what to do", async () => {
+    backend.reset();
+    backend.endAccount(WORK.accountId, "deactivated_workspace");
+    const result = await withBackend(["accounts", "--usage"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^work +deactivated +pro /m);
+    assert.match(
+      result.stdout,
+      /^work: its ChatGPT account or workspace is deactivated \(upstream_workspace_deactivated\): log in with another account \(run "provider-openai-responses login --name work --force"\) or remove the login$/m,
+    );
+    assert.match(result.stdout, /^personal +ok +plus /m);
+    assertNoSecrets(result, secrets, IDENTITIES);
+  });
+
+  it("check --probe reports the account state", async () => {
+    backend.reset();
+    backend.endAccount(WORK.accountId, "usage_not_included");
+    const result = await withBackend(["check", "--probe"]);
+    const sections = result.stdout.split(/^\n/m);
+    const work = sections.find((text) => /^login: +work$/m.test(text))!;
+    assert.match(work, /^probe: +gpt-5\.5 answered 503 usage_not_included: /m);
+    assert.match(
+      work,
+      /^account state: +no_codex_access: its ChatGPT plan does not include Codex; upgrade the plan to one with Codex, then run "provider-openai-responses login --name work --force"; or remove the login$/m,
+    );
+    const personal = sections.find((text) => /^login: +personal$/m.test(text))!;
+    assert.doesNotMatch(personal, /^account state:/m);
+    assertNoSecrets(result, secrets, IDENTITIES);
+  });
+
   it("accounts --usage shows a usage-limited login until its reset", async () => {
     backend.reset();
     backend.setAccountUsage({

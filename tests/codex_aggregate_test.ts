@@ -266,9 +266,9 @@ describe("ResponseAggregator failures", () => {
     }
   });
 
-  it("maps usage_not_included to 403 usage_not_included", () => {
+  it("maps usage_not_included to 503 usage_not_included", () => {
     const error = failed("usage_not_included", "No Codex");
-    assert.equal(error.status, 403);
+    assert.equal(error.status, 503);
     assert.equal(error.code, "usage_not_included");
   });
 

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
+  accountStateOf,
   classifyUpstreamError,
   errorBody,
   failureError,
@@ -140,11 +141,11 @@ describe("classifyUpstreamError usage limits", () => {
     );
   });
 
-  it("maps usage_not_included to 403 usage_not_included, not retryable", () => {
+  it("maps usage_not_included to 503 usage_not_included, not retryable", () => {
     const verdict = classify(429, {
       error: { type: "usage_not_included", message: "Upgrade" },
     });
-    assert.equal(verdict.error.status, 403);
+    assert.equal(verdict.error.status, 503);
     assert.equal(verdict.error.code, "usage_not_included");
     assert.equal(verdict.retryable, false);
     assert.equal(verdict.usageLimit, undefined);
@@ -229,11 +230,11 @@ describe("classifyUpstreamError seller-side failures", () => {
     }
   });
 
-  it("keeps the backend's own JSON 403 upstream_forbidden", () => {
+  it("keeps the backend's own JSON 403 out of upstream_blocked", () => {
     const verdict = classify(403, {
       error: { code: "account_deactivated", message: "Deactivated" },
     });
-    assert.equal(verdict.error.code, "upstream_forbidden");
+    assert.equal(verdict.error.code, "upstream_account_deactivated");
   });
 });
 
@@ -553,7 +554,7 @@ describe("failureError", () => {
   const cases: Array<[string, number]> = [
     ["context_length_exceeded", 400],
     ["invalid_prompt", 400],
-    ["usage_not_included", 403],
+    ["usage_not_included", 503],
     ["insufficient_quota", 429],
     ["usage_limit_reached", 429],
     ["rate_limit_exceeded", 429],
@@ -645,5 +646,115 @@ describe("sseErrorEvent", () => {
     const { data } = decode(sseErrorEvent(error, { responseId: "resp_1" }));
     assert.equal(data.sequence_number, 0);
     assert.equal((data.response as Record<string, unknown>).id, "resp_1");
+  });
+});
+
+describe("account errors that end a login (spec bodies)", () => {
+  const cases: Array<
+    [number, unknown, Record<string, string>, string, string | undefined]
+  > = [
+    [
+      401,
+      {
+        error: {
+          message:
+            "Your authentication token has been invalidated. Please try signing in again.",
+          type: "invalid_request_error",
+          code: "token_invalidated",
+          param: null,
+        },
+      },
+      {},
+      "upstream_auth_failed",
+      "needs_login",
+    ],
+    [
+      401,
+      { error: { code: "token_revoked", message: "Revoked" } },
+      {},
+      "upstream_auth_failed",
+      "needs_login",
+    ],
+    [
+      402,
+      { detail: { code: "deactivated_workspace" } },
+      {},
+      "upstream_workspace_deactivated",
+      "deactivated",
+    ],
+    [
+      403,
+      { error: { code: "account_deactivated", message: "Deactivated" } },
+      {},
+      "upstream_account_deactivated",
+      "deactivated",
+    ],
+    [
+      403,
+      { detail: { code: "phone_verification_required" } },
+      {},
+      "upstream_forbidden",
+      "blocked",
+    ],
+    [
+      429,
+      {
+        error: {
+          type: "usage_not_included",
+          message: "No Codex",
+          plan_type: "free",
+          resets_at: null,
+          eligible_promo: null,
+        },
+      },
+      {},
+      "usage_not_included",
+      "no_codex_access",
+    ],
+    [
+      403,
+      "<!DOCTYPE html><html><title>Just a moment...</title></html>",
+      {},
+      "upstream_blocked",
+      undefined,
+    ],
+    [
+      403,
+      { error: { code: "account_deactivated" } },
+      { "cf-mitigated": "challenge" },
+      "upstream_blocked",
+      undefined,
+    ],
+  ];
+
+  it("classifies each to a 503 whose code names the login's state", () => {
+    for (const [status, body, headers, code, state] of cases) {
+      const verdict = classify(status, body, headers);
+      assert.equal(verdict.error.status, 503, code);
+      assert.equal(verdict.error.code, code);
+      assert.equal(verdict.retryable, false, code);
+      assert.equal(accountStateOf(verdict.error.code), state, code);
+    }
+  });
+
+  it("gives no state for transient or buyer-side codes", () => {
+    for (
+      const code of [
+        "upstream_blocked",
+        "upstream_auth_unavailable",
+        "upstream_payment_required",
+        "usage_limit_reached",
+        "model_not_supported",
+        "toString",
+      ]
+    ) {
+      assert.equal(accountStateOf(code), undefined, code);
+    }
+  });
+
+  it("gives usage_not_included inside a stream the same 503", () => {
+    const error = failureError("usage_not_included", "No Codex");
+    assert.equal(error.status, 503);
+    assert.equal(accountStateOf(error.code), "no_codex_access");
   });
 });

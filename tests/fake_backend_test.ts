@@ -1154,6 +1154,50 @@ describe("fake backend error statuses", () => {
   });
 });
 
+describe("fake backend account errors (endAccount)", () => {
+  it("answers every request of an ended account with the spec's error until restored", async () => {
+    await withBackend({}, async (backend) => {
+      const expected: Array<[string, number, string]> = [
+        ["token_invalidated", 401, '"code":"token_invalidated"'],
+        ["token_revoked", 401, '"code":"token_revoked"'],
+        [
+          "deactivated_workspace",
+          402,
+          '{"detail":{"code":"deactivated_workspace"}}',
+        ],
+        ["account_deactivated", 403, '"code":"account_deactivated"'],
+        [
+          "phone_verification_required",
+          403,
+          '"code":"phone_verification_required"',
+        ],
+        ["usage_not_included", 429, '"type":"usage_not_included"'],
+        ["cloudflare", 403, "Just a moment"],
+      ];
+      for (const [code, status, text] of expected) {
+        backend.endAccount(ACCOUNT, code as "token_revoked");
+        for (let i = 0; i < 2; i++) {
+          const response = await post(backend, validBody());
+          assert.equal(response.status, status, code);
+          assert.ok((await response.text()).includes(text), code);
+        }
+        const usage = await fetch(`${backend.baseUrl}/wham/usage`, {
+          headers: authHeaders(),
+        });
+        assert.equal(usage.status, status, `${code} on the usage endpoint`);
+        await usage.body?.cancel();
+      }
+      const challenge = await post(backend, validBody());
+      assert.equal(challenge.headers.get("cf-mitigated"), "challenge");
+      await challenge.body?.cancel();
+      backend.endAccount(ACCOUNT, undefined);
+      const restored = await post(backend, validBody());
+      assert.equal(restored.status, 200);
+      await restored.body?.cancel();
+    });
+  });
+});
+
 describe("fake backend failures inside the stream", () => {
   it("sends response.failed after created and in_progress", async () => {
     await withBackend({}, async (backend) => {

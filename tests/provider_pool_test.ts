@@ -265,7 +265,7 @@ describe("a pool: logins that cannot serve", () => {
       assert.equal(refused.length, 2, "a 401, then one retry after a refresh");
       assert.equal(
         (await p.logins())[0].state,
-        "login_failed",
+        "needs_login",
       );
     } finally {
       await strict.close();

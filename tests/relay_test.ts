@@ -654,12 +654,12 @@ describe("upstream errors", () => {
     assert.equal(responsePosts().length, 1);
   });
 
-  it("maps usage_not_included to 403", async () => {
+  it("maps usage_not_included to 503", async () => {
     backend.enqueue({ kind: "usage_not_included" });
     const result = await callProvider(provider(), {
       body: { model: "gpt-5.4", input: "hi" },
     });
-    assert.equal(result.status, 403);
+    assert.equal(result.status, 503);
     assert.equal(json(result.text).error.code, "usage_not_included");
   });
 });

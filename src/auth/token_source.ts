@@ -360,6 +360,21 @@ class FileTokenSource implements TokenSource {
     return credentialsInfo(await this.#current());
   }
 
+  async fingerprint(): Promise<string> {
+    const credentials = await this.#current();
+    const held = `${credentials.accountId}\n${
+      credentials.refreshToken ?? credentials.accessToken
+    }`;
+    const digest = await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode(held),
+    );
+    return Array.from(
+      new Uint8Array(digest).slice(0, 12),
+      (byte) => byte.toString(16).padStart(2, "0"),
+    ).join("");
+  }
+
   /** The cached credentials, read again when the file's stamp changed. */
   /**
    * The cached credentials while they were checked against the file less

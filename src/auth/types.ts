@@ -59,4 +59,10 @@ export interface TokenSource {
   forceRefresh(): Promise<CredentialsInfo>;
   /** What the credentials file says now, without any secret. */
   info(): Promise<CredentialsInfo>;
+  /**
+   * A digest of the account and refresh token the file holds now (optional):
+   * it changes with a new login, and tells the provider when a login it took
+   * out of rotation may be tried again. Never the token itself.
+   */
+  fingerprint?(): Promise<string>;
 }

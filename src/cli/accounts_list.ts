@@ -12,6 +12,7 @@
 import type { LoginSource } from "../auth/accounts.ts";
 import type { CredentialsInfo } from "../auth/types.ts";
 import { codexHomesOf, selectClientVersion } from "../codex/client_version.ts";
+import { accountStateOf } from "../codex/errors.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import { readUsage } from "../codex/usage.ts";
 import { readResetCredits, type ResetCredits } from "../codex/reset_credits.ts";
@@ -23,6 +24,7 @@ import {
   RelayError,
   TokenRefreshError,
 } from "../errors.ts";
+import { stateAdvice, stateMeaning } from "../provider/account_states.ts";
 import { PROGRAM } from "./args.ts";
 import { configFromEnv } from "./env.ts";
 import type { CliIo } from "./io.ts";
@@ -137,6 +139,14 @@ async function describeLogin(
     }
     row.usage = "unavailable";
     row.problem = error.message;
+    // The usage endpoint answers an ended account as the responses do.
+    const state = accountStateOf(error.code);
+    if (state !== undefined) {
+      row.state = state;
+      row.problem = `${stateMeaning(state)} (${error.code}): ${
+        stateAdvice(state, login.name, found.rule)
+      }`;
+    }
   }
   return row;
 }
@@ -190,7 +200,9 @@ function table(rows: readonly string[][]): string[] {
  * with the next expiry), then why each unusable login
  * cannot be used. States: `ok`, `expires in …, will refresh`,
  * `expired, will refresh`, `login required`, `refresh failing`,
- * `usage-limited until …`. Resolves with 0 once the list is printed, even
+ * `usage-limited until …`, and with `usage` the account states the usage
+ * endpoint shows (`needs_login`, `deactivated`, `no_codex_access`,
+ * `blocked`) with what to do. Resolves with 0 once the list is printed, even
  * when a login is unusable.
  *
  * @example

@@ -21,6 +21,12 @@ import { maskAccountId, maskEmail } from "../mask.ts";
 import { describeRateLimits } from "./rate_limits_text.ts";
 import { OpenAIResponsesError, RelayError } from "../errors.ts";
 import { readUsage } from "../codex/usage.ts";
+import { accountStateOf } from "../codex/errors.ts";
+import {
+  type LoginsRule,
+  stateAdvice,
+  stateMeaning,
+} from "../provider/account_states.ts";
 import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 import {
   type ClientVersionChoice,
@@ -73,6 +79,8 @@ export interface CheckOptions {
   fetch?: typeof fetch;
   /** The Codex CLI version the logins speak as, printed after the logins. */
   clientVersion?: ClientVersionChoice;
+  /** The login checked and the rule that found it, for what to do about its account state. */
+  login?: { name: string; rule: LoginsRule };
 }
 
 /** A line printer that replaces the seller's home with `~`. */
@@ -195,6 +203,23 @@ async function probe(
         }: ${String(error.message ?? "no message")}`,
       ),
     );
+    const state = typeof error.code === "string"
+      ? accountStateOf(error.code)
+      : undefined;
+    if (state !== undefined) {
+      output.line(
+        row(
+          "account state",
+          `${state}: ${stateMeaning(state)}${
+            options.login
+              ? `; ${
+                stateAdvice(state, options.login.name, options.login.rule)
+              }`
+              : ""
+          }`,
+        ),
+      );
+    }
   } else {
     const usage = (body?.usage ?? {}) as Record<string, unknown>;
     output.line(
@@ -349,8 +374,12 @@ export async function runCheckOfLogins(
       row("client version", describeClientVersion(options.clientVersion)),
     );
   }
+  const of = (login: CheckedLogin): CheckOptions => ({
+    ...options,
+    login: { name: login.name, rule: found.rule },
+  });
   if (logins.length === 1) {
-    return await runCheck(logins[0].provider, output, options);
+    return await runCheck(logins[0].provider, output, of(logins[0]));
   }
   let code = 0;
   const failed: string[] = [];
@@ -358,7 +387,10 @@ export async function runCheckOfLogins(
     output.line("");
     output.line(row("login", login.name));
     try {
-      code = Math.max(code, await runCheck(login.provider, output, options));
+      code = Math.max(
+        code,
+        await runCheck(login.provider, output, of(login)),
+      );
     } catch (error) {
       failed.push(login.name);
       output.line(row("error", failureText(error)));

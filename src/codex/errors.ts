@@ -8,12 +8,13 @@
  * | upstream                                    | buyer                                    | retryable |
  * | ------------------------------------------- | ---------------------------------------- | --------- |
  * | 429/404 `usage_limit_reached`               | 429 `usage_limit_reached`, `retry-after` | no        |
- * | any `usage_not_included`                    | 403 `usage_not_included`                 | no        |
- * | 401                                         | 503 `upstream_auth_failed`               | no        |
+ * | any `usage_not_included`                    | 503 `usage_not_included`                 | no        |
+ * | 401 (after one refresh)                     | 503 `upstream_auth_failed`               | no        |
  * | 402 (`deactivated_workspace`)               | 503 `upstream_workspace_deactivated`     | no        |
  * | 402 (other)                                 | 503 `upstream_payment_required`          | no        |
  * | 403 HTML page (a Cloudflare challenge)      | 503 `upstream_blocked`                   | no        |
  * | any status with `cf-mitigated: challenge`   | 503 `upstream_blocked`                   | no        |
+ * | 403 `account_deactivated`                   | 503 `upstream_account_deactivated`       | no        |
  * | 403 (other)                                 | 503 `upstream_forbidden`                 | no        |
  * | 400/422 the exact model statement (below)   | 400 `model_not_supported`                | no        |
  * | 400/422 (other)                             | 400 upstream code or `upstream_bad_request` | no     |
@@ -31,10 +32,14 @@
  * Why: the seller's login, plan, workspace and account standing are not the
  * buyer's fault and cannot be fixed by the buyer, so they are 503 ("this
  * seller cannot serve you now; try another"), never 401/402/403 which would
- * blame the buyer's own credentials. `usage_not_included` is 403 rather than
+ * blame the buyer's own credentials. `usage_not_included` is 503 rather than
  * 429 because it is permanent (the plan has no Codex access): a 429 would
  * invite the buyer to wait and retry the same seller. A usage limit is 429
  * with the reset time because waiting does help.
+ *
+ * Some of these codes end a login until the seller acts
+ * ({@linkcode accountStateOf}): the provider takes the login out of rotation
+ * in a named state and answers later requests with the same code.
  *
  * Only the backend's own verdicts say something about a login, because the
  * provider passes a login over on them: `model_not_supported` comes only
@@ -175,6 +180,64 @@ export function clientVersionTooOld(upstreamText: string): RelayError {
   );
 }
 
+/**
+ * The named state a login is in when the backend said something only the
+ * seller can fix: `needs_login` (its tokens are refused for good: a new
+ * login is needed), `deactivated` (its account or workspace is deactivated),
+ * `no_codex_access` (its plan has no Codex) or `blocked` (the backend
+ * refused the account with another 403).
+ */
+export type AccountState =
+  | "needs_login"
+  | "deactivated"
+  | "no_codex_access"
+  | "blocked";
+
+const ACCOUNT_STATES: Readonly<Record<string, AccountState>> = {
+  upstream_auth_failed: "needs_login",
+  upstream_workspace_deactivated: "deactivated",
+  upstream_account_deactivated: "deactivated",
+  usage_not_included: "no_codex_access",
+  upstream_forbidden: "blocked",
+};
+
+/**
+ * The account state a buyer-facing error code says a login is in, or
+ * `undefined` when the code says nothing lasting about the account (a
+ * Cloudflare challenge, `upstream_blocked`, is this machine's traffic being
+ * refused, not the account).
+ *
+ * @param code a {@linkcode RelayError} code
+ * @returns the login's state, if the code ends the login
+ *
+ * @example
+ * ```ts
+ * import { accountStateOf } from "./errors.ts";
+ * console.log(accountStateOf("upstream_account_deactivated")); // "deactivated"
+ * console.log(accountStateOf("upstream_blocked")); // undefined
+ * ```
+ */
+export function accountStateOf(code: string): AccountState | undefined {
+  return Object.hasOwn(ACCOUNT_STATES, code) ? ACCOUNT_STATES[code] : undefined;
+}
+
+/**
+ * Whether `state` (a login's state, as `/health` shows it) is one of the
+ * named account states only the seller ends.
+ *
+ * @param state a login state
+ * @returns true for `needs_login`, `deactivated`, `no_codex_access`, `blocked`
+ *
+ * @example
+ * ```ts
+ * import { isAccountState } from "./errors.ts";
+ * console.log(isAccountState("blocked"), isAccountState("usage_limited")); // true false
+ * ```
+ */
+export function isAccountState(state: string): state is AccountState {
+  return Object.values(ACCOUNT_STATES).includes(state as AccountState);
+}
+
 /** Longest upstream text passed on to a buyer, in characters. */
 export const MAX_PASSED_TEXT = 500;
 
@@ -277,6 +340,15 @@ export function classifyUpstreamError(
           ),
       );
     case 403:
+      if (body.kinds.has("account_deactivated")) {
+        return verdict(
+          new RelayError(
+            503,
+            "upstream_account_deactivated",
+            "The seller's ChatGPT account is deactivated (403); this seller cannot serve requests",
+          ),
+        );
+      }
       return verdict(
         new RelayError(
           503,
@@ -502,7 +574,7 @@ export function sseErrorEvent(
 /**
  * The buyer-facing error of a failure the backend reports INSIDE a stream (a
  * `response.failed` event's `response.error`, or an `error` event), by code:
- * 400 for `context_length_exceeded` and `invalid_prompt`; 403 for
+ * 400 for `context_length_exceeded` and `invalid_prompt`; 503 for
  * `usage_not_included`; 429 for `insufficient_quota`, `usage_limit_reached`
  * and `rate_limit_exceeded`; 503 for `server_is_overloaded` and `slow_down`;
  * else 502. The code is the upstream code when there is one, else
@@ -544,10 +616,9 @@ export function failureError(
       );
     case "usage_not_included":
       return new RelayError(
-        403,
+        503,
         safeCode,
         "The seller's ChatGPT plan does not include Codex; this seller cannot serve requests",
-        { type: "permission_error" },
       );
     case "insufficient_quota":
     case "usage_limit_reached":

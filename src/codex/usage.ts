@@ -11,6 +11,28 @@
 
 import { DEFAULT_CLIENT_VERSION, DEFAULT_ORIGINATOR } from "../config.ts";
 import { RelayError } from "../errors.ts";
+import { accountStateOf, classifyUpstreamError } from "./errors.ts";
+
+/** Codes of a 401 that end the login, not only the token of this call. */
+const ENDED_TOKEN = /"(token_invalidated|token_revoked)"/;
+
+/**
+ * The error of an answer that says the account is ended (the usage
+ * endpoint answers as the responses endpoint does): deactivated, no Codex
+ * in the plan, or tokens invalidated/revoked. A bare 401 (this call's
+ * token) or 403 (some accounts may not read their usage) says nothing.
+ */
+function accountError(
+  status: number,
+  headers: Headers,
+  text: string,
+): RelayError | undefined {
+  const { error } = classifyUpstreamError(status, headers, text);
+  const state = accountStateOf(error.code);
+  if (state === undefined || state === "blocked") return undefined;
+  if (state === "needs_login" && !ENDED_TOKEN.test(text)) return undefined;
+  return error;
+}
 import { isRecord, nonEmptyString } from "../json.ts";
 import { clampResetTime } from "./reset_time.ts";
 import {
@@ -260,7 +282,9 @@ export function parseUsage(
  * `authorization`, `chatgpt-account-id`, `user-agent` and `originator`,
  * bounded by `timeoutMs`.
  *
- * Throws `RelayError` (502, `usage_unavailable`) when no usable answer
+ * Throws the account's error (503, e.g. `upstream_workspace_deactivated`,
+ * whose code names a login state) when the answer says the account is
+ * ended. Throws `RelayError` (502, `usage_unavailable`) when no usable answer
  * comes: no answer in time, a network error, a non-2xx status (in
  * `details.upstream_status`), a body that is not the usage JSON. The
  * message names what was found, never the token or the URL.
@@ -292,6 +316,7 @@ export async function readUsage(
   else signal?.addEventListener("abort", onAbort, { once: true });
   let status: number;
   let text: string;
+  let headers: Headers;
   try {
     const response = await (options.fetch ?? globalThis.fetch)(
       usageUrl(baseUrl),
@@ -308,6 +333,7 @@ export async function readUsage(
       },
     );
     status = response.status;
+    headers = response.headers;
     text = await response.text();
   } catch (error) {
     throw timedOut
@@ -328,6 +354,8 @@ export async function readUsage(
     signal?.removeEventListener("abort", onAbort);
   }
   if (status < 200 || status > 299) {
+    const ended = accountError(status, headers, text);
+    if (ended) throw ended;
     const why = status === 401
       ? " (the login's token was refused)"
       : status === 403

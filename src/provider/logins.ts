@@ -22,12 +22,14 @@ import {
   type UpstreamIdentity,
   upstreamIdentity,
 } from "../codex/request.ts";
+import { type AccountState, accountStateOf } from "../codex/errors.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
 import type { ResetCredits } from "../codex/reset_credits.ts";
 import { DEFAULT_CLIENT_VERSION, type ProviderSettings } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import type { RelayContext } from "../relay.ts";
+import { stateAdvice, stateMeaning } from "./account_states.ts";
 import type { ConcurrencyGate } from "./capacity.ts";
 import {
   type GaugeSeries,
@@ -40,7 +42,11 @@ import { Login, LoginPool, type LoginState } from "./pool.ts";
 export interface LoginStatus {
   /** Its stable label: the account name, `file1`, ..., or `codex`. */
   name: string;
-  /** `ok`, `usage_limited`, `login_failed` or `at_capacity`. */
+  /**
+   * `ok`; a named account state that only the seller ends (`needs_login`,
+   * `deactivated`, `no_codex_access`, `blocked`); or `usage_limited`,
+   * `login_failed` (passed over for 30 s) or `at_capacity`.
+   */
   state: LoginState;
   /** Requests in flight on it. */
   inFlight: number;
@@ -86,13 +92,15 @@ const FAILOVER_CODES: ReadonlySet<string> = new Set([
   "upstream_forbidden",
   "upstream_payment_required",
   "upstream_workspace_deactivated",
+  "upstream_account_deactivated",
 ]);
 
-/** Codes that say the login's plan lacks the model. */
-const PLAN_CODES: ReadonlySet<string> = new Set([
-  "usage_not_included",
-  "model_not_supported",
-]);
+/** The answer for a login whose credentials need a new login. */
+const NEEDS_LOGIN = new RelayError(
+  503,
+  "upstream_auth_failed",
+  "The seller's upstream login cannot be used right now; try another seller or try again later",
+);
 
 /** How long what the usage endpoint said is reused, in milliseconds. */
 const USAGE_CACHE_MS = 60_000;
@@ -249,7 +257,15 @@ export class Logins {
     model: string,
   ): Promise<boolean> {
     if (!FAILOVER_CODES.has(error.code)) return false;
-    if (PLAN_CODES.has(error.code)) {
+    const state = accountStateOf(error.code);
+    if (state !== undefined) {
+      this.takeOut(login, state, error);
+      return true;
+    }
+    // With one login a pause would only turn the next answers into a
+    // generic refusal: only named states are kept.
+    if ((this.#pool?.logins.length ?? 1) < 2) return true;
+    if (error.code === "model_not_supported") {
       const accountId = await login.tokens.info().then(
         (info) => info.accountId,
         () => "",
@@ -262,6 +278,38 @@ export class Logins {
       login.markBroken();
     }
     return true;
+  }
+
+  /**
+   * Takes `login` out of rotation in `state`; says so to the seller once per
+   * change of state, by the login's name, with what to do.
+   *
+   * @param login the login
+   * @param state its account state
+   * @param error the failure that showed it (answered while it lasts)
+   */
+  takeOut(login: Login, state: AccountState, error: RelayError): void {
+    if (!login.takeOut(state, error)) return;
+    this.#seen.log(
+      `login ${login.name}: ${state}: ${
+        stateMeaning(state)
+      } (${error.code}); it is out of rotation until its auth.json changes: ${
+        stateAdvice(state, login.name, this.#rule)
+      }`,
+    );
+  }
+
+  /**
+   * Records what a failure after the answer began says of `login` (a
+   * `usage_not_included` inside a 200 stream): no failover then, but the
+   * login leaves rotation all the same.
+   *
+   * @param login the login that answered
+   * @param failure the failure of its answer, if any
+   */
+  noteFailure(login: Login, failure: RelayError | undefined): void {
+    const state = failure && accountStateOf(failure.code);
+    if (failure && state !== undefined) this.takeOut(login, state, failure);
   }
 
   /**
@@ -282,6 +330,12 @@ export class Logins {
     if (last) return last;
     if (pool.logins.some((login) => pool.stateOf(login) === "at_capacity")) {
       return capacity.refusal();
+    }
+    // Every login out of rotation for the same reason: that reason's code.
+    const errors = pool.logins.map((login) => login.standingError);
+    const first = errors[0];
+    if (first && errors.every((error) => error?.code === first.code)) {
+      return first;
     }
     return new RelayError(
       503,
@@ -314,12 +368,22 @@ export class Logins {
         usable++;
         lines.push(loginLine(login.name, result.value));
       } else {
-        login.markBroken();
         const code = (result.reason as { code?: unknown } | null)?.code;
+        if (code === "login_required") {
+          login.takeOut("needs_login", NEEDS_LOGIN);
+        } else {
+          login.markBroken();
+        }
         lines.push(
-          `${login.name} cannot be used now (${
-            typeof code === "string" ? code : "error"
-          }); it is passed over`,
+          code === "login_required"
+            ? `${login.name}: needs_login: ${
+              stateMeaning("needs_login")
+            }; it is out of rotation until its auth.json changes: ${
+              stateAdvice("needs_login", login.name, this.#rule)
+            }`
+            : `${login.name} cannot be used now (${
+              typeof code === "string" ? code : "error"
+            }); it is passed over`,
         );
       }
     });
@@ -398,12 +462,21 @@ export class Logins {
     };
   }
 
-  /** Whether the pool can take nothing now (announced as full capacity). */
+  /**
+   * Whether the pool can take nothing now (announced as full capacity):
+   * every login usage-limited, or, with several, none left in rotation.
+   * When every login is out of rotation, starts in the background the look
+   * at their auth.json that brings a new login back: a pool announced full
+   * gets no request that would.
+   */
   get full(): boolean {
     const pool = this.#pool;
-    return pool !== undefined &&
-      (pool.limitedUntil() !== undefined ||
-        (pool.logins.length > 1 && pool.exhausted));
+    if (pool === undefined) return false;
+    if (pool.logins.every((login) => login.accountState !== undefined)) {
+      void pool.revive();
+    }
+    return pool.limitedUntil() !== undefined ||
+      (pool.logins.length > 1 && pool.exhausted);
   }
 
   /** The logins as one token source (the first login for `info` and refreshes). */
@@ -477,6 +550,10 @@ export class Logins {
     for (const login of logins) {
       login.usageLimit.onEnded = () =>
         seen.log(`login ${login.name}: usage limit ended`);
+      login.onBack = () =>
+        seen.log(
+          `login ${login.name}: back in rotation (its auth.json holds another login now)`,
+        );
       this.#contexts.set(login, {
         ...this.#base,
         identity: this.#identity,
@@ -497,6 +574,12 @@ export class Logins {
    * once a minute. Reads only: no reset is ever spent from here.
    */
   #usageOf(login: Login): Promise<UsageResult> {
+    // Asking the backend for an account it has refused would only refresh
+    // its tokens, which looks like a new login.
+    const state = login.accountState;
+    if (state !== undefined) {
+      return Promise.resolve({ error: `${state}: ${stateMeaning(state)}` });
+    }
     const cached = this.#usage.get(login);
     if (cached && Date.now() - cached.at < USAGE_CACHE_MS) return cached.result;
     const why = (error: unknown) =>

@@ -220,7 +220,11 @@ async function relay(
   let last: RelayError | undefined;
   for (;;) {
     const login = pool.pick(prepared.model, prepared.affinity, excluded);
-    if (!login) throw await logins.noLogin(pool, last, parts.capacity);
+    if (!login) {
+      // A login out of rotation whose auth.json changed is tried again.
+      if (await pool.revive()) continue;
+      throw await logins.noLogin(pool, last, parts.capacity);
+    }
     const context = logins.contextOf(login);
     login.inFlight++;
     try {
@@ -234,7 +238,7 @@ async function relay(
         observability.firstByte((performance.now() - asked) / 1000);
       } catch (error) {
         const failure = asRelayError(error);
-        if (several && await logins.failOver(login, failure, prepared.model)) {
+        if (await logins.failOver(login, failure, prepared.model) && several) {
           excluded.add(login);
           last = failure;
           continue;
@@ -274,6 +278,7 @@ async function answer(
       how,
     )
     : await aggregateToResponse(upstream, req.requestId, how);
+  parts.logins.noteFailure(login, outcome.failure);
   if (outcome.usageLimit) {
     parts.logins.limitReached(
       login,

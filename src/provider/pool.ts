@@ -1,10 +1,12 @@
 /**
  * The logins a provider serves from, and the choice of one per request:
  *
- * 1. skip logins that cannot serve: usage-limited (until their reset), in
- *    need of a new login, refused by the backend after a refresh, at their
- *    own concurrency cap, or whose plan does not include the model (after
- *    the backend said so once);
+ * 1. skip logins that cannot serve: out of rotation in a named account state
+ *    (`needs_login`, `deactivated`, `no_codex_access`, `blocked`: until
+ *    their auth.json holds another account or other tokens), usage-limited
+ *    (until their reset), failing for a moment (30 s), at their own
+ *    concurrency cap, or whose plan does not include the model (after the
+ *    backend said so once);
  * 2. keep a conversation on the login that served it while that login can
  *    serve (affinity by `prompt_cache_key`, else the buyer's session
  *    header), so that the backend's prompt cache keeps working;
@@ -22,7 +24,7 @@ import {
   parseRateLimitHeaders,
   type RateLimitSnapshot,
 } from "../codex/rate_limits.ts";
-import { usageLimitError } from "../codex/errors.ts";
+import { type AccountState, usageLimitError } from "../codex/errors.ts";
 import type { RelayError } from "../errors.ts";
 import { UsageLimit } from "./usage_limit.ts";
 
@@ -32,12 +34,37 @@ const BROKEN_PAUSE_MS = 30_000;
 /** Most conversations remembered for affinity. */
 const AFFINITY_MEMORY = 10_000;
 
-/** Why a login cannot serve now. */
+/**
+ * Why a login cannot serve now: one of the named account states (only the
+ * seller can end them), `usage_limited`, `login_failed` (a transient
+ * failure: passed over for 30 s) or `at_capacity`.
+ */
 export type LoginState =
   | "ok"
+  | AccountState
   | "usage_limited"
   | "login_failed"
   | "at_capacity";
+
+/** What a login's auth.json holds, to tell a new login from the one that failed. */
+async function credentialsKey(
+  tokens: TokenSource,
+): Promise<string | undefined> {
+  try {
+    return tokens.fingerprint
+      ? await tokens.fingerprint()
+      : (await tokens.info()).accountId;
+  } catch {
+    return undefined; // Unreadable now: any readable file is news.
+  }
+}
+
+/** A login out of rotation: its state, the error that put it there, what its auth.json held. */
+interface Standing {
+  state: AccountState;
+  error: RelayError;
+  key: Promise<string | undefined>;
+}
 
 /**
  * The latest rate limits of a login: from the `x-codex-*` headers of an
@@ -84,6 +111,10 @@ export class Login {
   inFlight = 0;
   /** Until when its credentials are passed over (ms since the epoch). */
   #brokenUntil = 0;
+  #standing: Standing | undefined;
+  /** Called when it comes back into rotation (its auth.json changed). */
+  onBack: (() => void) | undefined;
+  #checking: Promise<boolean> | undefined;
   /** Models its plan does not include, by the account they were refused for. */
   readonly #notIncluded = new Map<string, string>();
   readonly #now: () => number;
@@ -105,6 +136,59 @@ export class Login {
   /** Its credentials failed (a new login needed, a refreshed token refused): pass it over for a while. */
   markBroken(): void {
     this.#brokenUntil = this.#now() + BROKEN_PAUSE_MS;
+  }
+
+  /**
+   * Takes it out of rotation in `state` (after `error`) until its auth.json
+   * holds another account or other tokens.
+   *
+   * @returns whether the state changed (a line for the seller is due)
+   */
+  takeOut(state: AccountState, error: RelayError): boolean {
+    const changed = this.#standing?.state !== state;
+    this.#standing = { state, error, key: credentialsKey(this.tokens) };
+    return changed;
+  }
+
+  /** The named state that keeps it out of rotation, if any. */
+  get accountState(): AccountState | undefined {
+    return this.#standing?.state;
+  }
+
+  /** The error to answer for it while it is out of rotation. */
+  get standingError(): RelayError | undefined {
+    return this.#standing?.error;
+  }
+
+  /**
+   * Brings it back into rotation when its auth.json now holds another
+   * account or other tokens (a new login). The token source bounds the
+   * I/O: it looks at the file's stamp at most once per `statIntervalMs`.
+   *
+   * @returns whether it came back
+   */
+  revive(): Promise<boolean> {
+    if (!this.#standing) return Promise.resolve(false);
+    this.#checking ??= this.#revive().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #revive(): Promise<boolean> {
+    const standing = this.#standing;
+    if (!standing) return false;
+    const [before, now] = await Promise.all([
+      standing.key,
+      credentialsKey(this.tokens),
+    ]);
+    if (now === undefined || now === before || this.#standing !== standing) {
+      return false;
+    }
+    this.#standing = undefined;
+    this.#brokenUntil = 0;
+    this.onBack?.();
+    return true;
   }
 
   /** Its plan does not include `model` for `accountId`. */
@@ -169,6 +253,8 @@ export class LoginPool {
 
   /** What keeps `login` from serving `model` now, or `ok`. */
   stateOf(login: Login, model?: string): LoginState {
+    const out = login.accountState;
+    if (out !== undefined) return out;
     if (login.usageLimit.active) return "usage_limited";
     if (login.broken) return "login_failed";
     if (model !== undefined && login.lacks(model)) return "login_failed";
@@ -253,10 +339,21 @@ export class LoginPool {
     return resets.length === 0 ? undefined : Math.min(...resets);
   }
 
-  /** Whether no login can serve at all (every one limited or failed). */
+  /** Whether no login can serve at all (every one limited, failed or out of rotation). */
   get exhausted(): boolean {
     return this.logins.every((login) =>
-      login.usageLimit.active || login.broken
+      login.accountState !== undefined || login.usageLimit.active ||
+      login.broken
     );
+  }
+
+  /**
+   * Brings back the logins out of rotation whose auth.json changed.
+   *
+   * @returns whether any came back
+   */
+  async revive(): Promise<boolean> {
+    const back = await Promise.all(this.logins.map((login) => login.revive()));
+    return back.includes(true);
   }
 }

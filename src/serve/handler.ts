@@ -33,6 +33,7 @@ import { codexModelList } from "./codex_models.ts";
 import { BUYER_HEADER } from "../provider/prepare.ts";
 import { CHAT_COMPLETIONS_PATH, RESPONSES_PATH } from "../provider/routes.ts";
 import { RelayError } from "../errors.ts";
+import { isAccountState } from "../codex/errors.ts";
 import type {
   ProviderCapacity,
   ProviderStreamCallbacks,
@@ -93,7 +94,11 @@ export interface ServedProvider {
 export interface HealthLogin {
   /** Stable label: the account name, `file1`, ..., or `codex`. */
   name: string;
-  /** `ok`, `usage_limited`, `login_failed` or `at_capacity`. */
+  /**
+   * `ok`; a state only the seller ends (`needs_login`, `deactivated`,
+   * `no_codex_access`, `blocked`); or `usage_limited`, `login_failed`
+   * (passed over for 30 s) or `at_capacity`.
+   */
   state: string;
   /** Requests in flight on it. */
   inFlight: number;
@@ -663,8 +668,15 @@ export function createServerHandler(
     const logins = provider.logins
       ? await provider.logins({ usage: true }).catch(() => undefined)
       : undefined;
+    // Every login out of rotation until the seller acts: nothing to serve.
+    const ended = logins !== undefined && logins.length > 0 &&
+      logins.every((login) => isAccountState(login.state));
     return json({
-      status: until === undefined ? "ok" : "usage_limited",
+      status: until !== undefined
+        ? "usage_limited"
+        : ended
+        ? "unavailable"
+        : "ok",
       capacity: provider.getCapacity(),
       usageLimitedUntil: until === undefined
         ? null

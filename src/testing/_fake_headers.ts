@@ -6,7 +6,11 @@
  * @module
  */
 
-import type { FakeAccountUsage, FakeUsageWindow } from "./_fake_types.ts";
+import type {
+  FakeAccountError,
+  FakeAccountUsage,
+  FakeUsageWindow,
+} from "./_fake_types.ts";
 
 /** Usage-limit state of the simulated account. */
 export interface UsageLimitState {
@@ -149,6 +153,67 @@ export function usageNotIncludedBody(
       eligible_promo: null,
     },
   };
+}
+
+/** What the backend answers an account ended with `code`. */
+export function accountErrorAnswer(
+  code: FakeAccountError,
+  planType: string,
+): {
+  status: number;
+  body: string | Record<string, unknown>;
+  headers: Record<string, string>;
+} {
+  const error = (code: string, message: string) => ({
+    error: { message, type: "invalid_request_error", code, param: null },
+  });
+  switch (code) {
+    case "token_invalidated":
+      return {
+        status: 401,
+        body: error(
+          code,
+          "Your authentication token has been invalidated. Please try signing in again.",
+        ),
+        headers: {},
+      };
+    case "token_revoked":
+      return {
+        status: 401,
+        body: error(
+          code,
+          "Encountered invalidated oauth token for user, failing request",
+        ),
+        headers: {},
+      };
+    case "deactivated_workspace":
+      return { status: 402, body: { detail: { code } }, headers: {} };
+    case "account_deactivated":
+      return {
+        status: 403,
+        body: error(code, "This account has been deactivated."),
+        headers: {},
+      };
+    case "phone_verification_required":
+      return {
+        status: 403,
+        body: error(code, "Phone verification is required."),
+        headers: {},
+      };
+    case "usage_not_included":
+      return {
+        status: 429,
+        body: usageNotIncludedBody(planType),
+        headers: {},
+      };
+    case "cloudflare":
+      return {
+        status: 403,
+        body:
+          "<!DOCTYPE html><html><head><title>Just a moment...</title></head><body></body></html>",
+        headers: { "cf-mitigated": "challenge", "content-type": "text/html" },
+      };
+  }
 }
 
 /** Default body of a scripted status answer. */

@@ -331,6 +331,27 @@ export interface FakeUsageNotIncludedBehaviour {
   kind: "usage_not_included";
 }
 
+/**
+ * An account error of the backend, answered to every request of the account
+ * once set with `endAccount`:
+ *
+ * - `token_invalidated`: 401 `{"error":{"message":"Your authentication token has been invalidated. Please try signing in again.","type":"invalid_request_error","code":"token_invalidated","param":null}}`;
+ * - `token_revoked`: 401, the same shape with `code: "token_revoked"`;
+ * - `deactivated_workspace`: 402 `{"detail":{"code":"deactivated_workspace"}}`;
+ * - `account_deactivated`: 403, the `error` shape with `code: "account_deactivated"`;
+ * - `phone_verification_required`: 403, the same with that code (another 403 account problem);
+ * - `usage_not_included`: 429 with the usage-limit body's shape and `type: "usage_not_included"`;
+ * - `cloudflare`: 403 HTML challenge page with `cf-mitigated: challenge` (not the account: the edge).
+ */
+export type FakeAccountError =
+  | "token_invalidated"
+  | "token_revoked"
+  | "deactivated_workspace"
+  | "account_deactivated"
+  | "phone_verification_required"
+  | "usage_not_included"
+  | "cloudflare";
+
 /** A `response.failed` event inside a 200 stream. */
 export interface FakeFailedBehaviour {
   /** Selects this behaviour. */
@@ -469,6 +490,14 @@ export interface FakeCodexBackend {
     accountId: string,
     options?: { resetsInSeconds?: number; status?: 429 | 404 },
   ): void;
+  /**
+   * Ends an account as the backend does (spec: "Account errors that only a
+   * new login or the seller can fix"): from now on every request of it
+   * (`chatgpt-account-id`), to the responses and the usage endpoints, gets
+   * the error of `code` (see {@linkcode FakeAccountError}) until
+   * `restoreAccount`. `undefined` restores it.
+   */
+  endAccount(accountId: string, code: FakeAccountError | undefined): void;
   /**
    * Sets what the usage endpoint answers: for the account `accountId`
    * (`chatgpt-account-id`), or for every account without an answer of its

@@ -19,6 +19,7 @@ import {
 } from "node:http";
 import type { AddressInfo } from "node:net";
 import type {
+  FakeAccountError,
   FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
@@ -54,6 +55,7 @@ import {
 } from "./_fake_events.ts";
 import { defaultBehaviour, defaultText } from "./_fake_default.ts";
 import {
+  accountErrorAnswer,
   accountUsageBody,
   defaultStatusBody,
   NOISE_HEADERS,
@@ -75,6 +77,7 @@ import { RelayError } from "../errors.ts";
 export { DEFAULT_FAKE_GATED_MODELS } from "./_fake_models.ts";
 
 export type {
+  FakeAccountError,
   FakeAccountUsage,
   FakeBehaviour,
   FakeCodexBackend,
@@ -236,6 +239,7 @@ class Backend implements FakeCodexBackend {
   #queue: FakeBehaviour[] = [];
   #default: DefaultBehaviour = defaultBehaviour;
   #limits = new Map<string, UsageLimitState>();
+  #ended = new Map<string, FakeAccountError>();
   #usage = new Map<string, FakeAccountUsage | FakeUsageFailure>();
   #resets: FakeResetBook;
   #ids = 0;
@@ -294,6 +298,11 @@ class Backend implements FakeCodexBackend {
     });
   }
 
+  endAccount(accountId: string, code: FakeAccountError | undefined): void {
+    if (code === undefined) this.#ended.delete(accountId);
+    else this.#ended.set(accountId, code);
+  }
+
   setAccountUsage(
     usage: FakeAccountUsage | FakeUsageFailure | undefined,
     accountId?: string,
@@ -322,6 +331,7 @@ class Backend implements FakeCodexBackend {
     this.#queue.length = 0;
     this.requests.length = 0;
     this.#limits.clear();
+    this.#ended.clear();
     this.#usage.clear();
     this.#resets.clear();
     this.#maxInFlight = this.#inFlight;
@@ -477,6 +487,7 @@ class Backend implements FakeCodexBackend {
       this.#sendJson(exchange, 400, { detail: newerVersionRequired(model) });
       return;
     }
+    if (this.#sendAccountError(exchange)) return;
     const limit = this.#limits.get(exchange.account);
     if (limit && this.#now() < limit.resetsAt * 1000) {
       this.#sendUsageLimit(exchange, limit);
@@ -769,8 +780,18 @@ class Backend implements FakeCodexBackend {
     res.end(text);
   }
 
+  /** The error of an account ended with `endAccount`; whether one was sent. */
+  #sendAccountError(exchange: Exchange): boolean {
+    const code = this.#ended.get(exchange.account);
+    if (code === undefined) return false;
+    const answer = accountErrorAnswer(code, exchange.planType);
+    this.#sendStatus(exchange, answer);
+    return true;
+  }
+
   /** The usage endpoint: the account's script, else the default one, else the defaults. */
   #sendUsage(exchange: Exchange): void {
+    if (this.#sendAccountError(exchange)) return;
     const script = this.#usage.get(`account:${exchange.account}`) ??
       this.#usage.get("") ?? this.#options.accountUsage ?? {};
     if ("status" in script) {
