@@ -884,8 +884,8 @@ export const MUTANTS: Mutant[] = [
     id: "pool-no-failover",
     file: PIPELINE,
     find:
-      "        if (several && await logins.failOver(login, failure, prepared.model)) {",
-    replace: "          if (false) {",
+      "        if (await logins.failOver(login, failure, prepared.model) && several) {",
+    replace: "        if (false) {",
     tests: ["tests/provider_pool_test.ts"],
     why:
       "a login that cannot serve hands the request to the next, before any byte",
