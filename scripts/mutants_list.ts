@@ -1656,4 +1656,17 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/provider_login_states_test.ts"],
     why: "usage_not_included inside a 200 stream ends the login too",
   },
+  {
+    id: "bare-401-ends-login",
+    file: ERRORS,
+    find:
+      '      if (code !== "token_invalidated" && code !== "token_revoked") {\n        SAYS_NOTHING_LASTING.add(error);\n      }',
+    replace: "",
+    tests: [
+      "tests/provider_login_states_test.ts",
+      "tests/provider_pool_test.ts",
+    ],
+    why:
+      "only the backend's word that the tokens are gone ends a login; a bare 401 pauses it",
+  },
 ];

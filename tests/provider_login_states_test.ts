@@ -168,6 +168,37 @@ describe("account errors that end a login: one login", () => {
     });
   }
 
+  it("a bare 401 that outlives its refresh answers 503 but leaves the login in rotation (as the real node's run expects)", async () => {
+    let refusing = true;
+    const strict = await startFakeCodexBackend({
+      acceptToken: () => !refusing,
+    });
+    const endpoint = await startFakeTokenEndpoint({
+      accountId: WORK,
+      refreshTokens: [`rt_${WORK}`],
+    });
+    try {
+      const home = await accountsHome(["work"]);
+      const provider = createProvider({
+        OPENAI_RESPONSES_HOME: home,
+        OPENAI_RESPONSES_AUTH_FILE: "",
+        OPENAI_RESPONSES_BASE_URL: strict.baseUrl,
+        OPENAI_RESPONSES_TOKEN_URL: endpoint.url,
+        ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
+      }, { random: () => 0, onLog: () => {}, onWarning: () => {} });
+      const refused = await ask(provider);
+      assert.equal(refused.status, 503, refused.text);
+      assert.equal(JSON.parse(refused.text).error.code, "upstream_auth_failed");
+      assert.notEqual((await provider.logins())[0].state, "needs_login");
+      refusing = false;
+      const served = await ask(provider);
+      assert.equal(served.status, 200, served.text);
+    } finally {
+      await strict.close();
+      await endpoint.close();
+    }
+  });
+
   it("usage_not_included inside a 200 stream ends the login too", async () => {
     const { provider, lines } = await seller(["work"]);
     backend.enqueue({ kind: "failed", code: "usage_not_included" });

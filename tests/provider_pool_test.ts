@@ -263,9 +263,11 @@ describe("a pool: logins that cannot serve", () => {
         request.headers["chatgpt-account-id"] === ACCOUNTS[0]
       );
       assert.equal(refused.length, 2, "a 401, then one retry after a refresh");
+      // A bare 401 (no token_invalidated or token_revoked) pauses the
+      // login; it does not end it.
       assert.equal(
         (await p.logins())[0].state,
-        "needs_login",
+        "login_failed",
       );
     } finally {
       await strict.close();

@@ -221,6 +221,35 @@ export function accountStateOf(code: string): AccountState | undefined {
   return Object.hasOwn(ACCOUNT_STATES, code) ? ACCOUNT_STATES[code] : undefined;
 }
 
+/** Failures whose code names an account state but that say nothing lasting. */
+const SAYS_NOTHING_LASTING = new WeakSet<RelayError>();
+
+/**
+ * The account state a failure puts its login in, or `undefined`: as
+ * {@linkcode accountStateOf} of its code, except a 401 that outlived a
+ * refresh without the backend saying `token_invalidated` or
+ * `token_revoked`, which is answered `upstream_auth_failed` but leaves the
+ * login in rotation.
+ *
+ * @param error the failure
+ * @returns the login's state, if the failure ends the login
+ *
+ * @example
+ * ```ts
+ * import { RelayError } from "../errors.ts";
+ * import { accountStateOfFailure } from "./errors.ts";
+ * const error = new RelayError(503, "upstream_account_deactivated", "Deactivated");
+ * console.log(accountStateOfFailure(error)); // "deactivated"
+ * ```
+ */
+export function accountStateOfFailure(
+  error: RelayError,
+): AccountState | undefined {
+  return SAYS_NOTHING_LASTING.has(error)
+    ? undefined
+    : accountStateOf(error.code);
+}
+
 /**
  * Whether `state` (a login's state, as `/health` shows it) is one of the
  * named account states only the seller ends.
@@ -317,14 +346,19 @@ export function classifyUpstreamError(
   const label = code ? `${status} ${code}` : `${status}`;
 
   switch (status) {
-    case 401:
-      return verdict(
-        new RelayError(
-          503,
-          "upstream_auth_failed",
-          `The upstream rejected the seller's Codex credentials (${label}); this seller cannot serve requests now`,
-        ),
+    case 401: {
+      const error = new RelayError(
+        503,
+        "upstream_auth_failed",
+        `The upstream rejected the seller's Codex credentials (${label}); this seller cannot serve requests now`,
       );
+      // Only the backend's word that the tokens are gone ends the login; a
+      // bare 401 that outlived a refresh may pass (the login is paused).
+      if (code !== "token_invalidated" && code !== "token_revoked") {
+        SAYS_NOTHING_LASTING.add(error);
+      }
+      return verdict(error);
+    }
     case 402:
       return verdict(
         code === "deactivated_workspace"

@@ -22,7 +22,7 @@ import {
   type UpstreamIdentity,
   upstreamIdentity,
 } from "../codex/request.ts";
-import { type AccountState, accountStateOf } from "../codex/errors.ts";
+import { type AccountState, accountStateOfFailure } from "../codex/errors.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
 import type { ResetCredits } from "../codex/reset_credits.ts";
@@ -257,7 +257,7 @@ export class Logins {
     model: string,
   ): Promise<boolean> {
     if (!FAILOVER_CODES.has(error.code)) return false;
-    const state = accountStateOf(error.code);
+    const state = accountStateOfFailure(error);
     if (state !== undefined) {
       this.takeOut(login, state, error);
       return true;
@@ -308,7 +308,7 @@ export class Logins {
    * @param failure the failure of its answer, if any
    */
   noteFailure(login: Login, failure: RelayError | undefined): void {
-    const state = failure && accountStateOf(failure.code);
+    const state = failure && accountStateOfFailure(failure);
     if (failure && state !== undefined) this.takeOut(login, state, failure);
   }
 
