@@ -1669,4 +1669,13 @@ export const MUTANTS: Mutant[] = [
     why:
       "only the backend's word that the tokens are gone ends a login; a bare 401 pauses it",
   },
+  {
+    id: "login-slot-not-released",
+    file: PIPELINE,
+    find: "    } finally {\n      login.inFlight--;\n    }",
+    replace: "    } finally {\n    }",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why:
+      "a login's slot is given back after each request (a per-login cap would otherwise refuse the next for good)",
+  },
 ];
