@@ -408,6 +408,11 @@ function sinceCompaction(chain: readonly Entry[]): Conversation {
   return { entries: chain, from: 0 };
 }
 
+/** The characters of a read entry's items from `from` on, commas included. */
+function charsFrom(entry: Entry, from: number): number {
+  return entry.json.length - (from === 0 ? 0 : entry.ends[from - 1] + 1);
+}
+
 /** One stored item a request refers to. */
 interface ItemAt {
   entry: Entry;
@@ -1140,7 +1145,9 @@ export class ResponseStore {
     const chain = this.#chain(scope, responseId, now);
     let estimate = 0;
     for (const entry of chain) {
-      estimate += 1 + (entry.raw?.utf8 ?? entry.json.length);
+      // Only the oldest turn can have compacted (the walk stops there).
+      estimate += 1 +
+        (entry.raw?.utf8 ?? charsFrom(entry, Math.max(0, entry.compactedAt)));
     }
     expansion.refuseBeyond(estimate, "chain");
     // Used now: reading one turn of the conversation evicts older turns of
