@@ -269,6 +269,8 @@ export interface FakeFunctionCallBehaviour {
   arguments: string;
   /** Call id (default `call_fake_<n>`). */
   callId?: string;
+  /** Usage to report instead of the computed one. */
+  usage?: FakeUsageOverride;
 }
 
 /** An HTTP error (or any status) with a body and headers of your choice. */

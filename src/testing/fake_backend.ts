@@ -644,7 +644,7 @@ class Backend implements FakeCodexBackend {
       asksForCompaction(body)
     ) {
       const events = compactionAnswerEvents(this.#context(body), {
-        usage: behaviour.kind === "text" ? behaviour.usage : undefined,
+        usage: behaviour.usage,
       });
       return { frames: frameEvents(events), finish: "end" };
     }
@@ -677,6 +677,7 @@ class Backend implements FakeCodexBackend {
           arguments: behaviour.arguments,
           callId: behaviour.callId ?? this.#nextId("call"),
           reasoning: wantsReasoning(body),
+          usage: behaviour.usage,
         });
         return { frames: frameEvents(events), finish: "end" };
       }
