@@ -240,6 +240,43 @@ describe("the store replays a compaction item in place of the history", () => {
     assert.deepEqual(next.body.input, [compaction("cmp_raw"), user("Go on")]);
   });
 
+  it("starts at the newest compaction of turns kept raw", async () => {
+    const store = new ResponseStore();
+    const encoder = new TextEncoder();
+    const rawTurn = (
+      responseId: string,
+      input: unknown[],
+      output: unknown[],
+      previousResponseId?: string,
+    ) => ({
+      responseId,
+      previousResponseId,
+      request: encoder.encode(JSON.stringify({ model: "gpt-5.4", input })),
+      response: encoder.encode(
+        JSON.stringify({ id: responseId, output }),
+      ),
+    });
+    store.putRaw(
+      SCOPE,
+      rawTurn("resp_r1", [user("First"), TRIGGER], [compaction("cmp_r1")]),
+    );
+    store.putRaw(
+      SCOPE,
+      rawTurn(
+        "resp_r2",
+        [user("Second"), TRIGGER],
+        [compaction("cmp_r2")],
+        "resp_r1",
+      ),
+    );
+    const next = await store.expand(SCOPE, {
+      model: "gpt-5.4",
+      input: "Go on",
+      previous_response_id: "resp_r2",
+    });
+    assert.deepEqual(next.body.input, [compaction("cmp_r2"), user("Go on")]);
+  });
+
   it("does not cut at a compaction item without its content, and drops it", async () => {
     const store = new ResponseStore();
     store.put(SCOPE, {

@@ -487,7 +487,8 @@ class Expansion {
   }
 
   /** The UTF-8 length of an entry's items from `from` on, commas included. */
-  itemsBytes(entry: Entry, from: number): number {
+  bytesFrom(entry: Entry, from: number): number {
+    if (from === 0) return entryBytes(entry);
     let bytes = 0;
     for (let index = from; index < entry.ends.length; index++) {
       bytes += (index > from ? 1 : 0) + this.itemBytes(entry, index);
@@ -1161,15 +1162,10 @@ export class ResponseStore {
     }
     this.#checkChain(chain, responseId);
     const conversation = sinceCompaction(chain);
-    const [first, ...rest] = conversation.entries;
-    expansion.count(
-      1 +
-        (conversation.from === 0
-          ? entryBytes(first)
-          : expansion.itemsBytes(first, conversation.from)),
-      "chain",
-    );
-    for (const entry of rest) expansion.count(1 + entryBytes(entry), "chain");
+    conversation.entries.forEach((entry, at) => {
+      const from = at === 0 ? conversation.from : 0;
+      expansion.count(1 + expansion.bytesFrom(entry, from), "chain");
+    });
     return conversation;
   }
 
