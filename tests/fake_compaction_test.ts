@@ -226,3 +226,24 @@ describe("simulated backend: compaction v2", () => {
     assert.deepEqual(items, ["message"]);
   });
 });
+
+describe("simulated backend: a tool call's scripted usage", () => {
+  it("reports the usage a function_call behaviour gives (what makes a client compact)", async () => {
+    backend.enqueue({
+      kind: "function_call",
+      name: "get_weather",
+      arguments: "{}",
+      usage: { input_tokens: 50_000, output_tokens: 10, total_tokens: 50_010 },
+    });
+    const response = await post(HISTORY);
+    const completed = parseSse(await response.text()).at(-1)!.data
+      .response as Record<string, unknown>;
+    const usage = completed.usage as Record<string, number>;
+    assert.equal(usage.input_tokens, 50_000);
+    assert.equal(usage.total_tokens, 50_010);
+    assert.equal(
+      (completed.output as { type: string }[])[0].type,
+      "function_call",
+    );
+  });
+});
