@@ -951,10 +951,10 @@ export class ResponseStore {
    *   `compaction_trigger`) ends the conversation's past: it starts at that
    *   item, which stands for every item before it.
    * - `item_reference` items, and reasoning and compaction items that carry
-   *   an id but no `encrypted_content`, are replaced by the stored item; when the store
-   *   does not know the id, they are dropped (the backend would refuse an
-   *   id it never stored). Every other item stays as it is (shaping removes
-   *   ids).
+   *   an id but no `encrypted_content`, are replaced by the stored item;
+   *   when the store does not know the id, they are dropped (the backend
+   *   would refuse an id it never stored). Every other item stays as it is
+   *   (shaping removes ids).
    *
    * A request without `previous_response_id`, `conversation` and such items
    * is returned as it is, after one scan of its input.
