@@ -41,6 +41,8 @@ const STORE = "src/state/response_store.ts";
 const ENCODING = "src/codex/content_encoding.ts";
 const ZSTD = "src/codex/_zstd.ts";
 const CODEX_MODELS = "src/serve/codex_models.ts";
+const FAKE_BACKEND = "src/testing/fake_backend.ts";
+const FAKE_COMPACTION = "src/testing/_fake_compaction.ts";
 
 const RELAY_TEST = "tests/relay_test.ts";
 const RETRY_TEST = "tests/relay_retry_test.ts";
@@ -55,6 +57,8 @@ const ENCODING_TEST = "tests/codex_content_encoding_test.ts";
 const HOSTILE_DECODE_TEST = "tests/hostile_decode_test.ts";
 const CLIENT_VERSION = "src/codex/client_version.ts";
 const CLIENT_VERSION_TEST = "tests/client_version_test.ts";
+const COMPACTION_TEST = "tests/compaction_test.ts";
+const FAKE_COMPACTION_TEST = "tests/fake_compaction_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -1197,10 +1201,127 @@ export const MUTANTS: Mutant[] = [
     id: "expansion-chain-unbounded",
     file: STORE,
     find:
-      '    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");',
+      '      expansion.count(1 + expansion.bytesFrom(entry, from), "chain");',
     replace: "",
     tests: [STORE_TEST],
     why: "previous_response_id expands within the body limit, in UTF-8 bytes",
+  },
+  // Compaction v2 (README, "Compaction").
+  {
+    id: "compaction-not-replayed-in-place",
+    file: STORE,
+    find: "      if (!isInput && compacts(item)) compactedAt = texts.length;\n",
+    replace: "",
+    tests: [COMPACTION_TEST],
+    why:
+      "a stored compaction item stands for the history before it: a later turn starts there",
+  },
+  {
+    id: "compaction-cut-at-buyer-item",
+    file: STORE,
+    find: "      if (!isInput && compacts(item)) compactedAt = texts.length;",
+    replace: "      if (compacts(item)) compactedAt = texts.length;",
+    tests: [COMPACTION_TEST],
+    why:
+      "only the backend's compaction (an output item) cuts the history; one the buyer sent keeps what the buyer put before it",
+  },
+  {
+    id: "compaction-cut-without-content",
+    file: STORE,
+    find:
+      "    COMPACTION_ITEM_TYPES.has(item.type) && hasEncryptedContent(item);",
+    replace: "    COMPACTION_ITEM_TYPES.has(item.type);",
+    tests: [COMPACTION_TEST],
+    why:
+      "a compaction item without its content stands for nothing and cuts nothing",
+  },
+  {
+    id: "compaction-chain-walks-past",
+    file: STORE,
+    find: "      if (entry.compactedAt >= 0) break;\n",
+    replace: "",
+    tests: [COMPACTION_TEST],
+    why:
+      "the turns before a compaction are not needed: one of them gone does not refuse the conversation",
+  },
+  {
+    id: "compaction-oldest-wins",
+    file: STORE,
+    find: "  for (let at = chain.length - 1; at >= 0; at--) {",
+    replace: "  for (let at = 0; at < chain.length; at++) {",
+    tests: [COMPACTION_TEST],
+    why: "a conversation starts at its newest compaction",
+  },
+  {
+    id: "compaction-keeps-its-turns-input",
+    file: STORE,
+    find: "      return { entries: chain.slice(at), from: compactedAt };",
+    replace: "      return { entries: chain.slice(at), from: 0 };",
+    tests: [COMPACTION_TEST],
+    why:
+      "the compacting turn's own input (the history and the trigger) is replaced by its compaction item",
+  },
+  {
+    id: "compaction-counted-whole",
+    file: STORE,
+    find: "      const from = at === 0 ? conversation.from : 0;",
+    replace: "      const from = 0;",
+    tests: [COMPACTION_TEST],
+    why: "only what goes upstream counts against the body limit",
+  },
+  {
+    id: "compaction-estimated-whole",
+    file: STORE,
+    find: "charsFrom(entry, Math.max(0, entry.compactedAt))",
+    replace: "entry.json.length",
+    tests: [COMPACTION_TEST],
+    why:
+      "the estimate before reading counts only what goes upstream of a compacted turn",
+  },
+  {
+    id: "compaction-id-only-not-filled",
+    file: STORE,
+    find: '  "reasoning",\n  "compaction",\n',
+    replace: '  "reasoning",\n',
+    tests: [COMPACTION_TEST],
+    why:
+      "a compaction item sent by id alone is filled from the store (or dropped), like a reasoning item",
+  },
+  {
+    id: "fake-trigger-answered-as-usual",
+    file: FAKE_BACKEND,
+    find: "      asksForCompaction(body)\n",
+    replace: "      asksForCompaction({})\n",
+    tests: [FAKE_COMPACTION_TEST, COMPACTION_TEST],
+    why:
+      "the simulated backend answers a compaction_trigger with one compaction item",
+  },
+  {
+    id: "fake-trigger-anywhere",
+    file: FAKE_COMPACTION,
+    find: "  return isRecord(last) && last.type === COMPACTION_TRIGGER;",
+    replace:
+      "  return input.some((item) => isRecord(item) && item.type === COMPACTION_TRIGGER);",
+    tests: [FAKE_COMPACTION_TEST],
+    why: "only a trigger as the last input item asks for a compaction",
+  },
+  {
+    id: "fake-compaction-completed-output",
+    file: FAKE_COMPACTION,
+    find: "        output: [],\n",
+    replace: "        output: [item],\n",
+    tests: [FAKE_COMPACTION_TEST],
+    why:
+      "the compaction answer's response.completed has an empty output, as the real backend's",
+  },
+  {
+    id: "fake-compaction-content-optional",
+    file: "src/testing/_fake_validate.ts",
+    find:
+      "      ? idFormatRejection(item, index) ?? compactionItemRejection(item, index)",
+    replace: "      ? idFormatRejection(item, index)",
+    tests: [FAKE_COMPACTION_TEST],
+    why: "the simulated backend refuses a compaction item without its content",
   },
   {
     id: "expansion-references-unbounded",

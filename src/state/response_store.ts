@@ -10,7 +10,9 @@
  * ids, within the buyer's scope. Before shaping the next request,
  * {@linkcode ResponseStore.expand} replaces `previous_response_id` by the
  * stored conversation and fills `item_reference`s and id-only reasoning
- * items from the store.
+ * items from the store. A `compaction` item the backend answered a
+ * `compaction_trigger` with stands for the conversation before it: a later
+ * turn's conversation starts at that item.
  *
  * Bounds: each turn is kept as the JSON text of its items (parsed again
  * when used), counted as the memory that string takes (one byte a
@@ -171,6 +173,11 @@ interface Entry {
   /** End offset in `json` of each item. */
   ends: readonly number[];
   inputCount: number;
+  /**
+   * Index of the last output item that compacts the conversation (a
+   * `compaction` item with its content), -1 when none or not read yet.
+   */
+  compactedAt: number;
   /** Each item's id (`undefined` when it has none). */
   ids: readonly (string | undefined)[];
   bytes: number;
@@ -255,6 +262,8 @@ interface SerializedItems {
   ids: (string | undefined)[];
   /** How many of the items are the turn's input (they come first). */
   inputCount: number;
+  /** Index of the last output item that compacts the conversation, or -1. */
+  compactedAt: number;
 }
 
 /** Serializes a turn's input and output items, leaving out references. */
@@ -267,9 +276,11 @@ function serializeItems(
   const ids: (string | undefined)[] = [];
   let length = 0;
   let inputCount = 0;
+  let compactedAt = -1;
   for (const [list, isInput] of [[input, true], [output, false]] as const) {
     for (const item of list) {
       if (!isRecord(item) || item.type === "item_reference") continue;
+      if (!isInput && compacts(item)) compactedAt = texts.length;
       const text = JSON.stringify(item);
       texts.push(text);
       length += (texts.length > 1 ? 1 : 0) + text.length;
@@ -280,7 +291,7 @@ function serializeItems(
       if (isInput) inputCount++;
     }
   }
-  return { json: texts.join(","), ends, ids, inputCount };
+  return { json: texts.join(","), ends, ids, inputCount, compactedAt };
 }
 
 function truncate(text: string, max: number): string {
@@ -302,20 +313,50 @@ function hasEncryptedContent(item: Record<string, unknown>): boolean {
 }
 
 /**
+ * Item types whose meaning is their `encrypted_content`: reasoning, and the
+ * compaction of a conversation (`compaction`, formerly `compaction_summary`).
+ */
+const ENCRYPTED_ITEM_TYPES: ReadonlySet<string> = new Set([
+  "reasoning",
+  "compaction",
+  "compaction_summary",
+]);
+
+/** Item types that stand for the conversation compacted before them. */
+const COMPACTION_ITEM_TYPES: ReadonlySet<string> = new Set([
+  "compaction",
+  "compaction_summary",
+]);
+
+function isEncryptedItem(item: Record<string, unknown>): boolean {
+  return typeof item.type === "string" && ENCRYPTED_ITEM_TYPES.has(item.type);
+}
+
+/**
+ * Whether an item compacts the conversation before it: a compaction item
+ * with its content (without it, it stands for nothing).
+ */
+function compacts(item: Record<string, unknown>): boolean {
+  return typeof item.type === "string" &&
+    COMPACTION_ITEM_TYPES.has(item.type) && hasEncryptedContent(item);
+}
+
+/**
  * Whether an input item stands for a stored item: an `item_reference`, or a
- * reasoning item that carries an id but no `encrypted_content` (the
- * backend would look the id up, and it keeps nothing).
+ * reasoning or compaction item that carries an id but no
+ * `encrypted_content` (the backend would look the id up, and it keeps
+ * nothing).
  */
 function needsStore(item: unknown): item is Record<string, unknown> {
   if (!isRecord(item)) return false;
   if (item.type === "item_reference") return true;
-  return item.type === "reasoning" && Object.hasOwn(item, "id") &&
+  return isEncryptedItem(item) && Object.hasOwn(item, "id") &&
     !hasEncryptedContent(item);
 }
 
 /** Whether a stored item can be sent to the backend as it is. */
 function usable(item: Record<string, unknown>): boolean {
-  return item.type !== "reasoning" || hasEncryptedContent(item);
+  return !isEncryptedItem(item) || hasEncryptedContent(item);
 }
 
 function turnItems(input: unknown): readonly unknown[] {
@@ -337,6 +378,39 @@ function turnItems(input: unknown): readonly unknown[] {
  */
 function nextTask(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * The turns of a conversation a request continues, oldest first, and the
+ * first item of the oldest one that goes upstream.
+ */
+interface Conversation {
+  entries: readonly Entry[];
+  /** Index of the first item of `entries[0]` to send. */
+  from: number;
+}
+
+const NO_CONVERSATION: Conversation = { entries: [], from: 0 };
+
+/**
+ * The part of a conversation (read turns, oldest first) that goes
+ * upstream: from its newest compaction item on, which stands for
+ * everything before it (the history it compacted and the trigger), or all
+ * of it when nothing compacted it.
+ */
+function sinceCompaction(chain: readonly Entry[]): Conversation {
+  for (let at = chain.length - 1; at >= 0; at--) {
+    const compactedAt = chain[at].compactedAt;
+    if (compactedAt >= 0) {
+      return { entries: chain.slice(at), from: compactedAt };
+    }
+  }
+  return { entries: chain, from: 0 };
+}
+
+/** The characters of a read entry's items from `from` on, commas included. */
+function charsFrom(entry: Entry, from: number): number {
+  return entry.json.length - (from === 0 ? 0 : entry.ends[from - 1] + 1);
 }
 
 /** One stored item a request refers to. */
@@ -408,6 +482,16 @@ class Expansion {
     if (bytes === undefined) {
       bytes = utf8Length(entry.json.slice(start, entry.ends[index]));
       lengths.set(index, bytes);
+    }
+    return bytes;
+  }
+
+  /** The UTF-8 length of an entry's items from `from` on, commas included. */
+  bytesFrom(entry: Entry, from: number): number {
+    if (from === 0) return entryBytes(entry);
+    let bytes = 0;
+    for (let index = from; index < entry.ends.length; index++) {
+      bytes += (index > from ? 1 : 0) + this.itemBytes(entry, index);
     }
     return bytes;
   }
@@ -572,6 +656,7 @@ export class ResponseStore {
       json: items.json,
       ends: items.ends,
       inputCount: items.inputCount,
+      compactedAt: items.compactedAt,
       ids: items.ids,
       bytes,
       lastUsed: now,
@@ -616,6 +701,7 @@ export class ResponseStore {
       json: "",
       ends: [],
       inputCount: 0,
+      compactedAt: -1,
       ids: [],
       bytes,
       lastUsed: now,
@@ -715,6 +801,7 @@ export class ResponseStore {
     entry.ends = items.ends;
     entry.ids = items.ids;
     entry.inputCount = items.inputCount;
+    entry.compactedAt = items.compactedAt;
     const bytes = parsedBytes(
       items.json,
       items.ids,
@@ -860,12 +947,14 @@ export class ResponseStore {
    *   output, oldest first) goes before the request's own items (a string
    *   input becomes one user message) and the field is removed. The
    *   request's own `instructions` apply; none are carried over, as on
-   *   OpenAI.
-   * - `item_reference` items and reasoning items that carry an id but no
-   *   `encrypted_content` are replaced by the stored item; when the store
-   *   does not know the id, they are dropped (the backend would refuse an
-   *   id it never stored). Every other item stays as it is (shaping removes
-   *   ids).
+   *   OpenAI. A turn the backend answered with a `compaction` item (to a
+   *   `compaction_trigger`) ends the conversation's past: it starts at that
+   *   item, which stands for every item before it.
+   * - `item_reference` items, and reasoning and compaction items that carry
+   *   an id but no `encrypted_content`, are replaced by the stored item;
+   *   when the store does not know the id, they are dropped (the backend
+   *   would refuse an id it never stored). Every other item stays as it is
+   *   (shaping removes ids).
    *
    * A request without `previous_response_id`, `conversation` and such items
    * is returned as it is, after one scan of its input.
@@ -923,8 +1012,8 @@ export class ResponseStore {
       options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       options.bodyBytes ?? 0,
     );
-    const chain = previous === undefined
-      ? []
+    const { entries: chain, from } = previous === undefined
+      ? NO_CONVERSATION
       : await this.#readChain(scope, previous, expansion);
     const refs = fill ? await this.#findRefs(scope, input, expansion) : [];
     for (const ref of refs) {
@@ -932,7 +1021,8 @@ export class ResponseStore {
       if (pause) await pause;
     }
     for (const entry of chain) {
-      for (let index = 0; index < entry.ends.length; index++) {
+      const start = entry === chain[0] ? from : 0;
+      for (let index = start; index < entry.ends.length; index++) {
         const pause = expansion.parse(entry, index);
         if (pause) await pause;
       }
@@ -946,7 +1036,8 @@ export class ResponseStore {
     const items: unknown[] = [];
     for (const entry of chain) {
       this.#touch(entry, now);
-      for (let index = 0; index < entry.ends.length; index++) {
+      const start = entry === chain[0] ? from : 0;
+      for (let index = start; index < entry.ends.length; index++) {
         const item = expansion.item(entry, index);
         if (usable(item)) items.push(item);
         else result.droppedItems++;
@@ -1015,7 +1106,9 @@ export class ResponseStore {
 
   /**
    * The entries of a conversation, oldest first, found by id without
-   * reading any; throws when one is not kept (or has expired).
+   * reading any; throws when one is not kept (or has expired). The walk
+   * back stops at a read turn that compacted the conversation: what came
+   * before it is not needed.
    */
   #chain(scope: string, responseId: string, now: number): Entry[] {
     const state = this.#scopes.get(scope);
@@ -1032,6 +1125,7 @@ export class ResponseStore {
         throw this.#notFound(responseId, id === responseId ? undefined : id);
       }
       chain.push(entry);
+      if (entry.compactedAt >= 0) break;
     }
     return chain.reverse();
   }
@@ -1047,12 +1141,14 @@ export class ResponseStore {
     scope: string,
     responseId: string,
     expansion: Expansion,
-  ): Promise<Entry[]> {
+  ): Promise<Conversation> {
     const now = this.#now();
     const chain = this.#chain(scope, responseId, now);
     let estimate = 0;
     for (const entry of chain) {
-      estimate += 1 + (entry.raw?.utf8 ?? entry.json.length);
+      // Only the oldest turn can have compacted (the walk stops there).
+      estimate += 1 +
+        (entry.raw?.utf8 ?? charsFrom(entry, Math.max(0, entry.compactedAt)));
     }
     expansion.refuseBeyond(estimate, "chain");
     // Used now: reading one turn of the conversation evicts older turns of
@@ -1065,8 +1161,12 @@ export class ResponseStore {
       if (pause) await pause;
     }
     this.#checkChain(chain, responseId);
-    for (const entry of chain) expansion.count(1 + entryBytes(entry), "chain");
-    return chain;
+    const conversation = sinceCompaction(chain);
+    conversation.entries.forEach((entry, at) => {
+      const from = at === 0 ? conversation.from : 0;
+      expansion.count(1 + expansion.bytesFrom(entry, from), "chain");
+    });
+    return conversation;
   }
 
   /** Throws when an entry of a conversation is no longer kept (or not read). */

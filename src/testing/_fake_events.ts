@@ -283,6 +283,8 @@ export interface FunctionCallOptions {
   callId: string;
   /** Send a reasoning item first. */
   reasoning: boolean;
+  /** Usage override. */
+  usage?: FakeUsageOverride;
 }
 
 /** Every event of a function-call answer, `response.completed` included. */
@@ -332,7 +334,12 @@ export function functionCallEvents(
     type: "response.completed",
     response: responseObject(context, "completed", {
       output,
-      usage: computeUsage(context.body, options.arguments, options.reasoning),
+      usage: computeUsage(
+        context.body,
+        options.arguments,
+        options.reasoning,
+        options.usage,
+      ),
     }),
   });
   return events;

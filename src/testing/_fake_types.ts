@@ -225,7 +225,8 @@ export interface FakeUsageOverride {
 /**
  * A text answer. Without `text`, the default text derived from the request
  * (`Echo: <last user text>`, or the tool output after a
- * `function_call_output`).
+ * `function_call_output`). A request whose last input item is a
+ * `compaction_trigger` gets the compaction answer instead (with `usage`).
  */
 export interface FakeTextBehaviour {
   /** Selects this behaviour. */
@@ -254,7 +255,11 @@ export interface FakeTextBehaviour {
   rateLimitsEvent?: boolean;
 }
 
-/** A function call answer (`output[].type === "function_call"`). */
+/**
+ * A function call answer (`output[].type === "function_call"`); the
+ * compaction answer to a request whose last input item is a
+ * `compaction_trigger`.
+ */
 export interface FakeFunctionCallBehaviour {
   /** Selects this behaviour. */
   kind: "function_call";
@@ -264,6 +269,8 @@ export interface FakeFunctionCallBehaviour {
   arguments: string;
   /** Call id (default `call_fake_<n>`). */
   callId?: string;
+  /** Usage to report instead of the computed one. */
+  usage?: FakeUsageOverride;
 }
 
 /** An HTTP error (or any status) with a body and headers of your choice. */

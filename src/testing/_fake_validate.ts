@@ -8,6 +8,7 @@
 import { decodeJwt } from "jose";
 import { AUTH_CLAIM } from "./jwt.ts";
 import { isRecord } from "../json.ts";
+import { compactionItemRejection } from "./_fake_compaction.ts";
 
 /** An HTTP answer that refuses a request. */
 export interface Rejection {
@@ -300,7 +301,7 @@ function checkRules(
   for (let index = 0; index < items.length; index++) {
     const item = items[index];
     const rejection = isRecord(item)
-      ? idFormatRejection(item, index)
+      ? idFormatRejection(item, index) ?? compactionItemRejection(item, index)
       : undefined;
     if (rejection !== undefined) return rejection;
   }

@@ -4,7 +4,10 @@
  * what the real backend does (authentication, body rules, exact error
  * texts), answers in the real SSE shape, and can be scripted to fail in every
  * way the real one does: error statuses, usage limits, failed or incomplete
- * responses, truncated or stalled streams, connection resets.
+ * responses, truncated or stalled streams, connection resets. A request
+ * whose last input item is `{"type":"compaction_trigger"}` is answered, in
+ * place of a text or function-call answer, with one `compaction` item
+ * (`response.completed` with `output: []`), as the real backend does.
  *
  * Runs on Deno and on Node 20 (`node:http`).
  *
@@ -54,6 +57,10 @@ import {
   type WireEvent,
 } from "./_fake_events.ts";
 import { defaultBehaviour, defaultText } from "./_fake_default.ts";
+import {
+  asksForCompaction,
+  compactionAnswerEvents,
+} from "./_fake_compaction.ts";
 import {
   accountErrorAnswer,
   accountUsageBody,
@@ -629,6 +636,18 @@ class Backend implements FakeCodexBackend {
     limit?: UsageLimitState,
   ): StreamPlan {
     const chunks = this.#options.deltaChunks ?? DEFAULT_DELTA_CHUNKS;
+    // The backend answers a compaction trigger with the compaction item
+    // whatever the model would have said: an ordinary answer (text or a
+    // tool call) becomes one.
+    if (
+      (behaviour.kind === "text" || behaviour.kind === "function_call") &&
+      asksForCompaction(body)
+    ) {
+      const events = compactionAnswerEvents(this.#context(body), {
+        usage: behaviour.usage,
+      });
+      return { frames: frameEvents(events), finish: "end" };
+    }
     switch (behaviour.kind) {
       case "text": {
         const events = textAnswerEvents(this.#context(body), {
@@ -658,6 +677,7 @@ class Backend implements FakeCodexBackend {
           arguments: behaviour.arguments,
           callId: behaviour.callId ?? this.#nextId("call"),
           reasoning: wantsReasoning(body),
+          usage: behaviour.usage,
         });
         return { frames: frameEvents(events), finish: "end" };
       }

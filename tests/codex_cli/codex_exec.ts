@@ -13,6 +13,12 @@
 // Its HTTPS_PROXY/HTTP_PROXY/ALL_PROXY point at that trap proxy, which
 // refuses and records every request meant for another machine; each test
 // asserts that it recorded none.
+//
+// One run compacts: with a small `model_auto_compact_token_limit` and a
+// simulated model that reports a large context, the CLI sends its history
+// ending with {"type":"compaction_trigger"}, must get exactly one
+// `compaction` item back, and sends it (without its id) in place of that
+// history in its next request.
 
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -23,6 +29,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { makeAuthJson } from "../../src/testing/jwt.ts";
+import type { FakeBehaviour } from "../../src/testing/fake_backend.ts";
 import {
   MODEL,
   type ServeHarness,
@@ -109,6 +116,7 @@ function configToml(
   auth: ProviderAuth,
   trapUrl: string,
   model: string,
+  extra: readonly string[] = [],
 ): string {
   const provider = auth === "env_key"
     ? [
@@ -128,6 +136,7 @@ function configToml(
     `sandbox_mode = "read-only"`,
     `check_for_update_on_startup = false`,
     `chatgpt_base_url = "${trapUrl}/backend-api/"`,
+    ...extra,
     ``,
     `[analytics]`,
     `enabled = false`,
@@ -161,6 +170,7 @@ async function execAgainst(
   prompt: string,
   auth: ProviderAuth,
   model = MODEL,
+  config: readonly string[] = [],
 ): Promise<CodexRun> {
   const home = await mkdtemp(join(tmpdir(), "codex-home-"));
   const proxy = await startTrapProxy();
@@ -171,7 +181,7 @@ async function execAgainst(
     await mkdir(work, { recursive: true });
     await writeFile(
       join(codexHome, "config.toml"),
-      configToml(harness.v1Url, auth, proxy.url, model),
+      configToml(harness.v1Url, auth, proxy.url, model, config),
     );
     if (auth === "openai_auth") {
       await writeFile(
@@ -241,6 +251,50 @@ function describeRun(run: CodexRun): string {
   }\n--- stdout:\n${run.result.stdout}\n--- stderr:\n${run.result.stderr}`;
 }
 
+/** Whether an upstream input holds an item of `type`. */
+function hasItem(body: Record<string, unknown>, type: string): boolean {
+  return Array.isArray(body.input) &&
+    body.input.some((item) => item?.type === type);
+}
+
+/** The CLI's `model_auto_compact_token_limit` in the compaction run. */
+const COMPACT_TOKEN_LIMIT = 10_000;
+
+/**
+ * The model of the compaction run: a harmless command (`echo hello`, as
+ * the recorded CLI ran) in an answer that reports a context far past
+ * {@linkcode COMPACT_TOKEN_LIMIT} (a turn that needs a follow-up past the
+ * limit is when the CLI compacts, remotely with the ChatGPT login), and a
+ * small answer
+ * once the conversation holds a compaction item. The simulated backend
+ * answers the CLI's compaction_trigger itself. Past a few requests without
+ * a compaction it answers anyway, so that a CLI that never compacts fails
+ * the assertions at once rather than the timeout.
+ */
+function toolThenAnswer(): (body: Record<string, unknown>) => FakeBehaviour {
+  let requests = 0;
+  return (body) => {
+    requests++;
+    if (hasItem(body, "compaction") || requests > 4) {
+      return {
+        kind: "text",
+        text: ANSWER,
+        usage: { input_tokens: 100, output_tokens: 10, total_tokens: 110 },
+      };
+    }
+    return {
+      kind: "function_call",
+      name: "exec_command",
+      arguments: JSON.stringify({ cmd: "echo hello" }),
+      usage: {
+        input_tokens: 5 * COMPACT_TOKEN_LIMIT,
+        output_tokens: 10,
+        total_tokens: 5 * COMPACT_TOKEN_LIMIT + 10,
+      },
+    };
+  };
+}
+
 describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
   it("prints the answer with a custom provider and an API key (env_key)", async () => {
     await withServe(
@@ -305,5 +359,40 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         assertNoModelListError(run);
       },
     );
+  });
+  it("compacts remotely past model_auto_compact_token_limit and goes on to the answer (ChatGPT login)", async () => {
+    await withServe({ behaviour: toolThenAnswer() }, async (harness) => {
+      const run = await execAgainst(
+        harness,
+        "list the resources, then answer",
+        "openai_auth",
+        MODEL,
+        [`model_auto_compact_token_limit = ${COMPACT_TOKEN_LIMIT}`],
+      );
+      assert.equal(run.result.code, 0, describeRun(run));
+      assert.equal(run.result.stdout.trim(), ANSWER, describeRun(run));
+      assert.match(run.result.stderr, /context compacted/, describeRun(run));
+      const bodies = upstreamTurns(harness.backend).map(upstreamBody);
+      const lastTypes = bodies.map((body) =>
+        (body.input as Record<string, unknown>[]).at(-1)?.type
+      );
+      // The prompt, the tool's output past the limit: compaction; then the
+      // follow-up on the compacted conversation.
+      assert.deepEqual(lastTypes, [
+        "message",
+        "compaction_trigger",
+        "compaction",
+      ], describeRun(run));
+      assert.equal(hasItem(bodies[1], "function_call_output"), true);
+      const item = (bodies[2].input as Record<string, unknown>[]).at(-1)!;
+      assert.equal(item.id, undefined);
+      assert.match(
+        String(item.encrypted_content),
+        /^gAAAAABsimulated-compaction-cmp_/,
+      );
+      assert.equal(hasItem(bodies[2], "function_call_output"), false);
+      assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+      assertNoModelListError(run);
+    });
   });
 });
