@@ -114,38 +114,47 @@ export async function readOrCreateInstallationId(
   // Two rounds at most: a file that appears while one is created is read.
   for (let round = 0; round < 2; round++) {
     const found = await readId(place.path);
-    if (typeof found === "string") return found;
+    if (found.id !== undefined) return found.id;
     const id = crypto.randomUUID();
-    if (found === "invalid") {
+    if (!found.absent) {
       await replaceFile(place, id);
       return id;
     }
     if (await createFile(place, id)) return id;
   }
   const again = await readId(place.path);
-  if (typeof again === "string") return again;
+  if (again.id !== undefined) return again.id;
   throw new Error(
     `Expected a UUID in ${place.path}, found ${
-      again === "absent" ? "no file" : "another text"
+      again.absent ? "no file" : "another text"
     } after creating it`,
   );
 }
 
-/** The id in the file, `absent` when there is none, `invalid` when it holds something else. */
-async function readId(path: string): Promise<string | "absent" | "invalid"> {
+/** What an installation id file holds: its id, or none (and whether the file is there). */
+interface FoundId {
+  /** The id, lower case, when the file holds one. */
+  id?: string;
+  /** The file is not there. */
+  absent: boolean;
+}
+
+async function readId(path: string): Promise<FoundId> {
   let handle;
   try {
     handle = await open(path, "r");
   } catch (error) {
-    if (systemErrorCode(error) === "ENOENT") return "absent";
+    if (systemErrorCode(error) === "ENOENT") return { absent: true };
     throw error;
   }
   try {
     const buffer = new Uint8Array(MAX_FILE_BYTES + 1);
     const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, 0);
-    if (bytesRead > MAX_FILE_BYTES) return "invalid";
+    if (bytesRead > MAX_FILE_BYTES) return { absent: false };
     const text = new TextDecoder().decode(buffer.subarray(0, bytesRead)).trim();
-    return UUID_TEXT.test(text) ? text.toLowerCase() : "invalid";
+    return UUID_TEXT.test(text)
+      ? { id: text.toLowerCase(), absent: false }
+      : { absent: false };
   } finally {
     await handle.close();
   }
@@ -169,7 +178,7 @@ async function createFile(
     } catch (error) {
       if (systemErrorCode(error) === "EEXIST") return false;
     }
-    if ((await readId(place.path)) !== "absent") return false;
+    if (!(await readId(place.path)).absent) return false;
     await rename(temp, place.path);
     return true;
   } finally {
