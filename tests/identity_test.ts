@@ -550,7 +550,6 @@ describe("through serve, with the Codex CLI's own request", () => {
       await run();
       const sent = turns(backend);
       assert.equal(sent.length, 2);
-      const seller = await readFile(dir.file("installation_id"), "utf8");
       for (const request of sent) {
         assert.ok(
           !request.text.includes(cliId),
@@ -560,11 +559,14 @@ describe("through serve, with the Codex CLI's own request", () => {
           !JSON.stringify(request.headers).includes(cliId),
           "the CLI buyer's id went upstream in a header",
         );
+      }
+      assertNothingOfTheBuyer(sent);
+      const seller = await readFile(dir.file("installation_id"), "utf8");
+      for (const request of sent) {
         const identity = sentIdentity(request);
         assert.equal(identity.bodyId, seller);
         assert.equal(identity.metadataId, seller);
       }
-      assertNothingOfTheBuyer(sent);
     } finally {
       await backend.close();
       await tokens.close();
