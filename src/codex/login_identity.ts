@@ -39,7 +39,7 @@ export interface LoginInstallationOptions {
   originator: string;
   /** The CLI version spoken (`version` header). */
   version: string;
-  /** `agent_name`: the working folder the CLI reports (default: the seller's home folder). */
+  /** `agent_name`: the working folder the CLI reports (default: the seller's home folder, when the runtime may read it). */
   agentName?: string;
   /** `process.platform`-style name, for the sandbox kind (default `os.platform()`). */
   platform?: string;
@@ -103,8 +103,9 @@ export class LoginInstallation {
     const id = JSON.stringify(installationId);
     const sandbox = sandboxOf(options.platform ?? platform());
     this.#metadataHead = `{"installation_id":${id},"session_id":`;
-    this.#metadataAgent = `,"agent_name":${
-      asciiJson(options.agentName ?? homedir())
+    const agentName = options.agentName ?? homeFolder();
+    this.#metadataAgent = `${
+      agentName === undefined ? "" : `,"agent_name":${asciiJson(agentName)}`
     },"turn_id":`;
     this.#metadataFixed =
       `,"window_number":0,"request_kind":"turn","history_initialization":"new"`;
@@ -191,6 +192,15 @@ function asciiJson(text: string): string {
     /[^\x20-\x7e]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
+}
+
+/** The seller's home folder; none when the runtime may not say (Deno without `--allow-sys`). */
+function homeFolder(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
 }
 
 /** The sandbox kind the CLI names for a platform; none where it has no name known here. */
