@@ -11,6 +11,7 @@ import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { platform } from "node:os";
 import { startFakeCodexBackend } from "../src/testing/fake_backend.ts";
 import type {
   FakeCodexBackend,
@@ -39,8 +40,7 @@ import { loadClientFixture } from "./fixtures/clients.ts";
 import { startCli } from "./fixtures/cli_process.ts";
 import { startFakeTokenEndpoint } from "../src/testing/fake_token_endpoint.ts";
 
-const IS_WINDOWS = globalThis.navigator?.userAgent?.includes("Windows") ??
-  false;
+const IS_WINDOWS = platform() === "win32";
 const UUID_V4 =
   /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
