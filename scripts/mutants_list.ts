@@ -59,6 +59,10 @@ const CLIENT_VERSION = "src/codex/client_version.ts";
 const CLIENT_VERSION_TEST = "tests/client_version_test.ts";
 const COMPACTION_TEST = "tests/compaction_test.ts";
 const FAKE_COMPACTION_TEST = "tests/fake_compaction_test.ts";
+const LOGINS = "src/provider/logins.ts";
+const INSTALLATION_ID = "src/auth/installation_id.ts";
+const LOGIN_IDENTITY = "src/codex/login_identity.ts";
+const IDENTITY_TEST = "tests/identity_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -1798,5 +1802,104 @@ export const MUTANTS: Mutant[] = [
     tests: [HOSTILE_PROVIDER_TEST],
     why:
       "a login's slot is given back after each request (a per-login cap would otherwise refuse the next for good)",
+  },
+  {
+    id: "buyer-client-metadata-kept",
+    file: REQUEST,
+    find: "  delete upstream.client_metadata;\n",
+    replace: "",
+    tests: [IDENTITY_TEST],
+    why:
+      "a buyer's client_metadata (its installation id, its working folder) never goes upstream",
+  },
+  {
+    id: "login-client-metadata-missing",
+    file: RELAY,
+    find:
+      "  const turn = context.installation?.turn(sessionId, request.model);",
+    replace:
+      "  const turn = undefined as undefined | { bodyTail: string; headers: Record<string, string> };",
+    tests: [IDENTITY_TEST],
+    why: "every upstream request carries its login's client_metadata",
+  },
+  {
+    id: "login-identity-headers-missing",
+    file: RELAY,
+    find: "          turn?.headers,\n",
+    replace: "          undefined,\n",
+    tests: [IDENTITY_TEST, HEADERS_TEST],
+    why:
+      "every upstream request carries the CLI's identity headers (x-codex-turn-metadata, x-codex-window-id, ...)",
+  },
+  {
+    id: "installation-id-new-per-start",
+    file: LOGINS,
+    find: "          this.#installationIds[index] ?? crypto.randomUUID(),",
+    replace: "          crypto.randomUUID(),",
+    tests: [IDENTITY_TEST],
+    why:
+      "a login's installation id is the one kept beside it, the same over restarts",
+  },
+  {
+    id: "installation-id-clobbered",
+    file: INSTALLATION_ID,
+    find: '      if (systemErrorCode(error) === "EEXIST") return false;',
+    replace: '      if (systemErrorCode(error) === "EEXIST") return true;',
+    tests: [IDENTITY_TEST],
+    why:
+      "an installation id file that appeared while one was created is kept and used, never replaced",
+  },
+  {
+    id: "installation-id-own-mode-wide",
+    file: INSTALLATION_ID,
+    find:
+      '  if (rule === "accounts") {\n    return {\n      path: join(dirname(authFile), INSTALLATION_ID_FILE_NAME),\n      mode: OWN_INSTALLATION_ID_MODE,',
+    replace:
+      '  if (rule === "accounts") {\n    return {\n      path: join(dirname(authFile), INSTALLATION_ID_FILE_NAME),\n      mode: CODEX_INSTALLATION_ID_MODE,',
+    tests: [IDENTITY_TEST],
+    why: "the provider's own installation id files are 0600",
+  },
+  {
+    id: "installation-id-shared-folder",
+    file: INSTALLATION_ID,
+    find: "    path: `${authFile}.${INSTALLATION_ID_FILE_NAME}`,",
+    replace: "    path: join(dirname(authFile), INSTALLATION_ID_FILE_NAME),",
+    tests: [IDENTITY_TEST],
+    why:
+      "two auth files in one folder are two installations: a file not named auth.json keeps its id beside it",
+  },
+  {
+    id: "installation-id-case-kept",
+    file: INSTALLATION_ID,
+    find: "      ? { id: text.toLowerCase(), absent: false }",
+    replace: "      ? { id: text, absent: false }",
+    tests: [IDENTITY_TEST],
+    why: "the id is sent as the CLI formats it, lower case",
+  },
+  {
+    id: "beta-features-version-floor",
+    file: LOGIN_IDENTITY,
+    find: "compareVersions(options.version, BETA_FEATURES_SINCE) >= 0",
+    replace: "compareVersions(options.version, BETA_FEATURES_SINCE) > 0",
+    tests: [IDENTITY_TEST],
+    why: "x-codex-beta-features: remote_compaction_v2 is sent from 0.171.0 on",
+  },
+  {
+    id: "metadata-model-length-bound",
+    file: LOGIN_IDENTITY,
+    find: "        model.length <= MAX_METADATA_MODEL_LENGTH",
+    replace: "        model.length < MAX_METADATA_MODEL_LENGTH",
+    tests: [IDENTITY_TEST],
+    why:
+      "a model name up to MAX_METADATA_MODEL_LENGTH goes into the turn metadata",
+  },
+  {
+    id: "metadata-header-not-ascii",
+    file: LOGIN_IDENTITY,
+    find: "    /[^\\x20-\\x7e]/g,",
+    replace: "    /$^/g,",
+    tests: [IDENTITY_TEST],
+    why:
+      "every identity header value is printable ASCII, whatever the model name",
   },
 ];

@@ -23,6 +23,10 @@ import {
   type UpstreamIdentity,
 } from "./codex/request.ts";
 import {
+  type LoginInstallation,
+  withClientMetadata,
+} from "./codex/login_identity.ts";
+import {
   type CompletedEvent,
   completedEventOf,
   endsWithBlankLine,
@@ -69,6 +73,11 @@ export interface RelayContext {
   tokens: TokenSource;
   /** Who the provider speaks as upstream (`originator`, `version`, `user-agent`). */
   identity?: UpstreamIdentity;
+  /**
+   * The login's installation: its `client_metadata` replaces the body's
+   * closing brace and its identity headers are added (none without).
+   */
+  installation?: LoginInstallation;
   /** The fetch to use (default: global `fetch`). */
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
@@ -344,7 +353,12 @@ export async function openUpstream(
 ): Promise<OpenUpstream> {
   const doFetch = context.fetch ?? fetch;
   const random = context.random ?? Math.random;
-  const { body, sessionId } = request;
+  const { sessionId } = request;
+  // One turn per attempt on a login: its retries repeat it, as the CLI's do.
+  const turn = context.installation?.turn(sessionId, request.model);
+  const body = turn
+    ? withClientMetadata(request.body, turn.bodyTail)
+    : request.body;
   let retries = 0;
   let waited = 0;
   let refreshedAfter401 = false;
@@ -369,7 +383,12 @@ export async function openUpstream(
     try {
       response = await doFetch(context.responsesUrl, {
         method: "POST",
-        headers: buildUpstreamHeaders(token, sessionId, context.identity),
+        headers: buildUpstreamHeaders(
+          token,
+          sessionId,
+          context.identity,
+          turn?.headers,
+        ),
         body,
         signal: exchange.controller.signal,
       });

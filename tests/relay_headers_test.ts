@@ -30,6 +30,11 @@ const UPSTREAM_HEADERS = [
   "thread-id",
   "user-agent",
   "version",
+  "x-client-request-id",
+  "x-codex-beta-features",
+  "x-codex-routing-hint",
+  "x-codex-turn-metadata",
+  "x-codex-window-id",
 ];
 /** What the HTTP client adds by itself (Deno's fetch, Node's undici). */
 const TRANSPORT_HEADERS = new Set([

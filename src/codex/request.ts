@@ -206,6 +206,7 @@ export function readRequestJson(
  * - {@linkcode UNSUPPORTED_PARAMETERS} are removed, and `service_tier` unless
  *   it is `"priority"`.
  * - `id` is removed from every input item, `item_reference` items are dropped.
+ * - `client_metadata` is removed: the relay adds the login's own.
  *
  * Throws a 400 {@linkcode RelayError}: `missing_model` when neither `service`
  * nor `model` is a non-empty string, `model_not_allowed` when the service is
@@ -237,6 +238,9 @@ export function shapeRequest(
 
   const upstream: Record<string, unknown> = { ...body };
   delete upstream.service;
+  // The login's own replaces it upstream (./login_identity.ts): the buyer's
+  // holds its installation id and working folder.
+  delete upstream.client_metadata;
   const effort = !aliased && options.effortAliases
     ? EFFORT_SUFFIX.exec(model)
     : null;
@@ -552,12 +556,16 @@ const DEFAULT_IDENTITY: UpstreamIdentity = upstreamIdentity(
  * The headers of one backend request, exactly the Codex CLI's over HTTP:
  * `authorization`, `chatgpt-account-id`, `content-type`, `accept`,
  * `originator`, `version`, `user-agent`, and the conversation as
- * `session-id` and `thread-id`. No `openai-beta` (the CLI sends it only on
- * its WebSocket handshake). Nothing of the buyer is included.
+ * `session-id` and `thread-id`, and the login's per-request identity
+ * headers when given (`x-client-request-id`, `x-codex-window-id`,
+ * `x-codex-turn-metadata`, `x-codex-beta-features`, see
+ * ./login_identity.ts). No `openai-beta` (the CLI sends it only on its
+ * WebSocket handshake). Nothing of the buyer is included.
  *
  * @param token the seller's access token and account id
  * @param sessionId the conversation id (from {@linkcode upstreamSessionId})
  * @param identity who the provider speaks as (default: Codex CLI 0.171.0)
+ * @param turn the login's identity headers of this request, if any
  * @returns the header record
  *
  * @example
@@ -575,8 +583,10 @@ export function buildUpstreamHeaders(
   token: UpstreamToken,
   sessionId: string,
   identity: UpstreamIdentity = DEFAULT_IDENTITY,
+  turn?: Record<string, string>,
 ): Record<string, string> {
   return {
+    ...turn,
     "authorization": `Bearer ${token.accessToken}`,
     "chatgpt-account-id": token.accountId,
     "content-type": "application/json",

@@ -23,6 +23,7 @@ import {
   upstreamIdentity,
 } from "../codex/request.ts";
 import { type AccountState, accountStateOfFailure } from "../codex/errors.ts";
+import { LoginInstallation } from "../codex/login_identity.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
 import type { ResetCredits } from "../codex/reset_credits.ts";
@@ -172,6 +173,8 @@ export class Logins {
   // Built once when the version is chosen, shared by every request.
   #identity: UpstreamIdentity | undefined;
   #pool: LoginPool | undefined;
+  /** The installation ids of the logins found, in their order (read once). */
+  #installationIds: string[] = [];
   #resolving: Promise<LoginPool> | undefined;
 
   /**
@@ -518,6 +521,25 @@ export class Logins {
       );
     }
     const several = found.logins.length > 1;
+    const { installationIdPlace, readOrCreateInstallationId } = await import(
+      "../auth/installation_id.ts"
+    );
+    // Read (or created) once per login, before its first request.
+    this.#installationIds = await Promise.all(
+      found.logins.map((login) =>
+        readOrCreateInstallationId(
+          installationIdPlace(found.rule, login.authFile),
+        )
+          .catch((error) => {
+            seen.warn(
+              `${login.name}: cannot keep an installation id beside its auth.json (${
+                (error as { code?: unknown } | null)?.code ?? "error"
+              }); it uses a new one until the provider restarts`,
+            );
+            return crypto.randomUUID();
+          })
+      ),
+    );
     this.#pool ??= this.#poolOf(found.logins.map((login) =>
       new Login(
         login.name,
@@ -547,7 +569,7 @@ export class Logins {
 
   #poolOf(logins: Login[]): LoginPool {
     const seen = this.#seen;
-    for (const login of logins) {
+    for (const [index, login] of logins.entries()) {
       login.usageLimit.onEnded = () =>
         seen.log(`login ${login.name}: usage limit ended`);
       login.onBack = () =>
@@ -557,6 +579,15 @@ export class Logins {
       this.#contexts.set(login, {
         ...this.#base,
         identity: this.#identity,
+        // A token source given to createProvider has no file to keep an
+        // id in: one per provider, for as long as it runs.
+        installation: new LoginInstallation(
+          this.#installationIds[index] ?? crypto.randomUUID(),
+          {
+            originator: this.#settings.originator,
+            version: this.#version!.version,
+          },
+        ),
         tokens: login.tokens,
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>

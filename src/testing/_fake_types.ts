@@ -200,6 +200,11 @@ export interface RecordedRequest {
    * `gzip`) that decodes.
    */
   body: unknown;
+  /**
+   * The body as text, decoded like `body`: what a scan for bytes that must
+   * never reach the backend reads (a buyer's installation id, folder).
+   */
+  text: string;
   /** Arrival time, milliseconds since the epoch (from the backend's clock). */
   at: number;
 }

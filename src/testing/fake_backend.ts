@@ -395,6 +395,7 @@ class Backend implements FakeCodexBackend {
       url,
       headers,
       body: parseRecordedBody(text),
+      text,
       at,
     });
     const claims = tokenClaims(bearerToken(headers["authorization"]) ?? "");
