@@ -23,6 +23,8 @@ export interface ColdImportOptions {
    * npm package's bundled `dist/index.js`; the row is named after it.
    */
   entry?: string;
+  /** The row's name when `entry` is set (default: the npm package's). */
+  name?: string;
 }
 
 function timeRun(command: string, args: string[], cwd: string): number {
@@ -75,7 +77,7 @@ export function benchColdImport(options: ColdImportOptions): ResultRow[] {
   const f = median(fullTimes);
   return [{
     name: options.entry
-      ? "cold import, npm dist/index.js (median)"
+      ? options.name ?? "cold import, npm dist/index.js (median)"
       : "cold import (median)",
     floor: `${e.toFixed(1)} ms`,
     relay: `${f.toFixed(1)} ms`,

@@ -4,11 +4,14 @@
  * concurrent requests each, after warm-up rounds of each. A third side, the
  * floor keeping the whole body as the host contract asks of a relay (one
  * copy of the stream), shows how much of the relay's extra time is that.
+ * With a reference build (bench/reference.ts), the public 0.1.32 plugin is a
+ * fourth side, in the same rounds.
  *
  * @module
  */
 
 import { floorRequest, keepingFloorRequest, type ReadResult } from "./floor.ts";
+import { REF_LABEL, referenceProvider } from "./reference.ts";
 import { benchProvider, relayRequest } from "./relay_client.ts";
 import { cpuMicros } from "./runtime.ts";
 import type { ResultRow } from "./stats.ts";
@@ -21,6 +24,8 @@ export interface LargeOptions {
   concurrency: number;
   /** Body bytes each request must read. */
   expectedBytes: number;
+  /** The reference plugin's entry, measured as a fourth side when set. */
+  ref?: string;
 }
 
 interface LargeSide {
@@ -52,6 +57,7 @@ export async function benchLarge(
     cpuMicros: 0,
     requests: 0,
   };
+  const ref: LargeSide = { bytes: 0, wallMs: 0, cpuMicros: 0, requests: 0 };
 
   async function round(
     side: LargeSide | undefined,
@@ -83,6 +89,14 @@ export async function benchLarge(
     [keeping, () => keepingFloorRequest(url)],
     [relay, () => relayRequest(provider)],
   ];
+  if (options.ref) {
+    const reference = await referenceProvider(
+      options.ref,
+      `${baseUrl}/large`,
+      options.concurrency,
+    );
+    sides.push([ref, () => relayRequest(reference)]);
+  }
   const reversed = [...sides].reverse();
 
   for (let index = 0; index < 2; index++) {
@@ -95,6 +109,35 @@ export async function benchLarge(
   }
   const mbps = (side: LargeSide) => side.bytes / 1e6 / (side.wallMs / 1000);
   const cpu = (side: LargeSide) => side.cpuMicros / side.requests / 1000;
+  const n = options.concurrency;
+  const refRows: ResultRow[] = !options.ref ? [] : [
+    {
+      name: `large x${n}: throughput, ${REF_LABEL} vs floor`,
+      floor: `${mbps(floor).toFixed(1)} MB/s`,
+      relay: `${mbps(ref).toFixed(1)} MB/s`,
+      value: mbps(ref) / mbps(floor),
+    },
+    {
+      name: `large x${n}: CPU per request, ${REF_LABEL} vs floor`,
+      floor: `${cpu(floor).toFixed(2)} ms`,
+      relay: `${cpu(ref).toFixed(2)} ms`,
+      value: cpu(ref) / cpu(floor),
+    },
+    {
+      name: `large x${n}: throughput, relay vs ${REF_LABEL}`,
+      floor: `${mbps(ref).toFixed(1)} MB/s`,
+      relay: `${mbps(relay).toFixed(1)} MB/s`,
+      value: mbps(relay) / mbps(ref),
+    },
+    {
+      name: `large x${n}: CPU per request, relay vs ${REF_LABEL}`,
+      floor: `${cpu(ref).toFixed(2)} ms`,
+      relay: `${cpu(relay).toFixed(2)} ms`,
+      value: cpu(relay) / cpu(ref),
+      kind: "ratio_max",
+      target: 0.88,
+    },
+  ];
   return [
     {
       name: `large x${options.concurrency}: throughput`,
@@ -125,5 +168,6 @@ export async function benchLarge(
       relay: `${cpu(relay).toFixed(2)} ms`,
       value: cpu(relay) / cpu(keeping),
     },
+    ...refRows,
   ];
 }

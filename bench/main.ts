@@ -10,7 +10,11 @@
  *
  * Flags: `--full` (larger samples), `--only small,large,first_chunk,chat,memory,cold_import`,
  * `--json <file>` (write the rows as JSON), `--no-pin` (do not pin this
- * process to CPU 0 and the upstream to CPU 1).
+ * process to CPU 0 and the upstream to CPU 1), `--ref <file>` (or the
+ * `BENCH_REF_ENTRY` environment variable): the entry of the public 0.1.32
+ * plugin built by `/work/shared/tools/ref/build.sh`
+ * (`<REF_DIR>/pkg/dist/index.js`), measured as one more side of small,
+ * large, memory and cold import, Node run only (bench/reference.ts).
  *
  * @module
  */
@@ -29,6 +33,7 @@ import {
   runtimeName,
   spawnUpstream,
 } from "./runtime.ts";
+import { REF_LABEL, referenceChoice } from "./reference.ts";
 import { benchSmall } from "./small.ts";
 import { renderTable, type ResultRow, verdict } from "./stats.ts";
 
@@ -41,6 +46,8 @@ const only = onlyIndex === -1
 const jsonIndex = args.indexOf("--json");
 const jsonFile = jsonIndex === -1 ? undefined : args[jsonIndex + 1];
 const pinning = args.includes("--no-pin") ? undefined : pinProcess();
+const reference = referenceChoice(args);
+const ref = reference.entry;
 
 const sizes = full
   ? {
@@ -76,6 +83,11 @@ const machine = `${runtimeName()}, ${cpus().length} cores (${
     : "not pinned"
 }`;
 console.log(`# Benchmarks (${full ? "full" : "quick"}): ${machine}`);
+console.log(
+  `reference (${REF_LABEL} plugin): ${
+    "reason" in reference ? reference.reason : `measured, ${ref}`
+  }`,
+);
 if (!canCollect()) {
   log("warning: no gc() (run with --expose-gc); memory figures are noisier");
 }
@@ -85,7 +97,7 @@ const upstream = await spawnUpstream({ cpu: pinning?.upstream });
 try {
   if (wanted("small")) {
     log("small requests...");
-    rows.push(...await benchSmall(upstream.baseUrl, sizes.small));
+    rows.push(...await benchSmall(upstream.baseUrl, { ...sizes.small, ref }));
   }
   if (wanted("large")) {
     log("large streams...");
@@ -93,6 +105,7 @@ try {
       ...await benchLarge(upstream.baseUrl, {
         ...sizes.large,
         expectedBytes: upstream.largeBytes,
+        ref,
       }),
     );
   }
@@ -106,7 +119,7 @@ try {
   }
   if (wanted("memory")) {
     log("open streams memory...");
-    rows.push(...await benchMemory(upstream, sizes.memory));
+    rows.push(...await benchMemory(upstream, { ...sizes.memory, ref }));
   }
 } finally {
   await upstream.close();
@@ -118,6 +131,15 @@ if (wanted("cold_import")) {
   if (npmIndex !== -1) {
     rows.push(
       ...benchColdImport({ ...sizes.cold, entry: args[npmIndex + 1] }),
+    );
+  }
+  if (ref) {
+    rows.push(
+      ...benchColdImport({
+        ...sizes.cold,
+        entry: ref,
+        name: `cold import, ${REF_LABEL} dist/index.js (median)`,
+      }),
     );
   }
 }

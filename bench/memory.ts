@@ -3,12 +3,15 @@
  * upstream after their first events, heap and RSS per stream above the
  * idle process, relay vs floor (plain fetches held open after their first
  * chunk). Rounds alternate floor/relay (ABBA); each is measured after full
- * garbage collections (`--expose-gc`).
+ * garbage collections (`--expose-gc`). With a reference build
+ * (bench/reference.ts), the public 0.1.32 plugin holds streams as a third
+ * side (rounds then in ABC CBA order).
  *
  * @module
  */
 
 import { floorHold } from "./floor.ts";
+import { REF_LABEL, referenceProvider } from "./reference.ts";
 import { benchProvider, relayHold } from "./relay_client.ts";
 import {
   type ChildUpstream,
@@ -24,6 +27,8 @@ export interface MemoryOptions {
   streams: number;
   /** Measured rounds per side. */
   rounds: number;
+  /** The reference plugin's entry, measured as a third side when set. */
+  ref?: string;
 }
 
 interface PerStream {
@@ -72,18 +77,25 @@ export async function benchMemory(
   const openFloor = () => floorHold(url);
   const openRelay = () => relayHold(provider);
 
-  await round(openFloor);
-  await round(openRelay);
   const floor: PerStream[] = [];
   const relay: PerStream[] = [];
+  const ref: PerStream[] = [];
+  const sides: [PerStream[], () => Promise<{ finish(): Promise<number> }>][] = [
+    [floor, openFloor],
+    [relay, openRelay],
+  ];
+  if (options.ref) {
+    const reference = await referenceProvider(
+      options.ref,
+      `${upstream.baseUrl}/hold`,
+      options.streams,
+    );
+    sides.push([ref, () => relayHold(reference)]);
+  }
+  for (const [, open] of sides) await round(open);
   for (let index = 0; index < options.rounds; index++) {
-    if (index % 2 === 0) {
-      floor.push(await round(openFloor));
-      relay.push(await round(openRelay));
-    } else {
-      relay.push(await round(openRelay));
-      floor.push(await round(openFloor));
-    }
+    const order = index % 2 === 0 ? sides : [...sides].reverse();
+    for (const [side, open] of order) side.push(await round(open));
   }
   const kib = (values: PerStream[], key: keyof PerStream) =>
     median(values.map((value) => value[key])) / 1024;
@@ -107,6 +119,33 @@ export async function benchMemory(
       relay: `${rssR.toFixed(2)} KiB`,
       value: rssR - rssF,
       unit: "KiB",
+    },
+    ...(options.ref
+      ? memoryReferenceRows(options.streams, heapF, heapR, kib(ref, "heap"))
+      : []),
+  ];
+}
+
+/** The heap rows of the reference side: over the floor, and relay / reference. */
+function memoryReferenceRows(
+  streams: number,
+  heapF: number,
+  heapR: number,
+  heapX: number,
+): ResultRow[] {
+  return [
+    {
+      name: `${streams} open streams: heap per stream, ${REF_LABEL} vs floor`,
+      floor: `${heapF.toFixed(2)} KiB`,
+      relay: `${heapX.toFixed(2)} KiB`,
+      value: heapX - heapF,
+      unit: "KiB",
+    },
+    {
+      name: `${streams} open streams: heap per stream, relay vs ${REF_LABEL}`,
+      floor: `${heapX.toFixed(2)} KiB`,
+      relay: `${heapR.toFixed(2)} KiB`,
+      value: heapR / heapX,
     },
   ];
 }

@@ -5,9 +5,11 @@
  * then runs `bench/main.js` on Node with `--expose-gc`, passing the
  * arguments on (e.g. `--full`, `--only small`).
  *
- * Usage: `deno run -A bench/node.ts [--full] [--only <names>] [--json <file>]`
- * (add `--cpu-prof` to write a CPU profile of the Node run into
- * `.build/bench-node/`).
+ * Usage: `deno run -A bench/node.ts [--full] [--only <names>] [--json <file>]
+ * [--ref <REF_DIR>/pkg/dist/index.js]` (add `--cpu-prof` to write a CPU
+ * profile of the Node run into `.build/bench-node/`; `--ref`, or the
+ * `BENCH_REF_ENTRY` environment variable, measures the public 0.1.32 plugin
+ * as one more side: see bench/reference.ts).
  *
  * @module
  */

@@ -11,7 +11,11 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import type { SerializedHttpRequest } from "../src/host_types.ts";
+import type {
+  ProviderStreamCallbacks,
+  SerializedHttpRequest,
+  SerializedHttpResponse,
+} from "../src/host_types.ts";
 import {
   createProvider,
   type OpenAIResponsesProvider,
@@ -29,8 +33,13 @@ let authFile: string | undefined;
 /**
  * An auth.json holding the benchmark token (valid for an hour, so no refresh
  * happens in a run), in a temp folder removed when the process exits.
+ *
+ * @example
+ * ```ts ignore
+ * const file = benchAuthFile();
+ * ```
  */
-function benchAuthFile(): string {
+export function benchAuthFile(): string {
   if (authFile) return authFile;
   const dir = mkdtempSync(join(tmpdir(), "bench-auth-"));
   process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
@@ -65,6 +74,18 @@ export function benchProvider(
     OPENAI_RESPONSES_TOKEN_URL: "http://127.0.0.1:9/oauth/token",
     ANTSEED_MAX_CONCURRENCY: String(maxConcurrency),
   });
+}
+
+/**
+ * What the benchmarks call: the streaming entry of a provider (this one, or
+ * the public 0.1.32 plugin of bench/reference.ts).
+ */
+export interface StreamingProvider {
+  /** Relays one buyer request, streaming it into `callbacks`. */
+  handleRequestStream(
+    req: SerializedHttpRequest,
+    callbacks: ProviderStreamCallbacks,
+  ): Promise<SerializedHttpResponse>;
 }
 
 let counter = 0;
@@ -109,7 +130,7 @@ function buyerRequest(
  * ```
  */
 export async function relayRequest(
-  provider: OpenAIResponsesProvider,
+  provider: StreamingProvider,
   protocol: BuyerProtocol = "responses",
 ): Promise<ReadResult> {
   let bytes = 0;
@@ -156,7 +177,7 @@ export interface HeldRelay {
  * ```
  */
 export function relayHold(
-  provider: OpenAIResponsesProvider,
+  provider: StreamingProvider,
 ): Promise<HeldRelay> {
   return new Promise((resolve, reject) => {
     let bytes = 0;

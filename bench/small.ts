@@ -10,6 +10,7 @@
  */
 
 import { floorRequest, type ReadResult, shapedFloorRequest } from "./floor.ts";
+import { REF_LABEL, referenceProvider } from "./reference.ts";
 import { benchProvider, relayRequest } from "./relay_client.ts";
 import { cpuMicros } from "./runtime.ts";
 import { mean, percentile, type ResultRow } from "./stats.ts";
@@ -20,6 +21,8 @@ export interface SmallOptions {
   requests: number;
   /** Warm-up requests per side. */
   warmup: number;
+  /** The reference plugin's entry, measured as a fourth side when set. */
+  ref?: string;
 }
 
 /** Raw figures of one side. */
@@ -47,6 +50,7 @@ export async function benchSmall(
   const floor: SmallSide = { latencies: [], cpu: [] };
   const shaped: SmallSide = { latencies: [], cpu: [] };
   const relay: SmallSide = { latencies: [], cpu: [] };
+  const ref: SmallSide = { latencies: [], cpu: [] };
   let expected = -1;
 
   async function one(
@@ -72,6 +76,14 @@ export async function benchSmall(
     [shaped, () => shapedFloorRequest(url)],
     [relay, () => relayRequest(provider)],
   ];
+  if (options.ref) {
+    const reference = await referenceProvider(
+      options.ref,
+      `${baseUrl}/small`,
+      4,
+    );
+    sides.push([ref, () => relayRequest(reference)]);
+  }
   const reversed = [...sides].reverse();
 
   for (let index = 0; index < options.warmup; index++) {
@@ -82,7 +94,55 @@ export async function benchSmall(
       await one(side, run);
     }
   }
-  return smallRows(floor, relay, shaped);
+  const rows = smallRows(floor, relay, shaped);
+  return options.ref
+    ? [...rows, ...smallReferenceRows(floor, relay, ref)]
+    : rows;
+}
+
+/**
+ * The rows of the reference side: the 0.1.32 plugin against the floor, and
+ * the relay against the plugin (issue 22's targets: p50 at most 0.88x).
+ */
+export function smallReferenceRows(
+  floor: SmallSide,
+  relay: SmallSide,
+  ref: SmallSide,
+): ResultRow[] {
+  const p50f = percentile(floor.latencies, 50);
+  const p50r = percentile(relay.latencies, 50);
+  const p50x = percentile(ref.latencies, 50);
+  const cpuF = mean(floor.cpu);
+  const cpuR = mean(relay.cpu);
+  const cpuX = mean(ref.cpu);
+  return [
+    {
+      name: `small: p50 latency, ${REF_LABEL} vs floor`,
+      floor: `${p50f.toFixed(3)} ms`,
+      relay: `${p50x.toFixed(3)} ms`,
+      value: p50x / p50f,
+    },
+    {
+      name: `small: CPU per request, ${REF_LABEL} vs floor`,
+      floor: `${cpuF.toFixed(1)} us`,
+      relay: `${cpuX.toFixed(1)} us`,
+      value: cpuX / cpuF,
+    },
+    {
+      name: `small: p50 latency, relay vs ${REF_LABEL}`,
+      floor: `${p50x.toFixed(3)} ms`,
+      relay: `${p50r.toFixed(3)} ms`,
+      value: p50r / p50x,
+      kind: "ratio_max",
+      target: 0.88,
+    },
+    {
+      name: `small: CPU per request, relay vs ${REF_LABEL}`,
+      floor: `${cpuX.toFixed(1)} us`,
+      relay: `${cpuR.toFixed(1)} us`,
+      value: cpuR / cpuX,
+    },
+  ];
 }
 
 /**
