@@ -73,8 +73,31 @@ export function benchProvider(
     OPENAI_RESPONSES_AUTH_FILE: benchAuthFile(),
     OPENAI_RESPONSES_TOKEN_URL: "http://127.0.0.1:9/oauth/token",
     ANTSEED_MAX_CONCURRENCY: String(maxConcurrency),
+    ...storeSettings(),
   });
 }
+
+/**
+ * The response store's settings of the environment, passed through as they
+ * are: a comparison of two trees whose stores keep different amounts (the
+ * store's bound decides how much heap the benchmark's one buyer leaves, and
+ * the collector's marking of it is charged to every side of the run) pins
+ * them, e.g. `OPENAI_RESPONSES_STATE_MAX_BYTES=16777216`.
+ */
+function storeSettings(): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const key of STORE_KEYS) {
+    const value = process.env[key];
+    if (value !== undefined) settings[key] = value;
+  }
+  return settings;
+}
+
+const STORE_KEYS = [
+  "OPENAI_RESPONSES_STATE_MAX_BYTES",
+  "OPENAI_RESPONSES_STATE_BUYER_SHARE",
+  "OPENAI_RESPONSES_STATE_TTL_S",
+] as const;
 
 /**
  * What the benchmarks call: the streaming entry of a provider (this one, or
