@@ -22,6 +22,11 @@ import {
   buildUpstreamHeaders,
   type UpstreamIdentity,
 } from "./codex/request.ts";
+import type { ResponsesLiteLookup } from "./codex/catalog.ts";
+import {
+  responsesLiteBody,
+  withResponsesLiteHeader,
+} from "./codex/responses_lite.ts";
 import {
   type CompletedEvent,
   completedEventOf,
@@ -69,6 +74,11 @@ export interface RelayContext {
   tokens: TokenSource;
   /** Who the provider speaks as upstream (`originator`, `version`, `user-agent`). */
   identity?: UpstreamIdentity;
+  /**
+   * The login's model catalog: an attempt whose model it marks
+   * responses-lite goes in that shape (default: every attempt classic).
+   */
+  catalog?: ResponsesLiteLookup;
   /** The fetch to use (default: global `fetch`). */
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
@@ -102,6 +112,13 @@ export interface UpstreamRequest {
   sessionId: string;
   /** The body's `model`: only the backend's refusal of this model marks it unavailable on the login. */
   model?: string;
+  /**
+   * The shaped body as an object, kept until an exchange opens: an attempt
+   * in the responses-lite shape is built from it (else from `body`).
+   */
+  shaped?: Readonly<Record<string, unknown>>;
+  /** The responses-lite body text, once an attempt needed it. */
+  liteBody?: string;
 }
 
 /** Token usage seen in a finished exchange, for logs. */
@@ -344,7 +361,10 @@ export async function openUpstream(
 ): Promise<OpenUpstream> {
   const doFetch = context.fetch ?? fetch;
   const random = context.random ?? Math.random;
-  const { body, sessionId } = request;
+  const { sessionId } = request;
+  // The shape of this login's attempts: one lookup in its catalog.
+  const lite = context.catalog?.usesResponsesLite(request.model ?? "") === true;
+  const body = lite ? responsesLiteBody(request) : request.body;
   let retries = 0;
   let waited = 0;
   let refreshedAfter401 = false;
@@ -369,7 +389,10 @@ export async function openUpstream(
     try {
       response = await doFetch(context.responsesUrl, {
         method: "POST",
-        headers: buildUpstreamHeaders(token, sessionId, context.identity),
+        headers: withResponsesLiteHeader(
+          buildUpstreamHeaders(token, sessionId, context.identity),
+          lite,
+        ),
         body,
         signal: exchange.controller.signal,
       });

@@ -22,6 +22,11 @@ import {
   type UpstreamIdentity,
   upstreamIdentity,
 } from "../codex/request.ts";
+import {
+  type CatalogRead,
+  ModelCatalog,
+  readModelCatalog,
+} from "../codex/catalog.ts";
 import { type AccountState, accountStateOfFailure } from "../codex/errors.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
 import type { UsageReport } from "../codex/usage.ts";
@@ -558,6 +563,11 @@ export class Logins {
         ...this.#base,
         identity: this.#identity,
         tokens: login.tokens,
+        catalog: new ModelCatalog({
+          load: (etag) => this.#readCatalog(login, etag),
+          refreshMs: this.#settings.catalogRefreshMs,
+          onChange: (text) => seen.log(`login ${login.name}: ${text}`),
+        }),
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>
           this.limitReached(login, resetsAt, accountId),
@@ -566,6 +576,31 @@ export class Logins {
     }
     return new LoginPool(logins, {
       accountMaxConcurrency: this.#settings.accountMaxConcurrency,
+    });
+  }
+
+  /**
+   * Reads a login's model catalog with its token and identity, as the
+   * version spoken; `undefined` (asked again later, nothing logged) for a
+   * login out of rotation or without a token: its requests say why.
+   */
+  async #readCatalog(
+    login: Login,
+    etag: string | undefined,
+  ): Promise<CatalogRead | "not_modified" | undefined> {
+    if (login.accountState !== undefined) return undefined;
+    const token = await login.tokens.getToken().catch(() => undefined);
+    if (token === undefined) return undefined;
+    const identity = this.#contexts.get(login)?.identity ?? this.#identity ??
+      upstreamIdentity(
+        this.#settings.originator,
+        this.#settings.clientVersion,
+        machineInfo(),
+      );
+    return await readModelCatalog(this.#settings.modelsUrl, token, identity, {
+      clientVersion: identity.version,
+      etag,
+      fetch: this.#fetch,
     });
   }
 
