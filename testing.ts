@@ -39,6 +39,7 @@
 
 export {
   DEFAULT_FAKE_GATED_MODELS,
+  DEFAULT_FAKE_RESPONSES_LITE_MODELS,
   DEFAULT_FAKE_MODELS,
   startFakeCodexBackend,
 } from "./src/testing/fake_backend.ts";
