@@ -362,6 +362,8 @@ export async function openUpstream(
   const doFetch = context.fetch ?? fetch;
   const random = context.random ?? Math.random;
   const { sessionId } = request;
+  // Before the lookup: it may start reading the login's catalog.
+  if (context.signal?.aborted) throw buyerGone();
   // The shape of this login's attempts: one lookup in its catalog.
   const lite = context.catalog?.usesResponsesLite(request.model ?? "") === true;
   const body = lite ? responsesLiteBody(request) : request.body;
