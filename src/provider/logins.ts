@@ -168,6 +168,7 @@ export class Logins {
   readonly #seen: Observability;
   readonly #fetch: typeof fetch | undefined;
   readonly #contexts = new Map<Login, LoginContext>();
+  readonly #catalogs = new Map<Login, ModelCatalog>();
   readonly #usage = new Map<
     Login,
     { at: number; result: Promise<UsageResult> }
@@ -349,7 +350,10 @@ export class Logins {
     );
   }
 
-  /** Loads and validates every login's credentials, and logs what was found. */
+  /**
+   * Loads and validates every login's credentials, and logs what was found;
+   * starts reading each usable login's model catalog in the background.
+   */
   async init(): Promise<void> {
     const pool = await this.pool();
     const rule = RULE_TEXT[this.#rule];
@@ -360,6 +364,7 @@ export class Logins {
           `logins (${rule}): ${loginLine(pool.logins[0].name, info)}`,
         );
       }
+      this.#readCatalogs(pool.logins);
       return;
     }
     const results = await Promise.allSettled(
@@ -394,6 +399,14 @@ export class Logins {
     });
     this.#seen.log(`logins (${rule}):\n  ${lines.join("\n  ")}`);
     if (usable === 0) throw (results[0] as PromiseRejectedResult).reason;
+    this.#readCatalogs(
+      pool.logins.filter((_, index) => results[index].status === "fulfilled"),
+    );
+  }
+
+  /** Starts reading the model catalog of each of `logins` (never waited for). */
+  #readCatalogs(logins: readonly Login[]): void {
+    for (const login of logins) void this.#catalogs.get(login)?.refresh();
   }
 
   /**
@@ -559,15 +572,17 @@ export class Logins {
         seen.log(
           `login ${login.name}: back in rotation (its auth.json holds another login now)`,
         );
+      const catalog = new ModelCatalog({
+        load: (etag) => this.#readCatalog(login, etag),
+        refreshMs: this.#settings.catalogRefreshMs,
+        onChange: (text) => seen.log(`login ${login.name}: ${text}`),
+      });
+      this.#catalogs.set(login, catalog);
       this.#contexts.set(login, {
         ...this.#base,
         identity: this.#identity,
         tokens: login.tokens,
-        catalog: new ModelCatalog({
-          load: (etag) => this.#readCatalog(login, etag),
-          refreshMs: this.#settings.catalogRefreshMs,
-          onChange: (text) => seen.log(`login ${login.name}: ${text}`),
-        }),
+        catalog,
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>
           this.limitReached(login, resetsAt, accountId),
