@@ -40,6 +40,7 @@
 export {
   DEFAULT_FAKE_GATED_MODELS,
   DEFAULT_FAKE_MODELS,
+  DEFAULT_FAKE_RESPONSES_LITE_MODELS,
   startFakeCodexBackend,
 } from "./src/testing/fake_backend.ts";
 export type {

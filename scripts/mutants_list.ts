@@ -38,6 +38,11 @@ const GUARD = "src/serve/_guard.ts";
 const API_KEY = "src/serve/_api_key.ts";
 const NODE_ADAPTER = "src/serve/node.ts";
 const STORE = "src/state/response_store.ts";
+const LITE = "src/codex/responses_lite.ts";
+const CATALOG = "src/codex/catalog.ts";
+const PREPARE = "src/provider/prepare.ts";
+const LITE_TEST = "tests/responses_lite_test.ts";
+const CATALOG_TEST = "tests/catalog_test.ts";
 const ENCODING = "src/codex/content_encoding.ts";
 const ZSTD = "src/codex/_zstd.ts";
 const CODEX_MODELS = "src/serve/codex_models.ts";
@@ -1901,5 +1906,146 @@ export const MUTANTS: Mutant[] = [
     tests: [IDENTITY_TEST],
     why:
       "every identity header value is printable ASCII, whatever the model name",
+  },
+  {
+    id: "lite-header-missing",
+    file: LITE,
+    find: '  if (lite) headers[RESPONSES_LITE_HEADER] = "true";',
+    replace: "",
+    tests: [LITE_TEST],
+    why:
+      "a responses-lite attempt carries x-openai-internal-codex-responses-lite: true",
+  },
+  {
+    id: "lite-tools-kept",
+    file: LITE,
+    find: "  const { tools, instructions: _instructions, ...rest } = body;",
+    replace:
+      "  const { instructions: _instructions, ...rest } = body;\n  const tools = body.tools;",
+    tests: [LITE_TEST],
+    why: "a responses-lite body has no top-level tools",
+  },
+  {
+    id: "lite-empty-tools-item-dropped",
+    file: LITE,
+    find: "  lite.input = [...head, ...items];",
+    replace:
+      "  lite.input = [...(Array.isArray(tools) && tools.length > 0 ? head : head.slice(1)), ...items];",
+    tests: [LITE_TEST],
+    why: "the additional_tools item is sent even with no tools",
+  },
+  {
+    id: "lite-instructions-kept",
+    file: LITE,
+    find: '  lite.instructions = "";',
+    replace: "  lite.instructions = body.instructions;",
+    tests: [LITE_TEST],
+    why:
+      'a responses-lite body has instructions "" (they go in a developer message)',
+  },
+  {
+    id: "lite-parallel-kept",
+    file: LITE,
+    find: "  lite.parallel_tool_calls = false;",
+    replace: "",
+    tests: [LITE_TEST],
+    why: "a responses-lite body has parallel_tool_calls: false",
+  },
+  {
+    id: "lite-image-detail-kept",
+    file: LITE,
+    find: "    copy[index] = kept;",
+    replace: "    copy[index] = part;",
+    tests: [LITE_TEST],
+    why: "detail is removed from input_image parts in the lite shape",
+  },
+  {
+    id: "lite-tool-output-detail-kept",
+    file: LITE,
+    find: "  if (TOOL_OUTPUTS.has(item.type as string)) {",
+    replace: "  if (false) {",
+    tests: [LITE_TEST],
+    why:
+      "detail is removed from images in function and custom tool call outputs too",
+  },
+  {
+    id: "lite-by-name",
+    file: RELAY,
+    find:
+      '  const lite = context.catalog?.usesResponsesLite(request.model ?? "") === true;',
+    replace: '  const lite = (request.model ?? "").startsWith("gpt-5.6");',
+    tests: [LITE_TEST],
+    why:
+      "the shape is the catalog's flag of the login the attempt goes to, never a list of names",
+  },
+  {
+    id: "lite-buyer-not-read",
+    file: PREPARE,
+    find: "  value = fromResponsesLite(value);",
+    replace: "",
+    tests: [LITE_TEST],
+    why:
+      "a buyer in the lite shape is read as a classic one (one additional_tools item upstream, tools at the top for a classic attempt)",
+  },
+  {
+    id: "catalog-on-hot-path",
+    file: CATALOG,
+    find:
+      "    if (this.#loading === undefined && this.#now() >= this.#dueAt) {",
+    replace: "    if (this.#loading === undefined) {",
+    tests: [CATALOG_TEST],
+    why: "the catalog is read again only once older than the refresh interval",
+  },
+  {
+    id: "catalog-no-etag",
+    file: CATALOG,
+    find:
+      '  if (options.etag !== undefined) headers["if-none-match"] = options.etag;',
+    replace: "",
+    tests: [CATALOG_TEST],
+    why: "a catalog held is asked for again with its ETag",
+  },
+  {
+    id: "catalog-304-drops",
+    file: CATALOG,
+    find: '    if (read !== "not_modified") {',
+    replace:
+      '    if (read === "not_modified") this.#responsesLite = undefined;\n    else {',
+    tests: [CATALOG_TEST],
+    why: "a 304 keeps the catalog held",
+  },
+  {
+    id: "catalog-size-unbounded",
+    file: CATALOG,
+    find: "    if (total > maxBytes) {",
+    replace: "    if (false) {",
+    tests: [CATALOG_TEST],
+    why: "the catalog's answer is bounded as it arrives",
+  },
+  {
+    id: "catalog-timeout-late",
+    file: CATALOG,
+    find: "  const timer = setTimeout(() => controller.abort(), timeoutMs);",
+    replace:
+      "  const timer = setTimeout(() => controller.abort(), timeoutMs * 100);",
+    tests: [CATALOG_TEST],
+    why: "the catalog's exchange is bounded in time",
+  },
+  {
+    id: "catalog-failure-told-each-time",
+    file: CATALOG,
+    find: "    if (reason === this.#failure) return;",
+    replace: "",
+    tests: [CATALOG_TEST],
+    why: "a catalog that cannot be read is told once per change",
+  },
+  {
+    id: "catalog-failure-no-pause",
+    file: CATALOG,
+    find:
+      "        (refreshMs > 0\n          ? Math.min(refreshMs, CATALOG_RETRY_MS)\n          : CATALOG_RETRY_MS);",
+    replace: "        0;",
+    tests: [CATALOG_TEST],
+    why: "a catalog that failed is asked for again only after a pause",
   },
 ];

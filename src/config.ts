@@ -42,6 +42,11 @@ export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
  * project recorded (2026-12).
  */
 export const DEFAULT_CLIENT_VERSION = "0.171.0";
+/**
+ * Default age after which a login's model catalog is read again in the
+ * background, in milliseconds (an hour).
+ */
+export const DEFAULT_CATALOG_REFRESH_MS = 3_600_000;
 /** Default `originator` header: the Codex CLI's own. */
 export const DEFAULT_ORIGINATOR = "codex_cli_rs";
 /** Default OAuth issuer of the provider's own logins. */
@@ -169,6 +174,14 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     type: "string",
     default: DEFAULT_ORIGINATOR,
     description: "`originator` header sent upstream, as the Codex CLI sends it",
+  },
+  {
+    key: "OPENAI_RESPONSES_CATALOG_REFRESH_MS",
+    label: "Model catalog refresh (ms)",
+    type: "number",
+    default: DEFAULT_CATALOG_REFRESH_MS,
+    description:
+      "Each login's model catalog (<base>/codex/models, which says which models take the responses-lite shape) is read on first use and again in the background once older than this; a request never waits for it. 0 reads it once",
   },
   {
     key: "OPENAI_RESPONSES_STATE_MAX_BYTES",
@@ -304,6 +317,8 @@ export interface ProviderSettings {
   clientVersionPinned: boolean;
   /** `originator` sent upstream. */
   originator: string;
+  /** Age after which a login's model catalog is read again, in ms; 0: read once. */
+  catalogRefreshMs: number;
   /** Bound of the stored responses in bytes; 0 when storing is off. */
   stateMaxBytes: number;
   /** Lifetime of a stored response since its last use, in ms; 0 when storing is off. */
@@ -461,6 +476,12 @@ export function parseConfig(
       }`,
     );
   }
+  const catalogRefreshMs = parseInteger(
+    "OPENAI_RESPONSES_CATALOG_REFRESH_MS",
+    get("OPENAI_RESPONSES_CATALOG_REFRESH_MS"),
+    DEFAULT_CATALOG_REFRESH_MS,
+    0,
+  );
   const stateMaxBytes = parseInteger(
     "OPENAI_RESPONSES_STATE_MAX_BYTES",
     get("OPENAI_RESPONSES_STATE_MAX_BYTES"),
@@ -533,6 +554,7 @@ export function parseConfig(
     clientVersion,
     clientVersionPinned: get("OPENAI_RESPONSES_CLIENT_VERSION") !== undefined,
     originator,
+    catalogRefreshMs,
     stateMaxBytes: storing ? stateMaxBytes : 0,
     stateTtlMs: storing ? stateTtlS * 1000 : 0,
     stateBuyerShare,

@@ -22,6 +22,11 @@ import {
   buildUpstreamHeaders,
   type UpstreamIdentity,
 } from "./codex/request.ts";
+import type { ResponsesLiteLookup } from "./codex/catalog.ts";
+import {
+  responsesLiteBody,
+  withResponsesLiteHeader,
+} from "./codex/responses_lite.ts";
 import {
   type LoginInstallation,
   withClientMetadata,
@@ -78,6 +83,11 @@ export interface RelayContext {
    * closing brace and its identity headers are added (none without).
    */
   installation?: LoginInstallation;
+  /**
+   * The login's model catalog: an attempt whose model it marks
+   * responses-lite goes in that shape (default: every attempt classic).
+   */
+  catalog?: ResponsesLiteLookup;
   /** The fetch to use (default: global `fetch`). */
   fetch?: typeof fetch;
   /** Random number in [0, 1) for backoff jitter (default `Math.random`). */
@@ -111,6 +121,13 @@ export interface UpstreamRequest {
   sessionId: string;
   /** The body's `model`: only the backend's refusal of this model marks it unavailable on the login. */
   model?: string;
+  /**
+   * The shaped body as an object, kept until an exchange opens: an attempt
+   * in the responses-lite shape is built from it (else from `body`).
+   */
+  shaped?: Readonly<Record<string, unknown>>;
+  /** The responses-lite body text, once an attempt needed it. */
+  liteBody?: string;
 }
 
 /** Token usage seen in a finished exchange, for logs. */
@@ -354,11 +371,16 @@ export async function openUpstream(
   const doFetch = context.fetch ?? fetch;
   const random = context.random ?? Math.random;
   const { sessionId } = request;
+  // Before the lookup: it may start reading the login's catalog.
+  if (context.signal?.aborted) throw buyerGone();
+  // The shape of this login's attempts: one lookup in its catalog.
+  const lite = context.catalog?.usesResponsesLite(request.model ?? "") === true;
+  const shapedBody = lite ? responsesLiteBody(request) : request.body;
   // One turn per attempt on a login: its retries repeat it, as the CLI's do.
   const turn = context.installation?.turn(sessionId, request.model);
   const body = turn
-    ? withClientMetadata(request.body, turn.bodyTail)
-    : request.body;
+    ? withClientMetadata(shapedBody, turn.bodyTail)
+    : shapedBody;
   let retries = 0;
   let waited = 0;
   let refreshedAfter401 = false;
@@ -383,11 +405,14 @@ export async function openUpstream(
     try {
       response = await doFetch(context.responsesUrl, {
         method: "POST",
-        headers: buildUpstreamHeaders(
-          token,
-          sessionId,
-          context.identity,
-          turn?.headers,
+        headers: withResponsesLiteHeader(
+          buildUpstreamHeaders(
+            token,
+            sessionId,
+            context.identity,
+            turn?.headers,
+          ),
+          lite,
         ),
         body,
         signal: exchange.controller.signal,

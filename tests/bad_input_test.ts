@@ -313,7 +313,9 @@ describe("fields the provider forwards or repairs", () => {
         });
         assert.equal(response.statusCode, 200, decoder.decode(response.body));
         assert.equal(responsePosts(), before + 1);
-        const sent = backend.requests.at(-1)!;
+        const sent = backend.requests.filter((request) =>
+          request.path.endsWith("/codex/responses")
+        ).at(-1)!;
         assert.match(sent.headers["session-id"], /^[0-9a-f]{64}$/);
         assert.equal(sent.headers["x-injected"], undefined);
         assert.equal(

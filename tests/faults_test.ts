@@ -73,6 +73,13 @@ function provider(
   });
 }
 
+/** The requests of buyers' turns (the login's model catalog is read besides). */
+function responsePosts() {
+  return backend.requests.filter((request) =>
+    request.method === "POST" && request.path.endsWith("/codex/responses")
+  );
+}
+
 function ask(p: OpenAIResponsesProvider, stream: boolean) {
   return callProvider(p, { body: { model: SERVICE, input: "hi", stream } });
 }
@@ -291,7 +298,7 @@ describe("upstream faults", () => {
       }, stream);
       assert.ok(result.headers["retry-after"], "retry-after is passed on");
       assert.ok(elapsed >= 2900, `honoured Retry-After (${elapsed} ms)`);
-      assert.equal(backend.requests.length, 4, "three retries");
+      assert.equal(responsePosts().length, 4, "three retries");
       await assertRecovers(p, stream);
     });
 
@@ -465,11 +472,11 @@ describe("credential faults", () => {
       if (stream) assert.equal(first.doneCount, 1);
 
       await assertRecovers(p, stream);
-      const sent = backend.requests.at(-1)!.headers.authorization;
+      const sent = responsePosts().at(-1)!.headers.authorization;
       const newToken = (fresh.tokens as Record<string, string>).access_token;
       assert.equal(sent, `Bearer ${newToken}`);
       assert.equal(
-        backend.requests.filter((request) =>
+        responsePosts().filter((request) =>
           request.headers.authorization === `Bearer ${old}`
         ).length,
         1,

@@ -87,6 +87,10 @@ function answer(...extra: string[]): string {
 function upstreamOf(body: string, chunkBytes = 1 << 30) {
   const sent: string[] = [];
   const fetch = (_input: unknown, init?: RequestInit): Promise<Response> => {
+    // The login's model catalog (a GET) has none here.
+    if (init?.method !== "POST") {
+      return Promise.resolve(new Response(null, { status: 404 }));
+    }
     sent.push(String(init?.body));
     const bytes = encoder.encode(body);
     let at = 0;

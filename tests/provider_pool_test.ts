@@ -260,7 +260,8 @@ describe("a pool: logins that cannot serve", () => {
         assert.equal(result.status, 200, result.text);
       }
       const refused = strict.requests.filter((request) =>
-        request.headers["chatgpt-account-id"] === ACCOUNTS[0]
+        request.headers["chatgpt-account-id"] === ACCOUNTS[0] &&
+        request.path.endsWith("/codex/responses")
       );
       assert.equal(refused.length, 2, "a 401, then one retry after a refresh");
       // A bare 401 (no token_invalidated or token_revoked) pauses the

@@ -22,6 +22,11 @@ import {
   type UpstreamIdentity,
   upstreamIdentity,
 } from "../codex/request.ts";
+import {
+  type CatalogRead,
+  ModelCatalog,
+  readModelCatalog,
+} from "../codex/catalog.ts";
 import { type AccountState, accountStateOfFailure } from "../codex/errors.ts";
 import { LoginInstallation } from "../codex/login_identity.ts";
 import type { RateLimitSnapshot } from "../codex/rate_limits.ts";
@@ -164,6 +169,7 @@ export class Logins {
   readonly #seen: Observability;
   readonly #fetch: typeof fetch | undefined;
   readonly #contexts = new Map<Login, LoginContext>();
+  readonly #catalogs = new Map<Login, ModelCatalog>();
   readonly #usage = new Map<
     Login,
     { at: number; result: Promise<UsageResult> }
@@ -347,7 +353,10 @@ export class Logins {
     );
   }
 
-  /** Loads and validates every login's credentials, and logs what was found. */
+  /**
+   * Loads and validates every login's credentials, and logs what was found;
+   * starts reading each usable login's model catalog in the background.
+   */
   async init(): Promise<void> {
     const pool = await this.pool();
     const rule = RULE_TEXT[this.#rule];
@@ -358,6 +367,7 @@ export class Logins {
           `logins (${rule}): ${loginLine(pool.logins[0].name, info)}`,
         );
       }
+      this.#readCatalogs(pool.logins);
       return;
     }
     const results = await Promise.allSettled(
@@ -392,6 +402,14 @@ export class Logins {
     });
     this.#seen.log(`logins (${rule}):\n  ${lines.join("\n  ")}`);
     if (usable === 0) throw (results[0] as PromiseRejectedResult).reason;
+    this.#readCatalogs(
+      pool.logins.filter((_, index) => results[index].status === "fulfilled"),
+    );
+  }
+
+  /** Starts reading the model catalog of each of `logins` (never waited for). */
+  #readCatalogs(logins: readonly Login[]): void {
+    for (const login of logins) void this.#catalogs.get(login)?.refresh();
   }
 
   /**
@@ -576,6 +594,12 @@ export class Logins {
         seen.log(
           `login ${login.name}: back in rotation (its auth.json holds another login now)`,
         );
+      const catalog = new ModelCatalog({
+        load: (etag) => this.#readCatalog(login, etag),
+        refreshMs: this.#settings.catalogRefreshMs,
+        onChange: (text) => seen.log(`login ${login.name}: ${text}`),
+      });
+      this.#catalogs.set(login, catalog);
       this.#contexts.set(login, {
         ...this.#base,
         identity: this.#identity,
@@ -589,6 +613,7 @@ export class Logins {
           },
         ),
         tokens: login.tokens,
+        catalog,
         onRateLimits: (headers, at) => login.rateLimits.observe(headers, at),
         onUsageLimit: (resetsAt, accountId) =>
           this.limitReached(login, resetsAt, accountId),
@@ -597,6 +622,31 @@ export class Logins {
     }
     return new LoginPool(logins, {
       accountMaxConcurrency: this.#settings.accountMaxConcurrency,
+    });
+  }
+
+  /**
+   * Reads a login's model catalog with its token and identity, as the
+   * version spoken; `undefined` (asked again later, nothing logged) for a
+   * login out of rotation or without a token: its requests say why.
+   */
+  async #readCatalog(
+    login: Login,
+    etag: string | undefined,
+  ): Promise<CatalogRead | "not_modified" | undefined> {
+    if (login.accountState !== undefined) return undefined;
+    const token = await login.tokens.getToken().catch(() => undefined);
+    if (token === undefined) return undefined;
+    const identity = this.#contexts.get(login)?.identity ?? this.#identity ??
+      upstreamIdentity(
+        this.#settings.originator,
+        this.#settings.clientVersion,
+        machineInfo(),
+      );
+    return await readModelCatalog(this.#settings.modelsUrl, token, identity, {
+      clientVersion: identity.version,
+      etag,
+      fetch: this.#fetch,
     });
   }
 

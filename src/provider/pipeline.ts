@@ -236,6 +236,8 @@ async function relay(
           signal ? { ...context, signal } : context,
         );
         observability.firstByte((performance.now() - asked) / 1000);
+        // Not held while the answer streams.
+        prepared.shaped = prepared.liteBody = undefined;
       } catch (error) {
         const failure = asRelayError(error);
         if (await logins.failOver(login, failure, prepared.model) && several) {

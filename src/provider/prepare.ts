@@ -3,8 +3,9 @@
  * compressed body, as the Codex CLI sends), read, expanded with the stored
  * responses it refers to (`previous_response_id`, `item_reference`), shaped
  * and encoded, with its upstream session id. Only strings and what a later
- * store of the turn needs are kept, so that the parsed body is not held
- * while the answer streams.
+ * store of the turn needs are kept, and the shaped object until an exchange
+ * opens (an attempt in the responses-lite shape is built from it), so that
+ * the parsed body is not held while the answer streams.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import {
   shapeRequest,
   upstreamSessionId,
 } from "../codex/request.ts";
+import { fromResponsesLite } from "../codex/responses_lite.ts";
 import type { ProviderSettings } from "../config.ts";
 import type { ChatTranslation } from "../protocols/chat_request.ts";
 import type { Route } from "./routes.ts";
@@ -173,6 +175,9 @@ export async function prepareRequest(
       }
     }
   }
+  // A buyer in the responses-lite shape is shaped as a classic one; each
+  // attempt takes the shape its login's catalog gives the model.
+  value = fromResponsesLite(value);
   const shaped = shapeRequest(value, {
     defaultInstructions: settings.defaultInstructions,
     aliasMap: settings.aliasMap,
@@ -189,6 +194,8 @@ export async function prepareRequest(
       ? encodeUpstreamBody(buyer, shaped.body)
       : JSON.stringify(shaped.body),
     sessionId: await upstreamSessionId(shaped.promptCacheKey),
+    // Kept until an exchange opens, for an attempt in the responses-lite shape.
+    shaped: shaped.body,
   };
   const affinity = shaped.promptCacheKey ??
     headerOf(req.headers, "session-id") ?? headerOf(req.headers, "session_id");

@@ -20,6 +20,14 @@ export const DEFAULT_FAKE_GATED_MODELS: Readonly<Record<string, string>> =
   });
 
 /**
+ * The 2026 models whose catalog entry says `use_responses_lite: true` (with
+ * `tool_mode: "code_mode_only"` and `prefer_websockets: true`), unless the
+ * backend or the account is given others.
+ */
+export const DEFAULT_FAKE_RESPONSES_LITE_MODELS: readonly string[] = Object
+  .freeze(["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna"]);
+
+/**
  * The parts of an `x.y.z` version, or `undefined` when the text does not
  * start with one (a pre-release suffix such as `-alpha.1` is ignored).
  */
@@ -60,6 +68,7 @@ export function modelEntry(
   slug: string,
   priority: number,
   minimalClientVersion: string | undefined,
+  responsesLite = false,
 ): Record<string, unknown> {
   const entry: Record<string, unknown> = {
     slug,
@@ -87,18 +96,24 @@ export function modelEntry(
   if (minimalClientVersion !== undefined) {
     entry.minimal_client_version = minimalClientVersion;
   }
+  entry.use_responses_lite = responsesLite;
+  if (responsesLite) {
+    entry.tool_mode = "code_mode_only";
+    entry.prefer_websockets = true;
+  }
   return entry;
 }
 
 /**
  * The catalog a client of `clientVersion` sees: every account model except
  * those whose minimal version is newer (all gated ones when the query has
- * no `client_version`).
+ * no `client_version`), the `responsesLite` ones marked so.
  */
 export function listModels(
   models: readonly string[],
   minimalVersions: Readonly<Record<string, string>>,
   clientVersion: string | undefined,
+  responsesLite: readonly string[] = DEFAULT_FAKE_RESPONSES_LITE_MODELS,
 ): Record<string, unknown>[] {
   const listed: Record<string, unknown>[] = [];
   models.forEach((slug, priority) => {
@@ -108,7 +123,48 @@ export function listModels(
     if (minimal !== undefined && !versionAtLeast(clientVersion, minimal)) {
       return;
     }
-    listed.push(modelEntry(slug, priority, minimal));
+    listed.push(
+      modelEntry(slug, priority, minimal, responsesLite.includes(slug)),
+    );
   });
   return listed;
+}
+
+/**
+ * A strong ETag of a catalog body: FNV-1a over its JSON text, so that the
+ * same list gets the same tag and any change another.
+ */
+export function catalogEtag(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return `"models-${hash.toString(16).padStart(8, "0")}"`;
+}
+
+/**
+ * Whether a `POST /codex/responses` came in the responses-lite shape, as
+ * the Codex CLI sends it to a model its catalog marks so: the header
+ * `x-openai-internal-codex-responses-lite: true`, an `additional_tools`
+ * first input item, `instructions: ""`, no top-level `tools`,
+ * `parallel_tool_calls: false`.
+ */
+export function isResponsesLiteRequest(
+  headers: Readonly<Record<string, string>>,
+  body: unknown,
+): boolean {
+  if (headers["x-openai-internal-codex-responses-lite"] !== "true") {
+    return false;
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return false;
+  }
+  const request = body as Record<string, unknown>;
+  const first = Array.isArray(request.input) ? request.input[0] : undefined;
+  return typeof first === "object" && first !== null &&
+    (first as Record<string, unknown>).type === "additional_tools" &&
+    Array.isArray((first as Record<string, unknown>).tools) &&
+    request.instructions === "" && !Object.hasOwn(request, "tools") &&
+    request.parallel_tool_calls === false;
 }

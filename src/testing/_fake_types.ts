@@ -27,6 +27,18 @@ export interface FakeCodexBackendOptions {
    */
   minimalClientVersions?: Record<string, string>;
   /**
+   * Models the catalog marks `use_responses_lite: true` (with `tool_mode:
+   * "code_mode_only"` and `prefer_websockets: true`; the others
+   * `use_responses_lite: false`), for every account without a list of its
+   * own (`setAccountResponsesLite`). Such a model accepts `instructions: ""`
+   * (the Codex CLI sends its instructions in a developer message); a
+   * request in either shape is served, and whether it came in the lite
+   * shape is recorded (`RecordedRequest.responsesLite`): the spec says only
+   * that classic tools "are not guaranteed to be honored". Default
+   * `["gpt-5.6-sol", "gpt-5.6-terra", "gpt-5.6-luna"]`.
+   */
+  responsesLiteModels?: string[];
+  /**
    * Decides whether a bearer token is accepted; `accountId` is the
    * `chatgpt-account-id` header (or `null` when it is missing). A refusal is
    * answered 401 `{"detail":"Unauthorized"}`.
@@ -207,6 +219,13 @@ export interface RecordedRequest {
   text: string;
   /** Arrival time, milliseconds since the epoch (from the backend's clock). */
   at: number;
+  /**
+   * For `POST /codex/responses`: whether it came in the responses-lite
+   * shape (the header `x-openai-internal-codex-responses-lite: true`, an
+   * `additional_tools` first input item, `instructions: ""`, no top-level
+   * `tools`, `parallel_tool_calls: false`).
+   */
+  responsesLite?: boolean;
 }
 
 /**
@@ -527,9 +546,17 @@ export interface FakeCodexBackend {
     credits: FakeResetCredits | undefined,
     accountId: string,
   ): void;
+  /**
+   * Sets the models the catalog of the account `accountId` marks
+   * responses-lite (`undefined`: the backend's `responsesLiteModels`).
+   */
+  setAccountResponsesLite(
+    accountId: string,
+    models: readonly string[] | undefined,
+  ): void;
   /** Every spend of a reset received since the last `reset()`, in order. */
   readonly redemptions: readonly FakeResetRedemption[];
-  /** Clears the queue, the recorded requests, the usage-limit state of every account, the answers of `setAccountUsage` and `setAccountResetCredits`, the redemptions and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour and `accountUsage`. */
+  /** Clears the queue, the recorded requests, the usage-limit state of every account, the answers of `setAccountUsage`, `setAccountResetCredits` and `setAccountResponsesLite`, the redemptions and `maxInFlight` (to the current `inFlight`). Keeps the default behaviour and `accountUsage`. */
   reset(): void;
   /** Ends every open exchange (stalled, paused, headers never sent), clears every timer and closes the server. */
   close(): Promise<void>;

@@ -234,6 +234,7 @@ function idRejection(items: readonly unknown[]): Rejection | undefined {
 export function validateBody(
   text: string,
   models: readonly string[],
+  responsesLite: readonly string[] = [],
 ): { body: Record<string, unknown> } | { rejection: Rejection } {
   let body: unknown;
   try {
@@ -256,15 +257,22 @@ export function validateBody(
       ),
     };
   }
-  const rejection = checkRules(body, models);
+  const rejection = checkRules(body, models, responsesLite);
   return rejection ? { rejection } : { body };
 }
 
 function checkRules(
   body: Record<string, unknown>,
   models: readonly string[],
+  responsesLite: readonly string[],
 ): Rejection | undefined {
-  if (typeof body.instructions !== "string" || body.instructions === "") {
+  // The Codex CLI sends a responses-lite model `instructions: ""` (its
+  // instructions go in a developer message): accepted for those models only.
+  const lite = responsesLite.includes(body.model as string);
+  if (
+    typeof body.instructions !== "string" ||
+    (body.instructions === "" && !lite)
+  ) {
     return detail(400, "Instructions are required");
   }
   if (body.store !== false) return detail(400, "Store must be set to false");

@@ -73,7 +73,10 @@ import {
 } from "./_fake_headers.ts";
 import { runStream, StreamControl, type StreamPlan } from "./_fake_stream.ts";
 import {
+  catalogEtag,
   DEFAULT_FAKE_GATED_MODELS,
+  DEFAULT_FAKE_RESPONSES_LITE_MODELS,
+  isResponsesLiteRequest,
   listModels,
   newerVersionRequired,
   versionAtLeast,
@@ -81,7 +84,10 @@ import {
 import { rateLimitsEvent } from "./_fake_rate_limits_event.ts";
 import { RelayError } from "../errors.ts";
 
-export { DEFAULT_FAKE_GATED_MODELS } from "./_fake_models.ts";
+export {
+  DEFAULT_FAKE_GATED_MODELS,
+  DEFAULT_FAKE_RESPONSES_LITE_MODELS,
+} from "./_fake_models.ts";
 
 export type {
   FakeAccountError,
@@ -257,6 +263,8 @@ class Backend implements FakeCodexBackend {
   readonly #options: FakeCodexBackendOptions;
   readonly #models: readonly string[];
   readonly #minimalVersions: Readonly<Record<string, string>>;
+  readonly #responsesLite: readonly string[];
+  #accountResponsesLite = new Map<string, readonly string[]>();
   readonly #now: () => number;
 
   constructor(server: Server, options: FakeCodexBackendOptions) {
@@ -266,6 +274,8 @@ class Backend implements FakeCodexBackend {
       [...DEFAULT_FAKE_MODELS, ...Object.keys(DEFAULT_FAKE_GATED_MODELS)];
     this.#minimalVersions = options.minimalClientVersions ??
       DEFAULT_FAKE_GATED_MODELS;
+    this.#responsesLite = options.responsesLiteModels ??
+      DEFAULT_FAKE_RESPONSES_LITE_MODELS;
     this.#now = options.now ?? Date.now;
     this.#resets = new FakeResetBook(this.#now);
     const { port } = server.address() as AddressInfo;
@@ -330,6 +340,19 @@ class Backend implements FakeCodexBackend {
     this.#resets.set(accountId, credits);
   }
 
+  setAccountResponsesLite(
+    accountId: string,
+    models: readonly string[] | undefined,
+  ): void {
+    if (models === undefined) this.#accountResponsesLite.delete(accountId);
+    else this.#accountResponsesLite.set(accountId, [...models]);
+  }
+
+  /** The models the catalog of `account` marks responses-lite. */
+  #liteOf(account: string): readonly string[] {
+    return this.#accountResponsesLite.get(account) ?? this.#responsesLite;
+  }
+
   get redemptions(): readonly FakeResetRedemption[] {
     return this.#resets.redemptions;
   }
@@ -341,6 +364,7 @@ class Backend implements FakeCodexBackend {
     this.#ended.clear();
     this.#usage.clear();
     this.#resets.clear();
+    this.#accountResponsesLite.clear();
     this.#maxInFlight = this.#inFlight;
   }
 
@@ -389,7 +413,7 @@ class Backend implements FakeCodexBackend {
     const text = "text" in decoded
       ? decoded.text
       : new TextDecoder().decode(bytes);
-    this.requests.push({
+    const record: RecordedRequest = {
       method: req.method ?? "GET",
       path,
       url,
@@ -397,7 +421,11 @@ class Backend implements FakeCodexBackend {
       body: parseRecordedBody(text),
       text,
       at,
-    });
+    };
+    if (counted) {
+      record.responsesLite = isResponsesLiteRequest(headers, record.body);
+    }
+    this.requests.push(record);
     const claims = tokenClaims(bearerToken(headers["authorization"]) ?? "");
     const plan = authClaim(claims).chatgpt_plan_type;
     const exchange: Exchange = {
@@ -466,9 +494,17 @@ class Backend implements FakeCodexBackend {
         this.#models,
         this.#minimalVersions,
         query.get("client_version") ?? undefined,
+        this.#liteOf(exchange.account),
       );
-      this.#sendJson(exchange, 200, { models }, {
-        etag: `W/"fake-models-${models.length}"`,
+      const body = JSON.stringify({ models });
+      const etag = catalogEtag(body);
+      if (exchange.headers["if-none-match"] === etag) {
+        this.#send(exchange, 304, "", { etag });
+        return;
+      }
+      this.#send(exchange, 200, body, {
+        "content-type": "application/json",
+        etag,
       });
       return;
     }
@@ -476,7 +512,11 @@ class Backend implements FakeCodexBackend {
       this.#sendJson(exchange, text.status, { detail: text.detail });
       return;
     }
-    const checked = validateBody(text, this.#models);
+    const checked = validateBody(
+      text,
+      this.#models,
+      this.#liteOf(exchange.account),
+    );
     if ("rejection" in checked) {
       const { status, body } = checked.rejection;
       this.#sendJson(exchange, status, body);
