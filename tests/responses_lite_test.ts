@@ -242,6 +242,35 @@ describe("the provider shapes each attempt by its login's catalog", () => {
     ]);
   });
 
+  it("carries the login's identity in a lite attempt as in a classic one, never the buyer's", async () => {
+    const watch = catalogWatch();
+    const p = single(watch);
+    await p.init();
+    await watch.settled(1);
+    const buyerMetadata = { "x-codex-installation-id": "buyer-installation" };
+    for (const model of [LITE, CLASSIC]) {
+      const answer = await ask(p, {
+        model,
+        input: "Hi",
+        tools: [TOOL],
+        client_metadata: buyerMetadata,
+      });
+      assert.equal(answer.status, 200, answer.text);
+    }
+    const [sentLite, sentClassic] = posts();
+    assert.equal(sentLite.responsesLite, true);
+    const metadataOf = (sent: RecordedRequest) =>
+      (sent.body as Record<string, unknown>).client_metadata as Record<
+        string,
+        string
+      >;
+    const id = metadataOf(sentClassic)["x-codex-installation-id"];
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    assert.equal(metadataOf(sentLite)["x-codex-installation-id"], id);
+    assert.ok(sentLite.headers["x-codex-turn-metadata"]?.includes(id));
+    assert.ok(!sentLite.text?.includes("buyer-installation"));
+  });
+
   it("sends a Chat Completions request for a lite model in the lite shape", async () => {
     const watch = catalogWatch();
     const p = single(watch);
