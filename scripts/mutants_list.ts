@@ -1179,8 +1179,8 @@ export const MUTANTS: Mutant[] = [
     id: "buyer-share-evicts-by-age",
     file: STORE,
     find:
-      "    entry.scope.responses.delete(entry.responseId);\n    entry.scope.responses.set(entry.responseId, entry);\n",
-    replace: "",
+      "    this.#unlinkScope(entry);\n    this.#linkScopeNewest(entry);\n  }",
+    replace: "  }",
     tests: [STORE_TEST],
     why: "within a buyer's share the least recently used turn goes first",
   },
