@@ -304,6 +304,25 @@ export const MUTANTS: Mutant[] = [
     tests: [RELAY_TEST],
     why: "every request releases its slot",
   },
+  // Reading the buyer's body.
+  {
+    id: "body-utf8-trusts-lenient-decode",
+    file: REQUEST,
+    find: '    if (text.includes("\\uFFFD")) text = strictUtf8.decode(body);',
+    replace:
+      '    if (text.includes("\\uFFFD")) text = lenientUtf8.decode(body);',
+    tests: ["tests/codex_request_test.ts"],
+    why: "a body that is not valid UTF-8 is refused, not decoded with U+FFFD",
+  },
+  {
+    id: "body-utf8-refuses-replacement-character",
+    file: REQUEST,
+    find: '    if (text.includes("\\uFFFD")) text = strictUtf8.decode(body);',
+    replace:
+      '    if (text.includes("\\uFFFD")) throw new Error("not valid UTF-8");',
+    tests: ["tests/codex_request_test.ts"],
+    why: "a U+FFFD the buyer sent is valid UTF-8 and kept",
+  },
   // Request shaping and the upstream headers.
   {
     id: "store-not-forced-false",
@@ -1184,8 +1203,8 @@ export const MUTANTS: Mutant[] = [
     id: "buyer-share-evicts-by-age",
     file: STORE,
     find:
-      "    entry.scope.responses.delete(entry.responseId);\n    entry.scope.responses.set(entry.responseId, entry);\n",
-    replace: "",
+      "    this.#unlinkScope(entry);\n    this.#linkScopeNewest(entry);\n  }",
+    replace: "  }",
     tests: [STORE_TEST],
     why: "within a buyer's share the least recently used turn goes first",
   },

@@ -86,6 +86,37 @@ describe("readRequestJson", () => {
     assert.match(error.message, /UTF-8/);
   });
 
+  it("rejects each kind of invalid UTF-8, in ASCII and in wider text, with 400 invalid_json", () => {
+    const invalid: [string, number[]][] = [
+      ["a lone continuation byte", [0x80]],
+      ["a truncated sequence", [0xe2, 0x82]],
+      ["an overlong encoding", [0xc0, 0xaf]],
+      ["an encoded surrogate", [0xed, 0xa0, 0x80]],
+      ["a code point past U+10FFFF", [0xf4, 0x90, 0x80, 0x80]],
+      ["a byte never used", [0xfe]],
+    ];
+    for (const [what, bad] of invalid) {
+      for (const around of ["x", "\u00e9", "\u4e2d", "\ufffd"]) {
+        const [open, close] = [`{"input":"${around}`, `${around}"}`]
+          .map((text) => [...encoder.encode(text)]);
+        const bytes = new Uint8Array([...open, ...bad, ...close]);
+        const error = relayError(() => readRequestJson(bytes, 100));
+        assert.equal(error.code, "invalid_json", `${what} next to ${around}`);
+        assert.match(error.message, /UTF-8/, `${what} next to ${around}`);
+      }
+    }
+  });
+
+  it("keeps a U+FFFD the buyer sent, and every other valid character", () => {
+    const input = "\ufffd \u00e9 \u4e2d \u{1f600} \u0000\u007f\u0080\uffff";
+    const { text, value } = readRequestJson(
+      encoder.encode(JSON.stringify({ input })),
+      100,
+    );
+    assert.equal(value.input, input);
+    assert.equal(text, JSON.stringify({ input }));
+  });
+
   it("rejects JSON that is not an object with 400 invalid_json", () => {
     for (const text of ["[1]", "null", '"x"', "3"]) {
       const error = relayError(() =>

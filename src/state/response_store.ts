@@ -43,8 +43,8 @@ export const DEFAULT_RESPONSE_STORE_TTL_MS = 3_600_000;
 export const DEFAULT_RESPONSE_STORE_BUYER_SHARE = 0.25;
 
 /**
- * Bytes counted per stored response besides its items' JSON: the entry, its
- * slots in the recency set and the scope's index, its arrays and the
+ * Bytes counted per stored response besides its items' JSON: the entry (its
+ * recency links included), its slot in the scope's index, its arrays and the
  * headers of its strings. Measured on V8 (Deno with compressed pointers,
  * Node without) with `--expose-gc` over 10,000 responses, and rounded up.
  */
@@ -56,10 +56,10 @@ const INDEXED_ID_OVERHEAD = 128;
 /** Bytes counted per buyer scope: its object, two maps and a slot in the scope map. */
 const SCOPE_OVERHEAD = 640;
 /**
- * Bytes counted per raw entry besides its two texts: the entry, its raw
- * object, its slots in the recency set, the scope's index and the unread
- * set, and the headers of its strings. Measured as `ENTRY_OVERHEAD` was
- * (about 390 bytes with 20,000 raw turns of one buyer), and rounded up.
+ * Bytes counted per raw entry besides its two texts: the entry (its recency
+ * links included), its raw object, its slots in the scope's index and the
+ * unread set, and the headers of its strings. Measured as `ENTRY_OVERHEAD`
+ * was (about 390 bytes with 20,000 raw turns of one buyer), and rounded up.
  */
 const RAW_OVERHEAD = 512;
 
@@ -154,8 +154,12 @@ export interface RawTurn {
 
 interface Scope {
   readonly name: string;
-  /** Response id -> entry, least recently used first (a use moves it last). */
+  /** Response id -> entry. */
   readonly responses: Map<string, Entry>;
+  /** The scope's least recently used entry (its recency list's head). */
+  oldest: Entry | undefined;
+  /** The scope's most recently used entry. */
+  newest: Entry | undefined;
   /** Item id -> the newest entry holding an item with that id. */
   readonly items: Map<string, Entry>;
   /** Entries kept as raw bytes, not yet read (their items are not indexed). */
@@ -182,6 +186,16 @@ interface Entry {
   ids: readonly (string | undefined)[];
   bytes: number;
   lastUsed: number;
+  /** Whether the entry is kept (in the recency lists). */
+  kept: boolean;
+  /** The entry used just before this one, of all (recency list). */
+  older: Entry | undefined;
+  /** The entry used just after this one, of all. */
+  newer: Entry | undefined;
+  /** The entry of the scope used just before this one. */
+  scopeOlder: Entry | undefined;
+  /** The entry of the scope used just after this one. */
+  scopeNewer: Entry | undefined;
   /** A turn kept as it came ({@linkcode ResponseStore.putRaw}), until first read. */
   raw?: RawText;
   /** UTF-8 length of `json`, once measured. */
@@ -576,8 +590,15 @@ export class ResponseStore {
   /** Bytes one buyer scope may hold: `maxBytes` times `buyerShare`, rounded down. */
   readonly maxBuyerBytes: number;
   readonly #now: () => number;
-  /** Every entry, least recently used first. */
-  readonly #recency = new Set<Entry>();
+  // Recency is kept in linked lists through the entries, not in the
+  // insertion order of a Set or Map: V8 leaves a hole for each deleted
+  // element until it rehashes, and finding the oldest element walks them,
+  // thousands per put once the store evicts or expires turns steadily.
+  /** The least recently used entry of all. */
+  #oldest: Entry | undefined;
+  /** The most recently used entry of all. */
+  #newest: Entry | undefined;
+  #size = 0;
   readonly #scopes = new Map<string, Scope>();
   #bytes = 0;
 
@@ -622,7 +643,7 @@ export class ResponseStore {
 
   /** Number of responses kept now. */
   get size(): number {
-    return this.#recency.size;
+    return this.#size;
   }
 
   /**
@@ -660,6 +681,11 @@ export class ResponseStore {
       ids: items.ids,
       bytes,
       lastUsed: now,
+      kept: false,
+      older: undefined,
+      newer: undefined,
+      scopeOlder: undefined,
+      scopeNewer: undefined,
     };
     for (const id of items.ids) {
       if (id !== undefined) state.items.set(id, entry);
@@ -705,6 +731,11 @@ export class ResponseStore {
       ids: [],
       bytes,
       lastUsed: now,
+      kept: false,
+      older: undefined,
+      newer: undefined,
+      scopeOlder: undefined,
+      scopeNewer: undefined,
       raw,
     };
     state.unread.add(entry);
@@ -733,6 +764,8 @@ export class ResponseStore {
         items: new Map(),
         unread: new Set(),
         bytes: SCOPE_OVERHEAD,
+        oldest: undefined,
+        newest: undefined,
       };
       this.#scopes.set(scope, state);
       this.#bytes += SCOPE_OVERHEAD;
@@ -743,7 +776,10 @@ export class ResponseStore {
   /** Counts a new entry in (newest of all and of its scope), then evicts; whether it is kept. */
   #add(entry: Entry): boolean {
     entry.scope.responses.set(entry.responseId, entry);
-    this.#recency.add(entry);
+    entry.kept = true;
+    this.#size++;
+    this.#linkNewest(entry);
+    this.#linkScopeNewest(entry);
     entry.scope.bytes += entry.bytes;
     this.#bytes += entry.bytes;
     this.#evict(entry.scope);
@@ -755,11 +791,11 @@ export class ResponseStore {
    * its share, then the least recently used of all until the bound holds.
    */
   #evict(scope: Scope): void {
-    for (const oldest of scope.responses.values()) {
+    for (let oldest = scope.oldest; oldest; oldest = scope.oldest) {
       if (scope.bytes <= this.maxBuyerBytes) break;
       this.#remove(oldest);
     }
-    for (const oldest of this.#recency) {
+    for (let oldest = this.#oldest; oldest; oldest = this.#oldest) {
       if (this.#bytes <= this.maxBytes) break;
       this.#remove(oldest);
     }
@@ -767,7 +803,45 @@ export class ResponseStore {
 
   /** Whether an entry is kept (not removed, evicted or replaced). */
   #holds(entry: Entry): boolean {
-    return this.#recency.has(entry);
+    return entry.kept;
+  }
+
+  /** Puts an entry last in the recency list of all. */
+  #linkNewest(entry: Entry): void {
+    entry.older = this.#newest;
+    entry.newer = undefined;
+    if (this.#newest) this.#newest.newer = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+  }
+
+  /** Takes an entry out of the recency list of all. */
+  #unlink(entry: Entry): void {
+    if (entry.older) entry.older.newer = entry.newer;
+    else this.#oldest = entry.newer;
+    if (entry.newer) entry.newer.older = entry.older;
+    else this.#newest = entry.older;
+    entry.older = entry.newer = undefined;
+  }
+
+  /** Puts an entry last in its scope's recency list. */
+  #linkScopeNewest(entry: Entry): void {
+    const scope = entry.scope;
+    entry.scopeOlder = scope.newest;
+    entry.scopeNewer = undefined;
+    if (scope.newest) scope.newest.scopeNewer = entry;
+    else scope.oldest = entry;
+    scope.newest = entry;
+  }
+
+  /** Takes an entry out of its scope's recency list. */
+  #unlinkScope(entry: Entry): void {
+    const scope = entry.scope;
+    if (entry.scopeOlder) entry.scopeOlder.scopeNewer = entry.scopeNewer;
+    else scope.oldest = entry.scopeNewer;
+    if (entry.scopeNewer) entry.scopeNewer.scopeOlder = entry.scopeOlder;
+    else scope.newest = entry.scopeOlder;
+    entry.scopeOlder = entry.scopeNewer = undefined;
   }
 
   /**
@@ -864,7 +938,12 @@ export class ResponseStore {
 
   /** Forgets everything. */
   clear(): void {
-    this.#recency.clear();
+    // Entries an expansion still holds must read as no longer kept.
+    for (let entry = this.#oldest; entry; entry = entry.newer) {
+      entry.kept = false;
+    }
+    this.#oldest = this.#newest = undefined;
+    this.#size = 0;
     this.#scopes.clear();
     this.#bytes = 0;
   }
@@ -886,7 +965,16 @@ export class ResponseStore {
       throw new Error(`Response store inconsistent: ${what}`);
     };
     let total = 0;
-    for (const entry of this.#recency) {
+    let count = 0;
+    for (let entry = this.#oldest; entry; entry = entry.newer) {
+      count++;
+      if (!entry.kept) fail(`${entry.responseId} is listed but not kept`);
+      if (
+        (entry.newer?.older ?? entry) !== entry ||
+        (entry.newer === undefined && this.#newest !== entry)
+      ) {
+        fail(`the recency list is broken after ${entry.responseId}`);
+      }
       const state = entry.scope;
       if (this.#scopes.get(state.name) !== state) {
         fail(`${entry.responseId} is kept in a scope that is gone`);
@@ -907,6 +995,11 @@ export class ResponseStore {
       }
       total += held;
     }
+    if (count !== this.#size) {
+      fail(
+        `the recency list holds ${count} responses, the store counts ${this.#size}`,
+      );
+    }
     for (const state of this.#scopes.values()) {
       let scopeBytes = SCOPE_OVERHEAD;
       if (state.responses.size === 0) fail(`scope ${state.name} is empty`);
@@ -914,7 +1007,32 @@ export class ResponseStore {
         if (!this.#holds(entry)) {
           fail(`${entry.responseId} is in ${state.name}'s map, not kept`);
         }
+      }
+      let listed = 0;
+      for (let entry = state.oldest; entry; entry = entry.scopeNewer) {
+        listed++;
+        if (
+          entry.scope !== state ||
+          state.responses.get(entry.responseId) !== entry
+        ) {
+          fail(
+            `${entry.responseId} is in ${state.name}'s recency list, not its map`,
+          );
+        }
+        if (
+          (entry.scopeNewer?.scopeOlder ?? entry) !== entry ||
+          (entry.scopeNewer === undefined && state.newest !== entry)
+        ) {
+          fail(
+            `${state.name}'s recency list is broken after ${entry.responseId}`,
+          );
+        }
         scopeBytes += entry.bytes;
+      }
+      if (listed !== state.responses.size) {
+        fail(
+          `${state.name}'s recency list holds ${listed} responses, its map ${state.responses.size}`,
+        );
       }
       for (const [id, entry] of state.items) {
         if (!this.#holds(entry) || entry.scope !== state) {
@@ -1283,23 +1401,28 @@ export class ResponseStore {
   /** Marks a kept entry used now: newest of all and of its scope. */
   #touch(entry: Entry, now: number): void {
     // An entry removed meanwhile is not put back.
-    if (!this.#recency.delete(entry)) return;
-    this.#recency.add(entry);
+    if (!entry.kept) return;
+    this.#unlink(entry);
+    this.#linkNewest(entry);
     entry.lastUsed = now;
-    entry.scope.responses.delete(entry.responseId);
-    entry.scope.responses.set(entry.responseId, entry);
+    this.#unlinkScope(entry);
+    this.#linkScopeNewest(entry);
   }
 
   /** Removes expired entries from the least recently used end. */
   #sweep(now: number): void {
-    for (const entry of this.#recency) {
-      if (!this.#expired(entry, now)) break;
-      this.#remove(entry);
+    for (let oldest = this.#oldest; oldest; oldest = this.#oldest) {
+      if (!this.#expired(oldest, now)) break;
+      this.#remove(oldest);
     }
   }
 
   #remove(entry: Entry): void {
-    if (!this.#recency.delete(entry)) return;
+    if (!entry.kept) return;
+    entry.kept = false;
+    this.#size--;
+    this.#unlink(entry);
+    this.#unlinkScope(entry);
     this.#bytes -= entry.bytes;
     const state = entry.scope;
     state.bytes -= entry.bytes;
