@@ -22,6 +22,7 @@ import {
   buildUpstreamHeaders,
   type UpstreamIdentity,
 } from "./codex/request.ts";
+import { type EchoFields, echoResponse, EchoRewriter } from "./codex/echo.ts";
 import {
   type CompletedEvent,
   completedEventOf,
@@ -143,6 +144,12 @@ export interface RelayOptions {
   translator?: StreamTranslator;
   /** Turns the final Response object into the answer of another protocol (non-streaming). */
   convert?: (response: Record<string, unknown>) => unknown;
+  /**
+   * What the buyer sent that its Response object echoes (`instructions`,
+   * `previous_response_id`, `prompt_cache_key`, `store`): set in the JSON
+   * answer, rewritten in the stream's lifecycle events (./codex/echo.ts).
+   */
+  echo?: EchoFields;
 }
 
 /** A per-stream translation of the upstream SSE for another protocol. */
@@ -536,6 +543,7 @@ async function readUpstream(
   idleTimeoutMs: number,
   forward: ((chunk: Uint8Array) => boolean) | undefined,
   keepAlive?: KeepAliveTally,
+  echo?: EchoRewriter,
 ): Promise<ReadResult> {
   const chunks = keepAlive?.chunks ?? [];
   let total = 0;
@@ -552,6 +560,7 @@ async function readUpstream(
       if (done) {
         // A reader cancelled by an abort: not the end of the body.
         if (upstream.aborted) throw new Error("The exchange was aborted");
+        total += flushEcho(echo, chunks, forward);
         return {
           chunks,
           total: total + (keepAlive?.bytes ?? 0),
@@ -559,7 +568,8 @@ async function readUpstream(
         };
       }
       upstream.moved(Date.now(), value);
-      const passed = filter.push(value);
+      const filtered = filter.push(value);
+      const passed = echo ? echo.push(filtered) : filtered;
       if (passed.byteLength === 0) continue;
       chunks.push(passed);
       total += passed.byteLength;
@@ -574,6 +584,7 @@ async function readUpstream(
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
+    total += flushEcho(echo, chunks, forward);
     const failure = upstream.timedOut
       ? new RelayError(
         504,
@@ -593,6 +604,22 @@ async function readUpstream(
       failure,
     };
   }
+}
+
+/**
+ * Passes on what the echo rewriter held back of a stream that ended (an
+ * event it cut off, as it came); returns its bytes.
+ */
+function flushEcho(
+  echo: EchoRewriter | undefined,
+  chunks: Uint8Array[],
+  forward: ((chunk: Uint8Array) => boolean) | undefined,
+): number {
+  const rest = echo?.finish();
+  if (!rest || rest.byteLength === 0) return 0;
+  chunks.push(rest);
+  forward?.(rest);
+  return rest.byteLength;
 }
 
 /** The SSE comment a silent stream sends so that the buyer's idle timer does not end it. */
@@ -748,8 +775,18 @@ async function relayStream(
       return send(out);
     }
     : send;
+  // A translated stream is another protocol's: nothing of it is echoed.
+  const echo = options.echo && !translator
+    ? new EchoRewriter(options.echo)
+    : undefined;
   const read = open
-    ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
+    ? await readUpstream(
+      upstream,
+      options.idleTimeoutMs,
+      forward,
+      keepAlive,
+      echo,
+    )
     : await cancelled(upstream);
   if (read.finished) upstream.release();
   else upstream.cancel();
@@ -852,6 +889,9 @@ export async function aggregateToResponse(
     needOutput: true,
   });
   const result = seen.result();
+  if (result.kind === "response" && options.echo && !options.convert) {
+    echoResponse(result.response, options.echo);
+  }
   const response = result.kind === "response"
     ? {
       requestId,
