@@ -55,6 +55,9 @@ const ENCODING_TEST = "tests/codex_content_encoding_test.ts";
 const HOSTILE_DECODE_TEST = "tests/hostile_decode_test.ts";
 const CLIENT_VERSION = "src/codex/client_version.ts";
 const CLIENT_VERSION_TEST = "tests/client_version_test.ts";
+const ECHO = "src/codex/echo.ts";
+const ECHO_TEST = "tests/echo_test.ts";
+const BUYER_SCOPE_TEST = "tests/buyer_scope_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -1677,5 +1680,119 @@ export const MUTANTS: Mutant[] = [
     tests: [HOSTILE_PROVIDER_TEST],
     why:
       "a login's slot is given back after each request (a per-login cap would otherwise refuse the next for good)",
+  },
+  // Buyers never share a conversation or a prompt cache; the Response
+  // echoes what the buyer sent (README, "Prompt cache").
+  {
+    id: "conversation-key-unscoped",
+    file: "src/provider/buyer_scope.ts",
+    find: "  const name = `${scope.length}:${scope}|${kind}|${key}`;",
+    replace: "  const name = `${kind}|${key}`;",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "two buyers who pick the same prompt_cache_key get different upstream conversations",
+  },
+  {
+    id: "no-buyer-shares-conversation",
+    file: "src/provider/buyer_scope.ts",
+    find: '  if (buyer.scope === "") return { key: crypto.randomUUID() };\n',
+    replace: "",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "requests that name no buyer share no upstream conversation, whatever key they send",
+  },
+  {
+    id: "session-header-affinity-unscoped",
+    file: "src/provider/buyer_scope.ts",
+    find: '    ? await scopedKey(buyer.scope, "session", buyer.sessionHeader)',
+    replace: "    ? buyer.sessionHeader",
+    tests: [BUYER_SCOPE_TEST],
+    why: "a buyer's session header gives an affinity within its scope",
+  },
+  {
+    id: "raw-cache-key-upstream",
+    file: "src/provider/prepare.ts",
+    find: "  if (replaced !== undefined) return replaced;",
+    replace:
+      "  if (replaced !== undefined) return encodeUpstreamBody(buyer, upstream);",
+    tests: [BUYER_SCOPE_TEST],
+    why: "the buyer's prompt_cache_key never reaches the backend",
+  },
+  {
+    id: "cache-key-body-serialised",
+    file: "src/provider/prepare.ts",
+    find:
+      '  if (buyer === undefined || !Object.hasOwn(upstream, "prompt_cache_key")) {',
+    replace: "  if (true) {",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "a buyer's body keeps being sent as its own text when only its key changes",
+  },
+  {
+    id: "member-text-first-of-several",
+    file: "src/codex/member_text.ts",
+    find: "    if (valueAt >= 0) return undefined;",
+    replace: "    if (valueAt >= 0) break;",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "the key is replaced in the text only when its one occurrence is the top level's",
+  },
+  {
+    id: "echo-store-as-upstream",
+    file: ECHO,
+    find: "    store: body.store !== false,",
+    replace: "    store: false,",
+    tests: [ECHO_TEST],
+    why: "a buyer's Response says store true unless it sent store false",
+  },
+  {
+    id: "echo-stream-off",
+    file: RELAY,
+    find: "      const passed = echo ? echo.push(filtered) : filtered;",
+    replace: "      const passed = filtered;",
+    tests: [ECHO_TEST],
+    why: "a streaming buyer's lifecycle events echo what it sent",
+  },
+  {
+    id: "echo-json-off",
+    file: RELAY,
+    find: "    echoResponse(result.response, options.echo);",
+    replace: "",
+    tests: [ECHO_TEST],
+    why: "a non-streaming buyer's JSON answer echoes what it sent",
+  },
+  {
+    id: "echo-terminal-skipped",
+    file: ECHO,
+    find: '      if (end >= 0 && head === "lifecycle") {',
+    replace: "      if (false) {",
+    tests: [ECHO_TEST],
+    why:
+      "the terminal event (the last of its chunk) echoes what the buyer sent",
+  },
+  {
+    id: "echo-split-head-passed",
+    file: ECHO,
+    find: '        if (head === "lifecycle" || head === "undecided") {',
+    replace: '        if (head === "lifecycle") {',
+    tests: [ECHO_TEST],
+    why:
+      "a lifecycle event whose name a chunk cuts is held until it is complete",
+  },
+  {
+    id: "echo-held-event-lost",
+    file: ECHO,
+    find: "    const held = this.#held ?? new Uint8Array(0);",
+    replace: "    const held = new Uint8Array(0);",
+    tests: [ECHO_TEST],
+    why: "an event the stream cut off passes as it came",
+  },
+  {
+    id: "echo-copies-deltas",
+    file: ECHO,
+    find: "    if (parts.length === 0) return this.#passed(bytes);",
+    replace: "    if (parts.length === 0) return this.#passed(bytes.slice());",
+    tests: [ECHO_TEST],
+    why: "a chunk of delta events passes as it is, not copied",
   },
 ];

@@ -129,6 +129,7 @@ describe("the upstream conversation of a buyer", () => {
       { model: "gpt-5.4", prompt_cache_key: "conv-2" },
       buyer("peer-alice"),
     );
+    assert.match(first.sessionId, UUID);
     assert.equal(again.sessionId, first.sessionId);
     assert.equal(upstreamKey(again), upstreamKey(first));
     assert.equal(again.affinity, first.affinity);
@@ -260,6 +261,7 @@ describe("what reaches the backend", () => {
     };
     const prepared = await prepare(body, buyer("peer-alice"));
     const sent = JSON.parse(prepared.body);
+    assert.match(prepared.sessionId, UUID);
     assert.equal(sent.prompt_cache_key, prepared.sessionId);
     assert.deepEqual(sent.metadata, { prompt_cache_key: "conv-1" });
   });
