@@ -1782,16 +1782,17 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-held-event-lost",
     file: ECHO,
-    find: "    const held = this.#held ?? new Uint8Array(0);",
-    replace: "    const held = new Uint8Array(0);",
+    find:
+      "    const held = this.#held ? concat(this.#held) : this.#undecided ?? EMPTY;",
+    replace: "    const held = EMPTY;",
     tests: [ECHO_TEST],
     why: "an event the stream cut off passes as it came",
   },
   {
     id: "echo-copies-deltas",
     file: ECHO,
-    find: "    if (parts.length === 0) return this.#passed(bytes);",
-    replace: "    if (parts.length === 0) return this.#passed(bytes.slice());",
+    find: "    if (parts.length === 0) return bytes;",
+    replace: "    if (parts.length === 0) return bytes.slice();",
     tests: [ECHO_TEST],
     why: "a chunk of delta events passes as it is, not copied",
   },

@@ -290,6 +290,31 @@ describe("the echo rewriter", () => {
     assert.equal(out, whole);
   });
 
+  it("gives the same bytes for CRLF streams cut in random places", () => {
+    const crlf = encoder.encode(stream.replaceAll("\n", "\r\n"));
+    const reference = decoder.decode(new EchoRewriter(fields).push(crlf));
+    assert.equal(reference.split('"prompt_cache_key":"conv-1"').length, 4);
+    let seed = 7;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    for (let round = 0; round < 300; round++) {
+      const cuts = Array.from(
+        { length: 1 + Math.floor(random() * 6) },
+        () => Math.floor(random() * crlf.length),
+      ).sort((a, b) => a - b);
+      const rewriter = new EchoRewriter(fields);
+      let out = "";
+      let from = 0;
+      for (const cut of [...cuts, crlf.length]) {
+        out += decoder.decode(rewriter.push(crlf.subarray(from, cut)), {
+          stream: true,
+        });
+        from = cut;
+      }
+      out += decoder.decode(rewriter.finish());
+      assert.equal(out, reference, `cuts ${cuts.join(",")}`);
+    }
+  });
+
   it("returns a chunk of deltas as it is", () => {
     const rewriter = new EchoRewriter(fields);
     rewriter.push(

@@ -106,12 +106,13 @@ export interface ObjectMembers {
 /**
  * The members of the object that opens at `at` (a `{`), or undefined when
  * the text is not an object there. `stopAt`, when given, ends the walk at
- * the first member whose key it accepts (`close` is then -1).
+ * the first member whose key it accepts, before its value is skipped (the
+ * member's `valueEnd` and `close` are then -1).
  */
 export function objectMembers(
   bytes: Uint8Array,
   at: number,
-  stopAt?: (member: Member) => boolean,
+  stopAt?: (key: Member) => boolean,
 ): ObjectMembers | undefined {
   if (bytes[at] !== OPEN_BRACE) return undefined;
   const members: Member[] = [];
@@ -124,11 +125,16 @@ export function objectMembers(
     const colon = skipSpace(bytes, keyEnd);
     if (bytes[colon] !== COLON) return undefined;
     const valueStart = skipSpace(bytes, colon + 1);
+    const member = { keyStart: index, keyEnd, valueStart, valueEnd: -1 };
+    // Stopped before its value is skipped: the caller walks into it.
+    if (stopAt?.(member)) {
+      members.push(member);
+      return { members, close: -1 };
+    }
     const end = valueEnd(bytes, valueStart);
     if (end < 0) return undefined;
-    const member = { keyStart: index, keyEnd, valueStart, valueEnd: end };
+    member.valueEnd = end;
     members.push(member);
-    if (stopAt?.(member)) return { members, close: -1 };
     index = skipSpace(bytes, end);
     if (bytes[index] === CLOSE_BRACE) return { members, close: index };
     if (bytes[index] !== COMMA) return undefined;

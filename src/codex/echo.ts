@@ -32,8 +32,8 @@ import { isRecord } from "../json.ts";
 const LF = 0x0a;
 const CR = 0x0d;
 const COLON = 0x3a;
+const QUOTE = 0x22;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** The Response members a buyer gets as it sent them. */
 export interface EchoFields {
@@ -98,40 +98,58 @@ export const LIFECYCLE_EVENTS: readonly string[] = Object.freeze([
   "response.incomplete",
 ]);
 
-/** How an event that carries the Response object may start. */
-const HEADS: readonly Uint8Array[] = LIFECYCLE_EVENTS.flatMap((name) =>
-  [
-    `event: ${name}\n`,
-    `event: ${name}\r`,
-    `event:${name}\n`,
-    `event:${name}\r`,
-    `data: {"type":"${name}"`,
-    `data:{"type":"${name}"`,
-  ].map((head) => encoder.encode(head))
+/**
+ * How an event's first line may start before its name, and the bytes one of
+ * which must follow the name: an `event:` line, or a `data:` line of the
+ * backend's compact JSON when there is no `event:` line.
+ */
+const PREFIXES: readonly { bytes: Uint8Array; after: readonly number[] }[] = [
+  { bytes: encoder.encode("event: "), after: [LF, CR] },
+  { bytes: encoder.encode("event:"), after: [LF, CR] },
+  { bytes: encoder.encode('data: {"type":"'), after: [QUOTE] },
+  { bytes: encoder.encode('data:{"type":"'), after: [QUOTE] },
+];
+
+/** The lifecycle event names as bytes. */
+const NAMES: readonly Uint8Array[] = LIFECYCLE_EVENTS.map((name) =>
+  encoder.encode(name)
 );
 
 /** What the start of an event says it is. */
 type Head = "lifecycle" | "comment" | "other" | "undecided";
 
-/** What the event starting at `at` is, from its first bytes. */
+/** How many of `part`'s bytes `bytes` holds at `at`, up to its end: -1 on a difference. */
+function prefixAt(bytes: Uint8Array, at: number, part: Uint8Array): number {
+  const count = Math.min(part.length, bytes.length - at);
+  for (let index = 0; index < count; index++) {
+    if (bytes[at + index] !== part[index]) return -1;
+  }
+  return count;
+}
+
+/**
+ * What the event starting at `at` is, from its first bytes: `undecided`
+ * when the bytes end before they tell.
+ */
 function headAt(bytes: Uint8Array, at: number): Head {
   if (bytes[at] === COLON) return "comment";
-  const available = bytes.length - at;
-  let undecided = false;
-  for (const head of HEADS) {
-    if (available >= head.length) {
-      if (bytesAt(bytes, at, head)) return "lifecycle";
-      continue;
+  for (const prefix of PREFIXES) {
+    const seen = prefixAt(bytes, at, prefix.bytes);
+    if (seen < 0) continue;
+    if (seen < prefix.bytes.length) return "undecided";
+    const from = at + seen;
+    for (const name of NAMES) {
+      const named = prefixAt(bytes, from, name);
+      if (named < 0) continue;
+      if (named < name.length) return "undecided";
+      const next = bytes[from + named];
+      if (next === undefined) return "undecided";
+      if (prefix.after.includes(next)) return "lifecycle";
     }
-    if (!undecided) {
-      let same = true;
-      for (let index = 0; index < available && same; index++) {
-        same = bytes[at + index] === head[index];
-      }
-      undecided = same;
-    }
+    // "event: " did not name one; "event:" cannot either.
+    return "other";
   }
-  return undecided ? "undecided" : "other";
+  return "other";
 }
 
 /** Just after the blank line that ends the event starting at `at`, or -1. */
@@ -224,24 +242,62 @@ interface EchoMember {
   value: Uint8Array;
 }
 
-function echoMembers(fields: EchoFields): EchoMember[] {
-  const member = (key: string, value: unknown): EchoMember => ({
-    key: encoder.encode(JSON.stringify(key)),
-    value: encoder.encode(JSON.stringify(value)),
+/** The echoed members' keys, in the order {@linkcode echoMembers} gives their values. */
+const ECHO_KEYS: readonly Uint8Array[] = [
+  "instructions",
+  "previous_response_id",
+  "prompt_cache_key",
+  "store",
+].map((key) => encoder.encode(JSON.stringify(key)));
+
+/** The JSON bytes of the values most members hold. */
+const LITERALS: ReadonlyMap<unknown, Uint8Array> = new Map<unknown, Uint8Array>(
+  [null, true, false].map((value) => [value, encoder.encode(String(value))]),
+);
+
+/**
+ * The values as JSON bytes: `null`, `true` and `false` shared, the others
+ * (most are ASCII) written into one buffer, which costs less than an
+ * allocation or an encoder call each.
+ */
+function jsonValues(values: readonly unknown[]): Uint8Array[] {
+  const texts = values.map((value) =>
+    LITERALS.has(value) ? "" : JSON.stringify(value)
+  );
+  let size = 0;
+  for (const text of texts) size += text.length;
+  const buffer = new Uint8Array(size);
+  let offset = 0;
+  return values.map((value, index) => {
+    const literal = LITERALS.get(value);
+    if (literal) return literal;
+    const text = texts[index];
+    const start = offset;
+    for (let at = 0; at < text.length; at++) {
+      const code = text.charCodeAt(at);
+      if (code > 0x7f) return encoder.encode(text);
+      buffer[offset++] = code;
+    }
+    return buffer.subarray(start, offset);
   });
-  return [
-    member("instructions", fields.instructions),
-    member("previous_response_id", fields.previousResponseId),
-    member("prompt_cache_key", fields.promptCacheKey),
-    member("store", fields.store),
-  ];
+}
+
+function echoMembers(fields: EchoFields): EchoMember[] {
+  const values = jsonValues([
+    fields.instructions,
+    fields.previousResponseId,
+    fields.promptCacheKey,
+    fields.store,
+  ]);
+  return ECHO_KEYS.map((key, index) => ({ key, value: values[index] }));
 }
 
 const RESPONSE_KEY = encoder.encode('"response"');
-const NOTHING = new Uint8Array(0);
+const EMPTY = new Uint8Array(0);
 const COMMA_BYTES = encoder.encode(",");
 const COLON_BYTES = encoder.encode(":");
 const DATA = encoder.encode("data:");
+const CLOSE_BRACE = 0x7d;
 
 function keyIs(bytes: Uint8Array, member: Member, key: Uint8Array): boolean {
   return member.keyEnd - member.keyStart === key.length &&
@@ -258,94 +314,106 @@ function sameBytes(
 }
 
 /**
- * The event's JSON with the echoed members of its `response` object set, or
- * undefined when nothing changes or the JSON is not such an event.
+ * The parts of an event's JSON (`json[from, to)`, one object ending with its
+ * `response` member) with the echoed members of that Response set, pushed
+ * to `parts` from `json[copied]` on; returns where copying goes on. Nothing
+ * is pushed and -1 returned when the JSON is not such an event; `copied`
+ * itself when nothing changes.
  */
 function rewriteJson(
   json: Uint8Array,
+  from: number,
+  to: number,
   echoed: readonly EchoMember[],
-): Uint8Array | undefined {
+  parts: Uint8Array[],
+  copied: number,
+): number {
   const outer = objectMembers(
     json,
-    skipSpace(json, 0),
-    (member) => keyIs(json, member, RESPONSE_KEY),
+    skipSpace(json, from),
+    (key) =>
+      key.keyEnd - key.keyStart === RESPONSE_KEY.length &&
+      bytesAt(json, key.keyStart, RESPONSE_KEY),
   );
   const holder = outer?.members.at(-1);
-  if (!holder || outer!.close !== -1) return undefined;
+  if (!holder || outer!.close !== -1) return -1;
   const response = objectMembers(json, holder.valueStart);
-  if (!response) return undefined;
-  const parts: Uint8Array[] = [];
-  let copied = 0;
-  const appended: Uint8Array[] = [];
+  // The Response ends the event (one data line): `}` and the line end.
+  if (!response || skipSpace(json, response.close + 1) !== to - 1) return -1;
+  if (json[to - 1] !== CLOSE_BRACE) return -1;
   const found = new Array<Member | undefined>(echoed.length);
   for (const member of response.members) {
     for (let index = 0; index < echoed.length; index++) {
       if (keyIs(json, member, echoed[index].key)) found[index] = member;
     }
   }
+  const start = parts.length;
   // Members replaced in place, in the order they appear.
   const replaced = echoed
     .map((echo, index) => ({ echo, member: found[index] }))
     .filter((pair) => pair.member !== undefined)
     .sort((a, b) => a.member!.valueStart - b.member!.valueStart);
+  let at = copied;
   for (const { echo, member } of replaced) {
     const { valueStart, valueEnd } = member!;
     if (sameBytes(json, valueStart, valueEnd, echo.value)) continue;
-    parts.push(json.subarray(copied, valueStart), echo.value);
-    copied = valueEnd;
+    parts.push(json.subarray(at, valueStart), echo.value);
+    at = valueEnd;
   }
   let first = response.members.length === 0;
+  let appended = false;
   for (let index = 0; index < echoed.length; index++) {
     if (found[index]) continue;
-    appended.push(
-      first ? NOTHING : COMMA_BYTES,
+    if (!appended) parts.push(json.subarray(at, response.close));
+    appended = true;
+    at = response.close;
+    parts.push(
+      first ? EMPTY : COMMA_BYTES,
       echoed[index].key,
       COLON_BYTES,
       echoed[index].value,
     );
     first = false;
   }
-  if (parts.length === 0 && appended.length === 0) return undefined;
-  parts.push(json.subarray(copied, response.close), ...appended);
-  parts.push(json.subarray(response.close));
-  return concat(parts);
+  return parts.length === start ? copied : at;
 }
 
 /**
- * A complete lifecycle event with the echoed members set, or undefined when
- * it stays as it is. An event of one `data:` line is rewritten on its bytes;
- * one of several lines is parsed and framed again.
+ * Pushes to `parts` the bytes from `bytes[copied]` up to the end of the
+ * complete lifecycle event `bytes[at, end)`, its echoed members set;
+ * returns where copying goes on (`copied` when nothing changes). An event
+ * of one `data:` line is rewritten on its bytes; one of several lines is
+ * parsed and framed again.
  */
 function rewriteEvent(
-  event: Uint8Array,
+  bytes: Uint8Array,
+  at: number,
+  end: number,
   echoed: readonly EchoMember[],
   fields: EchoFields,
-): Uint8Array | undefined {
-  let dataAt = bytesAt(event, 0, DATA) ? 0 : -1;
+  parts: Uint8Array[],
+  copied: number,
+): number {
+  let dataAt = bytesAt(bytes, at, DATA) ? at : -1;
   if (dataAt < 0) {
-    const lf = event.indexOf(LF);
-    if (lf >= 0 && bytesAt(event, lf + 1, DATA)) dataAt = lf + 1;
+    const lf = bytes.indexOf(LF, at);
+    if (lf >= 0 && lf < end && bytesAt(bytes, lf + 1, DATA)) dataAt = lf + 1;
   }
   if (dataAt >= 0) {
-    const from = event[dataAt + DATA.length] === 0x20
+    const from = bytes[dataAt + DATA.length] === 0x20
       ? dataAt + DATA.length + 1
       : dataAt + DATA.length;
-    let lineEnd = event.indexOf(LF, from);
-    const after = lineEnd;
-    if (lineEnd > from && event[lineEnd - 1] === CR) lineEnd--;
-    // One data line, then the blank line: the JSON is that line.
-    const rest = event.length - after;
-    if (
-      after >= 0 &&
-      (rest === 2 && event[after + 1] === LF ||
-        rest === 3 && event[after + 1] === CR && event[after + 2] === LF)
-    ) {
-      const json = rewriteJson(event.subarray(from, lineEnd), echoed);
-      if (!json) return undefined;
-      return concat([event.subarray(0, from), json, event.subarray(lineEnd)]);
-    }
+    let to = end;
+    while (to > from && (bytes[to - 1] === LF || bytes[to - 1] === CR)) to--;
+    const start = parts.length;
+    const next = rewriteJson(bytes, from, to, echoed, parts, copied);
+    if (next >= 0) return next;
+    parts.length = start;
   }
-  return reframe(event, fields);
+  const event = reframe(bytes.subarray(at, end), fields);
+  if (!event) return copied;
+  parts.push(bytes.subarray(copied, at), event);
+  return end;
 }
 
 /** The slow path: an event of several data lines, parsed and framed again. */
@@ -402,9 +470,15 @@ export class EchoRewriter {
   #echoed: EchoMember[] | undefined;
   /** Still in the leading run of lifecycle events (every event is looked at). */
   #leading = true;
-  /** The start of a lifecycle event (or what may be one) held back. */
-  #held: Uint8Array | undefined;
-  /** The last three bytes passed on, packed (see `endsEvent`). */
+  /** The start of an event too short yet to tell what it is (a few bytes). */
+  #undecided: Uint8Array | undefined;
+  /** The parts so far of a lifecycle event cut by the end of a chunk. */
+  #held: Uint8Array[] | undefined;
+  /**
+   * The last three bytes before the next chunk (held ones included, an
+   * undecided start not: it goes before the next chunk), packed (see
+   * `endsEvent`).
+   */
   #last = STREAM_START;
 
   /**
@@ -425,22 +499,49 @@ export class EchoRewriter {
    */
   push(chunk: Uint8Array): Uint8Array {
     if (chunk.length === 0) return chunk;
-    const held = this.#held !== undefined;
-    const bytes = held ? concat([this.#held!, chunk]) : chunk;
-    this.#held = undefined;
-    let at = held ? 0 : firstEventStart(bytes, this.#last);
-    if (at < 0) return this.#passed(bytes);
     const parts: Uint8Array[] = [];
-    let copied = 0;
-    // A held event, and every event of the leading run, one by one.
-    let first = held;
-    while (at < bytes.length && (this.#leading || first)) {
-      first = false;
+    let bytes = chunk;
+    let at: number;
+    if (this.#held) {
+      // The rest of a held lifecycle event: only its end is looked for.
+      const end = firstEventStart(chunk, this.#last);
+      if (end < 0 || end === chunk.length) {
+        this.#last = packLast(chunk, this.#last);
+      }
+      if (end < 0) {
+        this.#held.push(chunk.slice());
+        return EMPTY;
+      }
+      this.#held.push(chunk.subarray(0, end));
+      const event = concat(this.#held);
+      this.#held = undefined;
+      // Held as a lifecycle event, or an undecided start that turned out
+      // to be one when it grew.
+      const copied = headAt(event, 0) === "lifecycle"
+        ? this.#rewrite(event, 0, event.length, parts, 0)
+        : 0;
+      parts.push(event.subarray(copied));
+      if (end === chunk.length) return concat(parts);
+      at = end;
+    } else if (this.#undecided) {
+      bytes = concat([this.#undecided, chunk]);
+      this.#undecided = undefined;
+      at = 0;
+    } else {
+      at = firstEventStart(chunk, this.#last);
+      if (at < 0) {
+        this.#last = packLast(chunk, this.#last);
+        return chunk;
+      }
+    }
+    let copied = parts.length > 0 ? at : 0;
+    // Every event of the leading run, one by one.
+    while (at < bytes.length && this.#leading) {
       const head = headAt(bytes, at);
       const end = eventEnd(bytes, at);
       if (end < 0) {
         if (head === "lifecycle" || head === "undecided") {
-          return this.#hold(bytes, at, parts, copied);
+          return this.#hold(bytes, at, head, parts, copied);
         }
         if (head === "other") this.#leading = false;
         at = bytes.length;
@@ -457,17 +558,20 @@ export class EchoRewriter {
     if (at < bytes.length) {
       const last = lastEventStart(bytes, at);
       const head = headAt(bytes, last);
-      const end = eventEnd(bytes, last);
-      if (end < 0 && (head === "lifecycle" || head === "undecided")) {
-        return this.#hold(bytes, last, parts, copied);
-      }
-      if (end >= 0 && head === "lifecycle") {
-        copied = this.#rewrite(bytes, last, end, parts, copied);
+      if (head === "lifecycle" || head === "undecided") {
+        // The last event is complete when the chunk ends with a blank line.
+        if (!endsEvent(packLast(bytes, this.#last))) {
+          return this.#hold(bytes, last, head, parts, copied);
+        }
+        if (head === "lifecycle") {
+          copied = this.#rewrite(bytes, last, bytes.length, parts, copied);
+        }
       }
     }
-    if (parts.length === 0) return this.#passed(bytes);
+    this.#last = packLast(bytes, this.#last);
+    if (parts.length === 0) return bytes;
     parts.push(bytes.subarray(copied));
-    return this.#passed(concat(parts));
+    return concat(parts);
   }
 
   /**
@@ -477,29 +581,36 @@ export class EchoRewriter {
    * @returns the held bytes (possibly empty)
    */
   finish(): Uint8Array {
-    const held = this.#held ?? new Uint8Array(0);
+    const held = this.#held ? concat(this.#held) : this.#undecided ?? EMPTY;
     this.#held = undefined;
-    return held.length === 0 ? held : this.#passed(held);
+    this.#undecided = undefined;
+    return held;
   }
 
-  #passed(bytes: Uint8Array): Uint8Array {
-    if (bytes.length > 0) this.#last = packLast(bytes, this.#last);
-    return bytes;
-  }
-
+  /** Holds back `bytes` from `at` on; returns what passes before it. */
   #hold(
     bytes: Uint8Array,
     at: number,
+    head: Head,
     parts: Uint8Array[],
     copied: number,
   ): Uint8Array {
     // Copied: the chunk's buffer may be reused by its reader.
-    this.#held = bytes.slice(at);
-    if (at === 0 && parts.length === 0) return new Uint8Array(0);
+    const rest = bytes.slice(at);
+    // What comes before the next bytes: all of these when the event is
+    // held, up to the undecided start when that is put back before them.
+    if (head === "undecided") {
+      this.#undecided = rest;
+      this.#last = packLast(bytes.subarray(0, at), this.#last);
+    } else {
+      this.#held = [rest];
+      this.#last = packLast(bytes, this.#last);
+    }
     parts.push(bytes.subarray(copied, at));
-    return this.#passed(concat(parts));
+    return concat(parts);
   }
 
+  /** Rewrites the event at `at` to `end` into `parts`; returns where copying goes on. */
   #rewrite(
     bytes: Uint8Array,
     at: number,
@@ -508,13 +619,14 @@ export class EchoRewriter {
     copied: number,
   ): number {
     this.#echoed ??= echoMembers(this.#fields);
-    const event = rewriteEvent(
-      bytes.subarray(at, end),
+    return rewriteEvent(
+      bytes,
+      at,
+      end,
       this.#echoed,
       this.#fields,
+      parts,
+      copied,
     );
-    if (!event) return copied;
-    parts.push(bytes.subarray(copied, at), event);
-    return end;
   }
 }
