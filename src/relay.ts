@@ -4,9 +4,11 @@
  * (streaming buyer) or aggregated into one Response object (non-streaming
  * buyer). Bytes pass through unmodified, but for the `codex.rate_limits`
  * events (the seller's plan, used percents and credits), which are cut out
- * and read for the seller's own view (src/codex/rate_limits_filter.ts); once
- * the stream has ended it is observed from its last event
- * (src/codex/observe.ts).
+ * and read for the seller's own view (src/codex/rate_limits_filter.ts), and
+ * for the Response object of the lifecycle events, whose `instructions`,
+ * `previous_response_id`, `prompt_cache_key` and `store` are set to what the
+ * buyer sent (src/codex/echo.ts); once the stream has ended it is observed
+ * from its last event (src/codex/observe.ts).
  *
  * @module
  */
@@ -99,7 +101,7 @@ export interface RelayContext {
 export interface UpstreamRequest {
   /** The shaped body, as JSON text. */
   body: string;
-  /** The `session-id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
+  /** The `session-id` and `thread-id` headers: the buyer-scoped conversation key, also the body's `prompt_cache_key` (see src/provider/buyer_scope.ts). */
   sessionId: string;
   /** The body's `model`: only the backend's refusal of this model marks it unavailable on the login. */
   model?: string;
@@ -672,7 +674,8 @@ function reportedFailure(
  * Streams an open upstream exchange to a streaming buyer: one
  * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
  * empty body), every upstream chunk unmodified as it arrives (but for the
- * `codex.rate_limits` events, the seller's data, cut out), a well-formed
+ * `codex.rate_limits` events, the seller's data, cut out, and the buyer's
+ * own fields echoed in the lifecycle events with `options.echo`), a well-formed
  * `response.failed` event when the stream breaks, stalls or ends without a
  * terminal event, then exactly one `done: true` chunk, also when reading or
  * observing the stream throws (the error then propagates). Resolves with the
