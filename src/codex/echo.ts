@@ -250,46 +250,53 @@ const ECHO_KEYS: readonly Uint8Array[] = [
   "store",
 ].map((key) => encoder.encode(JSON.stringify(key)));
 
-/** The JSON bytes of the values most members hold. */
-const LITERALS: ReadonlyMap<unknown, Uint8Array> = new Map<unknown, Uint8Array>(
-  [null, true, false].map((value) => [value, encoder.encode(String(value))]),
-);
+/** Most encoded values remembered, each of at most {@linkcode MEMO_VALUE_CHARS} characters. */
+const MEMO_VALUES = 512;
+const MEMO_VALUE_CHARS = 512;
 
 /**
- * The values as JSON bytes: `null`, `true` and `false` shared, the others
- * (most are ASCII) written into one buffer, which costs less than an
- * allocation or an encoder call each.
+ * Encoded values by their JSON text: a buyer sends the same instructions and
+ * keys turn after turn, and an allocation costs more here than the lookup.
+ * An entry pushed out by other requests costs one encoding again.
  */
-function jsonValues(values: readonly unknown[]): Uint8Array[] {
-  const texts = values.map((value) =>
-    LITERALS.has(value) ? "" : JSON.stringify(value)
-  );
-  let size = 0;
-  for (const text of texts) size += text.length;
-  const buffer = new Uint8Array(size);
-  let offset = 0;
-  return values.map((value, index) => {
-    const literal = LITERALS.get(value);
-    if (literal) return literal;
-    const text = texts[index];
-    const start = offset;
-    for (let at = 0; at < text.length; at++) {
-      const code = text.charCodeAt(at);
-      if (code > 0x7f) return encoder.encode(text);
-      buffer[offset++] = code;
+const encodedValues = new Map<string, Uint8Array>(
+  [null, true, false].map((value) => {
+    const text = JSON.stringify(value);
+    return [text, encoder.encode(text)];
+  }),
+);
+
+/** A value as JSON bytes. */
+function jsonBytes(value: unknown): Uint8Array {
+  const text = JSON.stringify(value);
+  const known = encodedValues.get(text);
+  if (known) return known;
+  const bytes = encoder.encode(text);
+  if (text.length <= MEMO_VALUE_CHARS) {
+    if (encodedValues.size >= MEMO_VALUES + 3) {
+      // The oldest after the three literals, which stay.
+      const keys = encodedValues.keys();
+      keys.next();
+      keys.next();
+      keys.next();
+      encodedValues.delete(keys.next().value!);
     }
-    return buffer.subarray(start, offset);
-  });
+    encodedValues.set(text, bytes);
+  }
+  return bytes;
 }
 
 function echoMembers(fields: EchoFields): EchoMember[] {
-  const values = jsonValues([
+  const values = [
     fields.instructions,
     fields.previousResponseId,
     fields.promptCacheKey,
     fields.store,
-  ]);
-  return ECHO_KEYS.map((key, index) => ({ key, value: values[index] }));
+  ];
+  return ECHO_KEYS.map((key, index) => ({
+    key,
+    value: jsonBytes(values[index]),
+  }));
 }
 
 const RESPONSE_KEY = encoder.encode('"response"');
@@ -341,29 +348,27 @@ function rewriteJson(
   // The Response ends the event (one data line): `}` and the line end.
   if (!response || skipSpace(json, response.close + 1) !== to - 1) return -1;
   if (json[to - 1] !== CLOSE_BRACE) return -1;
-  const found = new Array<Member | undefined>(echoed.length);
+  const start = parts.length;
+  let at = copied;
+  // Bit i: echoed member i is there (replaced in place, in order).
+  let found = 0;
   for (const member of response.members) {
     for (let index = 0; index < echoed.length; index++) {
-      if (keyIs(json, member, echoed[index].key)) found[index] = member;
+      const echo = echoed[index];
+      if (!keyIs(json, member, echo.key)) continue;
+      found |= 1 << index;
+      const { valueStart, valueEnd } = member;
+      if (!sameBytes(json, valueStart, valueEnd, echo.value)) {
+        parts.push(json.subarray(at, valueStart), echo.value);
+        at = valueEnd;
+      }
+      break;
     }
-  }
-  const start = parts.length;
-  // Members replaced in place, in the order they appear.
-  const replaced = echoed
-    .map((echo, index) => ({ echo, member: found[index] }))
-    .filter((pair) => pair.member !== undefined)
-    .sort((a, b) => a.member!.valueStart - b.member!.valueStart);
-  let at = copied;
-  for (const { echo, member } of replaced) {
-    const { valueStart, valueEnd } = member!;
-    if (sameBytes(json, valueStart, valueEnd, echo.value)) continue;
-    parts.push(json.subarray(at, valueStart), echo.value);
-    at = valueEnd;
   }
   let first = response.members.length === 0;
   let appended = false;
   for (let index = 0; index < echoed.length; index++) {
-    if (found[index]) continue;
+    if (found & (1 << index)) continue;
     if (!appended) parts.push(json.subarray(at, response.close));
     appended = true;
     at = response.close;
