@@ -1764,8 +1764,9 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-terminal-skipped",
     file: ECHO,
-    find: '      if (end >= 0 && head === "lifecycle") {',
-    replace: "      if (false) {",
+    find:
+      "          copied = this.#rewrite(bytes, last, bytes.length, parts, copied);",
+    replace: "",
     tests: [ECHO_TEST],
     why:
       "the terminal event (the last of its chunk) echoes what the buyer sent",
