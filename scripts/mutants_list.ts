@@ -1704,8 +1704,9 @@ export const MUTANTS: Mutant[] = [
   {
     id: "session-header-affinity-unscoped",
     file: "src/provider/buyer_scope.ts",
-    find: '    ? await scopedKey(buyer.scope, "session", buyer.sessionHeader)',
-    replace: "    ? buyer.sessionHeader",
+    find:
+      '    affinity: await scopedKey(buyer.scope, "session", buyer.sessionHeader),',
+    replace: "    affinity: buyer.sessionHeader,",
     tests: [BUYER_SCOPE_TEST],
     why: "a buyer's session header gives an affinity within its scope",
   },

@@ -55,10 +55,10 @@ export interface BuyerConversation {
 
 /**
  * The upstream conversation of a buyer's request: the key derived from the
- * buyer's `prompt_cache_key` within its scope (else the buyer's own key),
- * with the affinity of that key, or of the buyer's session header (scoped
- * too) when the request has no `prompt_cache_key`. Without a scope, a fresh
- * random key and no affinity.
+ * buyer's `prompt_cache_key` within its scope, which is also the affinity;
+ * without a `prompt_cache_key`, the buyer's own key, and the affinity of the
+ * buyer's session header (scoped too) when it sent one, else none. Without
+ * a scope, a fresh random key and no affinity.
  *
  * @param buyer the scope and what the request names its conversation by
  * @returns the upstream key and the affinity
@@ -77,14 +77,17 @@ export async function upstreamConversation(
   buyer: BuyerConversation,
 ): Promise<UpstreamConversation> {
   if (buyer.scope === "") return { key: crypto.randomUUID() };
-  const key = buyer.promptCacheKey === undefined
-    ? await scopedKey(buyer.scope, "own", "")
-    : await scopedKey(buyer.scope, "key", buyer.promptCacheKey);
-  const affinity = buyer.promptCacheKey === undefined &&
-      buyer.sessionHeader !== undefined
-    ? await scopedKey(buyer.scope, "session", buyer.sessionHeader)
-    : key;
-  return { key, affinity };
+  if (buyer.promptCacheKey !== undefined) {
+    const key = await scopedKey(buyer.scope, "key", buyer.promptCacheKey);
+    return { key, affinity: key };
+  }
+  const key = await scopedKey(buyer.scope, "own", "");
+  // A request that names no conversation is not kept on one login: the
+  // buyer's requests spread over the logins as before.
+  return buyer.sessionHeader === undefined ? { key } : {
+    key,
+    affinity: await scopedKey(buyer.scope, "session", buyer.sessionHeader),
+  };
 }
 
 /**

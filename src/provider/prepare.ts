@@ -59,8 +59,8 @@ export interface PreparedRequest extends UpstreamRequest {
   /** The upstream model (after the alias map and an effort alias). */
   model: string;
   /**
-   * The conversation, for keeping it on one login: the upstream key, or the
-   * buyer's session header (scoped) when it sent no `prompt_cache_key`.
+   * The conversation, for keeping it on one login: the upstream key of the
+   * buyer's `prompt_cache_key`, else its session header (scoped), else none.
    */
   affinity?: string;
   /** Whether the buyer asked for a stream. */
