@@ -68,6 +68,9 @@ const LOGINS = "src/provider/logins.ts";
 const INSTALLATION_ID = "src/auth/installation_id.ts";
 const LOGIN_IDENTITY = "src/codex/login_identity.ts";
 const IDENTITY_TEST = "tests/identity_test.ts";
+const ECHO = "src/codex/echo.ts";
+const ECHO_TEST = "tests/echo_test.ts";
+const BUYER_SCOPE_TEST = "tests/buyer_scope_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -2066,5 +2069,131 @@ export const MUTANTS: Mutant[] = [
     replace: "        0;",
     tests: [CATALOG_TEST],
     why: "a catalog that failed is asked for again only after a pause",
+  },
+  // Buyers never share a conversation or a prompt cache; the Response
+  // echoes what the buyer sent (README, "Prompt cache").
+  {
+    id: "conversation-key-unscoped",
+    file: "src/provider/buyer_scope.ts",
+    find: "  const name = `${scope.length}:${scope}|${kind}|${key}`;",
+    replace: "  const name = `${kind}|${key}`;",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "two buyers who pick the same prompt_cache_key get different upstream conversations",
+  },
+  {
+    id: "no-buyer-shares-conversation",
+    file: "src/provider/buyer_scope.ts",
+    find: '  if (buyer.scope === "") return { key: crypto.randomUUID() };\n',
+    replace: "",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "requests that name no buyer share no upstream conversation, whatever key they send",
+  },
+  {
+    id: "session-header-affinity-unscoped",
+    file: "src/provider/buyer_scope.ts",
+    find:
+      '    affinity: await scopedKey(buyer.scope, "session", buyer.sessionHeader),',
+    replace: "    affinity: buyer.sessionHeader,",
+    tests: [BUYER_SCOPE_TEST],
+    why: "a buyer's session header gives an affinity within its scope",
+  },
+  {
+    id: "raw-cache-key-upstream",
+    file: "src/provider/prepare.ts",
+    find: "  if (replaced !== undefined) return replaced;",
+    replace:
+      "  if (replaced !== undefined) return encodeUpstreamBody(buyer, upstream);",
+    tests: [BUYER_SCOPE_TEST],
+    why: "the buyer's prompt_cache_key never reaches the backend",
+  },
+  {
+    id: "cache-key-body-serialised",
+    file: "src/provider/prepare.ts",
+    find:
+      '  if (buyer === undefined || !Object.hasOwn(upstream, "prompt_cache_key")) {',
+    replace: "  if (true) {",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "a buyer's body keeps being sent as its own text when only its key changes",
+  },
+  {
+    id: "member-text-first-of-several",
+    file: "src/codex/member_text.ts",
+    find: "    if (valueAt >= 0) return undefined;",
+    replace: "    if (valueAt >= 0) break;",
+    tests: [BUYER_SCOPE_TEST],
+    why:
+      "the key is replaced in the text only when its one occurrence is the top level's",
+  },
+  {
+    id: "echo-store-as-upstream",
+    file: ECHO,
+    find: "    store: body.store !== false,",
+    replace: "    store: false,",
+    tests: [ECHO_TEST],
+    why: "a buyer's Response says store true unless it sent store false",
+  },
+  {
+    id: "echo-stream-off",
+    file: RELAY,
+    find: "      const passed = echo ? echo.push(filtered) : filtered;",
+    replace: "      const passed = filtered;",
+    tests: [ECHO_TEST],
+    why: "a streaming buyer's lifecycle events echo what it sent",
+  },
+  {
+    id: "echo-json-off",
+    file: RELAY,
+    find: "    echoResponse(result.response, options.echo);",
+    replace: "",
+    tests: [ECHO_TEST],
+    why: "a non-streaming buyer's JSON answer echoes what it sent",
+  },
+  {
+    id: "echo-terminal-skipped",
+    file: ECHO,
+    find:
+      "          copied = this.#rewrite(bytes, last, bytes.length, parts, copied);",
+    replace: "",
+    tests: [ECHO_TEST],
+    why:
+      "the terminal event (the last of its chunk) echoes what the buyer sent",
+  },
+  {
+    id: "echo-split-head-passed",
+    file: ECHO,
+    find: '        if (head === "lifecycle" || head === "undecided") {',
+    replace: '        if (head === "lifecycle") {',
+    tests: [ECHO_TEST],
+    why:
+      "a lifecycle event whose name a chunk cuts is held until it is complete",
+  },
+  {
+    id: "echo-held-event-lost",
+    file: ECHO,
+    find:
+      "    const held = this.#held ? concat(this.#held) : this.#undecided ?? EMPTY;",
+    replace: "    const held = EMPTY;",
+    tests: [ECHO_TEST],
+    why: "an event the stream cut off passes as it came",
+  },
+  {
+    id: "echo-copies-deltas",
+    file: ECHO,
+    find: "    if (parts.length === 0) return bytes;",
+    replace: "    if (parts.length === 0) return bytes.slice();",
+    tests: [ECHO_TEST],
+    why: "a chunk of delta events passes as it is, not copied",
+  },
+  {
+    id: "lite-body-keeps-buyer-cache-key",
+    file: PREPARE,
+    find: "  shaped.body.prompt_cache_key = conversation.key;\n",
+    replace: "",
+    tests: [LITE_TEST],
+    why:
+      "a responses-lite attempt, built from the shaped object, sends the buyer-scoped key, never the buyer's own",
   },
 ];

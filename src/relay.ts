@@ -4,9 +4,11 @@
  * (streaming buyer) or aggregated into one Response object (non-streaming
  * buyer). Bytes pass through unmodified, but for the `codex.rate_limits`
  * events (the seller's plan, used percents and credits), which are cut out
- * and read for the seller's own view (src/codex/rate_limits_filter.ts); once
- * the stream has ended it is observed from its last event
- * (src/codex/observe.ts).
+ * and read for the seller's own view (src/codex/rate_limits_filter.ts), and
+ * for the Response object of the lifecycle events, whose `instructions`,
+ * `previous_response_id`, `prompt_cache_key` and `store` are set to what the
+ * buyer sent (src/codex/echo.ts); once the stream has ended it is observed
+ * from its last event (src/codex/observe.ts).
  *
  * @module
  */
@@ -31,6 +33,7 @@ import {
   type LoginInstallation,
   withClientMetadata,
 } from "./codex/login_identity.ts";
+import { type EchoFields, echoResponse, EchoRewriter } from "./codex/echo.ts";
 import {
   type CompletedEvent,
   completedEventOf,
@@ -117,7 +120,7 @@ export interface RelayContext {
 export interface UpstreamRequest {
   /** The shaped body, as JSON text. */
   body: string;
-  /** The `session-id` header: the prompt cache key, its SHA-256 in hex, or a fresh UUID (see `upstreamSessionId`). */
+  /** The `session-id` and `thread-id` headers: the buyer-scoped conversation key, also the body's `prompt_cache_key` (see src/provider/buyer_scope.ts). */
   sessionId: string;
   /** The body's `model`: only the backend's refusal of this model marks it unavailable on the login. */
   model?: string;
@@ -169,6 +172,12 @@ export interface RelayOptions {
   translator?: StreamTranslator;
   /** Turns the final Response object into the answer of another protocol (non-streaming). */
   convert?: (response: Record<string, unknown>) => unknown;
+  /**
+   * What the buyer sent that its Response object echoes (`instructions`,
+   * `previous_response_id`, `prompt_cache_key`, `store`): set in the JSON
+   * answer, rewritten in the stream's lifecycle events (./codex/echo.ts).
+   */
+  echo?: EchoFields;
 }
 
 /** A per-stream translation of the upstream SSE for another protocol. */
@@ -580,6 +589,7 @@ async function readUpstream(
   idleTimeoutMs: number,
   forward: ((chunk: Uint8Array) => boolean) | undefined,
   keepAlive?: KeepAliveTally,
+  echo?: EchoRewriter,
 ): Promise<ReadResult> {
   const chunks = keepAlive?.chunks ?? [];
   let total = 0;
@@ -596,6 +606,7 @@ async function readUpstream(
       if (done) {
         // A reader cancelled by an abort: not the end of the body.
         if (upstream.aborted) throw new Error("The exchange was aborted");
+        total += flushEcho(echo, chunks, forward);
         return {
           chunks,
           total: total + (keepAlive?.bytes ?? 0),
@@ -603,7 +614,8 @@ async function readUpstream(
         };
       }
       upstream.moved(Date.now(), value);
-      const passed = filter.push(value);
+      const filtered = filter.push(value);
+      const passed = echo ? echo.push(filtered) : filtered;
       if (passed.byteLength === 0) continue;
       chunks.push(passed);
       total += passed.byteLength;
@@ -618,6 +630,7 @@ async function readUpstream(
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
+    total += flushEcho(echo, chunks, forward);
     const failure = upstream.timedOut
       ? new RelayError(
         504,
@@ -637,6 +650,22 @@ async function readUpstream(
       failure,
     };
   }
+}
+
+/**
+ * Passes on what the echo rewriter held back of a stream that ended (an
+ * event it cut off, as it came); returns its bytes.
+ */
+function flushEcho(
+  echo: EchoRewriter | undefined,
+  chunks: Uint8Array[],
+  forward: ((chunk: Uint8Array) => boolean) | undefined,
+): number {
+  const rest = echo?.finish();
+  if (!rest || rest.byteLength === 0) return 0;
+  chunks.push(rest);
+  forward?.(rest);
+  return rest.byteLength;
 }
 
 /** The SSE comment a silent stream sends so that the buyer's idle timer does not end it. */
@@ -689,7 +718,8 @@ function reportedFailure(
  * Streams an open upstream exchange to a streaming buyer: one
  * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
  * empty body), every upstream chunk unmodified as it arrives (but for the
- * `codex.rate_limits` events, the seller's data, cut out), a well-formed
+ * `codex.rate_limits` events, the seller's data, cut out, and the buyer's
+ * own fields echoed in the lifecycle events with `options.echo`), a well-formed
  * `response.failed` event when the stream breaks, stalls or ends without a
  * terminal event, then exactly one `done: true` chunk, also when reading or
  * observing the stream throws (the error then propagates). Resolves with the
@@ -792,8 +822,18 @@ async function relayStream(
       return send(out);
     }
     : send;
+  // A translated stream is another protocol's: nothing of it is echoed.
+  const echo = options.echo && !translator
+    ? new EchoRewriter(options.echo)
+    : undefined;
   const read = open
-    ? await readUpstream(upstream, options.idleTimeoutMs, forward, keepAlive)
+    ? await readUpstream(
+      upstream,
+      options.idleTimeoutMs,
+      forward,
+      keepAlive,
+      echo,
+    )
     : await cancelled(upstream);
   if (read.finished) upstream.release();
   else upstream.cancel();
@@ -896,6 +936,9 @@ export async function aggregateToResponse(
     needOutput: true,
   });
   const result = seen.result();
+  if (result.kind === "response" && options.echo && !options.convert) {
+    echoResponse(result.response, options.echo);
+  }
   const response = result.kind === "response"
     ? {
       requestId,

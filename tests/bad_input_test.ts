@@ -316,11 +316,14 @@ describe("fields the provider forwards or repairs", () => {
         const sent = backend.requests.filter((request) =>
           request.path.endsWith("/codex/responses")
         ).at(-1)!;
-        assert.match(sent.headers["session-id"], /^[0-9a-f]{64}$/);
+        assert.match(
+          sent.headers["session-id"],
+          /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+        );
         assert.equal(sent.headers["x-injected"], undefined);
         assert.equal(
           (sent.body as Record<string, unknown>).prompt_cache_key,
-          key,
+          sent.headers["session-id"],
         );
       }
     },

@@ -522,7 +522,14 @@ describe("long silences", () => {
     const result = await callProvider(p, {
       body: { model: "gpt-5.4", input: "Hi", stream: true },
     });
-    assert.equal(result.text, events.join(""));
+    // The buyer's own fields echoed (src/codex/echo.ts), nothing else.
+    const echoed = events.map((event) =>
+      event.replace(
+        /\}\}\n\n$/,
+        ',"instructions":null,"previous_response_id":null,"prompt_cache_key":null,"store":true}}\n\n',
+      )
+    );
+    assert.equal(result.text, echoed.join(""));
   });
 
   it("sends none when turned off", async () => {

@@ -20,6 +20,8 @@ import { fixedTokens } from "./fakes/fixed_tokens.ts";
 const ACCOUNT = "acct_test";
 
 const TOKEN = makeAccessToken({ accountId: ACCOUNT });
+/** A UUID-shaped key, as the provider derives for the upstream conversation. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 let backend: FakeCodexBackend;
 
@@ -245,8 +247,13 @@ describe("request shaping", () => {
     assert.equal(headers["openai-beta"], undefined);
     assert.equal(headers.originator, "codex_cli_rs");
     assert.equal(headers.version, "0.171.0");
-    assert.equal(headers["session-id"], "conv-7");
-    assert.equal(headers["thread-id"], "conv-7");
+    // The buyer's key goes upstream only as a digest within its scope.
+    assert.match(headers["session-id"], UUID);
+    assert.equal(headers["thread-id"], headers["session-id"]);
+    assert.equal(
+      (responsePosts()[0].body as Record<string, unknown>).prompt_cache_key,
+      headers["session-id"],
+    );
     assert.match(headers["user-agent"], /^codex_cli_rs\/0\.171\.0 \(/);
     assert.equal(headers.cookie, undefined);
     assert.equal(headers["x-antseed-buyer-peer-id"], undefined);
@@ -254,7 +261,7 @@ describe("request shaping", () => {
     assert.equal(headers["openai-organization"], undefined);
   });
 
-  it("derives the session-id of a prompt_cache_key that cannot be a header value, keeping the key in the body", async () => {
+  it("sends a header-safe key derived from a prompt_cache_key that cannot be a header value, the same for the same key", async () => {
     const p = provider();
     const keys = ["café-session", "café-session", "k".repeat(300)];
     for (const key of keys) {
@@ -268,14 +275,14 @@ describe("request shaping", () => {
       posts.map((post) =>
         (post.body as Record<string, unknown>).prompt_cache_key
       ),
-      keys,
+      posts.map((post) => post.headers["session-id"]),
     );
     const [first, again, long] = posts.map((post) =>
       post.headers["session-id"]
     );
-    assert.match(first, /^[0-9a-f]{64}$/);
+    assert.match(first, UUID);
     assert.equal(again, first, "the same key, the same session");
-    assert.match(long, /^[0-9a-f]{64}$/);
+    assert.match(long, UUID);
     assert.notEqual(long, first);
   });
 
@@ -290,13 +297,14 @@ describe("request shaping", () => {
     assert.equal(result.status, 200, result.text);
     const headers = responsePosts()[0].headers;
     assert.equal(headers["x-injected"], undefined);
-    assert.match(headers["session-id"], /^[0-9a-f]{64}$/);
+    assert.match(headers["session-id"], UUID);
   });
 
-  it("sends a fresh UUID session-id without a prompt_cache_key", async () => {
+  it("sends a fresh UUID session-id for a request that names no buyer", async () => {
     const p = provider();
-    await callProvider(p, { body: { model: "gpt-5.4", input: "a" } });
-    await callProvider(p, { body: { model: "gpt-5.4", input: "b" } });
+    const body = { model: "gpt-5.4", input: "a", prompt_cache_key: "conv-1" };
+    await callProvider(p, { body }, { buyerPeerId: "" });
+    await callProvider(p, { body }, { buyerPeerId: "" });
     const [first, second] = responsePosts().map((r) => r.headers["session-id"]);
     assert.match(first, /^[0-9a-f-]{36}$/);
     assert.notEqual(first, second);

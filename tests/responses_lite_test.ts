@@ -254,6 +254,7 @@ describe("the provider shapes each attempt by its login's catalog", () => {
         input: "Hi",
         tools: [TOOL],
         client_metadata: buyerMetadata,
+        prompt_cache_key: "buyer-private-key",
       });
       assert.equal(answer.status, 200, answer.text);
     }
@@ -268,7 +269,14 @@ describe("the provider shapes each attempt by its login's catalog", () => {
     assert.match(id, /^[0-9a-f-]{36}$/);
     assert.equal(metadataOf(sentLite)["x-codex-installation-id"], id);
     assert.ok(sentLite.headers["x-codex-turn-metadata"]?.includes(id));
-    assert.ok(!sentLite.text?.includes("buyer-installation"));
+    for (const sent of [sentLite, sentClassic]) {
+      assert.ok(!sent.text?.includes("buyer-installation"));
+      assert.ok(!sent.text?.includes("buyer-private-key"));
+    }
+    assert.equal(
+      (sentLite.body as Record<string, unknown>).prompt_cache_key,
+      sentLite.headers["session-id"],
+    );
   });
 
   it("sends a Chat Completions request for a lite model in the lite shape", async () => {

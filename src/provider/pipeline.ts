@@ -271,6 +271,7 @@ async function answer(
   if (prepared.dropped.length > 0) {
     how.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
   }
+  if (prepared.echo) how.echo = prepared.echo;
   if (prepared.chat) await translateForChat(prepared, how);
   const outcome = prepared.stream
     ? await streamToHost(

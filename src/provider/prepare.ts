@@ -10,11 +10,13 @@
  * @module
  */
 
+import { type EchoFields, echoFieldsOf } from "../codex/echo.ts";
+import { replaceMember } from "../codex/member_text.ts";
 import {
+  type BuyerJson,
   encodeUpstreamBody,
   readRequestJson,
   shapeRequest,
-  upstreamSessionId,
 } from "../codex/request.ts";
 import { fromResponsesLite } from "../codex/responses_lite.ts";
 import type { ProviderSettings } from "../config.ts";
@@ -23,6 +25,7 @@ import type { Route } from "./routes.ts";
 import type { SerializedHttpRequest } from "../host_types.ts";
 import type { UpstreamRequest } from "../relay.ts";
 import type { ResponseStore } from "../state/response_store.ts";
+import { upstreamConversation } from "./buyer_scope.ts";
 
 /** Header the AntSeed node sets to the buyer's peer id: the scope of stored responses. */
 export const BUYER_HEADER = "x-antseed-buyer-peer-id";
@@ -57,7 +60,10 @@ export interface PreparedRequest extends UpstreamRequest {
   service: string;
   /** The upstream model (after the alias map and an effort alias). */
   model: string;
-  /** The conversation, for keeping it on one login: `prompt_cache_key`, else the buyer's session header. */
+  /**
+   * The conversation, for keeping it on one login: the upstream key of the
+   * buyer's `prompt_cache_key`, else its session header (scoped), else none.
+   */
   affinity?: string;
   /** Whether the buyer asked for a stream. */
   stream: boolean;
@@ -67,6 +73,8 @@ export interface PreparedRequest extends UpstreamRequest {
   store?: TurnToStore;
   /** For a Chat Completions buyer: whether it asked for the usage chunk. */
   chat?: { includeUsage: boolean };
+  /** For a Responses buyer: the fields its Response object echoes as it sent them. */
+  echo?: EchoFields;
 }
 
 /** The settings {@linkcode prepareRequest} reads. */
@@ -140,6 +148,8 @@ export async function prepareRequest(
       settings.maxBodyBytes,
     );
   const buyer = readRequestJson(body, settings.maxBodyBytes);
+  const peer = headerOf(req.headers, BUYER_HEADER);
+  const scope = peer === undefined || peer === "" ? NO_BUYER : peer;
   let value = buyer.value;
   let toStore: TurnToStore | undefined;
   let chat: ChatTranslation | undefined;
@@ -152,8 +162,6 @@ export async function prepareRequest(
     chat = chatToResponsesRequest(value);
     value = chat.body;
   } else if (store) {
-    const peer = headerOf(req.headers, BUYER_HEADER);
-    const scope = peer === undefined || peer === "" ? NO_BUYER : peer;
     // The request as it goes upstream stays within the body limit.
     const expanded = await store.expand(scope, value, {
       maxBodyBytes: settings.maxBodyBytes,
@@ -185,22 +193,61 @@ export async function prepareRequest(
     effortAliases: settings.effortAliases,
     includeEncryptedReasoning: toStore !== undefined,
   });
+  const conversation = await upstreamConversation({
+    scope,
+    promptCacheKey: shaped.promptCacheKey,
+    sessionHeader: headerOf(req.headers, "session-id") ??
+      headerOf(req.headers, "session_id"),
+  });
   const prepared: PreparedRequest = {
     service: shaped.service,
     model: shaped.model,
     stream: chat ? chat.stream : shaped.stream,
     dropped: chat ? [...chat.dropped, ...shaped.dropped] : shaped.dropped,
-    body: value === buyer.value
-      ? encodeUpstreamBody(buyer, shaped.body)
-      : JSON.stringify(shaped.body),
-    sessionId: await upstreamSessionId(shaped.promptCacheKey),
+    body: upstreamBody(
+      value === buyer.value ? buyer : undefined,
+      shaped.body,
+      conversation.key,
+    ),
+    sessionId: conversation.key,
     // Kept until an exchange opens, for an attempt in the responses-lite shape.
     shaped: shaped.body,
   };
-  const affinity = shaped.promptCacheKey ??
-    headerOf(req.headers, "session-id") ?? headerOf(req.headers, "session_id");
-  if (affinity !== undefined) prepared.affinity = affinity;
+  // The lite shape is built from the object: the buyer's own key must not
+  // go upstream that way either (set after the text, which compares it).
+  shaped.body.prompt_cache_key = conversation.key;
+  if (conversation.affinity !== undefined) {
+    prepared.affinity = conversation.affinity;
+  }
   if (toStore) prepared.store = toStore;
   if (chat) prepared.chat = { includeUsage: chat.includeUsage };
+  else prepared.echo = echoFieldsOf(buyer.value);
   return prepared;
+}
+
+/**
+ * The upstream body as JSON text, with `prompt_cache_key` set to the
+ * buyer-scoped `key`: when the body is the buyer's own (`buyer` given), its
+ * text keeps being sent (the key added, or its value replaced in the text),
+ * so that a large conversation is not serialised again for it.
+ */
+function upstreamBody(
+  buyer: BuyerJson | undefined,
+  upstream: Record<string, unknown>,
+  key: string,
+): string {
+  if (buyer === undefined || !Object.hasOwn(upstream, "prompt_cache_key")) {
+    upstream.prompt_cache_key = key;
+    return buyer === undefined
+      ? JSON.stringify(upstream)
+      : encodeUpstreamBody(buyer, upstream);
+  }
+  const replaced = replaceMember(
+    encodeUpstreamBody(buyer, upstream),
+    "prompt_cache_key",
+    JSON.stringify(key),
+  );
+  if (replaced !== undefined) return replaced;
+  upstream.prompt_cache_key = key;
+  return JSON.stringify(upstream);
 }

@@ -1,0 +1,637 @@
+/**
+ * What the buyer gets back of what it sent: the Response object a buyer
+ * receives echoes `instructions`, `previous_response_id`, `prompt_cache_key`
+ * and `store` as the buyer sent them (as api.openai.com does), not what went
+ * upstream (the provider's default or folded instructions, no
+ * `previous_response_id`, the buyer-scoped cache key, `store: false`).
+ *
+ * A JSON answer is set on the parsed Response ({@linkcode echoResponse}). A
+ * stream is rewritten as it passes ({@linkcode EchoRewriter}), only in the
+ * events that carry the Response object, where the protocol puts them: the
+ * leading run of events (`response.created`, `response.in_progress`,
+ * `response.queued`) and the last event of each chunk (the terminal
+ * `response.completed`, `response.failed` or `response.incomplete` ends the
+ * stream). Delta events are never parsed nor copied: a chunk of deltas
+ * costs a look at the start of its last event. Inside a lifecycle event,
+ * only the four members of the Response are replaced, found by walking the
+ * object's members on the bytes (its `output` skipped, its strings by the
+ * native byte search), so the Response is never parsed either.
+ *
+ * @module
+ */
+
+import {
+  bytesAt,
+  type Member,
+  objectMembers,
+  skipSpace,
+} from "./_json_scan.ts";
+import { SseParser } from "./sse.ts";
+import { isRecord } from "../json.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const QUOTE = 0x22;
+const encoder = new TextEncoder();
+
+/** The Response members a buyer gets as it sent them. */
+export interface EchoFields {
+  /** The buyer's `instructions`, or null when it sent none. */
+  instructions: unknown;
+  /** The buyer's `previous_response_id`, or null. */
+  previousResponseId: unknown;
+  /** The buyer's `prompt_cache_key`, or null. */
+  promptCacheKey: unknown;
+  /** Whether the buyer asked to store the response (`store` not false). */
+  store: boolean;
+}
+
+/**
+ * The fields to echo of a buyer's Responses request body, as it sent it.
+ *
+ * @example
+ * ```ts
+ * import { echoFieldsOf } from "./echo.ts";
+ * console.log(echoFieldsOf({ model: "gpt-5.4", prompt_cache_key: "conv-1" }));
+ * // { instructions: null, previousResponseId: null, promptCacheKey: "conv-1", store: true }
+ * ```
+ */
+export function echoFieldsOf(body: Record<string, unknown>): EchoFields {
+  return {
+    instructions: body.instructions ?? null,
+    previousResponseId: body.previous_response_id ?? null,
+    promptCacheKey: body.prompt_cache_key ?? null,
+    store: body.store !== false,
+  };
+}
+
+/**
+ * Sets the echoed fields on a Response object (the JSON answer of a
+ * non-streaming buyer).
+ *
+ * @example
+ * ```ts
+ * import { echoResponse } from "./echo.ts";
+ * const response: Record<string, unknown> = { id: "resp_1", store: false, instructions: "You are helpful" };
+ * echoResponse(response, { instructions: null, previousResponseId: "resp_0", promptCacheKey: null, store: true });
+ * console.log(response.store, response.instructions, response.previous_response_id); // true null "resp_0"
+ * ```
+ */
+export function echoResponse(
+  response: Record<string, unknown>,
+  fields: EchoFields,
+): void {
+  response.instructions = fields.instructions;
+  response.previous_response_id = fields.previousResponseId;
+  response.prompt_cache_key = fields.promptCacheKey;
+  response.store = fields.store;
+}
+
+/** The events that carry the Response object. */
+export const LIFECYCLE_EVENTS: readonly string[] = Object.freeze([
+  "response.created",
+  "response.in_progress",
+  "response.queued",
+  "response.completed",
+  "response.failed",
+  "response.incomplete",
+]);
+
+/**
+ * How an event's first line may start before its name, and the bytes one of
+ * which must follow the name: an `event:` line, or a `data:` line of the
+ * backend's compact JSON when there is no `event:` line.
+ */
+const PREFIXES: readonly { bytes: Uint8Array; after: readonly number[] }[] = [
+  { bytes: encoder.encode("event: "), after: [LF, CR] },
+  { bytes: encoder.encode("event:"), after: [LF, CR] },
+  { bytes: encoder.encode('data: {"type":"'), after: [QUOTE] },
+  { bytes: encoder.encode('data:{"type":"'), after: [QUOTE] },
+];
+
+/** The lifecycle event names as bytes. */
+const NAMES: readonly Uint8Array[] = LIFECYCLE_EVENTS.map((name) =>
+  encoder.encode(name)
+);
+
+/** What the start of an event says it is. */
+type Head = "lifecycle" | "comment" | "other" | "undecided";
+
+/** How many of `part`'s bytes `bytes` holds at `at`, up to its end: -1 on a difference. */
+function prefixAt(bytes: Uint8Array, at: number, part: Uint8Array): number {
+  const count = Math.min(part.length, bytes.length - at);
+  for (let index = 0; index < count; index++) {
+    if (bytes[at + index] !== part[index]) return -1;
+  }
+  return count;
+}
+
+/**
+ * What the event starting at `at` is, from its first bytes: `undecided`
+ * when the bytes end before they tell.
+ */
+function headAt(bytes: Uint8Array, at: number): Head {
+  if (bytes[at] === COLON) return "comment";
+  for (const prefix of PREFIXES) {
+    const seen = prefixAt(bytes, at, prefix.bytes);
+    if (seen < 0) continue;
+    if (seen < prefix.bytes.length) return "undecided";
+    const from = at + seen;
+    for (const name of NAMES) {
+      const named = prefixAt(bytes, from, name);
+      if (named < 0) continue;
+      if (named < name.length) return "undecided";
+      const next = bytes[from + named];
+      if (next === undefined) return "undecided";
+      if (prefix.after.includes(next)) return "lifecycle";
+    }
+    // "event: " did not name one; "event:" cannot either.
+    return "other";
+  }
+  return "other";
+}
+
+/** Just after the blank line that ends the event starting at `at`, or -1. */
+function eventEnd(bytes: Uint8Array, at: number): number {
+  let lf = bytes.indexOf(LF, at);
+  while (lf >= 0) {
+    const next = bytes[lf + 1];
+    if (next === LF) return lf + 2;
+    if (next === CR && bytes[lf + 2] === LF) return lf + 3;
+    lf = bytes.indexOf(LF, lf + 1);
+  }
+  return -1;
+}
+
+/**
+ * Where the last event of `bytes` (at or after `from`, an event's start)
+ * starts: just after the last blank line before its end, line ends closing
+ * the bytes ignored.
+ */
+function lastEventStart(bytes: Uint8Array, from: number): number {
+  let end = bytes.length;
+  while (end > from && (bytes[end - 1] === LF || bytes[end - 1] === CR)) end--;
+  let at = end;
+  while (at > from) {
+    const lf = bytes.lastIndexOf(LF, at - 1);
+    if (lf < from) return from;
+    let before = lf - 1;
+    if (before >= from && bytes[before] === CR) before--;
+    if (before >= from && bytes[before] === LF) return lf + 1;
+    at = lf;
+  }
+  return from;
+}
+
+/** Whether the bytes so far end with a blank line (or are none). */
+function endsEvent(last: number): boolean {
+  // `last` packs the last three bytes, the latest lowest.
+  const one = last & 0xff;
+  const two = (last >>> 8) & 0xff;
+  return one === LF && (two === LF || (two === CR && (last >>> 16) === LF));
+}
+
+/** Three line ends: what precedes the start of a stream. */
+const STREAM_START = (LF << 16) | (LF << 8) | LF;
+
+function packLast(bytes: Uint8Array, before: number): number {
+  let last = before;
+  for (
+    let index = Math.max(0, bytes.length - 3);
+    index < bytes.length;
+    index++
+  ) {
+    last = ((last << 8) | bytes[index]) & 0xffffff;
+  }
+  return last;
+}
+
+/** Where the first event that starts inside `bytes` starts, given the bytes before; -1 when none does. */
+function firstEventStart(bytes: Uint8Array, before: number): number {
+  if (endsEvent(before)) return 0;
+  const previous = before & 0xff;
+  if (bytes[0] === LF && previous === LF) return 1;
+  if (bytes[0] === LF && previous === CR && ((before >>> 8) & 0xff) === LF) {
+    return 1;
+  }
+  if (
+    bytes[0] === CR && bytes[1] === LF && previous === LF
+  ) {
+    return 2;
+  }
+  return eventEnd(bytes, 0);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0];
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
+/** One echoed member: its key as JSON bytes (with quotes) and its value's. */
+interface EchoMember {
+  key: Uint8Array;
+  value: Uint8Array;
+}
+
+/** The echoed members' keys, in the order {@linkcode echoMembers} gives their values. */
+const ECHO_KEYS: readonly Uint8Array[] = [
+  "instructions",
+  "previous_response_id",
+  "prompt_cache_key",
+  "store",
+].map((key) => encoder.encode(JSON.stringify(key)));
+
+/** Most encoded values remembered, each of at most {@linkcode MEMO_VALUE_CHARS} characters. */
+const MEMO_VALUES = 512;
+const MEMO_VALUE_CHARS = 512;
+
+/**
+ * Encoded values by their JSON text: a buyer sends the same instructions and
+ * keys turn after turn, and an allocation costs more here than the lookup.
+ * An entry pushed out by other requests costs one encoding again.
+ */
+const encodedValues = new Map<string, Uint8Array>(
+  [null, true, false].map((value) => {
+    const text = JSON.stringify(value);
+    return [text, encoder.encode(text)];
+  }),
+);
+
+/** A value as JSON bytes. */
+function jsonBytes(value: unknown): Uint8Array {
+  const text = JSON.stringify(value);
+  const known = encodedValues.get(text);
+  if (known) return known;
+  const bytes = encoder.encode(text);
+  if (text.length <= MEMO_VALUE_CHARS) {
+    if (encodedValues.size >= MEMO_VALUES + 3) {
+      // The oldest after the three literals, which stay.
+      const keys = encodedValues.keys();
+      keys.next();
+      keys.next();
+      keys.next();
+      encodedValues.delete(keys.next().value!);
+    }
+    encodedValues.set(text, bytes);
+  }
+  return bytes;
+}
+
+function echoMembers(fields: EchoFields): EchoMember[] {
+  const values = [
+    fields.instructions,
+    fields.previousResponseId,
+    fields.promptCacheKey,
+    fields.store,
+  ];
+  return ECHO_KEYS.map((key, index) => ({
+    key,
+    value: jsonBytes(values[index]),
+  }));
+}
+
+const RESPONSE_KEY = encoder.encode('"response"');
+const EMPTY = new Uint8Array(0);
+const COMMA_BYTES = encoder.encode(",");
+const COLON_BYTES = encoder.encode(":");
+const DATA = encoder.encode("data:");
+const CLOSE_BRACE = 0x7d;
+
+function keyIs(bytes: Uint8Array, member: Member, key: Uint8Array): boolean {
+  return member.keyEnd - member.keyStart === key.length &&
+    bytesAt(bytes, member.keyStart, key);
+}
+
+function sameBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  value: Uint8Array,
+): boolean {
+  return end - start === value.length && bytesAt(bytes, start, value);
+}
+
+/**
+ * The parts of an event's JSON (`json[from, to)`, one object ending with its
+ * `response` member) with the echoed members of that Response set, pushed
+ * to `parts` from `json[copied]` on; returns where copying goes on. Nothing
+ * is pushed and -1 returned when the JSON is not such an event; `copied`
+ * itself when nothing changes.
+ */
+function rewriteJson(
+  json: Uint8Array,
+  from: number,
+  to: number,
+  echoed: readonly EchoMember[],
+  parts: Uint8Array[],
+  copied: number,
+): number {
+  const outer = objectMembers(
+    json,
+    skipSpace(json, from),
+    (key) =>
+      key.keyEnd - key.keyStart === RESPONSE_KEY.length &&
+      bytesAt(json, key.keyStart, RESPONSE_KEY),
+  );
+  const holder = outer?.members.at(-1);
+  if (!holder || outer!.close !== -1) return -1;
+  const response = objectMembers(json, holder.valueStart);
+  // The Response ends the event (one data line): `}` and the line end.
+  if (!response || skipSpace(json, response.close + 1) !== to - 1) return -1;
+  if (json[to - 1] !== CLOSE_BRACE) return -1;
+  const start = parts.length;
+  let at = copied;
+  // Bit i: echoed member i is there (replaced in place, in order).
+  let found = 0;
+  for (const member of response.members) {
+    for (let index = 0; index < echoed.length; index++) {
+      const echo = echoed[index];
+      if (!keyIs(json, member, echo.key)) continue;
+      found |= 1 << index;
+      const { valueStart, valueEnd } = member;
+      if (!sameBytes(json, valueStart, valueEnd, echo.value)) {
+        parts.push(json.subarray(at, valueStart), echo.value);
+        at = valueEnd;
+      }
+      break;
+    }
+  }
+  let first = response.members.length === 0;
+  let appended = false;
+  for (let index = 0; index < echoed.length; index++) {
+    if (found & (1 << index)) continue;
+    if (!appended) parts.push(json.subarray(at, response.close));
+    appended = true;
+    at = response.close;
+    parts.push(
+      first ? EMPTY : COMMA_BYTES,
+      echoed[index].key,
+      COLON_BYTES,
+      echoed[index].value,
+    );
+    first = false;
+  }
+  return parts.length === start ? copied : at;
+}
+
+/**
+ * Pushes to `parts` the bytes from `bytes[copied]` up to the end of the
+ * complete lifecycle event `bytes[at, end)`, its echoed members set;
+ * returns where copying goes on (`copied` when nothing changes). An event
+ * of one `data:` line is rewritten on its bytes; one of several lines is
+ * parsed and framed again.
+ */
+function rewriteEvent(
+  bytes: Uint8Array,
+  at: number,
+  end: number,
+  echoed: readonly EchoMember[],
+  fields: EchoFields,
+  parts: Uint8Array[],
+  copied: number,
+): number {
+  let dataAt = bytesAt(bytes, at, DATA) ? at : -1;
+  if (dataAt < 0) {
+    const lf = bytes.indexOf(LF, at);
+    if (lf >= 0 && lf < end && bytesAt(bytes, lf + 1, DATA)) dataAt = lf + 1;
+  }
+  if (dataAt >= 0) {
+    const from = bytes[dataAt + DATA.length] === 0x20
+      ? dataAt + DATA.length + 1
+      : dataAt + DATA.length;
+    let to = end;
+    while (to > from && (bytes[to - 1] === LF || bytes[to - 1] === CR)) to--;
+    const start = parts.length;
+    const next = rewriteJson(bytes, from, to, echoed, parts, copied);
+    if (next >= 0) return next;
+    parts.length = start;
+  }
+  const event = reframe(bytes.subarray(at, end), fields);
+  if (!event) return copied;
+  parts.push(bytes.subarray(copied, at), event);
+  return end;
+}
+
+/** The slow path: an event of several data lines, parsed and framed again. */
+function reframe(
+  event: Uint8Array,
+  fields: EchoFields,
+): Uint8Array | undefined {
+  let name = "";
+  let data: string | undefined;
+  const parser = new SseParser((event, text) => {
+    name = event;
+    data = text;
+  });
+  parser.push(event);
+  parser.finish();
+  if (data === undefined) return undefined;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(payload) || !isRecord(payload.response)) return undefined;
+  echoResponse(payload.response, fields);
+  const line = name === "message" ? "" : `event: ${name}\n`;
+  return encoder.encode(`${line}data: ${JSON.stringify(payload)}\n\n`);
+}
+
+/**
+ * Rewrites the Response object in the lifecycle events of one SSE stream,
+ * chunk by chunk, so that the buyer gets its own fields back (see the
+ * module's description for which events are looked at). A lifecycle event
+ * cut by the end of a chunk is held back until it is complete; everything
+ * else passes as it came, a chunk without such an event as it is.
+ *
+ * @example
+ * ```ts
+ * import { EchoRewriter } from "./echo.ts";
+ *
+ * const rewriter = new EchoRewriter({
+ *   instructions: null,
+ *   previousResponseId: null,
+ *   promptCacheKey: "conv-1",
+ *   store: true,
+ * });
+ * const out = rewriter.push(new TextEncoder().encode(
+ *   'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_1","store":false}}\n\n',
+ * ));
+ * console.log(new TextDecoder().decode(out).includes('"store":true')); // true
+ * ```
+ */
+export class EchoRewriter {
+  readonly #fields: EchoFields;
+  #echoed: EchoMember[] | undefined;
+  /** Still in the leading run of lifecycle events (every event is looked at). */
+  #leading = true;
+  /** The start of an event too short yet to tell what it is (a few bytes). */
+  #undecided: Uint8Array | undefined;
+  /** The parts so far of a lifecycle event cut by the end of a chunk. */
+  #held: Uint8Array[] | undefined;
+  /**
+   * The last three bytes before the next chunk (held ones included, an
+   * undecided start not: it goes before the next chunk), packed (see
+   * `endsEvent`).
+   */
+  #last = STREAM_START;
+
+  /**
+   * Creates a rewriter for one stream.
+   *
+   * @param fields what the buyer sent
+   */
+  constructor(fields: EchoFields) {
+    this.#fields = fields;
+  }
+
+  /**
+   * Takes the next bytes of the stream and returns those to pass on now:
+   * `chunk` itself when nothing in it changes.
+   *
+   * @param chunk the next bytes of the stream
+   * @returns the bytes to pass on (possibly empty)
+   */
+  push(chunk: Uint8Array): Uint8Array {
+    if (chunk.length === 0) return chunk;
+    const parts: Uint8Array[] = [];
+    let bytes = chunk;
+    let at: number;
+    if (this.#held) {
+      // The rest of a held lifecycle event: only its end is looked for.
+      const end = firstEventStart(chunk, this.#last);
+      if (end < 0 || end === chunk.length) {
+        this.#last = packLast(chunk, this.#last);
+      }
+      if (end < 0) {
+        this.#held.push(chunk.slice());
+        return EMPTY;
+      }
+      this.#held.push(chunk.subarray(0, end));
+      const event = concat(this.#held);
+      this.#held = undefined;
+      // Held as a lifecycle event, or an undecided start that turned out
+      // to be one when it grew.
+      const copied = headAt(event, 0) === "lifecycle"
+        ? this.#rewrite(event, 0, event.length, parts, 0)
+        : 0;
+      parts.push(event.subarray(copied));
+      if (end === chunk.length) return concat(parts);
+      at = end;
+    } else if (this.#undecided) {
+      bytes = concat([this.#undecided, chunk]);
+      this.#undecided = undefined;
+      at = 0;
+    } else {
+      at = firstEventStart(chunk, this.#last);
+      if (at < 0) {
+        this.#last = packLast(chunk, this.#last);
+        return chunk;
+      }
+    }
+    let copied = parts.length > 0 ? at : 0;
+    // Every event of the leading run, one by one.
+    while (at < bytes.length && this.#leading) {
+      const head = headAt(bytes, at);
+      const end = eventEnd(bytes, at);
+      if (end < 0) {
+        if (head === "lifecycle" || head === "undecided") {
+          return this.#hold(bytes, at, head, parts, copied);
+        }
+        if (head === "other") this.#leading = false;
+        at = bytes.length;
+        break;
+      }
+      if (head === "lifecycle") {
+        copied = this.#rewrite(bytes, at, end, parts, copied);
+      } else if (head !== "comment") {
+        this.#leading = false;
+      }
+      at = end;
+    }
+    // Past the leading run: only the last event of the chunk.
+    if (at < bytes.length) {
+      const last = lastEventStart(bytes, at);
+      const head = headAt(bytes, last);
+      if (head === "lifecycle" || head === "undecided") {
+        // The last event is complete when the chunk ends with a blank line.
+        if (!endsEvent(packLast(bytes, this.#last))) {
+          return this.#hold(bytes, last, head, parts, copied);
+        }
+        if (head === "lifecycle") {
+          copied = this.#rewrite(bytes, last, bytes.length, parts, copied);
+        }
+      }
+    }
+    this.#last = packLast(bytes, this.#last);
+    if (parts.length === 0) return bytes;
+    parts.push(bytes.subarray(copied));
+    return concat(parts);
+  }
+
+  /**
+   * The bytes held back when the stream ends (an event it cut off), to be
+   * passed on as they came.
+   *
+   * @returns the held bytes (possibly empty)
+   */
+  finish(): Uint8Array {
+    const held = this.#held ? concat(this.#held) : this.#undecided ?? EMPTY;
+    this.#held = undefined;
+    this.#undecided = undefined;
+    return held;
+  }
+
+  /** Holds back `bytes` from `at` on; returns what passes before it. */
+  #hold(
+    bytes: Uint8Array,
+    at: number,
+    head: Head,
+    parts: Uint8Array[],
+    copied: number,
+  ): Uint8Array {
+    // Copied: the chunk's buffer may be reused by its reader.
+    const rest = bytes.slice(at);
+    // What comes before the next bytes: all of these when the event is
+    // held, up to the undecided start when that is put back before them.
+    if (head === "undecided") {
+      this.#undecided = rest;
+      this.#last = packLast(bytes.subarray(0, at), this.#last);
+    } else {
+      this.#held = [rest];
+      this.#last = packLast(bytes, this.#last);
+    }
+    parts.push(bytes.subarray(copied, at));
+    return concat(parts);
+  }
+
+  /** Rewrites the event at `at` to `end` into `parts`; returns where copying goes on. */
+  #rewrite(
+    bytes: Uint8Array,
+    at: number,
+    end: number,
+    parts: Uint8Array[],
+    copied: number,
+  ): number {
+    this.#echoed ??= echoMembers(this.#fields);
+    return rewriteEvent(
+      bytes,
+      at,
+      end,
+      this.#echoed,
+      this.#fields,
+      parts,
+      copied,
+    );
+  }
+}
