@@ -77,14 +77,11 @@ export class LoginInstallation {
   /** The installation id (`x-codex-installation-id`). */
   readonly installationId: string;
   readonly #betaFeatures: string | undefined;
-  /** `{"installation_id":"<id>","session_id":` */
-  readonly #metadataHead: string;
-  /** `,"agent_name":…,"turn_id":"` */
-  readonly #metadataAgent: string;
-  /** From `"window_number"` to `"turn_started_at_unix_ms":` less the root turn. */
-  readonly #metadataFixed: string;
-  /** `,"analytics_enabled":true` */
-  readonly #metadataTail: string;
+  /**
+   * The turn metadata's fixed text between its slots, as it is and as it
+   * reads inside a JSON string (escaped once here, not per request).
+   */
+  readonly #metadata: { raw: string[]; escaped: string[] };
   /** `,"client_metadata":{"x-codex-installation-id":"<id>","session_id":` */
   readonly #bodyHead: string;
 
@@ -102,17 +99,24 @@ export class LoginInstallation {
         : undefined;
     const id = JSON.stringify(installationId);
     const sandbox = sandboxOf(options.platform ?? platform());
-    this.#metadataHead = `{"installation_id":${id},"session_id":`;
     const agentName = options.agentName ?? homeFolder();
-    this.#metadataAgent = `${
-      agentName === undefined ? "" : `,"agent_name":${asciiJson(agentName)}`
-    },"turn_id":`;
-    this.#metadataFixed =
-      `,"window_number":0,"request_kind":"turn","history_initialization":"new"`;
     const trigger = options.originator === "codex_exec" ? "exec" : "composer";
-    this.#metadataTail = `,"thread_source":"user","turn_trigger":"${trigger}"${
-      sandbox === undefined ? "" : `,"sandbox":"${sandbox}"`
-    },"sandbox_mode":"read-only","auto_review_enabled":false,"node_repl_auto_review_required":false,"node_repl_disabled":false,"turn_started_at_unix_ms":`;
+    // The text around the slots of TURN_SLOTS, in the CLI's field order.
+    const raw = [
+      `{"installation_id":${id},"session_id":`,
+      `,"thread_id":`,
+      `${
+        agentName === undefined ? "" : `,"agent_name":${asciiJson(agentName)}`
+      },"turn_id":"`,
+      `","window_id":`,
+      `,"window_number":0,"request_kind":"turn","history_initialization":"new","root_turn_id":"`,
+      `","thread_source":"user","turn_trigger":"${trigger}"${
+        sandbox === undefined ? "" : `,"sandbox":"${sandbox}"`
+      },"sandbox_mode":"read-only","auto_review_enabled":false,"node_repl_auto_review_required":false,"node_repl_disabled":false,"turn_started_at_unix_ms":`,
+      `,"analytics_enabled":true`,
+      `}`,
+    ];
+    this.#metadata = { raw, escaped: raw.map(inJsonString) };
     this.#bodyHead =
       `,"client_metadata":{"x-codex-installation-id":${id},"session_id":`;
   }
@@ -133,17 +137,30 @@ export class LoginInstallation {
     now: number = Date.now(),
   ): TurnIdentity {
     const session = asciiJson(sessionId);
-    const turnId = `"${uuidV7(now)}"`;
+    const turnId = uuidV7(now);
     const window = `${sessionId}:0`;
     const windowJson = asciiJson(window);
     const modelJson = model !== undefined && model.length > 0 &&
         model.length <= MAX_METADATA_MODEL_LENGTH
       ? asciiJson(model)
       : undefined;
-    const metadata =
-      `${this.#metadataHead}${session},"thread_id":${session}${this.#metadataAgent}${turnId},"window_id":${windowJson}${this.#metadataFixed},"root_turn_id":${turnId}${this.#metadataTail}${now},"analytics_enabled":true${
-        modelJson === undefined ? "" : `,"model":${modelJson}`
-      }}`;
+    const time = String(now);
+    const modelMember = modelJson === undefined ? "" : `,"model":${modelJson}`;
+    // The slots, in order: session, session, turn id, window, turn id, time, model.
+    const slots = [session, session, turnId, windowJson, turnId, time];
+    const { raw, escaped } = this.#metadata;
+    let metadata = raw[0];
+    let metadataInString = escaped[0];
+    for (let index = 0; index < slots.length; index++) {
+      const slot = slots[index];
+      metadata += slot + raw[index + 1];
+      // Only the JSON texts (session, window) hold quotes; ids and digits none.
+      metadataInString +=
+        (slot.charCodeAt(0) === QUOTE_CODE ? inJsonString(slot) : slot) +
+        escaped[index + 1];
+    }
+    metadata += modelMember + raw[7];
+    metadataInString += inJsonString(modelMember) + escaped[7];
     const headers: Record<string, string> = {
       "x-client-request-id": sessionId,
       "x-codex-window-id": window,
@@ -157,12 +174,17 @@ export class LoginInstallation {
     }
     return {
       bodyTail:
-        `${this.#bodyHead}${session},"thread_id":${session},"turn_id":${turnId},"root_turn_id":${turnId},"x-codex-window-id":${windowJson},"x-codex-turn-metadata":${
-          JSON.stringify(metadata)
-        },"guardian_credits_requested":"true"}}`,
+        `${this.#bodyHead}${session},"thread_id":${session},"turn_id":"${turnId}","root_turn_id":"${turnId}","x-codex-window-id":${windowJson},"x-codex-turn-metadata":"${metadataInString}","guardian_credits_requested":"true"}}`,
       headers,
     };
   }
+}
+
+const QUOTE_CODE = 0x22;
+
+/** A text as it reads inside a JSON string (without the quotes around it). */
+function inJsonString(text: string): string {
+  return JSON.stringify(text).slice(1, -1);
 }
 
 /**
@@ -186,8 +208,12 @@ export function withClientMetadata(body: string, tail: string): string {
   return `${body.slice(0, body.lastIndexOf("}"))}${tail}`;
 }
 
+/** Printable ASCII without `"` and `\\`: its JSON text is itself in quotes. */
+const PLAIN_ASCII = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
 /** JSON text of a string with every character outside printable ASCII escaped: safe in a header. */
 function asciiJson(text: string): string {
+  if (PLAIN_ASCII.test(text)) return `"${text}"`;
   return JSON.stringify(text).replace(
     /[^\x20-\x7e]/g,
     (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`,
