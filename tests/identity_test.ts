@@ -234,6 +234,30 @@ describe("installation id files", () => {
 });
 
 describe("a login's identity fields", () => {
+  it("carries in the body exactly the header's turn metadata, printable ASCII, whatever the folder, session and model", () => {
+    for (const agentName of ["/home/seller", 'C:\\Users\\"x"', "/hôme/ü"]) {
+      const login = new LoginInstallation(
+        "11111111-2222-4333-8444-555555555555",
+        { originator: "codex_cli_rs", version: "0.171.0", agentName },
+      );
+      for (const model of ["gpt-5.4", 'we"ird\\model', "módel", undefined]) {
+        for (const session of ["conv-1", 'se"ss\\ion', "séance"]) {
+          const turn = login.turn(session, model, 1796151251977);
+          const body = JSON.parse(
+            withClientMetadata('{"model":"m"}', turn.bodyTail),
+          );
+          const header = turn.headers["x-codex-turn-metadata"];
+          assert.equal(body.client_metadata["x-codex-turn-metadata"], header);
+          assert.match(header, /^[\x20-\x7e]+$/);
+          const metadata = JSON.parse(header);
+          assert.equal(metadata.session_id, session);
+          assert.equal(metadata.agent_name, agentName);
+          assert.equal(metadata.model, model);
+        }
+      }
+    }
+  });
+
   const login = new LoginInstallation("11111111-2222-4333-8444-555555555555", {
     originator: "codex_exec",
     version: "0.171.0",
