@@ -171,8 +171,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "rate-limits-event-to-buyer",
     file: RELAY,
-    find: "      const passed = filter.push(value);",
-    replace: "      const passed = (filter.push(value), value);",
+    find: "      const filtered = filter.push(value);",
+    replace: "      const filtered = (filter.push(value), value);",
     tests: ["tests/hostile_stream_test.ts"],
     why: "a codex.rate_limits event never reaches a buyer",
   },

@@ -24,12 +24,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { makeAuthJson } from "../../src/testing/jwt.ts";
 import type { FakeBehaviour } from "../../src/testing/fake_backend.ts";
+import type { RecordedRequest } from "../../src/testing/_fake_types.ts";
 import {
   MODEL,
   type ServeHarness,
@@ -162,6 +163,8 @@ function configToml(
 interface CodexRun {
   result: ExecResult;
   proxy: TrapProxy;
+  /** What identifies the buyer's CLI: its installation id (when it made one) and its folders. */
+  buyerMarks: string[];
 }
 
 /** Runs `codex exec <prompt>` against `harness` with a fresh CODEX_HOME. */
@@ -215,7 +218,13 @@ async function execAgainst(
       work,
       prompt,
     ], env);
-    return { result, proxy };
+    const buyerMarks = [work, home];
+    const installationId = await readFile(
+      join(codexHome, "installation_id"),
+      "utf8",
+    ).catch(() => undefined);
+    if (installationId?.trim()) buyerMarks.push(installationId.trim());
+    return { result, proxy, buyerMarks };
   } finally {
     await proxy.close();
     await rm(home, { recursive: true, force: true });
@@ -234,6 +243,27 @@ const MODEL_LIST_ERRORS = [
   /failed to decode models response/,
   /Model metadata for .* not found/,
 ];
+
+/**
+ * Asserts that no byte the simulated backend received (headers and body
+ * text) holds the buyer CLI's installation id or one of its folders: the
+ * backend sees the seller's installation, never the buyer behind it.
+ */
+function assertNoBuyerIdentityUpstream(
+  run: CodexRun,
+  harness: { backend: { requests: readonly RecordedRequest[] } },
+): void {
+  assert.ok(harness.backend.requests.length > 0, "the backend was called");
+  for (const request of harness.backend.requests) {
+    const bytes = `${JSON.stringify(request.headers)}\n${request.text ?? ""}`;
+    for (const mark of run.buyerMarks) {
+      assert.ok(
+        !bytes.includes(mark),
+        `the buyer's ${mark} reached the backend in ${request.method} ${request.path}`,
+      );
+    }
+  }
+}
 
 /** Asserts that the run printed none of {@linkcode MODEL_LIST_ERRORS}. */
 function assertNoModelListError(run: CodexRun): void {
@@ -307,6 +337,7 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
         assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+        assertNoBuyerIdentityUpstream(run, harness);
       },
     );
   });
@@ -322,6 +353,7 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(userTexts(upstreamBody(turns[0])).at(-1), "say hello");
         assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+        assertNoBuyerIdentityUpstream(run, harness);
         assertNoModelListError(run);
         assert.match(
           harness.serve.stderr(),
@@ -356,6 +388,7 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
         assert.equal(turns.length, 1, describeRun(run));
         assert.equal(upstreamBody(turns[0]).model, MODEL);
         assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+        assertNoBuyerIdentityUpstream(run, harness);
         assertNoModelListError(run);
       },
     );
@@ -392,6 +425,7 @@ describe(`Codex CLI ${CODEX_VERSION}: codex exec against serve`, () => {
       );
       assert.equal(hasItem(bodies[2], "function_call_output"), false);
       assert.deepEqual(run.proxy.offMachine, [], describeRun(run));
+      assertNoBuyerIdentityUpstream(run, harness);
       assertNoModelListError(run);
     });
   });
