@@ -245,21 +245,44 @@ const MODEL_LIST_ERRORS = [
 ];
 
 /**
- * Asserts that no byte the simulated backend received (headers and body
- * text) holds the buyer CLI's installation id or one of its folders: the
- * backend sees the seller's installation, never the buyer behind it.
+ * Asserts that the buyer CLI's identity never reaches the simulated
+ * backend: its installation id in no byte received (headers and body text),
+ * its folders in no header and nowhere in the body but the conversation
+ * itself (`input`, `instructions`, `tools`: the CLI writes its working
+ * folder into its own prompt, an `<environment_context>` message, and its
+ * home into its base instructions, the skill roots; the prompt goes
+ * upstream as the buyer wrote it). The backend sees the seller's installation, never the buyer's.
  */
 function assertNoBuyerIdentityUpstream(
   run: CodexRun,
   harness: { backend: { requests: readonly RecordedRequest[] } },
 ): void {
   assert.ok(harness.backend.requests.length > 0, "the backend was called");
+  assert.ok(run.buyerMarks.length === 3, "the CLI made its installation id");
+  const [work, home, installationId] = run.buyerMarks;
   for (const request of harness.backend.requests) {
-    const bytes = `${JSON.stringify(request.headers)}\n${request.text ?? ""}`;
-    for (const mark of run.buyerMarks) {
+    const headers = JSON.stringify(request.headers);
+    const text = request.text ?? "";
+    assert.ok(
+      !`${headers}\n${text}`.includes(installationId),
+      `the buyer's installation id reached the backend in ${request.method} ${request.path}`,
+    );
+    let outsideInput = text;
+    try {
+      const {
+        input: _input,
+        instructions: _instructions,
+        tools: _tools,
+        ...rest
+      } = JSON.parse(text);
+      outsideInput = JSON.stringify(rest);
+    } catch {
+      // Not JSON: scanned whole.
+    }
+    for (const folder of [work, home]) {
       assert.ok(
-        !bytes.includes(mark),
-        `the buyer's ${mark} reached the backend in ${request.method} ${request.path}`,
+        !`${headers}\n${outsideInput}`.includes(folder),
+        `the buyer's folder ${folder} reached the backend outside its conversation in ${request.method} ${request.path}`,
       );
     }
   }
