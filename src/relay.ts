@@ -380,7 +380,9 @@ export async function openUpstream(
   const doFetch = context.fetch ?? fetch;
   const random = context.random ?? Math.random;
   const { sessionId } = request;
-  // Before the lookup: it may start reading the login's catalog.
+  // No attempt for a buyer who has gone, and no lookup either: it may start
+  // reading the login's catalog. Later attempts follow a wait that the
+  // abort ends, or a refresh after which the exchange starts aborted.
   if (context.signal?.aborted) throw buyerGone();
   // The shape of this login's attempts: one lookup in its catalog.
   const lite = context.catalog?.usesResponsesLite(request.model ?? "") === true;
@@ -396,7 +398,6 @@ export async function openUpstream(
   let token: AccessToken | undefined;
 
   while (true) {
-    if (context.signal?.aborted) throw buyerGone();
     if (!token) {
       try {
         token = await context.tokens.getToken();
