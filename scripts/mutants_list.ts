@@ -71,6 +71,8 @@ const IDENTITY_TEST = "tests/identity_test.ts";
 const ECHO = "src/codex/echo.ts";
 const ECHO_TEST = "tests/echo_test.ts";
 const BUYER_SCOPE_TEST = "tests/buyer_scope_test.ts";
+const OBSERVE = "src/codex/observe.ts";
+const OBSERVE_TEST = "tests/codex_observe_test.ts";
 
 /** Every mutation, in the order they run. */
 export const MUTANTS: Mutant[] = [
@@ -2195,5 +2197,32 @@ export const MUTANTS: Mutant[] = [
     tests: [LITE_TEST],
     why:
       "a responses-lite attempt, built from the shaped object, sends the buyer-scoped key, never the buyer's own",
+  },
+  {
+    id: "observe-completed-several-data-lines",
+    file: OBSERVE,
+    find: "  if (dataAt < 0 || dataAt !== lastLf) return undefined;",
+    replace: "  if (dataAt < 0) return undefined;",
+    tests: [OBSERVE_TEST],
+    why:
+      "a completed event kept unread is one data line: several lines are parsed",
+  },
+  {
+    id: "observe-response-id-latin1",
+    file: OBSERVE,
+    find:
+      "    if (byte >= 0x80) return decoder.decode(bytes.subarray(from, to));\n",
+    replace: "",
+    tests: [OBSERVE_TEST],
+    why: "a non-ASCII response id is decoded as UTF-8",
+  },
+  {
+    id: "observe-kept-output-not-rebuilt",
+    file: OBSERVE,
+    find: "    (options.keepOutput && seen.completed === undefined);",
+    replace: "    false;",
+    tests: [OBSERVE_TEST],
+    why:
+      "a completed event that cannot be kept unread has its empty output rebuilt from the streamed items",
   },
 ];

@@ -36,7 +36,6 @@ import {
 import { type EchoFields, echoResponse, EchoRewriter } from "./codex/echo.ts";
 import {
   type CompletedEvent,
-  completedEventOf,
   endsWithBlankLine,
   observeStream,
   type StreamObservation,
@@ -839,10 +838,7 @@ async function relayStream(
   if (read.finished) upstream.release();
   else upstream.cancel();
   let body = concat(read.chunks, read.total);
-  const completed = options.keepOutput ? completedEventOf(body) : undefined;
-  const seen = observeStream(body, {
-    needOutput: options.keepOutput && completed === undefined,
-  });
+  const seen = observeStream(body, { keepOutput: options.keepOutput });
   if (translator) {
     const tail = translator.finish(
       seen.terminal === undefined ? streamFailure(read) : undefined,
@@ -899,8 +895,8 @@ async function relayStream(
     // store decodes it into a string at once).
     final: !options.keepOutput
       ? undefined
-      : completed
-      ? { event: completed }
+      : seen.completed
+      ? { event: seen.completed }
       : finalResponse(seen),
   };
 }

@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { ResponseAggregator, wantsEvent } from "../src/codex/aggregate.ts";
 import {
   completedEventOf,
+  decodeShort,
   lastEventStart,
   observeStream,
+  usageAt,
 } from "../src/codex/observe.ts";
 import { SseParser } from "../src/codex/sse.ts";
 
@@ -189,6 +191,266 @@ describe("observeStream", () => {
         JSON.stringify(seen.result()),
         JSON.stringify(full.result()),
       );
+    }
+  });
+});
+
+// Oracles: the rules of the byte scans, restated on text (every body below
+// but the non-ASCII ones is ASCII, so string offsets are byte offsets).
+
+/** After the last blank line of the body, its closing line ends ignored. */
+function lastEventStartOf(text: string): number {
+  const trimmed = text.replace(/[\r\n]+$/, "");
+  for (let lf = trimmed.length - 1; lf >= 0; lf--) {
+    if (trimmed[lf] !== "\n") continue;
+    if (trimmed[lf - 1] === "\n") return lf + 1;
+    if (trimmed[lf - 1] === "\r" && trimmed[lf - 2] === "\n") return lf + 1;
+  }
+  return 0;
+}
+
+/**
+ * The completed event kept unread: a body closed by a blank line whose last
+ * event starts with the line `event: response.completed`, whose first data
+ * line is its last line, holds no `"output":[]` and holds the Response's id
+ * (at most 200 bytes) after `"response":{"id":"`.
+ */
+function completedOf(body: Uint8Array) {
+  const text = new TextDecoder().decode(body);
+  if (!/\n\r?\n$/.test(text)) return undefined;
+  const start = lastEventStartOf(text);
+  const event = text.slice(start).replace(/[\r\n]+$/, "");
+  if (!event.startsWith("event: response.completed\n")) return undefined;
+  const dataAt = event.indexOf("\ndata: ");
+  if (dataAt < 0) return undefined;
+  const data = event.slice(dataAt + 7);
+  if (data.includes("\n") || data.includes('"output":[]')) return undefined;
+  const key = '"response":{"id":"';
+  const idAt = data.indexOf(key);
+  if (idAt < 0) return undefined;
+  const id = data.slice(
+    idAt + key.length,
+    data.indexOf('"', idAt + key.length),
+  );
+  const idBytes = encoder.encode(id).length;
+  if (idBytes === 0 || idBytes > 200) return undefined;
+  return { data, responseId: id };
+}
+
+/**
+ * The usage object cut out of the bytes: the last `"usage":{` at or after
+ * `start` not after a backslash, to its closing brace (strings skipped),
+ * when it parses as an object with `input_tokens`.
+ */
+function usageOf(body: Uint8Array, start: number) {
+  const text = new TextDecoder().decode(body);
+  let at = text.lastIndexOf('"usage":{');
+  while (at >= start && text[at - 1] === "\\") {
+    at = at === 0 ? -1 : text.lastIndexOf('"usage":{', at - 1);
+  }
+  if (at < start) return undefined;
+  const from = at + 8;
+  let depth = 0;
+  let inString = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{") depth++;
+    else if (c === "}" && --depth === 0) {
+      try {
+        const usage = JSON.parse(text.slice(from, i + 1));
+        return typeof usage?.input_tokens === "number" ? usage : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** Bodies of every shape the backend (or a broken one) may send. */
+function shapes(): Uint8Array[] {
+  const completed = (response: Record<string, unknown>, extra = "") =>
+    `event: response.completed\n${extra}data: ${
+      JSON.stringify({ type: "response.completed", response })
+    }\n\n`;
+  const head = new TextDecoder().decode(answer({ terminal: false }));
+  const texts = [
+    head + completed({ id: "resp_1", output: [MESSAGE], usage: USAGE }),
+    head + completed({ id: "resp_é€😀", output: [MESSAGE], usage: USAGE }),
+    head + completed({ id: 'resp_"q\\', output: [MESSAGE] }),
+    head + completed({ id: "", output: [MESSAGE] }),
+    head + completed({ id: "r".repeat(200), output: [MESSAGE] }),
+    head + completed({ id: "r".repeat(201), output: [MESSAGE] }),
+    head + completed({ output: [MESSAGE], id: "resp_1" }),
+    head + completed({ id: "resp_1", output: [] }),
+    head + completed({ id: "resp_1" }),
+    head + completed({ id: "resp_1", output: null }),
+    head + completed({ id: "resp_1", output: [{ ...MESSAGE, output: [] }] }),
+    head + completed({ id: "resp_1", output: [MESSAGE] }, "id: 4\n"),
+    head + completed({ id: "resp_1", output: [MESSAGE] }, ": note\n"),
+    head +
+    `event: response.completed\ndata: {"type":"response.completed",\ndata: "response":{"id":"resp_1","output":[{"type":"message"}]}}\n\n`,
+    head +
+    `event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}]}}\n\n\n`,
+    head +
+    `event: response.completed\r\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}]}}\r\n\r\n`,
+    head +
+    `event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}]}}\r\n\r\n`,
+    head +
+    `event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}]}}\n`,
+    head +
+    `event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}]}}`,
+    head + frame("response.completed", {
+      response: { id: "resp_1", output: [MESSAGE], usage: USAGE },
+    }, false),
+    head + frame("response.incomplete", {
+      response: { id: "resp_1", output: [], usage: USAGE },
+    }),
+    head + frame("response.failed", {
+      response: { error: { code: "server_is_overloaded", message: "x" } },
+    }),
+    head + frame("error", { code: "server_error", message: "x" }),
+    head + "event: response.completed\ndata: not json\n\n",
+    head,
+    completed({ id: "resp_1", output: [MESSAGE], usage: USAGE }),
+    "",
+    "\n\n",
+  ];
+  const bodies = texts.map((text) => encoder.encode(text));
+  bodies.push(answer(), answer({ named: false }), answer({ output: [] }));
+  return bodies;
+}
+
+describe("observeStream with keepOutput", () => {
+  it("hands back the completed event as completedEventOf finds it, for every shape", () => {
+    for (const body of shapes()) {
+      const expected = completedOf(body);
+      const seen = observeStream(body, { keepOutput: true });
+      const label = new TextDecoder().decode(body.subarray(-160));
+      assert.deepEqual(
+        seen.completed && {
+          data: new TextDecoder().decode(seen.completed.data),
+          responseId: seen.completed.responseId,
+        },
+        expected,
+        label,
+      );
+      const alone = completedEventOf(body);
+      assert.equal(alone?.responseId, expected?.responseId, label);
+      if (seen.completed) {
+        // A view into the body, not a copy.
+        assert.equal(seen.completed.data.buffer, body.buffer);
+      }
+    }
+  });
+
+  it("agrees with a whole-stream parse on terminal, usage and result, in either order", () => {
+    for (const body of shapes()) {
+      const label = new TextDecoder().decode(body.subarray(-160));
+      const full = fullParse(body);
+      for (const options of [{}, { needOutput: true }, { keepOutput: true }]) {
+        const usageFirst = observeStream(body, options);
+        assert.equal(usageFirst.terminal, full.terminal, label);
+        assert.deepEqual(usageFirst.usage, full.usage, label);
+        const resultFirst = observeStream(body, options);
+        const result = resultFirst.result();
+        assert.deepEqual(resultFirst.usage, full.usage, label);
+        if (result.kind === "response" && !("needOutput" in options)) continue;
+        assert.deepEqual(
+          JSON.stringify(result),
+          JSON.stringify(full.result()),
+          label,
+        );
+      }
+    }
+  });
+
+  it("rebuilds the output when the completed event cannot be kept unread", () => {
+    const seen = observeStream(answer({ output: [] }), { keepOutput: true });
+    assert.equal(seen.completed, undefined);
+    const result = seen.result();
+    assert.ok(result.kind === "response");
+    assert.deepEqual(result.response.output, [MESSAGE]);
+  });
+
+  it("builds the result once", () => {
+    const seen = observeStream(answer(), { needOutput: true });
+    assert.equal(seen.result(), seen.result());
+  });
+});
+
+describe("lastEventStart on any line ends", () => {
+  it("agrees with the rule restated on text", () => {
+    const parts = ["\n", "\r", "\r\n", "a", "data: 1", "\n\n", "\r\n\r\n"];
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    for (let n = 0; n < 3000; n++) {
+      let text = "";
+      const length = Math.floor(random() * 8);
+      for (let i = 0; i < length; i++) {
+        text += parts[Math.floor(random() * parts.length)];
+      }
+      assert.equal(
+        lastEventStart(encoder.encode(text)),
+        lastEventStartOf(text),
+        JSON.stringify(text),
+      );
+    }
+  });
+});
+
+describe("usageAt", () => {
+  it("cuts out the last usage object of the event, as the rule restated on text", () => {
+    const usage = JSON.stringify(USAGE);
+    const texts = [
+      `data: {"response":{"usage":${usage}}}\n\n`,
+      `data: {"response":{"output":[{"text":"\\"usage\\":{\\"input_tokens\\":1}"}],"usage":${usage}}}\n\n`,
+      `data: {"response":{"usage":${usage},"output":[{"text":"\\"usage\\":{\\"input_tokens\\":1}"}]}}\n\n`,
+      `data: {"response":{"usage":${usage},"output":[{"usage":{"input_tokens":5}}]}}\n\n`,
+      `data: {"response":{"usage":{"input_tokens":"7"}}}\n\n`,
+      `data: {"response":{"usage":{"input_tokens":7,"note":"}{"}}}\n\n`,
+      `data: {"response":{"usage":{"input_tokens":7\n\n`,
+      `data: {"response":{"usage":null}}\n\n`,
+      `{"usage":{"input_tokens":1}}`,
+      `"usage":{`,
+      "",
+    ];
+    for (const text of texts) {
+      const body = encoder.encode(text);
+      for (let start = 0; start <= body.length; start += 3) {
+        assert.deepEqual(
+          usageAt(body, start),
+          usageOf(body, start),
+          `${text} from ${start}`,
+        );
+      }
+    }
+  });
+});
+
+describe("decodeShort", () => {
+  it("decodes as the TextDecoder does, ASCII or not", () => {
+    const bodies = [
+      encoder.encode("resp_0123456789abcdef"),
+      encoder.encode("resp_é€😀"),
+      encoder.encode("\uFEFFresp_1"),
+      new Uint8Array([0x72, 0xff, 0x73]),
+      new Uint8Array([0x72, 0xe2, 0x82]),
+      new Uint8Array(0),
+    ];
+    for (const bytes of bodies) {
+      for (let from = 0; from <= bytes.length; from++) {
+        for (let to = from; to <= bytes.length; to++) {
+          assert.equal(
+            decodeShort(bytes, from, to),
+            new TextDecoder().decode(bytes.subarray(from, to)),
+          );
+        }
+      }
     }
   });
 });

@@ -27,17 +27,38 @@ const CR = 0x0d;
 /** What a finished SSE body says. */
 export interface StreamObservation {
   /** The terminal event's name, when the body has one. */
-  terminal: string | undefined;
+  readonly terminal: string | undefined;
   /** `usage` of the final Response object, parsed on first access. */
   readonly usage: Record<string, unknown> | undefined;
-  /** The answer for a non-streaming buyer. */
+  /** The answer for a non-streaming buyer, built on the first call. */
   result(): AggregateResult;
   /** Bytes of an event cut off at the end of the body (0 when none). */
-  pendingBytes: number;
+  readonly pendingBytes: number;
   /** Sequence number an event appended after this body should carry. */
-  nextSequenceNumber: number;
+  readonly nextSequenceNumber: number;
   /** The Response id, when the body carried `response.created`. */
-  responseId: string | undefined;
+  readonly responseId: string | undefined;
+  /**
+   * With `keepOutput`: the completed event that ends the body, as bytes
+   * (see {@linkcode completedEventOf}), when it can be kept unread.
+   */
+  readonly completed: CompletedEvent | undefined;
+}
+
+/** What {@linkcode observeStream} is asked for beyond the terminal event. */
+export interface ObserveOptions {
+  /**
+   * Rebuild the `output` of a completed Response sent empty from the
+   * streamed items (a whole parse), so that {@linkcode StreamObservation.result}
+   * holds the answer.
+   */
+  needOutput?: boolean;
+  /**
+   * The final Response is to be kept: as the completed event's bytes
+   * ({@linkcode StreamObservation.completed}) when the body ends with one that
+   * {@linkcode completedEventOf} accepts, else as with `needOutput`.
+   */
+  keepOutput?: boolean;
 }
 
 /**
@@ -52,16 +73,24 @@ export interface StreamObservation {
  * ```
  */
 export function lastEventStart(body: Uint8Array): number {
+  return eventStartBefore(body, lastLineFeed(body));
+}
+
+/** The last line feed of `body` before the line ends that close it, or -1. */
+function lastLineFeed(body: Uint8Array): number {
   let end = body.length;
   while (end > 0 && (body[end - 1] === LF || body[end - 1] === CR)) end--;
-  let at = end;
-  while (at > 0) {
-    const lf = body.lastIndexOf(LF, at - 1);
-    if (lf < 0) return 0;
+  return end > 0 ? body.lastIndexOf(LF, end - 1) : -1;
+}
+
+/** Where the event whose line feed is at `lf` starts ({@linkcode lastEventStart}). */
+function eventStartBefore(body: Uint8Array, lf: number): number {
+  while (lf >= 0) {
     let before = lf - 1;
     if (before >= 0 && body[before] === CR) before--;
     if (before >= 0 && body[before] === LF) return lf + 1;
-    at = lf;
+    // (A negative start would count from the end.)
+    lf = lf === 0 ? -1 : body.lastIndexOf(LF, lf - 1);
   }
   return 0;
 }
@@ -76,7 +105,10 @@ function eventType(event: string, data: string): string {
   }
 }
 
-function fullObservation(body: Uint8Array): StreamObservation {
+function fullObservation(
+  body: Uint8Array,
+  completed: CompletedEvent | undefined,
+): StreamObservation {
   const aggregator = new ResponseAggregator();
   const parser = new SseParser(
     (event, data) => aggregator.handle(event, data),
@@ -84,18 +116,20 @@ function fullObservation(body: Uint8Array): StreamObservation {
   );
   parser.push(body);
   parser.finish();
+  let result: AggregateResult | undefined;
   return {
     terminal: aggregator.terminal,
     get usage() {
       return aggregator.usage;
     },
-    result: () => aggregator.result(),
+    result: () => (result ??= aggregator.result()),
     pendingBytes: parser.pendingBytes,
     nextSequenceNumber: Math.max(
       (aggregator.lastSequenceNumber ?? -1) + 1,
       parser.eventCount,
     ),
     responseId: aggregator.responseId,
+    completed,
   };
 }
 
@@ -109,71 +143,112 @@ function hasOutput(result: AggregateResult): boolean {
  * Observes a finished SSE body: parses only its last event when that is a
  * terminal one, else the whole body. With `needOutput`, a completed Response
  * whose `output` is empty is rebuilt from the streamed items (whole parse).
+ * With `keepOutput`, the completed event that ends the body is also handed
+ * back as bytes when it can be kept unread, else the output is needed.
  *
  * @example
  * ```ts
  * import { observeStream } from "./observe.ts";
  * const body = new TextEncoder().encode(
- *   'event: response.completed\ndata: {"type":"response.completed","response":{"output":[],"usage":{"input_tokens":1}}}\n\n',
+ *   'event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_1","output":[{"type":"message"}],"usage":{"input_tokens":1}}}\n\n',
  * );
- * console.log(observeStream(body).terminal); // "response.completed"
+ * const seen = observeStream(body, { keepOutput: true });
+ * console.log(seen.terminal); // "response.completed"
+ * console.log(seen.completed?.responseId); // "resp_1"
  * ```
  */
 export function observeStream(
   body: Uint8Array,
-  options: { needOutput?: boolean } = {},
+  options: ObserveOptions = {},
 ): StreamObservation {
-  const start = lastEventStart(body);
+  // The last event is closed by a blank line, else it was cut off: only a
+  // whole parse knows what the body said.
+  if (!endsWithBlankLine(body)) return fullObservation(body, undefined);
+  // The last line feed is where the last event's data line starts, when it
+  // has one line: found once, for the event's start and for the completed
+  // event's check.
+  const lastLf = lastLineFeed(body);
+  const start = eventStartBefore(body, lastLf);
   // Most answers end with `event: <terminal>`: recognised on the bytes, the
   // event is decoded and parsed only if its usage or Response is asked for.
-  let last: { event: string; data: string } | undefined;
-  const parseLast = () => {
-    if (!last) {
-      const parser = new SseParser((event, data) => {
-        last = { event, data };
-      });
-      parser.push(body.subarray(start));
-      parser.finish();
+  const seen = new LastEventObservation(
+    body,
+    start,
+    terminalEventAt(body, start),
+  );
+  if (seen.terminal === undefined) {
+    const last = seen.lastEvent();
+    const type = last && eventType(last.event, last.data);
+    if (!type || !TERMINAL_EVENTS.has(type)) {
+      return fullObservation(body, undefined);
     }
-    return last;
-  };
-  let terminal = endsWithBlankLine(body)
-    ? terminalEventAt(body, start)
-    : undefined;
-  if (terminal === undefined) {
-    const event = endsWithBlankLine(body) ? parseLast() : undefined;
-    const type = event && eventType(event.event, event.data);
-    if (!type || !TERMINAL_EVENTS.has(type)) return fullObservation(body);
-    terminal = type;
+    seen.terminal = type;
+  } else if (options.keepOutput && seen.terminal === "response.completed") {
+    seen.completed = completedAt(body, start, lastLf);
+  }
+  const needOutput = options.needOutput ||
+    (options.keepOutput && seen.completed === undefined);
+  if (needOutput && !hasOutput(seen.result())) {
+    return fullObservation(body, seen.completed);
+  }
+  return seen;
+}
+
+/** A body whose last event is terminal: that event is all that is read. */
+class LastEventObservation implements StreamObservation {
+  terminal: string | undefined;
+  readonly pendingBytes = 0;
+  readonly responseId = undefined;
+  completed: CompletedEvent | undefined = undefined;
+  #body: Uint8Array;
+  #start: number;
+  #last: { event: string; data: string } | undefined;
+  #aggregator: ResponseAggregator | undefined;
+  #result: AggregateResult | undefined;
+
+  constructor(body: Uint8Array, start: number, terminal: string | undefined) {
+    this.#body = body;
+    this.#start = start;
+    this.terminal = terminal;
   }
 
-  let aggregator: ResponseAggregator | undefined;
-  const aggregated = () => {
-    if (!aggregator) {
-      aggregator = new ResponseAggregator();
-      const event = parseLast();
-      if (event) aggregator.handle(event.event, event.data);
+  /** The last event, decoded (undefined when it has no data). */
+  lastEvent(): { event: string; data: string } | undefined {
+    if (!this.#last) {
+      const parser = new SseParser((event, data) => {
+        this.#last = { event, data };
+      });
+      parser.push(this.#body.subarray(this.#start));
+      parser.finish();
     }
-    return aggregator;
-  };
-  if (options.needOutput && !hasOutput(aggregated().result())) {
-    return fullObservation(body);
+    return this.#last;
   }
-  return {
-    terminal,
-    get usage() {
-      // Once the event is parsed anyway, its usage is there; else only the
-      // usage object is cut out of the bytes, not the whole Response.
-      if (aggregator) return aggregator.usage;
-      return usageAt(body, start) ?? aggregated().usage;
-    },
-    result: () => aggregated().result(),
-    pendingBytes: 0,
-    get nextSequenceNumber() {
-      return (aggregated().lastSequenceNumber ?? -1) + 1;
-    },
-    responseId: undefined,
-  };
+
+  #aggregated(): ResponseAggregator {
+    if (!this.#aggregator) {
+      this.#aggregator = new ResponseAggregator();
+      const last = this.lastEvent();
+      if (last) this.#aggregator.handle(last.event, last.data);
+    }
+    return this.#aggregator;
+  }
+
+  get usage(): Record<string, unknown> | undefined {
+    // Once the event is parsed anyway, its usage is there; else only the
+    // usage object is cut out of the bytes, not the whole Response.
+    if (this.#aggregator) return this.#aggregator.usage;
+    return usageAt(this.#body, this.#start) ?? this.#aggregated().usage;
+  }
+
+  result(): AggregateResult {
+    // Built once: the check of the output and the caller share it.
+    this.#result ??= this.#aggregated().result();
+    return this.#result;
+  }
+
+  get nextSequenceNumber(): number {
+    return (this.#aggregated().lastSequenceNumber ?? -1) + 1;
+  }
 }
 
 const USAGE_KEY = new TextEncoder().encode('"usage":{');
@@ -203,13 +278,15 @@ export function usageAt(
   body: Uint8Array,
   start: number,
 ): Record<string, unknown> | undefined {
-  let at = body.lastIndexOf(USAGE_KEY[0], body.length - 1);
-  while (at >= start) {
+  // Found from its brace (braces are few in a Response, quotes are many).
+  const keyBefore = USAGE_KEY.length - 1;
+  let from = body.lastIndexOf(OPEN, body.length - 1);
+  while (from - keyBefore >= start) {
+    const at = from - keyBefore;
     if (matchesAt(body, at, USAGE_KEY) && body[at - 1] !== BACKSLASH) break;
-    at = at === 0 ? -1 : body.lastIndexOf(QUOTE, at - 1);
+    from = body.lastIndexOf(OPEN, from - 1);
   }
-  if (at < start) return undefined;
-  const from = at + USAGE_KEY.length - 1;
+  if (from - keyBefore < start) return undefined;
   let depth = 0;
   let inString = false;
   for (let i = from; i < body.length; i++) {
@@ -294,23 +371,61 @@ export interface CompletedEvent {
  */
 export function completedEventOf(body: Uint8Array): CompletedEvent | undefined {
   if (!endsWithBlankLine(body)) return undefined;
-  const start = lastEventStart(body);
+  const lastLf = lastLineFeed(body);
+  const start = eventStartBefore(body, lastLf);
   if (terminalEventAt(body, start) !== "response.completed") return undefined;
+  return completedAt(body, start, lastLf);
+}
+
+/**
+ * {@linkcode completedEventOf} of a body that ends with a blank line, whose
+ * last event, at `start`, is named `response.completed` and whose last line
+ * feed (before the closing line ends) is at `lastLf`.
+ */
+function completedAt(
+  body: Uint8Array,
+  start: number,
+  lastLf: number,
+): CompletedEvent | undefined {
   const dataAt = indexOf(body, DATA_LINE, start);
-  if (dataAt < 0) return undefined;
+  // The data is one line, the event's last, when the first data line's line
+  // feed is the last one of the body (so several data lines are refused).
+  if (dataAt < 0 || dataAt !== lastLf) return undefined;
   const from = dataAt + DATA_LINE.length;
   let end = body.length;
-  while (end > from && (body[end - 1] === LF || body[end - 1] === CR)) end--;
+  while (body[end - 1] === LF || body[end - 1] === CR) end--;
   const data = body.subarray(from, end);
-  if (data.includes(LF) || hasEmptyOutput(data)) {
-    return undefined;
-  }
+  if (hasEmptyOutput(data)) return undefined;
   const idAt = indexOf(data, RESPONSE_ID, 0);
   if (idAt < 0) return undefined;
   const idFrom = idAt + RESPONSE_ID.length;
   const idEnd = data.indexOf(QUOTE, idFrom);
   if (idEnd <= idFrom || idEnd - idFrom > 200) return undefined;
-  return { data, responseId: decoder.decode(data.subarray(idFrom, idEnd)) };
+  return { data, responseId: decodeShort(data, idFrom, idEnd) };
+}
+
+/**
+ * `bytes[from, to)` as text: ASCII (a Response id) without the decoder, any
+ * other byte through it.
+ *
+ * @example
+ * ```ts
+ * import { decodeShort } from "./observe.ts";
+ * console.log(decodeShort(new TextEncoder().encode('"resp_1"'), 1, 7)); // "resp_1"
+ * ```
+ */
+export function decodeShort(
+  bytes: Uint8Array,
+  from: number,
+  to: number,
+): string {
+  let text = "";
+  for (let i = from; i < to; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x80) return decoder.decode(bytes.subarray(from, to));
+    text += String.fromCharCode(byte);
+  }
+  return text;
 }
 
 function indexOf(body: Uint8Array, bytes: Uint8Array, from: number): number {

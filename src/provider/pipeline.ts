@@ -385,12 +385,14 @@ function storeTurn(
   });
 }
 
+const decoder = new TextDecoder();
+
 /** The Response of a completed event's data, or undefined. */
 function parseResponse(
   data: Uint8Array,
 ): Record<string, unknown> | undefined {
   try {
-    const event = JSON.parse(new TextDecoder().decode(data));
+    const event = JSON.parse(decoder.decode(data));
     return event?.response;
   } catch {
     return undefined;
