@@ -393,6 +393,7 @@ function completedAt(
   if (dataAt < 0 || dataAt !== lastLf) return undefined;
   const from = dataAt + DATA_LINE.length;
   let end = body.length;
+  // (The data line's own `data: ` stops this before `from`.)
   while (body[end - 1] === LF || body[end - 1] === CR) end--;
   const data = body.subarray(from, end);
   if (hasEmptyOutput(data)) return undefined;
