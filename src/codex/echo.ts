@@ -37,6 +37,12 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const QUOTE = 0x22;
 const encoder = new TextEncoder();
+const CLOSE_BRACE = 0x7d;
+const RESPONSE_KEY = encoder.encode('"response"');
+const EMPTY = new Uint8Array(0);
+const COMMA_BYTES = encoder.encode(",");
+const COLON_BYTES = encoder.encode(":");
+const DATA = encoder.encode("data:");
 
 /** The Response members a buyer gets as it sent them. */
 export interface EchoFields {
@@ -342,6 +348,16 @@ const ECHO_KEYS: readonly Uint8Array[] = [
   "store",
 ].map((key) => encoder.encode(JSON.stringify(key)));
 
+/** What goes before an appended member's value: its key and a colon. */
+const KEY_HEADS: readonly Uint8Array[] = ECHO_KEYS.map((key) =>
+  concat([key, COLON_BYTES])
+);
+
+/** What goes before a member's value appended after another member. */
+const NEXT_KEY_HEADS: readonly Uint8Array[] = KEY_HEADS.map((head) =>
+  concat([COMMA_BYTES, head])
+);
+
 /**
  * Which echoed key a key of that length (with quotes) can be, or -1: the
  * four keys differ in length, so a key is compared with one of them at most.
@@ -407,13 +423,6 @@ function echoValues(fields: EchoFields): Uint8Array[] {
     jsonBytes(fields.store),
   ];
 }
-
-const RESPONSE_KEY = encoder.encode('"response"');
-const EMPTY = new Uint8Array(0);
-const COMMA_BYTES = encoder.encode(",");
-const COLON_BYTES = encoder.encode(":");
-const DATA = encoder.encode("data:");
-const CLOSE_BRACE = 0x7d;
 
 function sameBytes(
   bytes: Uint8Array,
@@ -493,13 +502,11 @@ function rewriteJson(
     edits.truncate(mark);
     return false;
   }
-  // The missing ones appended, piece by piece: no array made for them.
+  // The missing ones appended, two pieces each: no array made for them.
   let first = empty;
   for (let index = 0; index < ECHO_KEYS.length; index++) {
     if (found & (1 << index)) continue;
-    if (!first) edits.add(key, key, COMMA_BYTES);
-    edits.add(key, key, ECHO_KEYS[index]);
-    edits.add(key, key, COLON_BYTES);
+    edits.add(key, key, (first ? KEY_HEADS : NEXT_KEY_HEADS)[index]);
     edits.add(key, key, values[index]);
     first = false;
   }
