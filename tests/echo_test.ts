@@ -368,7 +368,7 @@ describe("the echo rewriter", () => {
       items[Math.floor(random() * items.length)];
     // Around 32 bytes, where a string stops being ended by the short loop.
     const text = () => {
-      const pieces = ['"', "\\", "\\\"", "é", "😀", "}", "\n", "a", "store"];
+      const pieces = ['"', "\\", '\\"', "é", "😀", "}", "\n", "a", "store"];
       let out = "";
       const length = pick([0, 5, 30, 31, 32, 33, 34, 60]);
       while (out.length < length) out += pick(pieces);

@@ -100,7 +100,9 @@ describe("objectMembers", () => {
       assert.ok(found, text);
       assert.equal(found.close, bytes.length - 1);
       const seen = found.members.map((member) => [
-        JSON.parse(decoder.decode(bytes.subarray(member.keyStart, member.keyEnd))),
+        JSON.parse(
+          decoder.decode(bytes.subarray(member.keyStart, member.keyEnd)),
+        ),
         JSON.parse(
           decoder.decode(bytes.subarray(member.valueStart, member.valueEnd)),
         ),

@@ -13,9 +13,10 @@
  * `response.completed`, `response.failed` or `response.incomplete` ends the
  * stream). Delta events are never parsed nor copied: a chunk of deltas
  * costs a look at the start of its last event. Inside a lifecycle event,
- * only the four members of the Response are replaced, found by walking the
- * object's members on the bytes (its `output` skipped, its strings by the
- * native byte search), so the Response is never parsed either.
+ * only the four members of the Response are replaced, found in one walk of
+ * the object's members on the bytes (its `output` skipped), so the Response
+ * is never parsed either; the changes are kept as positions and the output
+ * written into one array sized first.
  *
  * @module
  */
@@ -307,31 +308,17 @@ class Edits {
         out.set(bytes.subarray(copied, start), offset);
         offset += start - copied;
       }
-      offset = put(out, offset, this.#values[index]);
+      const value = this.#values[index];
+      out.set(value, offset);
+      offset += value.length;
       copied = this.#ends[index];
     }
     out.set(bytes.subarray(copied, to), offset);
     this.#count = 0;
     // Not to keep the last chunk's replacements alive.
-    this.#values.fill(EMPTY);
+    this.#values.fill(EMPTY, 0, count);
     return out;
   }
-}
-
-/** How long a value is copied byte by byte rather than by `set`. */
-const SHORT_VALUE = 32;
-
-/** Copies `value` to `out` at `offset`; returns the offset after it. */
-function put(out: Uint8Array, offset: number, value: Uint8Array): number {
-  const length = value.length;
-  if (length > SHORT_VALUE) {
-    out.set(value, offset);
-  } else {
-    for (let index = 0; index < length; index++) {
-      out[offset + index] = value[index];
-    }
-  }
-  return offset + length;
 }
 
 /**
@@ -626,6 +613,8 @@ export class EchoRewriter {
    */
   push(chunk: Uint8Array): Uint8Array {
     if (chunk.length === 0) return chunk;
+    // None left by a push that threw before its end.
+    edits.truncate(0);
     let bytes = chunk;
     let at: number;
     /** What goes before `bytes[at]` on: a held event, complete now. */
