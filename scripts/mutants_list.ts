@@ -70,6 +70,8 @@ const LOGIN_IDENTITY = "src/codex/login_identity.ts";
 const IDENTITY_TEST = "tests/identity_test.ts";
 const ECHO = "src/codex/echo.ts";
 const ECHO_TEST = "tests/echo_test.ts";
+const JSON_SCAN = "src/codex/_json_scan.ts";
+const JSON_SCAN_TEST = "tests/json_scan_test.ts";
 const BUYER_SCOPE_TEST = "tests/buyer_scope_test.ts";
 const OBSERVE = "src/codex/observe.ts";
 const OBSERVE_TEST = "tests/codex_observe_test.ts";
@@ -2156,8 +2158,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-terminal-skipped",
     file: ECHO,
-    find:
-      "          copied = this.#rewrite(bytes, last, bytes.length, parts, copied);",
+    find: "          this.#rewrite(bytes, last, bytes.length);",
     replace: "",
     tests: [ECHO_TEST],
     why:
@@ -2184,10 +2185,36 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-copies-deltas",
     file: ECHO,
-    find: "    if (parts.length === 0) return bytes;",
-    replace: "    if (parts.length === 0) return bytes.slice();",
+    find: "    if (edits.count === 0 && !prefix) return bytes;",
+    replace: "    if (edits.count === 0 && !prefix) return bytes.slice();",
     tests: [ECHO_TEST],
     why: "a chunk of delta events passes as it is, not copied",
+  },
+  {
+    id: "echo-appended-member-comma",
+    file: ECHO,
+    find: "(first ? KEY_HEADS : NEXT_KEY_HEADS)[index]",
+    replace: "NEXT_KEY_HEADS[index]",
+    tests: [ECHO_TEST],
+    why:
+      "a member appended to an empty Response has no comma before it, the next ones have",
+  },
+  {
+    id: "json-scan-escaped-quote-ends-short-string",
+    file: JSON_SCAN,
+    find: "    if (byte === BACKSLASH) index++;",
+    replace: "",
+    tests: [JSON_SCAN_TEST, ECHO_TEST],
+    why: "an escaped quote does not end a short string",
+  },
+  {
+    id: "json-scan-search-skips-a-byte",
+    file: JSON_SCAN,
+    find: "  let quote = bytes.indexOf(QUOTE, index);",
+    replace: "  let quote = bytes.indexOf(QUOTE, index + 1);",
+    tests: [JSON_SCAN_TEST],
+    why:
+      "the native search goes on from the first byte the short loop did not look at",
   },
   {
     id: "lite-body-keeps-buyer-cache-key",

@@ -360,6 +360,113 @@ describe("the echo rewriter", () => {
     assert.equal(rewriter.push(encoder.encode(cut)).length, 0);
     assert.equal(decoder.decode(rewriter.finish()), cut);
   });
+
+  it("gives the bytes of the event parsed, echoed and stringified again, whatever the Response and the chunks", () => {
+    let seed = 3;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const pick = <T>(items: readonly T[]): T =>
+      items[Math.floor(random() * items.length)];
+    // Around 32 bytes, where a string stops being ended by the short loop.
+    const text = () => {
+      const pieces = ['"', "\\", '\\"', "é", "😀", "}", "\n", "a", "store"];
+      let out = "";
+      const length = pick([0, 5, 30, 31, 32, 33, 34, 60]);
+      while (out.length < length) out += pick(pieces);
+      return out;
+    };
+    const value = (depth: number): unknown => {
+      const kind = random();
+      if (depth > 2 || kind < 0.5) {
+        return pick([null, true, false, 0, -12.5, 1767225600, text()]);
+      }
+      if (kind < 0.75) return [value(depth + 1), value(depth + 1)];
+      return object(depth + 1);
+    };
+    const keys = [
+      "instructions",
+      "previous_response_id",
+      "prompt_cache_key",
+      "store",
+      "id",
+      "output",
+      "tools",
+      'a "quoted" key',
+    ];
+    // Each key at most once (a parse keeps only the last of several).
+    const object = (depth: number): Json => {
+      const out: Json = {};
+      if (random() < 0.1) return out;
+      for (const key of keys) {
+        if (random() < 0.5) out[key] = value(depth);
+      }
+      return out;
+    };
+    const lifecycle = (
+      type: string,
+      response: Json,
+      lineEnd: string,
+      named: boolean,
+    ) => {
+      const data = JSON.stringify({ type, sequence_number: 0, response });
+      return named
+        ? `event: ${type}${lineEnd}data: ${data}${lineEnd}${lineEnd}`
+        : `data: ${data}${lineEnd}${lineEnd}`;
+    };
+    for (let round = 0; round < 300; round++) {
+      const sent: EchoFields = {
+        instructions: pick([null, "Be brief.", text()]),
+        previousResponseId: pick([null, "resp_prev"]),
+        promptCacheKey: pick([null, "conv-1", text()]),
+        store: random() < 0.5,
+      };
+      const lineEnd = pick(["\n", "\r\n"]);
+      const responses = [object(0), object(0), object(0)];
+      const named = responses.map(() => random() < 0.5);
+      const delta = `event: response.output_text.delta${lineEnd}data: ${
+        JSON.stringify({
+          type: "response.output_text.delta",
+          delta: text(),
+        })
+      }${lineEnd}${lineEnd}`;
+      const types = [
+        "response.created",
+        "response.in_progress",
+        pick(["response.completed", "response.failed", "response.incomplete"]),
+      ];
+      const stream = (echo: boolean) =>
+        types.map((type, index) => {
+          const response = echo ? { ...responses[index] } : responses[index];
+          if (echo) {
+            response.instructions = sent.instructions;
+            response.previous_response_id = sent.previousResponseId;
+            response.prompt_cache_key = sent.promptCacheKey;
+            response.store = sent.store;
+          }
+          return lifecycle(type, response, lineEnd, named[index]) +
+            (index === 1 ? delta.repeat(2) : "");
+        }).join("");
+      const bytes = encoder.encode(stream(false));
+      const cuts = Array.from(
+        { length: Math.floor(random() * 4) },
+        () => Math.floor(random() * bytes.length),
+      ).sort((a, b) => a - b);
+      const rewriter = new EchoRewriter(sent);
+      let out = "";
+      let from = 0;
+      for (const cut of [...cuts, bytes.length]) {
+        out += decoder.decode(rewriter.push(bytes.slice(from, cut)), {
+          stream: true,
+        });
+        from = cut;
+      }
+      out += decoder.decode(rewriter.finish());
+      assert.equal(
+        out,
+        stream(true),
+        `round ${round}, cuts ${cuts.join(",")}`,
+      );
+    }
+  });
 });
 
 describe("the official openai SDK", () => {

@@ -1,9 +1,11 @@
 /**
  * Walking the members of a JSON object in UTF-8 bytes without parsing it:
  * where each member's key and value start and end, its nested values
- * skipped. Strings are skipped with the native byte search (a long text
- * costs one search, not a loop over its bytes); only the bytes between
- * strings are looked at one by one. Private to src/codex/.
+ * skipped. A string's first bytes are looked at one by one (most keys and
+ * values are short, and a loop ends them sooner than a call to the native
+ * search); past {@linkcode SHORT_STRING} bytes the native byte search takes
+ * over (a long text costs one search, not a loop over its bytes). Private
+ * to src/codex/.
  *
  * The text is the backend's, already framed as JSON; a text that is not
  * valid JSON may be walked wrongly, never out of its bounds: every function
@@ -31,9 +33,26 @@ export function skipSpace(bytes: Uint8Array, at: number): number {
   return at;
 }
 
+/**
+ * How many bytes of a string are looked at one by one before the native
+ * search takes over: below this, the loop ends a string sooner than the
+ * call to `indexOf`.
+ */
+const SHORT_STRING = 32;
+
 /** Just after the string that opens at `at` (a quote), or -1. */
 export function stringEnd(bytes: Uint8Array, at: number): number {
-  let quote = bytes.indexOf(QUOTE, at + 1);
+  const short = Math.min(bytes.length, at + 1 + SHORT_STRING);
+  let index = at + 1;
+  for (; index < short; index++) {
+    const byte = bytes[index];
+    if (byte === QUOTE) return index + 1;
+    // The escaped byte is skipped: an escaped quote does not end the string.
+    if (byte === BACKSLASH) index++;
+  }
+  // `index` is not an escaped byte: a quote from there on ends the string
+  // when an even number of backslashes precedes it.
+  let quote = bytes.indexOf(QUOTE, index);
   while (quote >= 0) {
     let backslashes = 0;
     while (bytes[quote - 1 - backslashes] === BACKSLASH) backslashes++;
@@ -104,27 +123,60 @@ export interface ObjectMembers {
 }
 
 /**
+ * Where the walk of the object that opens at `at` (a `{`) starts: its first
+ * member's key (an opening quote), or its closing brace when it has none;
+ * -1 when no object opens there.
+ */
+export function firstKey(bytes: Uint8Array, at: number): number {
+  if (bytes[at] !== OPEN_BRACE) return -1;
+  const index = skipSpace(bytes, at + 1);
+  return bytes[index] === QUOTE || bytes[index] === CLOSE_BRACE ? index : -1;
+}
+
+/**
+ * Where the value of the member whose key ends at `keyEnd` starts (after
+ * the colon and white space), or -1.
+ */
+export function valueAfterKey(bytes: Uint8Array, keyEnd: number): number {
+  const colon = skipSpace(bytes, keyEnd);
+  if (bytes[colon] !== COLON) return -1;
+  return skipSpace(bytes, colon + 1);
+}
+
+/**
+ * Where the walk of an object goes on after a member's value that ends at
+ * `end`: the next member's key (an opening quote) after a comma, or the
+ * object's closing brace; -1 when neither follows.
+ */
+export function nextKey(bytes: Uint8Array, end: number): number {
+  const index = skipSpace(bytes, end);
+  if (bytes[index] === CLOSE_BRACE) return index;
+  if (bytes[index] !== COMMA) return -1;
+  const key = skipSpace(bytes, index + 1);
+  return bytes[key] === QUOTE ? key : -1;
+}
+
+/**
  * The members of the object that opens at `at` (a `{`), or undefined when
  * the text is not an object there. `stopAt`, when given, ends the walk at
  * the first member whose key it accepts, before its value is skipped (the
- * member's `valueEnd` and `close` are then -1).
+ * member's `valueEnd` and `close` are then -1). A walk that needs no list
+ * of members goes key by key instead ({@linkcode firstKey},
+ * {@linkcode valueAfterKey}, {@linkcode valueEnd}, {@linkcode nextKey}).
  */
 export function objectMembers(
   bytes: Uint8Array,
   at: number,
   stopAt?: (key: Member) => boolean,
 ): ObjectMembers | undefined {
-  if (bytes[at] !== OPEN_BRACE) return undefined;
   const members: Member[] = [];
-  let index = skipSpace(bytes, at + 1);
-  if (bytes[index] === CLOSE_BRACE) return { members, close: index };
-  for (;;) {
-    if (bytes[index] !== QUOTE) return undefined;
+  let index = firstKey(bytes, at);
+  if (index < 0) return undefined;
+  while (bytes[index] !== CLOSE_BRACE) {
     const keyEnd = stringEnd(bytes, index);
     if (keyEnd < 0) return undefined;
-    const colon = skipSpace(bytes, keyEnd);
-    if (bytes[colon] !== COLON) return undefined;
-    const valueStart = skipSpace(bytes, colon + 1);
+    const valueStart = valueAfterKey(bytes, keyEnd);
+    if (valueStart < 0) return undefined;
     const member = { keyStart: index, keyEnd, valueStart, valueEnd: -1 };
     // Stopped before its value is skipped: the caller walks into it.
     if (stopAt?.(member)) {
@@ -135,11 +187,10 @@ export function objectMembers(
     if (end < 0) return undefined;
     member.valueEnd = end;
     members.push(member);
-    index = skipSpace(bytes, end);
-    if (bytes[index] === CLOSE_BRACE) return { members, close: index };
-    if (bytes[index] !== COMMA) return undefined;
-    index = skipSpace(bytes, index + 1);
+    index = nextKey(bytes, end);
+    if (index < 0) return undefined;
   }
+  return { members, close: index };
 }
 
 /** Whether `bytes` holds `part` at `at`. */

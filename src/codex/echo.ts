@@ -13,18 +13,22 @@
  * `response.completed`, `response.failed` or `response.incomplete` ends the
  * stream). Delta events are never parsed nor copied: a chunk of deltas
  * costs a look at the start of its last event. Inside a lifecycle event,
- * only the four members of the Response are replaced, found by walking the
- * object's members on the bytes (its `output` skipped, its strings by the
- * native byte search), so the Response is never parsed either.
+ * only the four members of the Response are replaced, found in one walk of
+ * the object's members on the bytes (its `output` skipped), so the Response
+ * is never parsed either; the changes are kept as positions and the output
+ * written into one array sized first.
  *
  * @module
  */
 
 import {
   bytesAt,
-  type Member,
-  objectMembers,
+  firstKey,
+  nextKey,
   skipSpace,
+  stringEnd,
+  valueAfterKey,
+  valueEnd,
 } from "./_json_scan.ts";
 import { SseParser } from "./sse.ts";
 import { isRecord } from "../json.ts";
@@ -34,6 +38,12 @@ const CR = 0x0d;
 const COLON = 0x3a;
 const QUOTE = 0x22;
 const encoder = new TextEncoder();
+const CLOSE_BRACE = 0x7d;
+const RESPONSE_KEY = encoder.encode('"response"');
+const EMPTY = new Uint8Array(0);
+const COMMA_BYTES = encoder.encode(",");
+const COLON_BYTES = encoder.encode(":");
+const DATA = encoder.encode("data:");
 
 /** The Response members a buyer gets as it sent them. */
 export interface EchoFields {
@@ -223,6 +233,7 @@ function firstEventStart(bytes: Uint8Array, before: number): number {
   return eventEnd(bytes, 0);
 }
 
+/** The parts one after another, in one new array (the part itself when alone). */
 function concat(parts: Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0];
   let size = 0;
@@ -236,13 +247,87 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** One echoed member: its key as JSON bytes (with quotes) and its value's. */
-interface EchoMember {
-  key: Uint8Array;
-  value: Uint8Array;
+/**
+ * The changes to one buffer, in order and apart: `bytes[start, end)` becomes
+ * `value`. Kept as positions rather than as views of the buffer, so that the
+ * output is sized first and written in one allocation.
+ */
+class Edits {
+  // Arrays kept at their longest, `#count` the live entries: emptied and
+  // filled again per chunk without growing them again.
+  readonly #starts: number[] = [];
+  readonly #ends: number[] = [];
+  readonly #values: Uint8Array[] = [];
+  #count = 0;
+
+  /** How many changes there are. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Adds a change after the others. */
+  add(start: number, end: number, value: Uint8Array): void {
+    const index = this.#count++;
+    this.#starts[index] = start;
+    this.#ends[index] = end;
+    this.#values[index] = value;
+  }
+
+  /** Drops the changes from the `count`th on. */
+  truncate(count: number): void {
+    this.#count = count;
+  }
+
+  /**
+   * `prefix` (when given), then `bytes[from, to)` with the changes made;
+   * the changes are dropped.
+   */
+  apply(
+    bytes: Uint8Array,
+    from: number,
+    to: number,
+    prefix?: Uint8Array,
+  ): Uint8Array {
+    const count = this.#count;
+    if (count === 0 && !prefix) return bytes.subarray(from, to);
+    let size = (prefix?.length ?? 0) + to - from;
+    for (let index = 0; index < count; index++) {
+      size += this.#values[index].length -
+        (this.#ends[index] - this.#starts[index]);
+    }
+    const out = new Uint8Array(size);
+    let offset = 0;
+    if (prefix) {
+      out.set(prefix);
+      offset = prefix.length;
+    }
+    let copied = from;
+    for (let index = 0; index < count; index++) {
+      const start = this.#starts[index];
+      if (start > copied) {
+        out.set(bytes.subarray(copied, start), offset);
+        offset += start - copied;
+      }
+      const value = this.#values[index];
+      out.set(value, offset);
+      offset += value.length;
+      copied = this.#ends[index];
+    }
+    out.set(bytes.subarray(copied, to), offset);
+    this.#count = 0;
+    // Not to keep the last chunk's replacements alive.
+    this.#values.fill(EMPTY, 0, count);
+    return out;
+  }
 }
 
-/** The echoed members' keys, in the order {@linkcode echoMembers} gives their values. */
+/**
+ * The changes of the push under way: one for the module, as a push runs to
+ * its end before another starts, and applies or drops all it added.
+ */
+const edits = new Edits();
+
+/** The echoed members' keys, in the order of {@linkcode echoValues}. */
 const ECHO_KEYS: readonly Uint8Array[] = [
   "instructions",
   "previous_response_id",
@@ -250,65 +335,80 @@ const ECHO_KEYS: readonly Uint8Array[] = [
   "store",
 ].map((key) => encoder.encode(JSON.stringify(key)));
 
+/** What goes before an appended member's value: its key and a colon. */
+const KEY_HEADS: readonly Uint8Array[] = ECHO_KEYS.map((key) =>
+  concat([key, COLON_BYTES])
+);
+
+/** What goes before a member's value appended after another member. */
+const NEXT_KEY_HEADS: readonly Uint8Array[] = KEY_HEADS.map((head) =>
+  concat([COMMA_BYTES, head])
+);
+
+/**
+ * Which echoed key a key of that length (with quotes) can be, or -1: the
+ * four keys differ in length, so a key is compared with one of them at most.
+ */
+const ECHO_KEY_BY_LENGTH: readonly number[] = (() => {
+  const byLength: number[] = [];
+  ECHO_KEYS.forEach((key, index) => {
+    if (byLength[key.length] !== undefined) {
+      throw new Error("Echoed keys of the same length: compare them all");
+    }
+    byLength[key.length] = index;
+  });
+  return Array.from(byLength, (index) => index ?? -1);
+})();
+
+/** The echoed key that `json[keyStart, keyEnd)` is, or -1. */
+function echoedKey(json: Uint8Array, keyStart: number, keyEnd: number): number {
+  const index = ECHO_KEY_BY_LENGTH[keyEnd - keyStart] ?? -1;
+  return index >= 0 && bytesAt(json, keyStart, ECHO_KEYS[index]) ? index : -1;
+}
+
 /** Most encoded values remembered, each of at most {@linkcode MEMO_VALUE_CHARS} characters. */
 const MEMO_VALUES = 512;
 const MEMO_VALUE_CHARS = 512;
+
+const NULL_JSON = encoder.encode("null");
+const TRUE_JSON = encoder.encode("true");
+const FALSE_JSON = encoder.encode("false");
 
 /**
  * Encoded values by their JSON text: a buyer sends the same instructions and
  * keys turn after turn, and an allocation costs more here than the lookup.
  * An entry pushed out by other requests costs one encoding again.
  */
-const encodedValues = new Map<string, Uint8Array>(
-  [null, true, false].map((value) => {
-    const text = JSON.stringify(value);
-    return [text, encoder.encode(text)];
-  }),
-);
+const encodedValues = new Map<string, Uint8Array>();
 
 /** A value as JSON bytes. */
 function jsonBytes(value: unknown): Uint8Array {
+  // Most echoed values are these (no instructions, no previous response,
+  // store true): no text to make nor look up.
+  if (value === null) return NULL_JSON;
+  if (value === true) return TRUE_JSON;
+  if (value === false) return FALSE_JSON;
   const text = JSON.stringify(value);
   const known = encodedValues.get(text);
   if (known) return known;
   const bytes = encoder.encode(text);
   if (text.length <= MEMO_VALUE_CHARS) {
-    if (encodedValues.size >= MEMO_VALUES + 3) {
-      // The oldest after the three literals, which stay.
-      const keys = encodedValues.keys();
-      keys.next();
-      keys.next();
-      keys.next();
-      encodedValues.delete(keys.next().value!);
+    if (encodedValues.size >= MEMO_VALUES) {
+      encodedValues.delete(encodedValues.keys().next().value!);
     }
     encodedValues.set(text, bytes);
   }
   return bytes;
 }
 
-function echoMembers(fields: EchoFields): EchoMember[] {
-  const values = [
-    fields.instructions,
-    fields.previousResponseId,
-    fields.promptCacheKey,
-    fields.store,
+/** The echoed members' values as JSON bytes, in the order of `ECHO_KEYS`. */
+function echoValues(fields: EchoFields): Uint8Array[] {
+  return [
+    jsonBytes(fields.instructions),
+    jsonBytes(fields.previousResponseId),
+    jsonBytes(fields.promptCacheKey),
+    jsonBytes(fields.store),
   ];
-  return ECHO_KEYS.map((key, index) => ({
-    key,
-    value: jsonBytes(values[index]),
-  }));
-}
-
-const RESPONSE_KEY = encoder.encode('"response"');
-const EMPTY = new Uint8Array(0);
-const COMMA_BYTES = encoder.encode(",");
-const COLON_BYTES = encoder.encode(":");
-const DATA = encoder.encode("data:");
-const CLOSE_BRACE = 0x7d;
-
-function keyIs(bytes: Uint8Array, member: Member, key: Uint8Array): boolean {
-  return member.keyEnd - member.keyStart === key.length &&
-    bytesAt(bytes, member.keyStart, key);
 }
 
 function sameBytes(
@@ -321,84 +421,98 @@ function sameBytes(
 }
 
 /**
- * The parts of an event's JSON (`json[from, to)`, one object ending with its
- * `response` member) with the echoed members of that Response set, pushed
- * to `parts` from `json[copied]` on; returns where copying goes on. Nothing
- * is pushed and -1 returned when the JSON is not such an event; `copied`
- * itself when nothing changes.
+ * Where the value of the `response` member of the object that opens at
+ * `at` starts, or -1; the members before it walked, not the Response.
+ */
+function responseValue(json: Uint8Array, at: number): number {
+  let key = firstKey(json, at);
+  while (key >= 0 && json[key] !== CLOSE_BRACE) {
+    const keyEnd = stringEnd(json, key);
+    if (keyEnd < 0) return -1;
+    const valueStart = valueAfterKey(json, keyEnd);
+    if (valueStart < 0) return -1;
+    if (
+      keyEnd - key === RESPONSE_KEY.length && bytesAt(json, key, RESPONSE_KEY)
+    ) {
+      return valueStart;
+    }
+    const end = valueEnd(json, valueStart);
+    if (end < 0) return -1;
+    key = nextKey(json, end);
+  }
+  return -1;
+}
+
+/**
+ * Adds to {@linkcode edits} what sets the echoed members of the Response in
+ * an event's JSON (`json[from, to)`, one object ending with its `response`
+ * member): each one there replaced in place, in order, those missing
+ * appended. Adds nothing and returns false when the JSON is not such an
+ * event.
  */
 function rewriteJson(
   json: Uint8Array,
   from: number,
   to: number,
-  echoed: readonly EchoMember[],
-  parts: Uint8Array[],
-  copied: number,
-): number {
-  const outer = objectMembers(
-    json,
-    skipSpace(json, from),
-    (key) =>
-      key.keyEnd - key.keyStart === RESPONSE_KEY.length &&
-      bytesAt(json, key.keyStart, RESPONSE_KEY),
-  );
-  const holder = outer?.members.at(-1);
-  if (!holder || outer!.close !== -1) return -1;
-  const response = objectMembers(json, holder.valueStart);
-  // The Response ends the event (one data line): `}` and the line end.
-  if (!response || skipSpace(json, response.close + 1) !== to - 1) return -1;
-  if (json[to - 1] !== CLOSE_BRACE) return -1;
-  const start = parts.length;
-  let at = copied;
-  // Bit i: echoed member i is there (replaced in place, in order).
+  values: readonly Uint8Array[],
+): boolean {
+  const response = responseValue(json, skipSpace(json, from));
+  if (response < 0) return false;
+  const mark = edits.count;
+  let key = firstKey(json, response);
+  const empty = key >= 0 && json[key] === CLOSE_BRACE;
+  // Bit i: echoed member i is there.
   let found = 0;
-  for (const member of response.members) {
-    for (let index = 0; index < echoed.length; index++) {
-      const echo = echoed[index];
-      if (!keyIs(json, member, echo.key)) continue;
-      found |= 1 << index;
-      const { valueStart, valueEnd } = member;
-      if (!sameBytes(json, valueStart, valueEnd, echo.value)) {
-        parts.push(json.subarray(at, valueStart), echo.value);
-        at = valueEnd;
-      }
+  while (key >= 0 && json[key] !== CLOSE_BRACE) {
+    const keyEnd = stringEnd(json, key);
+    const valueStart = keyEnd < 0 ? -1 : valueAfterKey(json, keyEnd);
+    const end = valueStart < 0 ? -1 : valueEnd(json, valueStart);
+    if (end < 0) {
+      key = -1;
       break;
     }
+    const index = echoedKey(json, key, keyEnd);
+    if (index >= 0) {
+      found |= 1 << index;
+      const value = values[index];
+      if (!sameBytes(json, valueStart, end, value)) {
+        edits.add(valueStart, end, value);
+      }
+    }
+    key = nextKey(json, end);
   }
-  let first = response.members.length === 0;
-  let appended = false;
-  for (let index = 0; index < echoed.length; index++) {
+  // The Response ends the event (one data line): `}` and the line end.
+  if (
+    key < 0 || skipSpace(json, key + 1) !== to - 1 ||
+    json[to - 1] !== CLOSE_BRACE
+  ) {
+    edits.truncate(mark);
+    return false;
+  }
+  // The missing ones appended, two pieces each: no array made for them.
+  let first = empty;
+  for (let index = 0; index < ECHO_KEYS.length; index++) {
     if (found & (1 << index)) continue;
-    if (!appended) parts.push(json.subarray(at, response.close));
-    appended = true;
-    at = response.close;
-    parts.push(
-      first ? EMPTY : COMMA_BYTES,
-      echoed[index].key,
-      COLON_BYTES,
-      echoed[index].value,
-    );
+    edits.add(key, key, (first ? KEY_HEADS : NEXT_KEY_HEADS)[index]);
+    edits.add(key, key, values[index]);
     first = false;
   }
-  return parts.length === start ? copied : at;
+  return true;
 }
 
 /**
- * Pushes to `parts` the bytes from `bytes[copied]` up to the end of the
- * complete lifecycle event `bytes[at, end)`, its echoed members set;
- * returns where copying goes on (`copied` when nothing changes). An event
- * of one `data:` line is rewritten on its bytes; one of several lines is
- * parsed and framed again.
+ * Adds to {@linkcode edits} what sets the echoed members in the complete
+ * lifecycle event `bytes[at, end)` (nothing when they are already so). An
+ * event of one `data:` line is rewritten on its bytes; one of several lines
+ * is parsed and framed again.
  */
 function rewriteEvent(
   bytes: Uint8Array,
   at: number,
   end: number,
-  echoed: readonly EchoMember[],
+  values: readonly Uint8Array[],
   fields: EchoFields,
-  parts: Uint8Array[],
-  copied: number,
-): number {
+): void {
   let dataAt = bytesAt(bytes, at, DATA) ? at : -1;
   if (dataAt < 0) {
     const lf = bytes.indexOf(LF, at);
@@ -410,15 +524,10 @@ function rewriteEvent(
       : dataAt + DATA.length;
     let to = end;
     while (to > from && (bytes[to - 1] === LF || bytes[to - 1] === CR)) to--;
-    const start = parts.length;
-    const next = rewriteJson(bytes, from, to, echoed, parts, copied);
-    if (next >= 0) return next;
-    parts.length = start;
+    if (rewriteJson(bytes, from, to, values)) return;
   }
   const event = reframe(bytes.subarray(at, end), fields);
-  if (!event) return copied;
-  parts.push(bytes.subarray(copied, at), event);
-  return end;
+  if (event) edits.add(at, end, event);
 }
 
 /** The slow path: an event of several data lines, parsed and framed again. */
@@ -472,7 +581,7 @@ function reframe(
  */
 export class EchoRewriter {
   readonly #fields: EchoFields;
-  #echoed: EchoMember[] | undefined;
+  #values: Uint8Array[] | undefined;
   /** Still in the leading run of lifecycle events (every event is looked at). */
   #leading = true;
   /** The start of an event too short yet to tell what it is (a few bytes). */
@@ -504,9 +613,12 @@ export class EchoRewriter {
    */
   push(chunk: Uint8Array): Uint8Array {
     if (chunk.length === 0) return chunk;
-    const parts: Uint8Array[] = [];
+    // None left by a push that threw before its end.
+    edits.truncate(0);
     let bytes = chunk;
     let at: number;
+    /** What goes before `bytes[at]` on: a held event, complete now. */
+    let prefix: Uint8Array | undefined;
     if (this.#held) {
       // The rest of a held lifecycle event: only its end is looked for.
       const end = firstEventStart(chunk, this.#last);
@@ -522,11 +634,11 @@ export class EchoRewriter {
       this.#held = undefined;
       // Held as a lifecycle event, or an undecided start that turned out
       // to be one when it grew.
-      const copied = headAt(event, 0) === "lifecycle"
-        ? this.#rewrite(event, 0, event.length, parts, 0)
-        : 0;
-      parts.push(event.subarray(copied));
-      if (end === chunk.length) return concat(parts);
+      if (headAt(event, 0) === "lifecycle") {
+        this.#rewrite(event, 0, event.length);
+      }
+      prefix = edits.apply(event, 0, event.length);
+      if (end === chunk.length) return prefix;
       at = end;
     } else if (this.#undecided) {
       bytes = concat([this.#undecided, chunk]);
@@ -539,21 +651,21 @@ export class EchoRewriter {
         return chunk;
       }
     }
-    let copied = parts.length > 0 ? at : 0;
+    const from = prefix ? at : 0;
     // Every event of the leading run, one by one.
     while (at < bytes.length && this.#leading) {
       const head = headAt(bytes, at);
       const end = eventEnd(bytes, at);
       if (end < 0) {
         if (head === "lifecycle" || head === "undecided") {
-          return this.#hold(bytes, at, head, parts, copied);
+          return this.#hold(bytes, at, head, from, prefix);
         }
         if (head === "other") this.#leading = false;
         at = bytes.length;
         break;
       }
       if (head === "lifecycle") {
-        copied = this.#rewrite(bytes, at, end, parts, copied);
+        this.#rewrite(bytes, at, end);
       } else if (head !== "comment") {
         this.#leading = false;
       }
@@ -566,17 +678,16 @@ export class EchoRewriter {
       if (head === "lifecycle" || head === "undecided") {
         // The last event is complete when the chunk ends with a blank line.
         if (!endsEvent(packLast(bytes, this.#last))) {
-          return this.#hold(bytes, last, head, parts, copied);
+          return this.#hold(bytes, last, head, from, prefix);
         }
         if (head === "lifecycle") {
-          copied = this.#rewrite(bytes, last, bytes.length, parts, copied);
+          this.#rewrite(bytes, last, bytes.length);
         }
       }
     }
     this.#last = packLast(bytes, this.#last);
-    if (parts.length === 0) return bytes;
-    parts.push(bytes.subarray(copied));
-    return concat(parts);
+    if (edits.count === 0 && !prefix) return bytes;
+    return edits.apply(bytes, from, bytes.length, prefix);
   }
 
   /**
@@ -592,13 +703,16 @@ export class EchoRewriter {
     return held;
   }
 
-  /** Holds back `bytes` from `at` on; returns what passes before it. */
+  /**
+   * Holds back `bytes` from `at` on; returns what passes before it
+   * (`prefix`, then `bytes` from `from`, changed).
+   */
   #hold(
     bytes: Uint8Array,
     at: number,
     head: Head,
-    parts: Uint8Array[],
-    copied: number,
+    from: number,
+    prefix: Uint8Array | undefined,
   ): Uint8Array {
     // Copied: the chunk's buffer may be reused by its reader.
     const rest = bytes.slice(at);
@@ -611,27 +725,12 @@ export class EchoRewriter {
       this.#held = [rest];
       this.#last = packLast(bytes, this.#last);
     }
-    parts.push(bytes.subarray(copied, at));
-    return concat(parts);
+    return edits.apply(bytes, from, at, prefix);
   }
 
-  /** Rewrites the event at `at` to `end` into `parts`; returns where copying goes on. */
-  #rewrite(
-    bytes: Uint8Array,
-    at: number,
-    end: number,
-    parts: Uint8Array[],
-    copied: number,
-  ): number {
-    this.#echoed ??= echoMembers(this.#fields);
-    return rewriteEvent(
-      bytes,
-      at,
-      end,
-      this.#echoed,
-      this.#fields,
-      parts,
-      copied,
-    );
+  /** Adds to `edits` the rewrite of the lifecycle event at `at` to `end`. */
+  #rewrite(bytes: Uint8Array, at: number, end: number): void {
+    this.#values ??= echoValues(this.#fields);
+    rewriteEvent(bytes, at, end, this.#values, this.#fields);
   }
 }
