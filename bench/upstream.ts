@@ -70,6 +70,11 @@ const HEADERS: Record<string, string> = {
   "x-codex-plan-type": "plus",
 };
 
+/** The account's model catalog (`GET <route>/codex/models`): the benchmark's model, in the classic shape. */
+const CATALOG = JSON.stringify({
+  models: [{ slug: "gpt-5.4", use_responses_lite: false }],
+});
+
 /** Frames of `hold` sent before the silence. */
 const HOLD_FIRST_FRAMES = 4;
 
@@ -210,6 +215,14 @@ export async function startBenchUpstream(
         const count = release();
         res.writeHead(200, { "content-type": "text/plain" });
         res.end(String(count));
+        req.resume();
+        return;
+      }
+      // Each login reads its model catalog once (then on its refresh
+      // interval), as from the real backend; it is no route's answer.
+      if (url.split("?")[0].endsWith("/codex/models")) {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(CATALOG);
         req.resume();
         return;
       }
