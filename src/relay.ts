@@ -853,6 +853,7 @@ async function relayStream(
     const failure = sseErrorEvent(streamFailure(read), {
       sequenceNumber: seen.nextSequenceNumber,
       responseId: seen.responseId,
+      echo: options.echo,
     });
     // Close an event the upstream cut off, so the appended one stands alone.
     const tail = seen.pendingBytes > 0

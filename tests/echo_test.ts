@@ -151,6 +151,27 @@ describe("a streaming buyer's lifecycle events", () => {
     }
   });
 
+  it("echo in the response.failed the relay appends to a stream the backend cut off", async () => {
+    backend.enqueue({ kind: "truncated" });
+    const { text } = await ask(provider(), {
+      prompt_cache_key: "conv-3",
+      instructions: "Be brief.",
+      stream: true,
+    });
+    const [event, response] = lifecycleResponses(text).at(-1)!;
+    assert.equal(event, "response.failed");
+    assert.equal(
+      (response.error as Json).code,
+      "upstream_stream_incomplete",
+    );
+    assert.deepEqual(echoed(response), {
+      instructions: "Be brief.",
+      previous_response_id: null,
+      prompt_cache_key: "conv-3",
+      store: true,
+    });
+  });
+
   it("leave the delta events' bytes as the backend sent them", async () => {
     backend.enqueue({ kind: "text", text: "One two three four five" });
     const { text } = await ask(provider(), { stream: true });

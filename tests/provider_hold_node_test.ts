@@ -113,11 +113,18 @@ describe("non-streaming answers that outlast the buyer's first window", () => {
     assert.equal(JSON.parse(result.text).status, "completed");
   });
 
-  it("an upstream failure after the commit ends as a failed Response object with its code", async () => {
+  it("an upstream failure after the commit ends as a failed Response object with its code and the buyer's own fields", async () => {
     backend.enqueue({ kind: "stall", afterEvents: 1 });
     const result = await callProvider(
       provider({ OPENAI_RESPONSES_IDLE_TIMEOUT_MS: "400" }),
-      { body: { model: "gpt-5.4", input: "hi" } },
+      {
+        body: {
+          model: "gpt-5.4",
+          input: "hi",
+          instructions: "Be brief.",
+          prompt_cache_key: "conv-held",
+        },
+      },
       { buyer: BUYER },
     );
     assertInTime(result);
@@ -126,6 +133,10 @@ describe("non-streaming answers that outlast the buyer's first window", () => {
     assert.equal(body.object, "response");
     assert.equal(body.status, "failed");
     assert.equal(body.error.code, "upstream_idle_timeout");
+    assert.equal(body.instructions, "Be brief.");
+    assert.equal(body.prompt_cache_key, "conv-held");
+    assert.equal(body.previous_response_id, null);
+    assert.equal(body.store, true);
   });
 
   it("a usage limit before the commit still answers 429 with retry-after", async () => {

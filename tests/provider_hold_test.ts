@@ -330,6 +330,27 @@ describe("committedFailure", () => {
       type: "invalid_request_error",
       code: "x",
     });
+    assert.equal("store" in body, false, "no echoed fields unless given");
+  });
+
+  it("echoes a Responses buyer's own fields when given", () => {
+    const body = JSON.parse(decoder.decode(committedFailure(
+      { message: "Broke", type: "server_error", code: "y" },
+      {
+        protocol: "responses",
+        echo: {
+          instructions: null,
+          previousResponseId: "resp_0",
+          promptCacheKey: "conv-1",
+          store: false,
+        },
+      },
+    )));
+    assert.equal(body.status, "failed");
+    assert.equal(body.instructions, null);
+    assert.equal(body.previous_response_id, "resp_0");
+    assert.equal(body.prompt_cache_key, "conv-1");
+    assert.equal(body.store, false);
   });
 });
 

@@ -58,6 +58,7 @@
 import { RelayError } from "../errors.ts";
 import { isRecord } from "../json.ts";
 import { clampResetTime, MAX_RESET_MS } from "./reset_time.ts";
+import { type EchoFields, echoResponse } from "./echo.ts";
 
 /** Relay decision about one non-2xx upstream answer. */
 export interface UpstreamVerdict {
@@ -97,6 +98,8 @@ export interface SseErrorEventOptions {
   sequenceNumber?: number;
   /** `response.id` of the event, when known. */
   responseId?: string;
+  /** The buyer's own fields, set in the Response as in every lifecycle event it got (./echo.ts). */
+  echo?: EchoFields;
 }
 
 /** Options of {@linkcode usageLimitError}. */
@@ -570,10 +573,10 @@ export function errorBody(error: RelayError): Uint8Array {
  * `event: response.failed\ndata: {...}\n\n` whose data is
  * `{type:"response.failed", sequence_number, response:{id?, object:"response",
  * status:"failed", error:{code, message}}}` (OpenAI clients read
- * `response.error`).
+ * `response.error`), with the buyer's echoed fields when given.
  *
  * @param error the error to report
- * @param options the event's sequence number and response id
+ * @param options the event's sequence number, response id and echoed fields
  * @returns the UTF-8 bytes of the event
  *
  * @example
@@ -597,6 +600,7 @@ export function sseErrorEvent(
   response.object = "response";
   response.status = "failed";
   response.error = { code: error.code, message: error.message };
+  if (options.echo) echoResponse(response, options.echo);
   const data = JSON.stringify({
     type: "response.failed",
     sequence_number: options.sequenceNumber ?? 0,

@@ -18,6 +18,7 @@
  */
 
 import { RelayError } from "../errors.ts";
+import { type EchoFields, echoResponse } from "../codex/echo.ts";
 import type {
   ProviderStreamCallbacks,
   SerializedHttpResponse,
@@ -47,6 +48,8 @@ export interface HoldOptions {
   model?: string;
   /** Extra headers of the stream start, e.g. the dropped parameters. */
   headers?: Record<string, string>;
+  /** The Responses buyer's own fields, echoed in a failed Response object (../codex/echo.ts). */
+  echo?: EchoFields;
 }
 
 /**
@@ -260,11 +263,12 @@ function internalError(): OpenAIErrorFields {
  * buyer, a Response object with `status: "failed"` whose `error` is the
  * OpenAI error (OpenAI's shape of a failed response: `id`, `object`,
  * `created_at`, `status`, `error`, `incomplete_details`, `model`, an empty
- * `output`, `usage: null`); for a Chat Completions buyer, the OpenAI error
- * object `{ "error": { message, type, code } }`.
+ * `output`, `usage: null`, and the buyer's echoed fields when given); for a
+ * Chat Completions buyer, the OpenAI error object
+ * `{ "error": { message, type, code } }`.
  *
  * @param error the `error` member of the answer that could not be sent with its status
- * @param options the buyer's protocol and the model asked for
+ * @param options the buyer's protocol, the model asked for and its echoed fields
  * @returns the UTF-8 JSON text
  *
  * @example
@@ -279,12 +283,12 @@ function internalError(): OpenAIErrorFields {
  */
 export function committedFailure(
   error: OpenAIErrorFields,
-  options: Pick<HoldOptions, "protocol" | "model">,
+  options: Pick<HoldOptions, "protocol" | "model" | "echo">,
 ): Uint8Array {
   if (options.protocol === "chat") {
     return encoder.encode(JSON.stringify({ error }));
   }
-  return encoder.encode(JSON.stringify({
+  const response: Record<string, unknown> = {
     id: `resp_${crypto.randomUUID().replace(/-/g, "")}`,
     object: "response",
     created_at: Math.floor(Date.now() / 1000),
@@ -294,5 +298,7 @@ export function committedFailure(
     model: options.model ?? null,
     output: [],
     usage: null,
-  }));
+  };
+  if (options.echo) echoResponse(response, options.echo);
+  return encoder.encode(JSON.stringify(response));
 }

@@ -324,6 +324,7 @@ async function held(
       headers: prepared.dropped.length > 0
         ? { [DROPPED_HEADER]: prepared.dropped.join(", ") }
         : undefined,
+      echo: prepared.echo,
     },
   );
   const outcome = await settled;
