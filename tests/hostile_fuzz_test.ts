@@ -8,7 +8,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import { createProvider } from "../src/provider/provider.ts";
+import {
+  createProvider,
+  type OpenAIResponsesProvider,
+} from "../src/provider/provider.ts";
 import { createServerHandler } from "../src/serve/handler.ts";
 import type { FakeBehaviour } from "../src/testing/fake_backend.ts";
 import {
@@ -301,9 +304,22 @@ function assertAnswer(result: BuyerResult, context: string): void {
   }
 }
 
-/** Every slot released (getCapacity shows a usage-limited pool as full). */
-function assertReleased(metrics: string): void {
-  assert.match(metrics, /^openai_responses_requests_in_flight 0$/m);
+/**
+ * Every slot released (getCapacity shows a usage-limited pool as full). A
+ * `serve` stream ends at the provider's done chunk, and the provider frees
+ * its slot when its promise settles, a few microtasks later: the last answer
+ * may have been read before that, so the count gets a second to reach 0 (a
+ * slot that is never released still fails).
+ */
+async function assertReleased(
+  provider: OpenAIResponsesProvider,
+): Promise<void> {
+  const idle = /^openai_responses_requests_in_flight 0$/m;
+  const until = Date.now() + 1000;
+  while (!idle.test(provider.metrics()) && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  assert.match(provider.metrics(), idle);
 }
 
 /** Largest delay of a 10 ms ticker while `run` runs. */
@@ -369,7 +385,7 @@ async function fuzzProvider(seed: number): Promise<void> {
     remember(hostile, result.text);
     backend.reset();
   }
-  assertReleased(provider.metrics());
+  await assertReleased(provider);
 }
 
 async function fuzzServe(seed: number): Promise<void> {
@@ -430,7 +446,7 @@ async function fuzzServe(seed: number): Promise<void> {
     remember(hostile, text);
     backend.reset();
   }
-  assertReleased(provider.metrics());
+  await assertReleased(provider);
 }
 
 describe("fuzz: hostile buyers against the provider and serve", () => {
