@@ -278,6 +278,15 @@ export const MUTANTS: Mutant[] = [
     why: "no attempt for a buyer who has gone",
   },
   {
+    id: "upstream-response-not-held",
+    file: RELAY,
+    find: "      exchange.response = response;\n",
+    replace: "",
+    tests: ["tests/relay_gc_test.ts"],
+    why:
+      "the Response is held until its body is locked: Node's fetch cancels the body of a collected Response",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

@@ -192,10 +192,19 @@ export interface StreamTranslator {
 /** An upstream exchange that answered 2xx, body not yet read. */
 export interface OpenUpstream {
   /**
-   * The upstream response body. The Response itself is not kept: its
-   * headers would be held for the whole stream.
+   * The upstream response body. The Response itself is kept only until the
+   * body is locked for reading ({@linkcode response}): its headers would
+   * otherwise be held for the whole stream.
    */
   readonly body: ReadableStream<Uint8Array> | null;
+  /**
+   * The upstream Response until its body is locked for reading, then
+   * undefined. Node's fetch (undici) cancels the body of a Response that
+   * the garbage collector takes while the body is not locked, and the buyer
+   * would get an empty answer: the wait between the headers and the first
+   * read (the hold, a lazy import of the Chat translation) is such a time.
+   */
+  response?: Response;
   /** Account id of the token the exchange was made with. */
   readonly accountId: string;
   /**
@@ -242,6 +251,7 @@ export interface OpenUpstream {
 class UpstreamExchange implements OpenUpstream, WatchEntry {
   readonly controller = new AbortController();
   body: ReadableStream<Uint8Array> | null = null;
+  response: Response | undefined = undefined;
   accountId = "";
   onRateLimits:
     | ((limits: RateLimitSnapshot, observedAt: number) => void)
@@ -466,6 +476,7 @@ export async function openUpstream(
       // buyer's abort stays wired to this exchange while it streams.
       exchange.idleMs = context.idleTimeoutMs;
       exchange.deadline = Date.now() + context.idleTimeoutMs;
+      exchange.response = response;
       exchange.body = response.body;
       exchange.accountId = token.accountId;
       exchange.onRateLimits = context.onRateLimits;
@@ -597,6 +608,8 @@ async function readUpstream(
   if (!body) return { chunks, total, finished: true };
   const reader = body.getReader();
   upstream.reader = reader;
+  // Locked: the runtime no longer cancels it with the Response.
+  upstream.response = undefined;
   const filter = rateLimitsFilter(upstream);
   // Aborted before the reader existed: cancel it now (see UpstreamExchange).
   if (upstream.aborted) reader.cancel().catch(() => {});
