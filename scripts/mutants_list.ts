@@ -891,8 +891,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "chat-usage-not-billed",
     file: RELAY,
-    find: "    sent.push(translator.billingTail());",
-    replace: "",
+    find: "    body = translator.billingBody();",
+    replace: "    body = EMPTY;",
     tests: ["tests/provider_chat_test.ts"],
     why: "a Chat Completions stream is billed even without include_usage",
   },
@@ -2292,5 +2292,34 @@ export const MUTANTS: Mutant[] = [
     tests: [OBSERVE_TEST],
     why:
       "a completed event that cannot be kept unread has its empty output rebuilt from the streamed items",
+  },
+  {
+    id: "observe-chunks-line-end-after-blank-line",
+    file: OBSERVE,
+    find:
+      "  return endsWithBlankLine(before) && next[0] !== LF && next[0] !== CR;",
+    replace: "  return endsWithBlankLine(before);",
+    tests: [OBSERVE_TEST],
+    why:
+      "the last event of a stream kept in chunks starts where the whole body's does, also after a blank line more",
+  },
+  {
+    id: "observe-chunks-joins-all",
+    file: OBSERVE,
+    find: "    const enough = Math.max(size * 2, 4);",
+    replace: "    const enough = Infinity;",
+    tests: [OBSERVE_TEST],
+    why:
+      "a finished stream is observed from the chunks of its last event, not a copy of the whole stream",
+  },
+  {
+    id: "chat-billing-body-only-when-not-sent",
+    file: "src/protocols/chat_stream.ts",
+    find: "    if (this.#usage === undefined) return EMPTY;",
+    replace:
+      "    if (this.#usage === undefined || this.#includeUsage) return EMPTY;",
+    tests: ["tests/protocols_chat_stream_test.ts"],
+    why:
+      "a Chat Completions stream with include_usage is billed from its usage chunk too",
   },
 ];

@@ -37,7 +37,7 @@ import { type EchoFields, echoResponse, EchoRewriter } from "./codex/echo.ts";
 import {
   type CompletedEvent,
   endsWithBlankLine,
-  observeStream,
+  observeChunks,
   type StreamObservation,
 } from "./codex/observe.ts";
 import {
@@ -145,8 +145,8 @@ export interface RelayOutcome {
   /**
    * With `keepOutput`, when the stream completed: the final Response object
    * (already parsed, or rebuilt when the backend sent its output empty), or
-   * the completed event as bytes, a view into `response.body` (not parsed:
-   * most stored responses are never referred to).
+   * the completed event as bytes, a view into the stream's last chunks (not
+   * parsed: most stored responses are never referred to).
    */
   final?: { response: Record<string, unknown> } | {
     event: CompletedEvent;
@@ -166,7 +166,7 @@ export interface RelayOptions {
   /**
    * Translates the stream for a buyer of another protocol (Chat
    * Completions): the buyer gets what it returns instead of the upstream
-   * bytes, and the resolved body is that plus its billing tail.
+   * bytes, and the resolved body is its billing body.
    */
   translator?: StreamTranslator;
   /** Turns the final Response object into the answer of another protocol (non-streaming). */
@@ -185,8 +185,11 @@ export interface StreamTranslator {
   push(chunk: Uint8Array): Uint8Array;
   /** The buyer's last bytes; `failure` when the upstream stream ended without a terminal event. */
   finish(failure?: RelayError): Uint8Array;
-  /** Bytes the node bills from but the buyer never got (e.g. a usage chunk). */
-  billingTail(): Uint8Array;
+  /**
+   * The bytes the node bills the stream from (the usage chunk, whether the
+   * buyer got it or not), empty when the backend reported no usage.
+   */
+  billingBody(): Uint8Array;
 }
 
 /** An upstream exchange that answered 2xx, body not yet read. */
@@ -736,8 +739,10 @@ function reportedFailure(
  * `response.failed` event when the stream breaks, stalls or ends without a
  * terminal event, then exactly one `done: true` chunk, also when reading or
  * observing the stream throws (the error then propagates). Resolves with the
- * body the buyer got so the node can bill usage, and with the usage limit
- * the stream reported, if any (its event passes through like any other).
+ * body the node bills from (its last event, which carries the usage; for a
+ * translated stream the translator's billing body; never a copy of the whole
+ * stream, which the buyer already got) and with the usage limit the stream
+ * reported, if any (its event passes through like any other).
  * Callback exceptions are caught; after one, the upstream body is cancelled.
  *
  * @example
@@ -826,13 +831,10 @@ async function relayStream(
     });
   }
   const translator = options.translator;
-  const sent: Uint8Array[] = [];
   const forward = translator
     ? (chunk: Uint8Array): boolean => {
       const out = translator.push(chunk);
-      if (out.byteLength === 0) return open;
-      sent.push(out);
-      return send(out);
+      return out.byteLength === 0 ? open : send(out);
     }
     : send;
   // A translated stream is another protocol's: nothing of it is echoed.
@@ -850,18 +852,19 @@ async function relayStream(
     : await cancelled(upstream);
   if (read.finished) upstream.release();
   else upstream.cancel();
-  let body = concat(read.chunks, read.total);
-  const seen = observeStream(body, { keepOutput: options.keepOutput });
+  // The resolved body is only billed from (see HOST_CONTRACT.md): the last
+  // event, which carries the usage, not a copy of the whole stream.
+  const observed = observeChunks(read.chunks, read.total, {
+    keepOutput: options.keepOutput,
+  });
+  const seen = observed.seen;
+  let body = observed.last;
   if (translator) {
     const tail = translator.finish(
       seen.terminal === undefined ? streamFailure(read) : undefined,
     );
-    if (tail.byteLength > 0) {
-      send(tail);
-      sent.push(tail);
-    }
-    sent.push(translator.billingTail());
-    body = concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+    if (tail.byteLength > 0) send(tail);
+    body = translator.billingBody();
   } else if (seen.terminal === undefined && open) {
     const failure = sseErrorEvent(streamFailure(read), {
       sequenceNumber: seen.nextSequenceNumber,
@@ -876,7 +879,7 @@ async function relayStream(
       )
       : failure;
     send(tail);
-    body = concat([body, tail], body.byteLength + tail.byteLength);
+    body = tail;
   }
   const reported = reportedFailure(seen);
   // What the log line and the metrics say of a stream that did not end
@@ -905,7 +908,7 @@ async function relayStream(
     },
     usageLimit: reported?.usageLimit,
     failure,
-    // The completed event is a view into the resolved body (no copy: the
+    // The completed event is a view into the last chunks (no copy: the
     // store decodes it into a string at once).
     final: !options.keepOutput
       ? undefined
@@ -943,7 +946,7 @@ export async function aggregateToResponse(
   const read = await readUpstream(upstream, options.idleTimeoutMs, undefined);
   if (read.finished) upstream.release();
   else upstream.cancel();
-  const seen = observeStream(concat(read.chunks, read.total), {
+  const { seen } = observeChunks(read.chunks, read.total, {
     needOutput: true,
   });
   const result = seen.result();

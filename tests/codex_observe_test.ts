@@ -5,7 +5,9 @@ import {
   completedEventOf,
   decodeShort,
   lastEventStart,
+  observeChunks,
   observeStream,
+  type StreamObservation,
   usageAt,
 } from "../src/codex/observe.ts";
 import { SseParser } from "../src/codex/sse.ts";
@@ -280,6 +282,8 @@ function shapes(): Uint8Array[] {
   const head = new TextDecoder().decode(answer({ terminal: false }));
   const texts = [
     head + completed({ id: "resp_1", output: [MESSAGE], usage: USAGE }),
+    // A blank line more before the last event.
+    head + "\n" + completed({ id: "resp_1", output: [MESSAGE], usage: USAGE }),
     head + completed({ id: "resp_é€😀", output: [MESSAGE], usage: USAGE }),
     head + completed({ id: 'resp_"q\\', output: [MESSAGE] }),
     head + completed({ id: "", output: [MESSAGE] }),
@@ -452,5 +456,116 @@ describe("decodeShort", () => {
         }
       }
     }
+  });
+});
+
+describe("observeChunks", () => {
+  /** What a caller reads of an observation, for comparing two of them. */
+  function reading(seen: StreamObservation) {
+    const result = seen.result();
+    return {
+      terminal: seen.terminal,
+      usage: seen.usage,
+      result: JSON.stringify(result),
+      pendingBytes: seen.pendingBytes,
+      nextSequenceNumber: seen.nextSequenceNumber,
+      responseId: seen.responseId,
+      completed: seen.completed && {
+        data: new TextDecoder().decode(seen.completed.data),
+        responseId: seen.completed.responseId,
+      },
+    };
+  }
+
+  /** `body` cut at random places (some cuts inside line ends and blank lines). */
+  function cut(body: Uint8Array, random: () => number): Uint8Array[] {
+    const chunks: Uint8Array[] = [];
+    let at = 0;
+    while (at < body.length) {
+      const size = random() < 0.3
+        ? 1 + Math.floor(random() * 3)
+        : 1 + Math.floor(random() * 80);
+      chunks.push(body.slice(at, at + size));
+      at += size;
+    }
+    return chunks;
+  }
+
+  /** `body` cut after each blank line, as the backend sends it. */
+  function byEvent(body: Uint8Array): Uint8Array[] {
+    const text = new TextDecoder().decode(body);
+    return text.split(/(?<=\n\r?\n)/).map((part) => encoder.encode(part));
+  }
+
+  it("reads what observeStream reads of the whole body, however the body was cut", () => {
+    let seed = 11;
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+    const bodies = [...shapes()];
+    // Line ends of every kind between and after the events.
+    for (const body of shapes()) {
+      const text = new TextDecoder().decode(body);
+      bodies.push(encoder.encode(text.replaceAll("\n", "\r\n")));
+    }
+    for (const body of bodies) {
+      const label = new TextDecoder().decode(body.subarray(-160));
+      const text = new TextDecoder().decode(body);
+      // Cut at random, after each event, and in two at every byte (so that
+      // the first join ends at every place).
+      const cuts = [[body], byEvent(body)];
+      for (let round = 0; round < 20; round++) cuts.push(cut(body, random));
+      for (let at = 1; at < body.length; at++) {
+        cuts.push([body.subarray(0, at), body.subarray(at)]);
+      }
+      for (const options of [{}, { needOutput: true }, { keepOutput: true }]) {
+        const whole = reading(observeStream(body, options));
+        for (const chunks of cuts) {
+          const { seen, last } = observeChunks(chunks, body.length, options);
+          assert.deepEqual(reading(seen), whole, label);
+          // What it hands back for billing ends the body, and is the whole
+          // body or starts at its last event.
+          assert.ok(text.endsWith(new TextDecoder().decode(last)), label);
+          assert.ok(
+            last.length === body.length ||
+              last.length === body.length - lastEventStart(body),
+            label,
+          );
+        }
+      }
+    }
+  });
+
+  it("hands back the last event with its usage, for the node to bill", () => {
+    const body = answer();
+    const { last } = observeChunks(cut(body, Math.random), body.length);
+    const text = new TextDecoder().decode(last);
+    assert.ok(text.startsWith("event: response.completed\n"), text);
+    assert.ok(text.includes(JSON.stringify(USAGE).slice(1, -1)));
+  });
+
+  it("joins about the last event, not the stream, when the stream ends with it", () => {
+    const head = frame("response.created", {
+      sequence_number: 0,
+      response: { id: "resp_1", status: "in_progress", output: [] },
+    });
+    const delta = frame("response.output_text.delta", {
+      delta: "x".repeat(200),
+    });
+    const end = frame("response.completed", {
+      response: { id: "resp_1", output: [MESSAGE], usage: USAGE },
+    });
+    const chunks = [head, ...Array(5000).fill(delta), end].map((text) =>
+      encoder.encode(text)
+    );
+    const total = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const { seen, last } = observeChunks(chunks, total, { keepOutput: true });
+    assert.equal(seen.terminal, "response.completed");
+    assert.equal(seen.completed?.responseId, "resp_1");
+    // The completed event came whole in one chunk: nothing was copied.
+    assert.equal(last.buffer, chunks.at(-1)!.buffer);
+    // Cut in small pieces, it copies a few times the event, not 1 MB.
+    const small = chunks.flatMap((chunk) => cut(chunk, Math.random));
+    const again = observeChunks(small, total, { keepOutput: true });
+    assert.equal(again.seen.completed?.responseId, "resp_1");
+    assert.ok(again.last.buffer.byteLength < 8 * end.length);
   });
 });

@@ -231,7 +231,7 @@ describe("hostile streams and bodies (issue 19)", () => {
           finish() {
             throw new RangeError("Invalid time value");
           },
-          billingTail: () => new Uint8Array(0),
+          billingBody: () => new Uint8Array(0),
         },
       }),
       RangeError,

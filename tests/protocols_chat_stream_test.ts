@@ -806,7 +806,7 @@ describe("ChatStreamTranslator billing", () => {
     output_tokens: 45,
   };
 
-  it("bills the backend's usage from the chunks sent plus billingTail without include_usage", async () => {
+  it("bills the backend's usage from billingBody without include_usage", async () => {
     const upstream = await upstreamBytes({
       kind: "text",
       text: "Hi",
@@ -815,29 +815,25 @@ describe("ChatStreamTranslator billing", () => {
     const { outputs, translator, text } = translate(upstream);
     assert.equal(billed(concat(outputs)), undefined, "the buyer got no usage");
     assert.ok(!text.includes('"usage"'));
-    const tail = translator.billingTail();
-    assert.ok(tail.length > 0);
-    assert.deepEqual(billed(concat([...outputs, tail])), {
-      input: 321,
-      output: 45,
-      cached: 300,
-    });
-    assert.deepEqual(billed(upstream), billed(concat([...outputs, tail])));
+    const body = translator.billingBody();
+    assert.deepEqual(billed(body), { input: 321, output: 45, cached: 300 });
+    assert.deepEqual(billed(upstream), billed(body));
   });
 
-  it("bills the usage chunk the buyer got with include_usage, and billingTail is empty", async () => {
+  it("bills the same usage chunk the buyer got with include_usage", async () => {
     const upstream = await upstreamBytes({
       kind: "text",
       text: "Hi",
       usage: USAGE,
     });
-    const { outputs, translator } = translate(upstream, { includeUsage: true });
-    assert.equal(translator.billingTail().length, 0);
-    assert.deepEqual(billed(concat(outputs)), {
-      input: 321,
-      output: 45,
-      cached: 300,
+    const { outputs, translator, text } = translate(upstream, {
+      includeUsage: true,
     });
+    const body = translator.billingBody();
+    const usage = { input: 321, output: 45, cached: 300 };
+    assert.deepEqual(billed(concat(outputs)), usage);
+    assert.deepEqual(billed(body), usage);
+    assert.ok(text.includes(decoder.decode(body)), "the buyer got that chunk");
   });
 
   it("exposes the usage it saw, in both forms", async () => {
@@ -865,8 +861,8 @@ describe("ChatStreamTranslator billing", () => {
     assert.deepEqual(billed(body), { input: 7, output: 9, cached: 3 });
   });
 
-  it("has no billing tail when the backend reported no usage", async () => {
+  it("has no billing body when the backend reported no usage", async () => {
     const upstream = await upstreamBytes({ kind: "no_terminal" });
-    assert.equal(translate(upstream).translator.billingTail().length, 0);
+    assert.equal(translate(upstream).translator.billingBody().length, 0);
   });
 });

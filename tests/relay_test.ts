@@ -14,7 +14,7 @@ import {
 } from "../src/testing/fake_backend.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 import { DEFAULT_USAGE_LIMIT_MS } from "../src/codex/errors.ts";
-import { callProvider } from "./fakes/seller_node.ts";
+import { callProvider, parseBilledUsage } from "./fakes/seller_node.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
 const ACCOUNT = "acct_test";
@@ -330,8 +330,18 @@ describe("streaming buyer", () => {
       .map((e) => e.data.delta).join("");
     assert.equal(deltas, "Hello streaming world");
     assert.equal(events.at(-1)!.event, "response.completed");
-    // The resolved body is the whole SSE text (for billing), byte for byte.
-    assert.equal(new TextDecoder().decode(result.resolved!.body), result.text);
+    // The resolved body is only billed from: the stream's last event (which
+    // carries the usage), byte for byte, not a copy of the whole stream.
+    const resolved = new TextDecoder().decode(result.resolved!.body);
+    assert.ok(resolved.startsWith("event: response.completed\n"), resolved);
+    assert.ok(result.text.endsWith(resolved));
+    assert.deepEqual(
+      result.usage,
+      parseBilledUsage({
+        ...result.resolved!,
+        body: new TextEncoder().encode(result.text),
+      }),
+    );
     assert.equal(result.resolved!.headers["x-antseed-streaming"], undefined);
     assert.ok(result.usage && result.usage.output > 0);
   });

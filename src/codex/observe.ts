@@ -168,7 +168,112 @@ export function observeStream(
   // has one line: found once, for the event's start and for the completed
   // event's check.
   const lastLf = lastLineFeed(body);
-  const start = eventStartBefore(body, lastLf);
+  const seen = observeLast(
+    body,
+    eventStartBefore(body, lastLf),
+    lastLf,
+    options,
+  );
+  return seen instanceof LastEventObservation
+    ? seen
+    : fullObservation(body, seen.completed);
+}
+
+/**
+ * {@linkcode observeStream} of a body kept as the chunks it came in, joining
+ * only what it reads: on the common path (the body ends with a terminal
+ * event) the chunks that hold that last event, so the cost is the event's
+ * size, not the stream's; all of them when the whole body must be parsed.
+ * `last` is what was joined from the last event's start (the whole body when
+ * it was all parsed): all a finished stream's usage is in it.
+ *
+ * @param chunks the body, in order (not changed)
+ * @param total the sum of their lengths
+ *
+ * @example
+ * ```ts
+ * import { observeChunks } from "./observe.ts";
+ * const encoder = new TextEncoder();
+ * const { seen, last } = observeChunks([
+ *   encoder.encode('event: response.created\ndata: {"type":"response.created"}\n\nevent: response.comp'),
+ *   encoder.encode('leted\ndata: {"type":"response.completed","response":{"usage":{"input_tokens":1}}}\n\n'),
+ * ], 156);
+ * console.log(seen.terminal); // "response.completed"
+ * console.log(new TextDecoder().decode(last).startsWith("event: response.completed")); // true
+ * ```
+ */
+export function observeChunks(
+  chunks: readonly Uint8Array[],
+  total: number,
+  options: ObserveOptions = {},
+): { seen: StreamObservation; last: Uint8Array } {
+  let from = chunks.length;
+  let size = 0;
+  let joined: Uint8Array | undefined;
+  let completed: CompletedEvent | undefined;
+  while (from > 0) {
+    // Each try joins at least twice as much as the last (and the four bytes
+    // that say whether the body ends with a blank line): at most about twice
+    // the event is copied before it is found.
+    const enough = Math.max(size * 2, 4);
+    while (from > 0 && size < enough) size += chunks[--from].byteLength;
+    joined = join(chunks, from, size);
+    if (!endsWithBlankLine(joined)) break;
+    const lastLf = lastLineFeed(joined);
+    const start = eventStartBefore(joined, lastLf);
+    // 0: the blank line before the event is not in what was joined, unless
+    // the event is the body's first or the chunk before ends with it.
+    if (start === 0 && from > 0 && !startsEvent(chunks[from - 1], joined)) {
+      continue;
+    }
+    const seen = observeLast(joined, start, lastLf, options);
+    if (seen instanceof LastEventObservation) {
+      return { seen, last: joined.subarray(start) };
+    }
+    completed = seen.completed;
+    break;
+  }
+  // A failure, or an answer to rebuild: the whole body is parsed.
+  const body = from === 0 && joined ? joined : join(chunks, 0, total);
+  return { seen: fullObservation(body, completed), last: body };
+}
+
+/**
+ * Whether `next` starts an event after `before`: `before` ends with a blank
+ * line and `next` does not go on with line ends (which would be the body's
+ * blank line instead).
+ */
+function startsEvent(before: Uint8Array, next: Uint8Array): boolean {
+  return endsWithBlankLine(before) && next[0] !== LF && next[0] !== CR;
+}
+
+/** `chunks[from..]` as one array of `size` bytes (no copy for one chunk). */
+function join(
+  chunks: readonly Uint8Array[],
+  from: number,
+  size: number,
+): Uint8Array {
+  if (chunks.length - from === 1) return chunks[from];
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (let i = from; i < chunks.length; i++) {
+    out.set(chunks[i], offset);
+    offset += chunks[i].byteLength;
+  }
+  return out;
+}
+
+/**
+ * The observation of a body that ends with a blank line, from its last event
+ * (at `start`; its last line feed at `lastLf`) when that is terminal and says
+ * all that is asked; else what the whole parse is to keep.
+ */
+function observeLast(
+  body: Uint8Array,
+  start: number,
+  lastLf: number,
+  options: ObserveOptions,
+): LastEventObservation | { completed: CompletedEvent | undefined } {
   // Most answers end with `event: <terminal>`: recognised on the bytes, the
   // event is decoded and parsed only if its usage or Response is asked for.
   const seen = new LastEventObservation(
@@ -179,9 +284,7 @@ export function observeStream(
   if (seen.terminal === undefined) {
     const last = seen.lastEvent();
     const type = last && eventType(last.event, last.data);
-    if (!type || !TERMINAL_EVENTS.has(type)) {
-      return fullObservation(body, undefined);
-    }
+    if (!type || !TERMINAL_EVENTS.has(type)) return { completed: undefined };
     seen.terminal = type;
   } else if (options.keepOutput && seen.terminal === "response.completed") {
     seen.completed = completedAt(body, start, lastLf);
@@ -189,7 +292,7 @@ export function observeStream(
   const needOutput = options.needOutput ||
     (options.keepOutput && seen.completed === undefined);
   if (needOutput && !hasOutput(seen.result())) {
-    return fullObservation(body, seen.completed);
+    return { completed: seen.completed };
   }
   return seen;
 }

@@ -135,9 +135,9 @@ interface ToolCallState {
  * {@linkcode ChatStreamTranslator.finish}. Events after the terminal one are
  * ignored.
  *
- * For billing, {@linkcode ChatStreamTranslator.billingTail} gives the usage
- * chunk the buyer did not get (no `include_usage`, or a failure): the chunks
- * sent plus that tail are a body from which AntSeed's node bills the usage.
+ * For billing, {@linkcode ChatStreamTranslator.billingBody} gives the usage
+ * chunk (also when the buyer did not get it: no `include_usage`, or a
+ * failure): a body from which AntSeed's node bills the usage.
  *
  * @example
  * ```ts
@@ -177,7 +177,6 @@ export class ChatStreamTranslator {
   #contentTail = EMPTY;
   #started = false;
   #ended = false;
-  #usageSent = false;
 
   #responseId: string | undefined;
   #createdAt: number | undefined;
@@ -320,15 +319,15 @@ export class ChatStreamTranslator {
   }
 
   /**
-   * The usage chunk for the resolved (billing) body when the buyer's stream
-   * did not carry it: the backend reported usage, and it was not sent
-   * (`includeUsage` false, or the stream ended in an error). Empty otherwise.
-   * Append it to the chunks sent; the buyer never receives it.
+   * The resolved (billing) body of the stream: the usage chunk, whether the
+   * buyer got it (`includeUsage`) or not, once the backend reported usage;
+   * empty otherwise. AntSeed's node bills a started stream from the body its
+   * provider resolves with, and the buyer never receives that body.
    *
    * @returns the bytes of the usage chunk, or empty
    */
-  billingTail(): Uint8Array {
-    if (this.#usageSent || this.#usage === undefined) return EMPTY;
+  billingBody(): Uint8Array {
+    if (this.#usage === undefined) return EMPTY;
     return encoder.encode(this.#usageChunk());
   }
 
@@ -588,7 +587,6 @@ export class ChatStreamTranslator {
         `${this.#start()}${this.#choiceHead}{},"logprobs":null,"finish_reason":"${reason}"}]}\n\n`;
       if (this.#includeUsage && this.#usage !== undefined) {
         out += this.#usageChunk();
-        this.#usageSent = true;
       }
       this.#ended = true;
       return out + DONE_LINE;
