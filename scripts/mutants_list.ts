@@ -891,8 +891,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "chat-usage-not-billed",
     file: RELAY,
-    find: "    body = translator.billingBody();",
-    replace: "    body = EMPTY;",
+    find: "    const billing = translator.billingBody();",
+    replace: "    const billing = EMPTY;",
     tests: ["tests/provider_chat_test.ts"],
     why: "a Chat Completions stream is billed even without include_usage",
   },
@@ -2292,6 +2292,26 @@ export const MUTANTS: Mutant[] = [
     tests: [OBSERVE_TEST],
     why:
       "a completed event that cannot be kept unread has its empty output rebuilt from the streamed items",
+  },
+  {
+    id: "stream-without-usage-resolves-last-event",
+    file: RELAY,
+    find:
+      "    body = seen.usage !== undefined || observed.last.length === read.total",
+    replace: "    body = true",
+    tests: [RELAY_TEST],
+    why:
+      "a stream without usage resolves with what the buyer got, for the node's metering estimate",
+  },
+  {
+    id: "chat-stream-without-usage-resolves-nothing",
+    file: RELAY,
+    find:
+      "      : concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));",
+    replace: "      : billing;",
+    tests: ["tests/provider_chat_test.ts"],
+    why:
+      "a Chat Completions stream without usage resolves with what the buyer got, for the node's metering estimate",
   },
   {
     id: "observe-chunks-line-end-after-blank-line",

@@ -166,7 +166,8 @@ export interface RelayOptions {
   /**
    * Translates the stream for a buyer of another protocol (Chat
    * Completions): the buyer gets what it returns instead of the upstream
-   * bytes, and the resolved body is its billing body.
+   * bytes, and the resolved body is its billing body (or, without usage, what
+   * the buyer got).
    */
   translator?: StreamTranslator;
   /** Turns the final Response object into the answer of another protocol (non-streaming). */
@@ -739,10 +740,11 @@ function reportedFailure(
  * `response.failed` event when the stream breaks, stalls or ends without a
  * terminal event, then exactly one `done: true` chunk, also when reading or
  * observing the stream throws (the error then propagates). Resolves with the
- * body the node bills from (its last event, which carries the usage; for a
- * translated stream the translator's billing body; never a copy of the whole
- * stream, which the buyer already got) and with the usage limit the stream
- * reported, if any (its event passes through like any other).
+ * body the node bills from: the last event when it carries the usage (for a
+ * translated stream, its usage chunk), not a copy of the stream the buyer
+ * already got; else the stream as the buyer got it, failure appended, which
+ * the node's metering estimates from. Also resolves with the usage limit the
+ * stream reported, if any (its event passes through like any other).
  * Callback exceptions are caught; after one, the upstream body is cancelled.
  *
  * @example
@@ -831,10 +833,13 @@ async function relayStream(
     });
   }
   const translator = options.translator;
+  const sent: Uint8Array[] = [];
   const forward = translator
     ? (chunk: Uint8Array): boolean => {
       const out = translator.push(chunk);
-      return out.byteLength === 0 ? open : send(out);
+      if (out.byteLength === 0) return open;
+      sent.push(out);
+      return send(out);
     }
     : send;
   // A translated stream is another protocol's: nothing of it is echoed.
@@ -852,34 +857,46 @@ async function relayStream(
     : await cancelled(upstream);
   if (read.finished) upstream.release();
   else upstream.cancel();
-  // The resolved body is only billed from (see HOST_CONTRACT.md): the last
-  // event, which carries the usage, not a copy of the whole stream.
   const observed = observeChunks(read.chunks, read.total, {
     keepOutput: options.keepOutput,
   });
   const seen = observed.seen;
-  let body = observed.last;
+  // The node bills a started stream from the body it resolves with: with
+  // usage, the last event that carries it (the buyer has the rest); without,
+  // the stream as the buyer got it, which the node's metering estimates from.
+  let body: Uint8Array;
   if (translator) {
     const tail = translator.finish(
       seen.terminal === undefined ? streamFailure(read) : undefined,
     );
-    if (tail.byteLength > 0) send(tail);
-    body = translator.billingBody();
-  } else if (seen.terminal === undefined && open) {
-    const failure = sseErrorEvent(streamFailure(read), {
-      sequenceNumber: seen.nextSequenceNumber,
-      responseId: seen.responseId,
-      echo: options.echo,
-    });
-    // Close an event the upstream cut off, so the appended one stands alone.
-    const tail = seen.pendingBytes > 0
-      ? concat(
-        [BLANK_LINE, failure],
-        BLANK_LINE.byteLength + failure.byteLength,
-      )
-      : failure;
-    send(tail);
-    body = tail;
+    if (tail.byteLength > 0) {
+      send(tail);
+      sent.push(tail);
+    }
+    const billing = translator.billingBody();
+    body = billing.byteLength > 0
+      ? billing
+      : concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+  } else {
+    body = seen.usage !== undefined || observed.last.length === read.total
+      ? observed.last
+      : concat(read.chunks, read.total);
+    if (seen.terminal === undefined && open) {
+      const failure = sseErrorEvent(streamFailure(read), {
+        sequenceNumber: seen.nextSequenceNumber,
+        responseId: seen.responseId,
+        echo: options.echo,
+      });
+      // Close an event the upstream cut off, so the appended one stands alone.
+      const tail = seen.pendingBytes > 0
+        ? concat(
+          [BLANK_LINE, failure],
+          BLANK_LINE.byteLength + failure.byteLength,
+        )
+        : failure;
+      send(tail);
+      body = concat([body, tail], body.byteLength + tail.byteLength);
+    }
   }
   const reported = reportedFailure(seen);
   // What the log line and the metrics say of a stream that did not end

@@ -153,6 +153,21 @@ describe("Chat Completions through the provider", () => {
     assert.deepEqual(parseBilledUsage(result.resolved!), result.usage);
   });
 
+  it("resolves a stream that reported no usage with what the buyer got", async () => {
+    backend.enqueue({ kind: "no_terminal" });
+    const result = await callProvider(provider(), {
+      path: PATH,
+      body: {
+        model: "gpt-5.4",
+        messages: [{ role: "user", content: "Hi" }],
+        stream: true,
+      },
+    });
+    assert.equal(chunks(result.text).at(-1), "[DONE]");
+    // The node's metering estimates from these bytes when there is no usage.
+    assert.equal(new TextDecoder().decode(result.resolved!.body), result.text);
+  });
+
   it("translates a tool call and its result both ways", async () => {
     backend.enqueue({
       kind: "function_call",

@@ -410,6 +410,9 @@ describe("streaming buyer", () => {
     assert.equal(last.data.type, "response.failed");
     assert.equal(last.data.response.error.code, "upstream_stream_error");
     assert.equal(p.getCapacity().current, 0);
+    // No usage to bill: the resolved body is the stream as the buyer got it,
+    // which the node's metering estimates from.
+    assert.equal(new TextDecoder().decode(result.resolved!.body), result.text);
   });
 
   it("appends response.failed when the stream ends with no terminal event", async () => {
@@ -448,6 +451,9 @@ describe("streaming buyer", () => {
       0,
     );
     assert.equal(result.doneCount, 1);
+    // A terminal event without usage: the resolved body is still the whole
+    // stream, for the node's metering estimate.
+    assert.equal(new TextDecoder().decode(result.resolved!.body), result.text);
   });
 
   it("ends a stalled stream within 3 s with a 1 s idle timeout", async () => {

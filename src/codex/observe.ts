@@ -308,6 +308,8 @@ class LastEventObservation implements StreamObservation {
   #last: { event: string; data: string } | undefined;
   #aggregator: ResponseAggregator | undefined;
   #result: AggregateResult | undefined;
+  /** What `usageAt` found (null: nothing). */
+  #usage: Record<string, unknown> | null | undefined;
 
   constructor(body: Uint8Array, start: number, terminal: string | undefined) {
     this.#body = body;
@@ -338,9 +340,10 @@ class LastEventObservation implements StreamObservation {
 
   get usage(): Record<string, unknown> | undefined {
     // Once the event is parsed anyway, its usage is there; else only the
-    // usage object is cut out of the bytes, not the whole Response.
+    // usage object is cut out of the bytes (once), not the whole Response.
     if (this.#aggregator) return this.#aggregator.usage;
-    return usageAt(this.#body, this.#start) ?? this.#aggregated().usage;
+    this.#usage ??= usageAt(this.#body, this.#start) ?? null;
+    return this.#usage ?? this.#aggregated().usage;
   }
 
   result(): AggregateResult {

@@ -319,9 +319,9 @@ export class ChatStreamTranslator {
   }
 
   /**
-   * The resolved (billing) body of the stream: the usage chunk, whether the
-   * buyer got it (`includeUsage`) or not, once the backend reported usage;
-   * empty otherwise. AntSeed's node bills a started stream from the body its
+   * The body to bill the stream from: the usage chunk, whether the buyer got
+   * it (`includeUsage`) or not, once the backend reported usage; empty
+   * otherwise. AntSeed's node bills a started stream from the body its
    * provider resolves with, and the buyer never receives that body.
    *
    * @returns the bytes of the usage chunk, or empty
