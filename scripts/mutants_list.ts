@@ -175,8 +175,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "rate-limits-event-to-buyer",
     file: RELAY,
-    find: "      const filtered = filter.push(value);",
-    replace: "      const filtered = (filter.push(value), value);",
+    find: "  const filtered = filter.push(read.value);",
+    replace: "  const filtered = (filter.push(read.value), read.value);",
     tests: ["tests/hostile_stream_test.ts"],
     why: "a codex.rate_limits event never reaches a buyer",
   },
@@ -234,9 +234,26 @@ export const MUTANTS: Mutant[] = [
     why: "a usage-limit error never throws on a time Date cannot show",
   },
   {
+    id: "kept-chunk-view-of-its-read-buffer",
+    file: RELAY,
+    find: "  return chunk.buffer.byteLength >= 8 * chunk.byteLength",
+    replace: "  return false",
+    tests: ["tests/relay_retention_test.ts"],
+    why:
+      "a chunk kept to the stream's end does not hold the larger buffer it was read into (64 KiB a chunk on Deno)",
+  },
+  {
+    id: "kept-chunk-always-copied",
+    file: RELAY,
+    find: "  return chunk.buffer.byteLength >= 8 * chunk.byteLength",
+    replace: "  return true",
+    tests: ["tests/relay_retention_test.ts"],
+    why: "the large chunks of a fast stream are kept as they are, not copied",
+  },
+  {
     id: "done-chunk-not-in-finally",
     file: RELAY,
-    find: "    if (ends.started && !ends.done) sendDone(callbacks, requestId);",
+    find: "    if (started && !done) sendDone(callbacks, requestId);",
     replace: "",
     tests: ["tests/hostile_stream_test.ts"],
     why:
@@ -369,9 +386,9 @@ export const MUTANTS: Mutant[] = [
     id: "buyer-header-upstream",
     file: PIPELINE,
     find:
-      "          prepared,\n          signal ? { ...context, signal } : context,",
+      "  const { login, upstream } = await open(parts, prepared, pool, signal);",
     replace:
-      '          { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId },\n          signal ? { ...context, signal } : context,',
+      '  const { login, upstream } = await open(parts, { ...prepared, sessionId: req.headers["x-antseed-buyer-peer-id"] ?? prepared.sessionId }, pool, signal);',
     tests: [HEADERS_TEST],
     why: "nothing of the buyer reaches the backend",
   },
@@ -960,8 +977,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "broken-stream-without-code",
     file: RELAY,
-    find: "    failure,\n    // The completed event",
-    replace: "    failure: reported?.error,\n    // The completed event",
+    find: "      failure,\n      // The completed event",
+    replace: "      failure: reported?.error,\n      // The completed event",
     tests: [HOSTILE_PROVIDER_TEST],
     why: "a broken stream's code reaches the log line and the metrics",
   },
@@ -1837,11 +1854,20 @@ export const MUTANTS: Mutant[] = [
   {
     id: "login-slot-not-released",
     file: PIPELINE,
-    find: "    } finally {\n      login.inFlight--;\n    }",
-    replace: "    } finally {\n    }",
+    find: "  } finally {\n    login.inFlight--;\n  }",
+    replace: "  } finally {\n  }",
     tests: [HOSTILE_PROVIDER_TEST],
     why:
       "a login's slot is given back after each request (a per-login cap would otherwise refuse the next for good)",
+  },
+  {
+    id: "login-slot-not-released-after-refusal",
+    file: PIPELINE,
+    find: "      } finally {\n        login.inFlight--;\n      }",
+    replace: "      } finally {\n      }",
+    tests: [HOSTILE_PROVIDER_TEST],
+    why:
+      "a login's slot is given back after an attempt that failed, as after an answer",
   },
   {
     id: "buyer-client-metadata-kept",
@@ -2151,8 +2177,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-stream-off",
     file: RELAY,
-    find: "      const passed = echo ? echo.push(filtered) : filtered;",
-    replace: "      const passed = filtered;",
+    find: "  return echo ? echo.push(filtered) : filtered;",
+    replace: "  return filtered;",
     tests: [ECHO_TEST],
     why: "a streaming buyer's lifecycle events echo what it sent",
   },
@@ -2167,8 +2193,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-appended-failure-off",
     file: RELAY,
-    find: "      echo: options.echo,\n    });",
-    replace: "    });",
+    find: "          echo: options.echo,\n        });",
+    replace: "        });",
     tests: [ECHO_TEST],
     why: "the response.failed the relay appends echoes what the buyer sent",
   },

@@ -619,8 +619,11 @@ async function readUpstream(
   if (upstream.aborted) reader.cancel().catch(() => {});
   try {
     while (true) {
-      const { done, value } = await reader.read();
-      if (done) {
+      // The chunk read is not named here: a local of this function would
+      // hold it (with the whole buffer it is a view of, 64 KiB on Deno)
+      // until the next chunk arrives, also when only a copy of it is kept.
+      const passed = passOn(await reader.read(), upstream, filter, echo);
+      if (passed === undefined) {
         // A reader cancelled by an abort: not the end of the body.
         if (upstream.aborted) throw new Error("The exchange was aborted");
         total += flushEcho(echo, chunks, forward);
@@ -630,11 +633,8 @@ async function readUpstream(
           finished: true,
         };
       }
-      upstream.moved(Date.now(), value);
-      const filtered = filter.push(value);
-      const passed = echo ? echo.push(filtered) : filtered;
       if (passed.byteLength === 0) continue;
-      chunks.push(passed);
+      chunks.push(kept(passed));
       total += passed.byteLength;
       if (forward && !forward(passed)) {
         await reader.cancel().catch(() => {});
@@ -667,6 +667,36 @@ async function readUpstream(
       failure,
     };
   }
+}
+
+/**
+ * What {@linkcode readUpstream} passes on of one read: the chunk less the
+ * `codex.rate_limits` events, echoed; undefined at the end of the body.
+ */
+function passOn(
+  read: ReadableStreamReadResult<Uint8Array>,
+  upstream: OpenUpstream,
+  filter: RateLimitsEventFilter,
+  echo: EchoRewriter | undefined,
+): Uint8Array | undefined {
+  if (read.done) return undefined;
+  upstream.moved(Date.now(), read.value);
+  const filtered = filter.push(read.value);
+  return echo ? echo.push(filtered) : filtered;
+}
+
+/**
+ * A chunk as it is kept until the stream ends: a copy when it is a small view
+ * of a much larger buffer, which the view would hold whole (Deno's fetch
+ * reads each chunk into a 64 KiB buffer of its own: an event or two of a
+ * token stream would hold 64 KiB each). A chunk that fills at least an eighth
+ * of its buffer is kept as it is, so the large chunks of a fast stream are
+ * not copied and at most eight times the stream's bytes are held.
+ */
+function kept(chunk: Uint8Array): Uint8Array {
+  return chunk.buffer.byteLength >= 8 * chunk.byteLength
+    ? chunk.slice()
+    : chunk;
 }
 
 /**
@@ -760,39 +790,6 @@ export async function streamToHost(
   callbacks: ProviderStreamCallbacks,
   options: RelayOptions,
 ): Promise<RelayOutcome> {
-  const ends: StreamEnds = { started: false, done: false };
-  try {
-    return await relayStream(upstream, requestId, callbacks, options, ends);
-  } finally {
-    // Whatever reading or observing the stream threw, a started stream ends
-    // with its one done chunk: the node holds it open until that arrives.
-    if (ends.started && !ends.done) sendDone(callbacks, requestId);
-  }
-}
-
-/** How far {@linkcode relayStream} got: the stream started, its done chunk sent. */
-interface StreamEnds {
-  started: boolean;
-  done: boolean;
-}
-
-/** Sends the done chunk; a buyer who has gone is not waiting for it. */
-function sendDone(callbacks: ProviderStreamCallbacks, requestId: string): void {
-  try {
-    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
-  } catch {
-    // The buyer has gone; nothing is waiting for the done chunk.
-  }
-}
-
-/** {@linkcode streamToHost} but for the done chunk of a stream that threw. */
-async function relayStream(
-  upstream: OpenUpstream,
-  requestId: string,
-  callbacks: ProviderStreamCallbacks,
-  options: RelayOptions,
-  ends: StreamEnds,
-): Promise<RelayOutcome> {
   let open = true;
   const send = (data: Uint8Array): boolean => {
     if (!open) return false;
@@ -820,119 +817,139 @@ async function relayStream(
     open = false;
   }
   const started = open;
-  ends.started = started;
-  let keepAlive: KeepAliveTally | undefined;
-  if (open && options.keepAliveMs) {
-    const tally: KeepAliveTally = { chunks: [], bytes: 0 };
-    keepAlive = tally;
-    upstream.keepAlive(options.keepAliveMs, () => {
-      if (send(KEEP_ALIVE)) {
-        tally.chunks.push(KEEP_ALIVE);
-        tally.bytes += KEEP_ALIVE.byteLength;
-      }
-    });
-  }
-  const translator = options.translator;
-  const sent: Uint8Array[] = [];
-  const forward = translator
-    ? (chunk: Uint8Array): boolean => {
-      const out = translator.push(chunk);
-      if (out.byteLength === 0) return open;
-      sent.push(out);
-      return send(out);
-    }
-    : send;
-  // A translated stream is another protocol's: nothing of it is echoed.
-  const echo = options.echo && !translator
-    ? new EchoRewriter(options.echo)
-    : undefined;
-  const read = open
-    ? await readUpstream(
-      upstream,
-      options.idleTimeoutMs,
-      forward,
-      keepAlive,
-      echo,
-    )
-    : await cancelled(upstream);
-  if (read.finished) upstream.release();
-  else upstream.cancel();
-  const observed = observeChunks(read.chunks, read.total, {
-    keepOutput: options.keepOutput,
-  });
-  const seen = observed.seen;
-  // The node bills a started stream from the body it resolves with: with
-  // usage, the last event that carries it (the buyer has the rest); without,
-  // the stream as the buyer got it, which the node's metering estimates from.
-  let body: Uint8Array;
-  if (translator) {
-    const tail = translator.finish(
-      seen.terminal === undefined ? streamFailure(read) : undefined,
-    );
-    if (tail.byteLength > 0) {
-      send(tail);
-      sent.push(tail);
-    }
-    const billing = translator.billingBody();
-    body = billing.byteLength > 0
-      ? billing
-      : concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
-  } else {
-    body = seen.usage !== undefined || observed.last.length === read.total
-      ? observed.last
-      : concat(read.chunks, read.total);
-    if (seen.terminal === undefined && open) {
-      const failure = sseErrorEvent(streamFailure(read), {
-        sequenceNumber: seen.nextSequenceNumber,
-        responseId: seen.responseId,
-        echo: options.echo,
+  /** Whether the done chunk was sent. */
+  let done = false;
+  // One async function, not a wrapper with a finally around another: each
+  // one waiting holds a frame for as long as the stream is open.
+  try {
+    let keepAlive: KeepAliveTally | undefined;
+    if (open && options.keepAliveMs) {
+      const tally: KeepAliveTally = { chunks: [], bytes: 0 };
+      keepAlive = tally;
+      upstream.keepAlive(options.keepAliveMs, () => {
+        if (send(KEEP_ALIVE)) {
+          tally.chunks.push(KEEP_ALIVE);
+          tally.bytes += KEEP_ALIVE.byteLength;
+        }
       });
-      // Close an event the upstream cut off, so the appended one stands alone.
-      const tail = seen.pendingBytes > 0
-        ? concat(
-          [BLANK_LINE, failure],
-          BLANK_LINE.byteLength + failure.byteLength,
-        )
-        : failure;
-      send(tail);
-      body = concat([body, tail], body.byteLength + tail.byteLength);
     }
+    const translator = options.translator;
+    const sent: Uint8Array[] = [];
+    const forward = translator
+      ? (chunk: Uint8Array): boolean => {
+        const out = translator.push(chunk);
+        if (out.byteLength === 0) return open;
+        sent.push(out);
+        return send(out);
+      }
+      : send;
+    // A translated stream is another protocol's: nothing of it is echoed.
+    const echo = options.echo && !translator
+      ? new EchoRewriter(options.echo)
+      : undefined;
+    const read = open
+      ? await readUpstream(
+        upstream,
+        options.idleTimeoutMs,
+        forward,
+        keepAlive,
+        echo,
+      )
+      : await cancelled(upstream);
+    if (read.finished) upstream.release();
+    else upstream.cancel();
+    const observed = observeChunks(read.chunks, read.total, {
+      keepOutput: options.keepOutput,
+    });
+    const seen = observed.seen;
+    // The node bills a started stream from the body it resolves with: with
+    // usage, the last event that carries it (the buyer has the rest);
+    // without, the stream as the buyer got it, which the node's metering
+    // estimates from.
+    let body: Uint8Array;
+    if (translator) {
+      const tail = translator.finish(
+        seen.terminal === undefined ? streamFailure(read) : undefined,
+      );
+      if (tail.byteLength > 0) {
+        send(tail);
+        sent.push(tail);
+      }
+      const billing = translator.billingBody();
+      body = billing.byteLength > 0
+        ? billing
+        : concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+    } else {
+      body = seen.usage !== undefined || observed.last.length === read.total
+        ? observed.last
+        : concat(read.chunks, read.total);
+      if (seen.terminal === undefined && open) {
+        const failure = sseErrorEvent(streamFailure(read), {
+          sequenceNumber: seen.nextSequenceNumber,
+          responseId: seen.responseId,
+          echo: options.echo,
+        });
+        // Close an event the upstream cut off, so the appended one stands
+        // alone.
+        const tail = seen.pendingBytes > 0
+          ? concat(
+            [BLANK_LINE, failure],
+            BLANK_LINE.byteLength + failure.byteLength,
+          )
+          : failure;
+        send(tail);
+        body = concat([body, tail], body.byteLength + tail.byteLength);
+      }
+    }
+    const reported = reportedFailure(seen);
+    // What the log line and the metrics say of a stream that did not end
+    // well: the backend's own failure, a broken stream, or a buyer who left.
+    const failure = reported?.error ??
+      (seen.terminal !== undefined
+        ? undefined
+        : open
+        ? streamFailure(read)
+        : buyerGone());
+    if (started) {
+      // Always attempt the one done chunk: the node holds the stream open
+      // until it arrives, even if an earlier chunk callback failed.
+      done = true;
+      sendDone(callbacks, requestId);
+    }
+    return {
+      response: {
+        requestId,
+        statusCode: 200,
+        headers: { "content-type": "text/event-stream" },
+        body,
+      },
+      get usage() {
+        return seen.usage;
+      },
+      usageLimit: reported?.usageLimit,
+      failure,
+      // The completed event is a view into the last chunks (no copy: the
+      // store decodes it into a string at once).
+      final: !options.keepOutput
+        ? undefined
+        : seen.completed
+        ? { event: seen.completed }
+        : finalResponse(seen),
+    };
+  } finally {
+    // Whatever reading or observing the stream threw, a started stream ends
+    // with its one done chunk: the node holds it open until that arrives.
+    if (started && !done) sendDone(callbacks, requestId);
   }
-  const reported = reportedFailure(seen);
-  // What the log line and the metrics say of a stream that did not end
-  // well: the backend's own failure, a broken stream, or a buyer who left.
-  const failure = reported?.error ??
-    (seen.terminal !== undefined
-      ? undefined
-      : open
-      ? streamFailure(read)
-      : buyerGone());
-  if (started) {
-    // Always attempt the one done chunk: the node holds the stream open
-    // until it arrives, even if an earlier chunk callback failed.
-    ends.done = true;
-    sendDone(callbacks, requestId);
+}
+
+/** Sends the done chunk; a buyer who has gone is not waiting for it. */
+function sendDone(callbacks: ProviderStreamCallbacks, requestId: string): void {
+  try {
+    callbacks.onResponseChunk({ requestId, data: EMPTY, done: true });
+  } catch {
+    // The buyer has gone; nothing is waiting for the done chunk.
   }
-  return {
-    response: {
-      requestId,
-      statusCode: 200,
-      headers: { "content-type": "text/event-stream" },
-      body,
-    },
-    get usage() {
-      return seen.usage;
-    },
-    usageLimit: reported?.usageLimit,
-    failure,
-    // The completed event is a view into the last chunks (no copy: the
-    // store decodes it into a string at once).
-    final: !options.keepOutput
-      ? undefined
-      : seen.completed
-      ? { event: seen.completed }
-      : finalResponse(seen),
-  };
 }
 
 async function cancelled(upstream: OpenUpstream): Promise<ReadResult> {

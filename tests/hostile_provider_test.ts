@@ -230,6 +230,21 @@ describe("a hostile buyer against the pipeline", () => {
     assert.equal(login.inFlight, 0);
     assert.equal(login.state, "ok");
   });
+
+  it("releases the login's slot after an attempt the backend refused", async () => {
+    const p = provider({ OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY: "1" });
+    backend.enqueue({ kind: "status", status: 400 });
+    const refused = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "Refused" },
+    });
+    assert.equal(refused.status, 400, refused.text);
+    const [login] = await p.logins();
+    assert.equal(login.inFlight, 0);
+    const next = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "Next" },
+    });
+    assert.equal(next.status, 200, next.text);
+  });
 });
 
 describe("a buyer who leaves", () => {

@@ -205,7 +205,12 @@ async function admit(parts: Pipeline): Promise<LoginPool | RelayError> {
   return refusal ?? pool;
 }
 
-/** Step 4: the upstream exchange on the logins of `pool`, then step 5. */
+/**
+ * Steps 4 and 5: the upstream exchange opened on one of the logins of
+ * `pool`, then streamed or aggregated to the buyer, in the buyer's protocol;
+ * the turn stored. Step 5 is here, not in a function of its own: each async
+ * function waiting for the answer holds a frame for as long as it streams.
+ */
 async function relay(
   parts: Pipeline,
   req: SerializedHttpRequest,
@@ -214,6 +219,54 @@ async function relay(
   callbacks: ProviderStreamCallbacks | undefined,
   signal: AbortSignal | undefined,
 ): Promise<RelayOutcome> {
+  const { login, upstream } = await open(parts, prepared, pool, signal);
+  try {
+    const how: RelayOptions = {
+      idleTimeoutMs: parts.settings.idleTimeoutMs,
+      keepAliveMs: parts.settings.keepAliveMs,
+      keepOutput: prepared.store !== undefined,
+    };
+    if (prepared.dropped.length > 0) {
+      how.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
+    }
+    if (prepared.echo) how.echo = prepared.echo;
+    if (prepared.chat) await translateForChat(prepared, how);
+    const outcome = prepared.stream
+      ? await streamToHost(
+        upstream,
+        req.requestId,
+        callbacks ?? NO_CALLBACKS,
+        how,
+      )
+      : await aggregateToResponse(upstream, req.requestId, how);
+    parts.logins.noteFailure(login, outcome.failure);
+    if (outcome.usageLimit) {
+      parts.logins.limitReached(
+        login,
+        outcome.usageLimit.resetsAt,
+        upstream.accountId,
+      );
+    }
+    if (prepared.store && outcome.final) {
+      storeTurn(parts.store, prepared.store, outcome.final);
+    }
+    return outcome;
+  } finally {
+    login.inFlight--;
+  }
+}
+
+/**
+ * Step 4: the upstream exchange, opened on the logins of `pool`, moving on
+ * to the next login on a failure that is the login's own. The login it
+ * opened on counts it in flight; the caller gives that back.
+ */
+async function open(
+  parts: Pipeline,
+  prepared: PreparedRequest,
+  pool: LoginPool,
+  signal: AbortSignal | undefined,
+): Promise<{ login: Login; upstream: OpenUpstream }> {
   const { logins, observability } = parts;
   const several = pool.logins.length > 1;
   const excluded = new Set<Login>();
@@ -227,18 +280,15 @@ async function relay(
     }
     const context = logins.contextOf(login);
     login.inFlight++;
+    let upstream: OpenUpstream;
+    const asked = performance.now();
     try {
-      let upstream: OpenUpstream;
-      const asked = performance.now();
+      upstream = await openUpstream(
+        prepared,
+        signal ? { ...context, signal } : context,
+      );
+    } catch (error) {
       try {
-        upstream = await openUpstream(
-          prepared,
-          signal ? { ...context, signal } : context,
-        );
-        observability.firstByte((performance.now() - asked) / 1000);
-        // Not held while the answer streams.
-        prepared.shaped = prepared.liteBody = undefined;
-      } catch (error) {
         const failure = asRelayError(error);
         if (await logins.failOver(login, failure, prepared.model) && several) {
           excluded.add(login);
@@ -246,53 +296,17 @@ async function relay(
           continue;
         }
         throw failure;
+      } finally {
+        login.inFlight--;
       }
-      return await answer(parts, req, prepared, upstream, login, callbacks);
-    } finally {
-      login.inFlight--;
     }
+    observability.firstByte((performance.now() - asked) / 1000);
+    // Not held while the answer streams: the body (the whole conversation,
+    // for most buyers) and the shaped object were only for the attempts.
+    prepared.body = "";
+    prepared.shaped = prepared.liteBody = undefined;
+    return { login, upstream };
   }
-}
-
-/** Step 5: streams or aggregates an open exchange to the buyer, in the buyer's protocol; stores the turn. */
-async function answer(
-  parts: Pipeline,
-  req: SerializedHttpRequest,
-  prepared: PreparedRequest,
-  upstream: OpenUpstream,
-  login: Login,
-  callbacks: ProviderStreamCallbacks | undefined,
-): Promise<RelayOutcome> {
-  const how: RelayOptions = {
-    idleTimeoutMs: parts.settings.idleTimeoutMs,
-    keepAliveMs: parts.settings.keepAliveMs,
-    keepOutput: prepared.store !== undefined,
-  };
-  if (prepared.dropped.length > 0) {
-    how.headers = { [DROPPED_HEADER]: prepared.dropped.join(", ") };
-  }
-  if (prepared.echo) how.echo = prepared.echo;
-  if (prepared.chat) await translateForChat(prepared, how);
-  const outcome = prepared.stream
-    ? await streamToHost(
-      upstream,
-      req.requestId,
-      callbacks ?? NO_CALLBACKS,
-      how,
-    )
-    : await aggregateToResponse(upstream, req.requestId, how);
-  parts.logins.noteFailure(login, outcome.failure);
-  if (outcome.usageLimit) {
-    parts.logins.limitReached(
-      login,
-      outcome.usageLimit.resetsAt,
-      upstream.accountId,
-    );
-  }
-  if (prepared.store && outcome.final) {
-    storeTurn(parts.store, prepared.store, outcome.final);
-  }
-  return outcome;
 }
 
 /**
