@@ -5,7 +5,8 @@
  * the working tree), runs only the tests listed for it, and reports the
  * first test that failed, or SURVIVED.
  *
- * First the unmutated copy must pass every listed test (the baseline), and
+ * First the unmutated copy must pass every listed test (the baseline, split
+ * across the jobs' copies and run at once), and
  * every `find` must occur exactly once in its file; otherwise nothing runs.
  * The file is restored after each mutation, and the scratch copy is removed
  * at the end, on SIGINT/SIGTERM, and on any error.
@@ -181,6 +182,33 @@ async function makeScratch(): Promise<string> {
   return path;
 }
 
+/**
+ * `tests` in at most `count` groups of about the same size in bytes (a test
+ * file's size standing for its time): the largest first, each into the
+ * lightest group so far. No group is empty (`deno test` without files would
+ * run them all).
+ */
+async function splitTests(
+  tests: string[],
+  count: number,
+): Promise<string[][]> {
+  const sized = await Promise.all(tests.map(async (test) => ({
+    test,
+    bytes: (await stat(join(ROOT, test))).size,
+  })));
+  sized.sort((a, b) => b.bytes - a.bytes);
+  const groups = Array.from(
+    { length: count },
+    () => ({ tests: [] as string[], bytes: 0 }),
+  );
+  for (const { test, bytes } of sized) {
+    const lightest = groups.reduce((a, b) => b.bytes < a.bytes ? b : a);
+    lightest.tests.push(test);
+    lightest.bytes += bytes;
+  }
+  return groups.map((group) => group.tests).filter((group) => group.length > 0);
+}
+
 async function runTests(
   cwd: string,
   tests: string[],
@@ -301,13 +329,22 @@ async function main(): Promise<number> {
 
   const jobs = Math.min(options.jobs, mutants.length);
   const started = Date.now();
-  const workers = [];
+  const workers: string[] = [];
   for (let i = 0; i < jobs; i++) workers.push(await makeScratch());
 
   const allTests = [...new Set(mutants.flatMap((mutant) => mutant.tests))];
-  console.error(`baseline: ${allTests.length} test files, unmutated`);
-  const baseline = await runTests(workers[0], allTests, options.timeoutMs * 2);
-  if (baseline.code !== 0) {
+  const groups = await splitTests(allTests, workers.length);
+  console.error(
+    `baseline: ${allTests.length} test files, unmutated, in ${groups.length} run(s)`,
+  );
+  // One run per worker at once: the baseline is the longest wait of all.
+  const runs = await Promise.all(
+    groups.map((tests, i) =>
+      runTests(workers[i], tests, options.timeoutMs * 2)
+    ),
+  );
+  const baseline = runs.find((run) => run.code !== 0);
+  if (baseline) {
     console.error(
       `The unmutated tests fail (${
         baseline.timedOut
