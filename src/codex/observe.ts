@@ -197,7 +197,7 @@ export function observeStream(
  * const { seen, last } = observeChunks([
  *   encoder.encode('event: response.created\ndata: {"type":"response.created"}\n\nevent: response.comp'),
  *   encoder.encode('leted\ndata: {"type":"response.completed","response":{"usage":{"input_tokens":1}}}\n\n'),
- * ], 156);
+ * ], 162);
  * console.log(seen.terminal); // "response.completed"
  * console.log(new TextDecoder().decode(last).startsWith("event: response.completed")); // true
  * ```
