@@ -2244,7 +2244,7 @@ export const MUTANTS: Mutant[] = [
     id: "echo-held-event-lost",
     file: ECHO,
     find:
-      "    const held = this.#held ? concat(this.#held) : this.#undecided ?? EMPTY;",
+      "    const held = this.#held ? joinBytes(this.#held) : this.#undecided ?? EMPTY;",
     replace: "    const held = EMPTY;",
     tests: [ECHO_TEST],
     why: "an event the stream cut off passes as it came",
@@ -2332,9 +2332,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "chat-stream-without-usage-resolves-nothing",
     file: RELAY,
-    find:
-      "      : concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));",
-    replace: "      : billing;",
+    find: "      body = billing.byteLength > 0 ? billing : joinBytes(sent);",
+    replace: "      body = billing;",
     tests: ["tests/provider_chat_test.ts"],
     why:
       "a Chat Completions stream without usage resolves with what the buyer got, for the node's metering estimate",

@@ -52,6 +52,7 @@ import type {
   SerializedHttpResponse,
 } from "./host_types.ts";
 import { delay } from "./async.ts";
+import { joinBytes } from "./bytes.ts";
 
 /** Most retries of one buyer request. */
 export const MAX_RETRIES = 3;
@@ -736,17 +737,6 @@ function streamFailure(read: ReadResult): RelayError {
     );
 }
 
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
-}
-
 /**
  * The usage limit a finished stream reported. Only a `response.failed` or
  * `error` terminal event is parsed for it: a completed stream costs nothing.
@@ -876,13 +866,11 @@ export async function streamToHost(
         sent.push(tail);
       }
       const billing = translator.billingBody();
-      body = billing.byteLength > 0
-        ? billing
-        : concat(sent, sent.reduce((sum, part) => sum + part.byteLength, 0));
+      body = billing.byteLength > 0 ? billing : joinBytes(sent);
     } else {
       body = seen.usage !== undefined || observed.last.length === read.total
         ? observed.last
-        : concat(read.chunks, read.total);
+        : joinBytes(read.chunks, 0, read.total);
       if (seen.terminal === undefined && open) {
         const failure = sseErrorEvent(streamFailure(read), {
           sequenceNumber: seen.nextSequenceNumber,
@@ -892,13 +880,10 @@ export async function streamToHost(
         // Close an event the upstream cut off, so the appended one stands
         // alone.
         const tail = seen.pendingBytes > 0
-          ? concat(
-            [BLANK_LINE, failure],
-            BLANK_LINE.byteLength + failure.byteLength,
-          )
+          ? joinBytes([BLANK_LINE, failure])
           : failure;
         send(tail);
-        body = concat([body, tail], body.byteLength + tail.byteLength);
+        body = joinBytes([body, tail]);
       }
     }
     const reported = reportedFailure(seen);

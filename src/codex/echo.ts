@@ -32,6 +32,7 @@ import {
 } from "./_json_scan.ts";
 import { SseParser } from "./sse.ts";
 import { isRecord } from "../json.ts";
+import { joinBytes } from "../bytes.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -233,20 +234,6 @@ function firstEventStart(bytes: Uint8Array, before: number): number {
   return eventEnd(bytes, 0);
 }
 
-/** The parts one after another, in one new array (the part itself when alone). */
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /**
  * The changes to one buffer, in order and apart: `bytes[start, end)` becomes
  * `value`. Kept as positions rather than as views of the buffer, so that the
@@ -337,12 +324,12 @@ const ECHO_KEYS: readonly Uint8Array[] = [
 
 /** What goes before an appended member's value: its key and a colon. */
 const KEY_HEADS: readonly Uint8Array[] = ECHO_KEYS.map((key) =>
-  concat([key, COLON_BYTES])
+  joinBytes([key, COLON_BYTES])
 );
 
 /** What goes before a member's value appended after another member. */
 const NEXT_KEY_HEADS: readonly Uint8Array[] = KEY_HEADS.map((head) =>
-  concat([COMMA_BYTES, head])
+  joinBytes([COMMA_BYTES, head])
 );
 
 /**
@@ -630,7 +617,7 @@ export class EchoRewriter {
         return EMPTY;
       }
       this.#held.push(chunk.subarray(0, end));
-      const event = concat(this.#held);
+      const event = joinBytes(this.#held);
       this.#held = undefined;
       // Held as a lifecycle event, or an undecided start that turned out
       // to be one when it grew.
@@ -641,7 +628,7 @@ export class EchoRewriter {
       if (end === chunk.length) return prefix;
       at = end;
     } else if (this.#undecided) {
-      bytes = concat([this.#undecided, chunk]);
+      bytes = joinBytes([this.#undecided, chunk]);
       this.#undecided = undefined;
       at = 0;
     } else {
@@ -697,7 +684,7 @@ export class EchoRewriter {
    * @returns the held bytes (possibly empty)
    */
   finish(): Uint8Array {
-    const held = this.#held ? concat(this.#held) : this.#undecided ?? EMPTY;
+    const held = this.#held ? joinBytes(this.#held) : this.#undecided ?? EMPTY;
     this.#held = undefined;
     this.#undecided = undefined;
     return held;

@@ -20,6 +20,7 @@ import {
   wantsEvent,
 } from "./aggregate.ts";
 import { SseParser } from "./sse.ts";
+import { joinBytes } from "../bytes.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -217,7 +218,7 @@ export function observeChunks(
     // the event is copied before it is found.
     const enough = Math.max(size * 2, 4);
     while (from > 0 && size < enough) size += chunks[--from].byteLength;
-    joined = join(chunks, from, size);
+    joined = joinBytes(chunks, from, size);
     if (!endsWithBlankLine(joined)) break;
     const lastLf = lastLineFeed(joined);
     const start = eventStartBefore(joined, lastLf);
@@ -234,7 +235,7 @@ export function observeChunks(
     break;
   }
   // A failure, or an answer to rebuild: the whole body is parsed.
-  const body = from === 0 && joined ? joined : join(chunks, 0, total);
+  const body = from === 0 && joined ? joined : joinBytes(chunks, 0, total);
   return { seen: fullObservation(body, completed), last: body };
 }
 
@@ -245,22 +246,6 @@ export function observeChunks(
  */
 function startsEvent(before: Uint8Array, next: Uint8Array): boolean {
   return endsWithBlankLine(before) && next[0] !== LF && next[0] !== CR;
-}
-
-/** `chunks[from..]` as one array of `size` bytes (no copy for one chunk). */
-function join(
-  chunks: readonly Uint8Array[],
-  from: number,
-  size: number,
-): Uint8Array {
-  if (chunks.length - from === 1) return chunks[from];
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (let i = from; i < chunks.length; i++) {
-    out.set(chunks[i], offset);
-    offset += chunks[i].byteLength;
-  }
-  return out;
 }
 
 /**

@@ -27,6 +27,7 @@
 
 import { RATE_LIMITS_EVENT } from "./rate_limits.ts";
 import { SseParser } from "./sse.ts";
+import { joinBytes } from "../bytes.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -213,19 +214,6 @@ function possibleStart(window: Window, from: number): number {
   return -1;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
-
 /**
  * Removes `codex.rate_limits` events from an SSE byte stream, chunk by
  * chunk, and hands each removed event's data (its `data:` lines joined, as
@@ -289,12 +277,12 @@ export class RateLimitsEventFilter {
         return EMPTY;
       }
       this.#removing.push(chunk.subarray(0, end));
-      events = [concat(this.#removing)];
+      events = [joinBytes(this.#removing)];
       this.#removing = undefined;
       from = end;
     } else if (this.#held) {
       window = {
-        bytes: concat([this.#held.bytes, chunk]),
+        bytes: joinBytes([this.#held.bytes, chunk]),
         before: this.#held.before,
       };
       this.#held = undefined;
@@ -333,7 +321,7 @@ export class RateLimitsEventFilter {
       return bytes;
     }
     if (keptTo > keptFrom) kept.push(bytes.subarray(keptFrom, keptTo));
-    const out = kept.length === 0 ? EMPTY : concat(kept);
+    const out = kept.length === 0 ? EMPTY : joinBytes(kept);
     // Read last: a reader that throws leaves the filter's state whole.
     if (events) { for (const event of events) this.#read(event); }
     return out;
