@@ -7,7 +7,7 @@
 // `x-codex-*` and SDK headers, its auth) reaches the backend, through the
 // provider and through `serve` with the Codex CLI's own request.
 
-import { after, before, beforeEach, describe, it } from "node:test";
+import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -156,6 +156,7 @@ describe("installation id files", () => {
   beforeEach(async () => {
     dir = await tempDir("installation-id-");
   });
+  afterEach(() => dir.cleanup());
 
   it("are the Codex home's for an auth.json, beside their login otherwise", () => {
     assert.deepEqual(installationIdPlace("codex_home", "/h/.codex/auth.json"), {
@@ -189,7 +190,6 @@ describe("installation id files", () => {
     }
     assert.equal(await readOrCreateInstallationId(place), id);
     assert.equal(await readFile(place.path, "utf8"), id);
-    await dir.cleanup();
   });
 
   it("keeps the provider's own at 0600", async () => {
@@ -199,7 +199,6 @@ describe("installation id files", () => {
     if (!IS_WINDOWS) {
       assert.equal((await stat(place.path)).mode & 0o777, 0o600);
     }
-    await dir.cleanup();
   });
 
   it("reads the CLI's existing id (trimmed, lower case) and leaves the file and its mode alone", async () => {
@@ -210,7 +209,6 @@ describe("installation id files", () => {
     assert.equal(id, "6b6c7b9b-aca9-4dc4-9fc3-2b3346658c08");
     assert.equal(await readFile(path, "utf8"), text);
     if (!IS_WINDOWS) assert.equal((await stat(path)).mode & 0o777, 0o640);
-    await dir.cleanup();
   });
 
   it("replaces a file that holds no UUID, as the CLI does", async () => {
@@ -219,7 +217,6 @@ describe("installation id files", () => {
     const id = await readOrCreateInstallationId({ path, mode: 0o644 });
     assert.match(id, UUID_V4);
     assert.equal(await readFile(path, "utf8"), id);
-    await dir.cleanup();
   });
 
   it("gives one id to processes that create it at the same time (never clobbers one that appeared)", async () => {
@@ -229,7 +226,6 @@ describe("installation id files", () => {
     );
     const kept = await readFile(place.path, "utf8");
     assert.deepEqual(new Set(ids), new Set([kept]));
-    await dir.cleanup();
   });
 });
 
