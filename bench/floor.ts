@@ -8,12 +8,18 @@
 
 import type { AccessToken } from "../src/auth/types.ts";
 import {
+  LoginInstallation,
+  withClientMetadata,
+} from "../src/codex/login_identity.ts";
+import {
   buildUpstreamHeaders,
   encodeUpstreamBody,
+  machineInfo,
   readRequestJson,
   shapeRequest,
+  upstreamIdentity,
 } from "../src/codex/request.ts";
-import { parseConfig } from "../src/config.ts";
+import { DEFAULT_CLIENT_VERSION, parseConfig } from "../src/config.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 
 /** Account id of the benchmark token. */
@@ -98,6 +104,48 @@ export async function shapedFloorRequest(url: string): Promise<ReadResult> {
     method: "POST",
     headers: buildUpstreamHeaders(BENCH_TOKEN, crypto.randomUUID()),
     body: encodeUpstreamBody(buyer, shaped.body),
+  });
+  return readToEnd(response, false);
+}
+
+/** The identity a provider speaks by default (the configured originator, today's CLI version). */
+const CLI_IDENTITY = upstreamIdentity(
+  SHAPE_OPTIONS.originator,
+  DEFAULT_CLIENT_VERSION,
+  machineInfo(),
+);
+/** One login's installation, built once as the provider builds it per login. */
+const CLI_LOGIN = new LoginInstallation(crypto.randomUUID(), {
+  originator: SHAPE_OPTIONS.originator,
+  version: DEFAULT_CLIENT_VERSION,
+});
+
+/**
+ * The floor of any relay that speaks as today's Codex CLI (issue 21) and
+ * can stop its upstream request: {@linkcode floorRequest} with a fresh
+ * session id, the login's identity of the turn (the CLI's five headers and
+ * the body's `client_metadata`, {@linkcode LoginInstallation.turn}) and an
+ * `AbortSignal` (the relay's timeouts and the buyer's cancel need one). No
+ * reading or shaping of the buyer's body: the shaped floor shows that.
+ *
+ * @example
+ * ```ts ignore
+ * const { bytes } = await cliFloorRequest(`${base}/small/codex/responses`);
+ * ```
+ */
+export async function cliFloorRequest(url: string): Promise<ReadResult> {
+  const sessionId = crypto.randomUUID();
+  const turn = CLI_LOGIN.turn(sessionId, BUYER_BODY.model as string);
+  const response = await fetch(url, {
+    method: "POST",
+    headers: buildUpstreamHeaders(
+      BENCH_TOKEN,
+      sessionId,
+      CLI_IDENTITY,
+      turn.headers,
+    ),
+    body: withClientMetadata(FLOOR_BODY, turn.bodyTail),
+    signal: new AbortController().signal,
   });
   return readToEnd(response, false);
 }

@@ -4,12 +4,19 @@
  * order), after a warm-up of each. A third side, the floor plus the
  * provider's reading and shaping of the buyer's body, shows how much of the
  * relay's extra time is that work, which any relay that checks what it
- * forwards has to do.
+ * forwards has to do; a fourth, the floor speaking as the Codex CLI (the
+ * login's identity per request and an abort signal), what any relay that
+ * must look like today's CLI and stop its request pays.
  *
  * @module
  */
 
-import { floorRequest, type ReadResult, shapedFloorRequest } from "./floor.ts";
+import {
+  cliFloorRequest,
+  floorRequest,
+  type ReadResult,
+  shapedFloorRequest,
+} from "./floor.ts";
 import { REF_LABEL, referenceProvider } from "./reference.ts";
 import { benchProvider, relayRequest } from "./relay_client.ts";
 import { cpuMicros } from "./runtime.ts";
@@ -49,6 +56,7 @@ export async function benchSmall(
   const provider = benchProvider(`${baseUrl}/small`, 4);
   const floor: SmallSide = { latencies: [], cpu: [] };
   const shaped: SmallSide = { latencies: [], cpu: [] };
+  const cli: SmallSide = { latencies: [], cpu: [] };
   const relay: SmallSide = { latencies: [], cpu: [] };
   const ref: SmallSide = { latencies: [], cpu: [] };
   // Each side reads the same count every time (the relay's buyer a few
@@ -77,6 +85,7 @@ export async function benchSmall(
   const sides: [SmallSide, () => Promise<ReadResult>][] = [
     [floor, () => floorRequest(url)],
     [shaped, () => shapedFloorRequest(url)],
+    [cli, () => cliFloorRequest(url)],
     [relay, () => relayRequest(provider)],
   ];
   if (options.ref) {
@@ -97,7 +106,7 @@ export async function benchSmall(
       await one(side, run);
     }
   }
-  const rows = smallRows(floor, relay, shaped);
+  const rows = smallRows(floor, relay, shaped, cli);
   return options.ref
     ? [...rows, ...smallReferenceRows(floor, relay, ref)]
     : rows;
@@ -149,14 +158,17 @@ export function smallReferenceRows(
 }
 
 /**
- * The rows of the small-request benchmark from raw figures, with two
+ * The rows of the small-request benchmark from raw figures, with
  * information rows: the floor plus reading and shaping against the floor,
- * and the relay against the floor plus reading and shaping.
+ * the relay against the floor plus reading and shaping, and, when measured,
+ * the floor speaking as the Codex CLI against the floor and the relay
+ * against it.
  */
 export function smallRows(
   floor: SmallSide,
   relay: SmallSide,
   shaped: SmallSide,
+  cli?: SmallSide,
 ): ResultRow[] {
   const p50f = percentile(floor.latencies, 50);
   const p50r = percentile(relay.latencies, 50);
@@ -199,6 +211,51 @@ export function smallRows(
       floor: `${p50s.toFixed(3)} ms`,
       relay: `${p50r.toFixed(3)} ms`,
       value: p50r / p50s,
+    },
+    ...(cli ? cliRows(floor, relay, cli) : []),
+  ];
+}
+
+/**
+ * The floor speaking as the Codex CLI (its identity per request, an abort
+ * signal) against the floor, and the relay against it: how much of the
+ * relay's step over the floor any relay that must speak as today's CLI pays.
+ */
+function cliRows(
+  floor: SmallSide,
+  relay: SmallSide,
+  cli: SmallSide,
+): ResultRow[] {
+  const p50f = percentile(floor.latencies, 50);
+  const p50r = percentile(relay.latencies, 50);
+  const p50c = percentile(cli.latencies, 50);
+  const cpuF = mean(floor.cpu);
+  const cpuR = mean(relay.cpu);
+  const cpuC = mean(cli.cpu);
+  return [
+    {
+      name: "small: p50, floor speaking as the CLI",
+      floor: `${p50f.toFixed(3)} ms`,
+      relay: `${p50c.toFixed(3)} ms`,
+      value: p50c / p50f,
+    },
+    {
+      name: "small: CPU, floor speaking as the CLI",
+      floor: `${cpuF.toFixed(1)} us`,
+      relay: `${cpuC.toFixed(1)} us`,
+      value: cpuC / cpuF,
+    },
+    {
+      name: "small: p50, relay vs floor speaking as the CLI",
+      floor: `${p50c.toFixed(3)} ms`,
+      relay: `${p50r.toFixed(3)} ms`,
+      value: p50r / p50c,
+    },
+    {
+      name: "small: CPU, relay vs floor speaking as the CLI",
+      floor: `${cpuC.toFixed(1)} us`,
+      relay: `${cpuR.toFixed(1)} us`,
+      value: cpuR / cpuC,
     },
   ];
 }
