@@ -8,7 +8,7 @@
  * - Node: `deno run -A bench/node.ts [--full]` (compiles, then runs this
  *   file on Node with `--expose-gc`).
  *
- * Flags: `--full` (larger samples), `--only small,large,first_chunk,chat,memory,cold_import`,
+ * Flags: `--full` (larger samples), `--only small,store,large,first_chunk,chat,memory,cold_import`,
  * `--json <file>` (write the rows as JSON), `--no-pin` (do not pin this
  * process to CPU 0 and the upstream to CPU 1), `--ref <file>` (or the
  * `BENCH_REF_ENTRY` environment variable): the entry of the public 0.1.32
@@ -35,6 +35,7 @@ import {
 } from "./runtime.ts";
 import { REF_LABEL, referenceChoice } from "./reference.ts";
 import { benchSmall } from "./small.ts";
+import { benchStore } from "./store.ts";
 import { renderTable, type ResultRow, verdict } from "./stats.ts";
 
 const args = process.argv.slice(2);
@@ -52,6 +53,7 @@ const ref = reference.entry;
 const sizes = full
   ? {
     small: { requests: 10_000, warmup: 1000 },
+    store: { requests: 10_000, warmup: 1000 },
     large: { rounds: 300, concurrency: 8 },
     firstChunk: { requests: 1000, firstEventDelayMs: 5 },
     memory: { streams: 200, rounds: 8 },
@@ -60,6 +62,7 @@ const sizes = full
   }
   : {
     small: { requests: 2000, warmup: 300 },
+    store: { requests: 2000, warmup: 300 },
     large: { rounds: 60, concurrency: 8 },
     firstChunk: { requests: 300, firstEventDelayMs: 5 },
     memory: { streams: 200, rounds: 4 },
@@ -98,6 +101,10 @@ try {
   if (wanted("small")) {
     log("small requests...");
     rows.push(...await benchSmall(upstream.baseUrl, { ...sizes.small, ref }));
+  }
+  if (wanted("store")) {
+    log("a stored turn against store: false...");
+    rows.push(...await benchStore(upstream.baseUrl, sizes.store));
   }
   if (wanted("large")) {
     log("large streams...");

@@ -24,6 +24,7 @@ import { makeAuthJson } from "../src/testing/jwt.ts";
 import {
   BENCH_ACCOUNT,
   BENCH_TOKEN,
+  BUYER_BODY,
   BUYER_BYTES,
   type ReadResult,
 } from "./floor.ts";
@@ -124,8 +125,16 @@ const CHAT_BYTES = new TextEncoder().encode(JSON.stringify({
   stream_options: { include_usage: true },
 }));
 
-/** Which API the buyer speaks. */
-export type BuyerProtocol = "responses" | "chat";
+/** The Responses request with `store: false`: the provider keeps nothing of it. */
+const UNSTORED_BYTES = new TextEncoder().encode(
+  JSON.stringify({ ...BUYER_BODY, store: false }),
+);
+
+/**
+ * Which API the buyer speaks: `responses_unstored` is the same Responses
+ * request with `store: false`.
+ */
+export type BuyerProtocol = "responses" | "responses_unstored" | "chat";
 
 function buyerRequest(
   protocol: BuyerProtocol = "responses",
@@ -138,7 +147,11 @@ function buyerRequest(
       "content-type": "application/json",
       "x-antseed-buyer-peer-id": "peer-bench",
     },
-    body: protocol === "chat" ? CHAT_BYTES : BUYER_BYTES,
+    body: protocol === "chat"
+      ? CHAT_BYTES
+      : protocol === "responses_unstored"
+      ? UNSTORED_BYTES
+      : BUYER_BYTES,
   };
 }
 

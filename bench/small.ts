@@ -40,29 +40,28 @@ export interface SmallSide {
   cpu: number[];
 }
 
+/** One side of a request benchmark: where its figures go, and one request. */
+export type Side = [SmallSide, () => Promise<ReadResult>];
+
 /**
- * Runs the small-request benchmark against `<baseUrl>/small`.
+ * Runs `sides` one request at a time, `options.warmup` rounds unmeasured,
+ * then `options.requests` rounds measured in ABC CBA order: the latency and
+ * the process CPU of each request go into its side. Throws when a side's
+ * answer is not the size its first one was (each side reads the same bytes
+ * every time; the relay's buyer a few more than the upstream sent: its own
+ * fields echoed).
  *
  * @example
  * ```ts ignore
- * const rows = await benchSmall(upstream.baseUrl, { requests: 2000, warmup: 200 });
+ * const floor: SmallSide = { latencies: [], cpu: [] };
+ * await runSides([[floor, () => floorRequest(url)]], { requests: 100, warmup: 10 });
  * ```
  */
-export async function benchSmall(
-  baseUrl: string,
-  options: SmallOptions,
-): Promise<ResultRow[]> {
-  const url = `${baseUrl}/small/codex/responses`;
-  const provider = benchProvider(`${baseUrl}/small`, 4);
-  const floor: SmallSide = { latencies: [], cpu: [] };
-  const shaped: SmallSide = { latencies: [], cpu: [] };
-  const cli: SmallSide = { latencies: [], cpu: [] };
-  const relay: SmallSide = { latencies: [], cpu: [] };
-  const ref: SmallSide = { latencies: [], cpu: [] };
-  // Each side reads the same count every time (the relay's buyer a few
-  // bytes more than the upstream sent: its own fields echoed).
+export async function runSides(
+  sides: Side[],
+  options: { requests: number; warmup: number },
+): Promise<void> {
   const expected = new Map<() => Promise<ReadResult>, number>();
-
   async function one(
     side: SmallSide | undefined,
     run: () => Promise<ReadResult>,
@@ -82,7 +81,37 @@ export async function benchSmall(
       side.cpu.push(cpu1 - cpu0);
     }
   }
-  const sides: [SmallSide, () => Promise<ReadResult>][] = [
+  const reversed = [...sides].reverse();
+  for (let index = 0; index < options.warmup; index++) {
+    for (const [, run] of sides) await one(undefined, run);
+  }
+  for (let index = 0; index < options.requests; index++) {
+    for (const [side, run] of index % 2 === 0 ? sides : reversed) {
+      await one(side, run);
+    }
+  }
+}
+
+/**
+ * Runs the small-request benchmark against `<baseUrl>/small`.
+ *
+ * @example
+ * ```ts ignore
+ * const rows = await benchSmall(upstream.baseUrl, { requests: 2000, warmup: 200 });
+ * ```
+ */
+export async function benchSmall(
+  baseUrl: string,
+  options: SmallOptions,
+): Promise<ResultRow[]> {
+  const url = `${baseUrl}/small/codex/responses`;
+  const provider = benchProvider(`${baseUrl}/small`, 4);
+  const floor: SmallSide = { latencies: [], cpu: [] };
+  const shaped: SmallSide = { latencies: [], cpu: [] };
+  const cli: SmallSide = { latencies: [], cpu: [] };
+  const relay: SmallSide = { latencies: [], cpu: [] };
+  const ref: SmallSide = { latencies: [], cpu: [] };
+  const sides: Side[] = [
     [floor, () => floorRequest(url)],
     [shaped, () => shapedFloorRequest(url)],
     [cli, () => cliFloorRequest(url)],
@@ -96,16 +125,7 @@ export async function benchSmall(
     );
     sides.push([ref, () => relayRequest(reference)]);
   }
-  const reversed = [...sides].reverse();
-
-  for (let index = 0; index < options.warmup; index++) {
-    for (const [, run] of sides) await one(undefined, run);
-  }
-  for (let index = 0; index < options.requests; index++) {
-    for (const [side, run] of index % 2 === 0 ? sides : reversed) {
-      await one(side, run);
-    }
-  }
+  await runSides(sides, options);
   const rows = smallRows(floor, relay, shaped, cli);
   return options.ref
     ? [...rows, ...smallReferenceRows(floor, relay, ref)]
