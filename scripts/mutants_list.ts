@@ -304,6 +304,15 @@ export const MUTANTS: Mutant[] = [
       "the Response is held until its body is locked: Node's fetch cancels the body of a collected Response",
   },
   {
+    id: "upstream-redirect-followed",
+    file: RELAY,
+    find: '        redirect: "error",\n',
+    replace: "",
+    tests: ["tests/relay_redirect_test.ts"],
+    why:
+      "an upstream redirect is not followed: to follow one, Node's fetch keeps a clone of every request while its answer streams",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

@@ -440,6 +440,11 @@ export async function openUpstream(
         ),
         body,
         signal: exchange.controller.signal,
+        // A redirect is not followed (a network error, retried as one): to
+        // be able to follow one, Node's fetch keeps a clone of the request,
+        // its body stream teed, for as long as the answer streams (7.6 KiB
+        // of heap per open stream). The backend answers its URL itself.
+        redirect: "error",
       });
     } catch (error) {
       exchange.release();

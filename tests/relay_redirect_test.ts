@@ -1,0 +1,109 @@
+// An upstream redirect is not followed. To be able to follow one, Node's
+// fetch (undici) keeps a clone of every request, its body stream teed, for as
+// long as the answer streams: 7.6 KiB of heap per open stream
+// (BENCHMARKS.md, "What an open stream holds on Node"). A fetch told
+// `redirect: "error"` keeps none. The backend answers its one URL itself; a
+// redirect is an answer the relay does not use, like a refused connection.
+
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createProvider } from "../src/provider/provider.ts";
+import { openUpstream } from "../src/relay.ts";
+import { makeAccessToken } from "../src/testing/jwt.ts";
+import { Watchdog } from "../src/watchdog.ts";
+import { callProvider } from "./fakes/seller_node.ts";
+import { fixedTokens } from "./fakes/fixed_tokens.ts";
+
+const ACCOUNT = "acct_test";
+const TOKEN = makeAccessToken({ accountId: ACCOUNT });
+const SERVICE = "gpt-5.4";
+const BODY = { model: SERVICE, input: "hi", stream: true };
+/** The README's number of retries, written out. */
+const MAX_RETRIES = 3;
+
+const COMPLETED =
+  'event: response.completed\ndata: {"type":"response.completed","response":{"id":"resp_moved","output":[]}}\n\n';
+
+describe("an upstream redirect", () => {
+  it("is not followed: the exchange asks its fetch for redirect: error", async () => {
+    const inits: RequestInit[] = [];
+    const recording = ((_input: RequestInfo | URL, init?: RequestInit) => {
+      if (init) inits.push(init);
+      return Promise.resolve(
+        new Response(COMPLETED, {
+          headers: { "content-type": "text/event-stream" },
+        }),
+      );
+    }) as typeof fetch;
+    const watchdog = new Watchdog();
+    const upstream = await openUpstream(
+      { body: JSON.stringify(BODY), sessionId: "session-1" },
+      {
+        responsesUrl: "http://127.0.0.1:9/backend-api/codex/responses",
+        requestTimeoutMs: 60_000,
+        idleTimeoutMs: 60_000,
+        watchdog,
+        tokens: fixedTokens(ACCOUNT, TOKEN),
+        fetch: recording,
+      },
+    );
+    await upstream.body?.cancel();
+    upstream.release();
+    assert.equal(inits.length, 1);
+    assert.equal(inits[0].redirect, "error");
+    assert.ok(inits[0].signal instanceof AbortSignal);
+  });
+
+  describe("from a backend that moved", () => {
+    let server: Server;
+    let baseUrl = "";
+    let posts = 0;
+    let movedPosts = 0;
+
+    before(async () => {
+      server = createServer((request, response) => {
+        request.resume();
+        if (request.method !== "POST") {
+          response.writeHead(404).end();
+          return;
+        }
+        if (request.url?.startsWith("/moved/")) {
+          movedPosts++;
+          response.writeHead(200, { "content-type": "text/event-stream" });
+          response.end(COMPLETED);
+          return;
+        }
+        posts++;
+        response.writeHead(307, { location: "/moved/codex/responses" });
+        response.end();
+      });
+      await new Promise<void>((resolve) =>
+        server.listen(0, "127.0.0.1", resolve)
+      );
+      const { port } = server.address() as AddressInfo;
+      baseUrl = `http://127.0.0.1:${port}/backend-api`;
+    });
+
+    after(async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+
+    it("is answered 502 upstream_unreachable after the retries of a failed connection; the new place is never asked", async () => {
+      const provider = createProvider({
+        OPENAI_RESPONSES_BASE_URL: baseUrl,
+        ANTSEED_ALLOWED_SERVICES: SERVICE,
+      }, {
+        tokenSource: fixedTokens(ACCOUNT, TOKEN),
+        random: () => 0,
+      });
+      const result = await callProvider(provider, { body: BODY });
+      assert.equal(result.status, 502);
+      assert.equal(JSON.parse(result.text).error.code, "upstream_unreachable");
+      assert.equal(posts, 1 + MAX_RETRIES);
+      assert.equal(movedPosts, 0);
+      assert.equal(provider.getCapacity().current, 0);
+    });
+  });
+});
