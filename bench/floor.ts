@@ -124,9 +124,10 @@ const CLI_LOGIN = new LoginInstallation(crypto.randomUUID(), {
  * The floor of any relay that speaks as today's Codex CLI (issue 21) and
  * can stop its upstream request: {@linkcode floorRequest} with a fresh
  * session id, the login's identity of the turn (the CLI's five headers and
- * the body's `client_metadata`, {@linkcode LoginInstallation.turn}) and an
- * `AbortSignal` (the relay's timeouts and the buyer's cancel need one). No
- * reading or shaping of the buyer's body: the shaped floor shows that.
+ * the body's `client_metadata`, {@linkcode LoginInstallation.turn}), an
+ * `AbortSignal` (the relay's timeouts and the buyer's cancel need one) and
+ * no redirect followed, the relay's fetch exactly. No reading or shaping of
+ * the buyer's body: the shaped floor shows that.
  *
  * @example
  * ```ts ignore
@@ -146,6 +147,9 @@ export async function cliFloorRequest(url: string): Promise<ReadResult> {
     ),
     body: withClientMetadata(FLOOR_BODY, turn.bodyTail),
     signal: new AbortController().signal,
+    // As the relay's: on Node, a fetch that may follow a redirect keeps a
+    // clone of the request while its answer streams.
+    redirect: "error",
   });
   return readToEnd(response, false);
 }

@@ -1,7 +1,8 @@
 /**
  * Small requests (about 10 events): latency p50/p99 and CPU time per
- * request, floor and relay interleaved one request at a time (ABC CBA
- * order), after a warm-up of each. A third side, the floor plus the
+ * request, floor and relay interleaved one request at a time (ABC CBA, the
+ * order turned every second round: {@linkcode runSides}), after a warm-up of
+ * each. A third side, the floor plus the
  * provider's reading and shaping of the buyer's body, shows how much of the
  * relay's extra time is that work, which any relay that checks what it
  * forwards has to do; a fourth, the floor speaking as the Codex CLI (the
@@ -45,8 +46,11 @@ export type Side = [SmallSide, () => Promise<ReadResult>];
 
 /**
  * Runs `sides` one request at a time, `options.warmup` rounds unmeasured,
- * then `options.requests` rounds measured in ABC CBA order: the latency and
- * the process CPU of each request go into its side. Throws when a side's
+ * then `options.requests` rounds measured, each round's order the one before
+ * reversed (ABC CBA) and, every second round, turned by one (BCA ACB, CAB
+ * BAC, …), so that every side runs as often first, in the middle and last
+ * (the garbage a side leaves is collected while whichever comes next runs):
+ * the latency and the process CPU of each request go into its side. Throws when a side's
  * answer is not the size its first one was (each side reads the same bytes
  * every time; the relay's buyer a few more than the upstream sent: its own
  * fields echoed).
@@ -81,15 +85,29 @@ export async function runSides(
       side.cpu.push(cpu1 - cpu0);
     }
   }
-  const reversed = [...sides].reverse();
   for (let index = 0; index < options.warmup; index++) {
     for (const [, run] of sides) await one(undefined, run);
   }
   for (let index = 0; index < options.requests; index++) {
-    for (const [side, run] of index % 2 === 0 ? sides : reversed) {
-      await one(side, run);
-    }
+    for (const [side, run] of roundOrder(sides, index)) await one(side, run);
   }
+}
+
+/**
+ * The order of `sides` in round `index` of {@linkcode runSides}: turned by
+ * one every second round, reversed every other round.
+ *
+ * @example
+ * ```ts
+ * import { roundOrder } from "./small.ts";
+ * console.log([0, 1, 2, 3].map((round) => roundOrder(["a", "b", "c"], round).join("")));
+ * // ["abc", "cba", "bca", "acb"]
+ * ```
+ */
+export function roundOrder<T>(sides: readonly T[], index: number): T[] {
+  const turn = Math.floor(index / 2) % sides.length;
+  const order = [...sides.slice(turn), ...sides.slice(0, turn)];
+  return index % 2 === 0 ? order : order.reverse();
 }
 
 /**

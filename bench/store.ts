@@ -3,7 +3,8 @@
  * through the same provider, once as most clients send it (the provider keeps
  * the turn for a later `previous_response_id`) and once with `store: false`
  * (nothing kept, the completed event not looked for), the floor as a third
- * side, interleaved one request at a time (ABC CBA order). Issue 22 asks that
+ * side, interleaved one request at a time (ABC CBA, turned every second
+ * round: every side as often in each place). Issue 22 asks that
  * the stored request cost at most 0.03x of the floor more than the other, at
  * p50 and in CPU.
  *

@@ -122,7 +122,7 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     type: "string",
     default: DEFAULT_BASE_URL,
     description:
-      "Requests go to <base>/codex/responses. Plain http is allowed only for loopback hosts",
+      "Requests go to <base>/codex/responses, which must answer itself (a redirect is not followed). Plain http is allowed only for loopback hosts",
   },
   {
     key: "OPENAI_RESPONSES_TOKEN_URL",

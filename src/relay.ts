@@ -442,8 +442,8 @@ export async function openUpstream(
         signal: exchange.controller.signal,
         // A redirect is not followed (a network error, retried as one): to
         // be able to follow one, Node's fetch keeps a clone of the request,
-        // its body stream teed, for as long as the answer streams (7.6 KiB
-        // of heap per open stream). The backend answers its URL itself.
+        // its body stream teed, for as long as the answer streams (8 KiB of
+        // heap per open stream). The backend answers its URL itself.
         redirect: "error",
       });
     } catch (error) {

@@ -1,6 +1,6 @@
 // An upstream redirect is not followed. To be able to follow one, Node's
 // fetch (undici) keeps a clone of every request, its body stream teed, for as
-// long as the answer streams: 7.6 KiB of heap per open stream
+// long as the answer streams: 8 KiB of heap per open stream
 // (BENCHMARKS.md, "What an open stream holds on Node"). A fetch told
 // `redirect: "error"` keeps none. The backend answers its one URL itself; a
 // redirect is an answer the relay does not use, like a refused connection.

@@ -29,6 +29,11 @@
  * | 504                                         | 502 `upstream_timeout`                   | yes       |
  * | anything else                               | 502 `upstream_error`                     | no        |
  *
+ * A redirect (301, 302, 303, 307, 308) never reaches this table from the
+ * relay: its fetch follows none (`redirect: "error"`), so a redirect fails
+ * the attempt like a refused connection (retried, then 502
+ * `upstream_unreachable`).
+ *
  * Why: the seller's login, plan, workspace and account standing are not the
  * buyer's fault and cannot be fixed by the buyer, so they are 503 ("this
  * seller cannot serve you now; try another"), never 401/402/403 which would
