@@ -108,6 +108,11 @@ export async function shapedFloorRequest(url: string): Promise<ReadResult> {
   return readToEnd(response, false);
 }
 
+const STORED_SHAPE_OPTIONS = {
+  ...SHAPE_OPTIONS,
+  includeEncryptedReasoning: true,
+};
+
 /** The identity a provider speaks by default (the configured originator, today's CLI version). */
 const CLI_IDENTITY = upstreamIdentity(
   SHAPE_OPTIONS.originator,
@@ -121,13 +126,15 @@ const CLI_LOGIN = new LoginInstallation(crypto.randomUUID(), {
 });
 
 /**
- * The floor of any relay that speaks as today's Codex CLI (issue 21) and
- * can stop its upstream request: {@linkcode floorRequest} with a fresh
- * session id, the login's identity of the turn (the CLI's five headers and
- * the body's `client_metadata`, {@linkcode LoginInstallation.turn}), an
- * `AbortSignal` (the relay's timeouts and the buyer's cancel need one) and
- * no redirect followed, the relay's fetch exactly. No reading or shaping of
- * the buyer's body: the shaped floor shows that.
+ * The floor of any relay that checks what it forwards, speaks as today's
+ * Codex CLI (issue 21) and can stop its upstream request: the reading and
+ * shaping of {@linkcode shapedFloorRequest}, a fresh session id, the login's
+ * identity of the turn (the CLI's five headers and the body's
+ * `client_metadata`, {@linkcode LoginInstallation.turn}), an `AbortSignal`
+ * (the relay's timeouts and the buyer's cancel need one) and no redirect
+ * followed: the relay's fetch exactly, the body read to its end. What the
+ * relay does beyond it (streaming to the host, the echo, the rate-limits
+ * filter, the observation, the store, the pool, the log) is its own.
  *
  * @example
  * ```ts ignore
@@ -135,8 +142,13 @@ const CLI_LOGIN = new LoginInstallation(crypto.randomUUID(), {
  * ```
  */
 export async function cliFloorRequest(url: string): Promise<ReadResult> {
+  const buyer = readRequestJson(BUYER_BYTES, SHAPE_OPTIONS.maxBodyBytes);
+  // As the provider shapes a request whose turn it stores, with the
+  // conversation's key as the session id and the cache key.
+  const shaped = shapeRequest(buyer.value, STORED_SHAPE_OPTIONS);
   const sessionId = crypto.randomUUID();
-  const turn = CLI_LOGIN.turn(sessionId, BUYER_BODY.model as string);
+  shaped.body.prompt_cache_key = sessionId;
+  const turn = CLI_LOGIN.turn(sessionId, shaped.model);
   const response = await fetch(url, {
     method: "POST",
     headers: buildUpstreamHeaders(
@@ -145,7 +157,10 @@ export async function cliFloorRequest(url: string): Promise<ReadResult> {
       CLI_IDENTITY,
       turn.headers,
     ),
-    body: withClientMetadata(FLOOR_BODY, turn.bodyTail),
+    body: withClientMetadata(
+      encodeUpstreamBody(buyer, shaped.body),
+      turn.bodyTail,
+    ),
     signal: new AbortController().signal,
     // As the relay's: on Node, a fetch that may follow a redirect keeps a
     // clone of the request while its answer streams.

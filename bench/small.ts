@@ -5,9 +5,10 @@
  * each. A third side, the floor plus the
  * provider's reading and shaping of the buyer's body, shows how much of the
  * relay's extra time is that work, which any relay that checks what it
- * forwards has to do; a fourth, the floor speaking as the Codex CLI (the
- * login's identity per request and an abort signal), what any relay that
- * must look like today's CLI and stop its request pays.
+ * forwards has to do; a fourth, the CLI floor (that reading and shaping, the
+ * login's identity per request and an abort signal: {@linkcode cliFloorRequest}),
+ * what any relay that checks what it forwards, must look like today's CLI and
+ * can stop its request pays.
  *
  * @module
  */
@@ -199,8 +200,7 @@ export function smallReferenceRows(
  * The rows of the small-request benchmark from raw figures, with
  * information rows: the floor plus reading and shaping against the floor,
  * the relay against the floor plus reading and shaping, and, when measured,
- * the floor speaking as the Codex CLI against the floor and the relay
- * against it.
+ * the CLI floor against the floor and the relay against it.
  */
 export function smallRows(
   floor: SmallSide,
@@ -255,9 +255,10 @@ export function smallRows(
 }
 
 /**
- * The floor speaking as the Codex CLI (its identity per request, an abort
- * signal) against the floor, and the relay against it: how much of the
- * relay's step over the floor any relay that must speak as today's CLI pays.
+ * The CLI floor (reading and shaping, the login's identity per request, an
+ * abort signal) against the floor, and the relay against it: how much of the
+ * relay's step over the floor any relay that checks what it forwards and
+ * must speak as today's CLI pays, and what is the relay's own.
  */
 function cliRows(
   floor: SmallSide,
@@ -272,25 +273,25 @@ function cliRows(
   const cpuC = mean(cli.cpu);
   return [
     {
-      name: "small: p50, floor speaking as the CLI",
+      name: "small: p50, CLI floor (shaped, identity, signal)",
       floor: `${p50f.toFixed(3)} ms`,
       relay: `${p50c.toFixed(3)} ms`,
       value: p50c / p50f,
     },
     {
-      name: "small: CPU, floor speaking as the CLI",
+      name: "small: CPU, CLI floor (shaped, identity, signal)",
       floor: `${cpuF.toFixed(1)} us`,
       relay: `${cpuC.toFixed(1)} us`,
       value: cpuC / cpuF,
     },
     {
-      name: "small: p50, relay vs floor speaking as the CLI",
+      name: "small: p50, relay vs CLI floor",
       floor: `${p50c.toFixed(3)} ms`,
       relay: `${p50r.toFixed(3)} ms`,
       value: p50r / p50c,
     },
     {
-      name: "small: CPU, relay vs floor speaking as the CLI",
+      name: "small: CPU, relay vs CLI floor",
       floor: `${cpuC.toFixed(1)} us`,
       relay: `${cpuR.toFixed(1)} us`,
       value: cpuR / cpuC,
