@@ -45,6 +45,7 @@ const LITE_TEST = "tests/responses_lite_test.ts";
 const CATALOG_TEST = "tests/catalog_test.ts";
 const ENCODING = "src/codex/content_encoding.ts";
 const ZSTD = "src/codex/_zstd.ts";
+const ZLIB_STREAM = "src/codex/_zlib_stream.ts";
 const CODEX_MODELS = "src/serve/codex_models.ts";
 const FAKE_BACKEND = "src/testing/fake_backend.ts";
 const FAKE_COMPACTION = "src/testing/_fake_compaction.ts";
@@ -817,11 +818,9 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "decoded-size-unbounded",
-    file: "src/codex/content_encoding.ts",
-    find:
-      '      if (size > maxBytes) {\n        throw new DecodedTooLarge("it decodes to more bytes");',
-    replace:
-      '      if (size > maxBytes * 1000) {\n        throw new DecodedTooLarge("it decodes to more bytes");',
+    file: ZSTD,
+    find: "    if (this.size > this.maxBytes) {",
+    replace: "    if (this.size > this.maxBytes * 1000) {",
     tests: ["tests/codex_content_encoding_test.ts"],
     why: "the size limit applies to the decoded body while decoding",
   },
@@ -883,12 +882,21 @@ export const MUTANTS: Mutant[] = [
     why: "decoding yields to the event loop every few milliseconds",
   },
   {
-    id: "zstd-native-output-never-paused",
-    file: ZSTD,
+    id: "zlib-output-never-paused",
+    file: ZLIB_STREAM,
     find: "      if (pacer.due) {\n        stream.pause();",
     replace: "      if (false) {\n        stream.pause();",
     tests: [ENCODING_TEST],
-    why: "the native zstd decoder is paused on its output to yield",
+    why:
+      "the node:zlib decoders (gzip, deflate, native zstd) are paused on their output to yield",
+  },
+  {
+    id: "zlib-output-read-after-stop",
+    file: ZLIB_STREAM,
+    find: '    stream.on("data", (chunk) => {\n      if (settled) return;\n',
+    replace: '    stream.on("data", (chunk) => {\n',
+    tests: ["tests/codex_zlib_stream_test.ts"],
+    why: "what a decoder still emits after decoding stopped is not collected",
   },
   {
     id: "fzstd-never-yields",
@@ -900,8 +908,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: "inflate-input-never-paced",
-    file: ENCODING,
-    find: "    // reading side no turn to pace.\n    await pacer.pace();",
+    file: ZLIB_STREAM,
+    find: "        // pace.\n        await pacer.pace();",
     replace: "",
     tests: [ENCODING_TEST],
     why: "gzip and deflate yield even when the input decodes to nothing",

@@ -200,6 +200,20 @@ describe("decodeRequestBody with gzip and deflate", () => {
     assert.deepEqual(await decodeRequestBody(gzip, "x-gzip", 1000), JSON_BODY);
   });
 
+  it("decodes a gzip body of two members as the two contents one after the other", async () => {
+    const half = encoder.encode('{"model":"gpt-5.4",');
+    const rest = encoder.encode('"input":"Hi"}');
+    const first = await compress("gzip", [half]);
+    const second = await compress("gzip", [rest]);
+    const both = new Uint8Array(first.byteLength + second.byteLength);
+    both.set(first);
+    both.set(second, first.byteLength);
+    assert.deepEqual(
+      decoder.decode(await decodeRequestBody(both, "gzip", 1000)),
+      '{"model":"gpt-5.4","input":"Hi"}',
+    );
+  });
+
   it("decodes zlib-wrapped deflate", async () => {
     const deflate = await compress("deflate", [JSON_BODY]);
     assert.deepEqual(
@@ -640,6 +654,34 @@ describe("decodeRequestBody against gzip bombs", () => {
     assert.equal((error as RelayError).code, "request_too_large");
     assert.ok(ms < 1000, `stopped after ${ms} ms`);
     assert.ok(rssGrowth < 48 * MiB, `RSS grew by ${rssGrowth} bytes`);
+  });
+
+  it("stops sixteen gzip bombs at a time, and nothing of a stopped decoder throws later", async () => {
+    // Node's DecompressionStream, cancelled at the bound, could still
+    // enqueue a chunk its gunzip had ready and throw outside any caller
+    // ("Controller is already closed"): an uncaught exception, which ends a
+    // seller. It took a few hundred bodies at a time to happen.
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", record);
+    try {
+      const bomb = await compress("gzip", zeros(4 * MiB));
+      for (let round = 0; round < 40; round++) {
+        const errors = await Promise.all(
+          Array.from(
+            { length: 16 },
+            () => relayError(() => decodeRequestBody(bomb, "gzip", MiB)),
+          ),
+        );
+        for (const error of errors) {
+          assert.equal(error.code, "request_too_large");
+        }
+      }
+      await new Promise((done) => setTimeout(done, 50));
+    } finally {
+      process.off("uncaughtException", record);
+    }
+    assert.deepEqual(uncaught, []);
   });
 
   it("stops a gzip of a gzip (a few hundred bytes, 100 MiB) at the bound", async () => {

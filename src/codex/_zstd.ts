@@ -34,6 +34,7 @@
  */
 
 import { Pacer } from "../async.ts";
+import { decodeThroughZlib, type ZlibStream } from "./_zlib_stream.ts";
 
 /** The body decodes to more than the bound allows. */
 export class DecodedTooLarge extends Error {
@@ -319,7 +320,7 @@ export function checkZstdFrames(
 }
 
 /** Collects output chunks up to a bound. */
-class Sink {
+export class Sink {
   readonly chunks: Uint8Array[] = [];
   readonly maxBytes: number;
   size = 0;
@@ -383,21 +384,9 @@ export async function concatBytes(
   return all;
 }
 
-/** What this module needs of `node:zlib`'s zstd decoder. */
-interface ZstdStream {
-  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
-  on(event: "error", listener: (error: unknown) => void): unknown;
-  on(event: "end", listener: () => void): unknown;
-  write(chunk: Uint8Array, callback: (error?: unknown) => void): unknown;
-  end(): unknown;
-  pause(): unknown;
-  resume(): unknown;
-  destroy(): unknown;
-}
-
 type CreateZstdDecompress = (
   options: { params: Record<number, number> },
-) => ZstdStream;
+) => ZlibStream;
 
 /**
  * Bytes of a frame written to the native decoder per step, so that input
@@ -449,9 +438,7 @@ function refused(error: unknown): NotDecodable {
 /**
  * Decodes one frame into the sink. One stream per frame: Deno's
  * `node:zlib` zstd stream stops after the first frame of its input. The
- * frame goes in by slices, with a pace between them; when a slice of time
- * is used up while output flows, the stream is paused (the decoder stops at
- * its next output chunk) and resumed after a turn of the event loop.
+ * frame goes in by slices, paced on both sides ({@linkcode decodeThroughZlib}).
  */
 function decodeNativeFrame(
   create: CreateZstdDecompress,
@@ -462,49 +449,14 @@ function decodeNativeFrame(
   const stream = create({
     params: { [ZSTD_D_WINDOW_LOG_MAX]: ZSTD_MAX_WINDOW_LOG },
   });
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    function fail(error: Error): void {
-      if (settled) return;
-      settled = true;
-      stream.destroy();
-      reject(error);
-    }
-    stream.on("data", (chunk) => {
-      if (settled) return;
-      try {
-        sink.add(chunk);
-      } catch (error) {
-        fail(error as Error);
-        return;
-      }
-      if (pacer.due) {
-        stream.pause();
-        pacer.yield().then(() => {
-          if (!settled) stream.resume();
-        });
-      }
-    });
-    stream.on("error", (error) => fail(refused(error)));
-    stream.on("end", () => {
-      if (settled) return;
-      settled = true;
-      resolve();
-    });
-    (async () => {
-      for (let at = 0; at < frame.byteLength; at += NATIVE_SLICE_BYTES) {
-        await new Promise<void>((written, failed) => {
-          stream.write(
-            frame.subarray(at, at + NATIVE_SLICE_BYTES),
-            (error) => error ? failed(error) : written(),
-          );
-        });
-        if (settled) return;
-        await pacer.pace();
-      }
-      stream.end();
-    })().catch((error) => fail(refused(error)));
-  });
+  return decodeThroughZlib(
+    stream,
+    frame,
+    NATIVE_SLICE_BYTES,
+    sink,
+    pacer,
+    refused,
+  );
 }
 
 type FzstdDecompress = typeof import("fzstd").Decompress;

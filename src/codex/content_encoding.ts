@@ -7,10 +7,15 @@
  * at the first output chunk past the bound, so a small "bomb" (a few KB that
  * expand to gigabytes) costs at most the bound plus one chunk of memory.
  *
- * - `gzip` / `x-gzip` and `deflate` go through the web-standard
- *   `DecompressionStream`. The input is fed in 2 KiB slices, because some
- *   runtimes (Deno) decode a whole input chunk at once: deflate expands at
- *   most about 1032 to 1, so one step yields at most about 2 MiB.
+ * - `gzip` / `x-gzip` and `deflate` go through `node:zlib`'s streaming
+ *   decoders (`createGunzip`, `createInflate`, `createInflateRaw`), driven
+ *   through their own events (`_zlib_stream.ts`): Node's web-standard
+ *   `DecompressionStream` wraps the same decoders in an adapter that, once
+ *   cancelled at the bound, could still enqueue a chunk and throw an
+ *   uncaught error, which ends the process. A gzip body may hold several
+ *   members (RFC 1952), decoded one after the other. The input is fed in
+ *   2 KiB slices: deflate expands at most about 1032 to 1, so one step
+ *   yields at most about 2 MiB.
  *   `deflate` is zlib-wrapped as HTTP says (RFC 9110); a body that does not
  *   start with a zlib header is decoded as raw deflate, as browsers and
  *   curl do, because some old clients and servers sent raw deflate under
@@ -29,8 +34,8 @@
  *   counted before decoding, so a body of thousands of tiny frames or blocks
  *   costs nothing; and every frame must decode to at least one byte.
  * - Decoding yields to the event loop every 10 ms or so (`Pacer`): the
- *   decoders are synchronous underneath (Deno's `DecompressionStream` and
- *   zstd, fzstd) or hand their output over in microtasks, so without it a
+ *   decoders work synchronously underneath (fzstd, Deno's `node:zlib`) or
+ *   hand their output over in microtasks, so without it a
  *   large body would hold every other request and timer until it is done.
  * - A list (`gzip, zstd`) was applied in the order listed and is decoded in
  *   reverse; `identity` is skipped; names are case-insensitive.
@@ -42,11 +47,12 @@ import { Pacer } from "../async.ts";
 import { RelayError } from "../errors.ts";
 import {
   BeyondZstdLimits,
-  concatBytes,
   DecodedTooLarge,
   decodeZstd,
   NotDecodable,
+  Sink,
 } from "./_zstd.ts";
+import { decodeThroughZlib, type ZlibStream } from "./_zlib_stream.ts";
 
 /**
  * The content codings {@linkcode decodeRequestBody} accepts, for docs and
@@ -63,7 +69,7 @@ export const ACCEPTED_CONTENT_ENCODINGS: readonly string[] = Object.freeze([
 /** Most codings one body may stack (`gzip, gzip, zstd` is three). */
 export const MAX_CONTENT_CODINGS = 4;
 
-/** Bytes of compressed input handed to a `DecompressionStream` per step. */
+/** Bytes of compressed gzip or deflate input handed to the decoder per step. */
 const SLICE_BYTES = 2048;
 
 /** The value of the `accept-encoding` header of a 415 answer (RFC 9110 §12.5.3). */
@@ -189,7 +195,7 @@ export async function decodeRequestBody(
     try {
       bytes = coding === "zstd"
         ? await decodeZstd(bytes, maxBytes, undefined, pacer)
-        : await decodeWithStream(
+        : await decodeGzipOrDeflate(
           coding as "gzip" | "deflate",
           bytes,
           maxBytes,
@@ -229,67 +235,43 @@ function hasZlibHeader(bytes: Uint8Array): boolean {
     (bytes[0] >> 4) <= 7 && ((bytes[0] << 8) | bytes[1]) % 31 === 0;
 }
 
-async function decodeWithStream(
+/** What this module needs of `node:zlib`: its gzip and deflate decoders. */
+interface ZlibDecoders {
+  createGunzip(): ZlibStream;
+  createInflate(): ZlibStream;
+  createInflateRaw(): ZlibStream;
+}
+
+let zlibModule: Promise<ZlibDecoders> | undefined;
+
+async function decodeGzipOrDeflate(
   coding: "gzip" | "deflate",
   body: Uint8Array,
   maxBytes: number,
   pacer: Pacer,
 ): Promise<Uint8Array> {
-  const format = coding === "gzip"
-    ? "gzip"
+  zlibModule ??= import("node:zlib") as Promise<unknown> as Promise<
+    ZlibDecoders
+  >;
+  const zlib = await zlibModule;
+  const stream = coding === "gzip"
+    ? zlib.createGunzip()
     : hasZlibHeader(body)
-    ? "deflate"
-    : "deflate-raw";
-  const stream = new DecompressionStream(format);
-  const writer = stream.writable.getWriter();
-  const reader = stream.readable.getReader();
-  // Errors of the writing side reach the reader as well; this catch only
-  // keeps them from being reported as unhandled.
-  const feeding = feed(writer, body, pacer).catch(() => {});
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for (;;) {
-      let next: ReadableStreamReadResult<Uint8Array>;
-      try {
-        next = await reader.read();
-      } catch (error) {
-        throw new NotDecodable(
-          `the ${coding} decoder refused it (${
-            error instanceof Error ? error.message : "unknown error"
-          })`,
-        );
-      }
-      if (next.done) break;
-      size += next.value.byteLength;
-      if (size > maxBytes) {
-        throw new DecodedTooLarge("it decodes to more bytes");
-      }
-      chunks.push(next.value);
-      await pacer.pace();
-    }
-  } catch (error) {
-    await reader.cancel().catch(() => {});
-    throw error;
-  } finally {
-    await feeding;
-  }
-  return await concatBytes(chunks, size, pacer);
-}
-
-async function feed(
-  writer: WritableStreamDefaultWriter<BufferSource>,
-  body: Uint8Array,
-  pacer: Pacer,
-): Promise<void> {
-  for (let at = 0; at < body.byteLength; at += SLICE_BYTES) {
-    // A view of an ArrayBuffer or a SharedArrayBuffer: the stream reads either.
-    await writer.write(
-      body.subarray(at, at + SLICE_BYTES) as Uint8Array<ArrayBuffer>,
-    );
-    // A slice that decodes to nothing (empty stored blocks) gives the
-    // reading side no turn to pace.
-    await pacer.pace();
-  }
-  await writer.close();
+    ? zlib.createInflate()
+    : zlib.createInflateRaw();
+  const sink = new Sink(maxBytes);
+  await decodeThroughZlib(
+    stream,
+    body,
+    SLICE_BYTES,
+    sink,
+    pacer,
+    (error) =>
+      new NotDecodable(
+        `the ${coding} decoder refused it (${
+          error instanceof Error ? error.message : "unknown error"
+        })`,
+      ),
+  );
+  return await sink.result(pacer);
 }
