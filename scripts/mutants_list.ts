@@ -899,6 +899,15 @@ export const MUTANTS: Mutant[] = [
     why: "what a decoder still emits after decoding stopped is not collected",
   },
   {
+    id: "zlib-stream-not-destroyed",
+    file: ZLIB_STREAM,
+    find: "      stream.destroy();\n      writing?.();",
+    replace: "      writing?.();",
+    tests: ["tests/codex_zlib_stream_test.ts"],
+    why:
+      "a decoder is destroyed once decoding stops, also when a deflate stream ends before its input",
+  },
+  {
     id: "fzstd-never-yields",
     file: ZSTD,
     find: "    start = end;\n    await pacer.pace();",

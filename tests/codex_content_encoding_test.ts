@@ -262,6 +262,40 @@ describe("decodeRequestBody with gzip and deflate", () => {
     );
     assert.equal(error.code, "invalid_body_encoding");
   });
+
+  for (const format of ["deflate", "deflate-raw"] as const) {
+    it(`refuses truncated ${format} with 400 invalid_body_encoding, never a part of the body`, async () => {
+      const whole = await compress(format, [JSON_BODY]);
+      // zlib-wrapped: without its checksum; raw: without its last bytes.
+      const cut = whole.subarray(
+        0,
+        whole.byteLength - (format === "deflate" ? 4 : 2),
+      );
+      const error = await relayError(() =>
+        decodeRequestBody(cut, "deflate", 1000)
+      );
+      assert.equal(error.code, "invalid_body_encoding");
+    });
+  }
+
+  it("ignores bytes after the end of a deflate stream, and zero padding after a gzip member", async () => {
+    const deflate = await compress("deflate", [JSON_BODY]);
+    const gzip = await compress("gzip", [JSON_BODY]);
+    const padded = (bytes: Uint8Array, tail: number[]) =>
+      new Uint8Array([...bytes, ...tail]);
+    assert.deepEqual(
+      await decodeRequestBody(padded(deflate, [1, 2, 3]), "deflate", 1000),
+      JSON_BODY,
+    );
+    assert.deepEqual(
+      await decodeRequestBody(padded(gzip, [0, 0, 0, 0]), "gzip", 1000),
+      JSON_BODY,
+    );
+    const error = await relayError(() =>
+      decodeRequestBody(padded(gzip, [1, 2, 3]), "gzip", 1000)
+    );
+    assert.equal(error.code, "invalid_body_encoding");
+  });
 });
 
 describe("decodeRequestBody with zstd", () => {

@@ -94,6 +94,31 @@ describe("decodeThroughZlib", () => {
     assert.ok(!stream.ended);
   });
 
+  it("destroys a stream that ends before its input does, and writes no more", async () => {
+    // A deflate stream followed by other bytes: zlib ends the output and
+    // never calls back for the write under way.
+    const stream = new ScriptedStream();
+    stream.write = (chunk) => {
+      stream.writes++;
+      stream.emit("data", chunk.slice(0, 1));
+      stream.emit("end");
+    };
+    const sink = new Bounded(100);
+    await decodeThroughZlib(
+      stream,
+      new Uint8Array(10),
+      4,
+      sink,
+      new Pacer(),
+      refused,
+    );
+    assert.equal(sink.size, 1);
+    assert.ok(stream.destroyed);
+    await new Promise((done) => setTimeout(done, 0));
+    assert.equal(stream.writes, 1);
+    assert.ok(!stream.ended);
+  });
+
   it("rejects with the caller's error when the stream fails, once", async () => {
     const stream = new ScriptedStream();
     stream.write = (_chunk, callback) => {

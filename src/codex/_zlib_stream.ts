@@ -40,7 +40,9 @@ export interface ZlibSink {
  * output chunk) and resumed after a turn of the event loop.
  *
  * Rejects with what `sink.add` threw, or with `refused(error)` when the
- * stream fails; either way the stream is destroyed and nothing it emits
+ * stream fails. Whatever the outcome, the stream is destroyed once decoding
+ * stops (a deflate stream ends before its input when bytes follow its end),
+ * the write under way is not waited for, and nothing the stream emits
  * afterwards is looked at.
  *
  * @param stream a fresh decoding stream
@@ -61,18 +63,25 @@ export function decodeThroughZlib(
 ): Promise<void> {
   return new Promise((resolve, reject) => {
     let settled = false;
-    function fail(error: Error): void {
+    // The write under way: a stream that failed or ended early never calls
+    // its callback, and the loop below must not wait for it.
+    let writing: (() => void) | undefined;
+    function settle(error?: Error): void {
       if (settled) return;
       settled = true;
+      // Also on success: a deflate stream ends before its input does when
+      // bytes follow its end, and would otherwise stay open.
       stream.destroy();
-      reject(error);
+      writing?.();
+      if (error) reject(error);
+      else resolve();
     }
     stream.on("data", (chunk) => {
       if (settled) return;
       try {
         sink.add(chunk);
       } catch (error) {
-        fail(error as Error);
+        settle(error as Error);
         return;
       }
       if (pacer.due) {
@@ -82,26 +91,25 @@ export function decodeThroughZlib(
         });
       }
     });
-    stream.on("error", (error) => fail(refused(error)));
-    stream.on("end", () => {
-      if (settled) return;
-      settled = true;
-      resolve();
-    });
+    stream.on("error", (error) => settle(refused(error)));
+    stream.on("end", () => settle());
     (async () => {
       for (let at = 0; at < input.byteLength; at += sliceBytes) {
         await new Promise<void>((written, failed) => {
+          writing = written;
           stream.write(
             input.subarray(at, at + sliceBytes),
             (error) => error ? failed(error) : written(),
           );
         });
+        writing = undefined;
         if (settled) return;
         // A slice that decodes to nothing gives the output side no turn to
         // pace.
         await pacer.pace();
+        if (settled) return;
       }
       stream.end();
-    })().catch((error) => fail(refused(error)));
+    })().catch((error) => settle(refused(error)));
   });
 }

@@ -13,9 +13,11 @@
  *   `DecompressionStream` wraps the same decoders in an adapter that, once
  *   cancelled at the bound, could still enqueue a chunk and throw an
  *   uncaught error, which ends the process. A gzip body may hold several
- *   members (RFC 1952), decoded one after the other. The input is fed in
- *   2 KiB slices: deflate expands at most about 1032 to 1, so one step
- *   yields at most about 2 MiB.
+ *   members (RFC 1952), decoded one after the other; bytes after the end of
+ *   a deflate stream, or zero bytes after a gzip member (padding), are
+ *   ignored, as zlib does; a truncated stream is refused. The input is
+ *   written in 2 KiB slices, and the decoder is paused on its output
+ *   (16 KiB chunks) when its time slice is used up.
  *   `deflate` is zlib-wrapped as HTTP says (RFC 9110); a body that does not
  *   start with a zlib header is decoded as raw deflate, as browsers and
  *   curl do, because some old clients and servers sent raw deflate under
@@ -33,10 +35,10 @@
  *   128 frames (skippable ones included), 2048 blocks and 64 MiB of windows,
  *   counted before decoding, so a body of thousands of tiny frames or blocks
  *   costs nothing; and every frame must decode to at least one byte.
- * - Decoding yields to the event loop every 10 ms or so (`Pacer`): the
- *   decoders work synchronously underneath (fzstd, Deno's `node:zlib`) or
- *   hand their output over in microtasks, so without it a
- *   large body would hold every other request and timer until it is done.
+ * - Decoding yields to the event loop every 10 ms or so (`Pacer`): some
+ *   decoders work on the event loop's thread (fzstd, Deno's `node:zlib`),
+ *   so without it a large body would hold every other request and timer
+ *   until it is done (Node's `node:zlib` decodes on its thread pool).
  * - A list (`gzip, zstd`) was applied in the order listed and is decoded in
  *   reverse; `identity` is skipped; names are case-insensitive.
  *
