@@ -249,15 +249,34 @@ export function serveWithNodeHttp(
     DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  /** The answers of each connection not ended yet. */
+  const openOn = new WeakMap<object, Set<() => void>>();
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     const gone = new AbortController();
-    res.on("close", () => {
+    // The connection is watched too: an answer queued behind another
+    // (pipelined requests) never emits `close` when the client goes away.
+    // One listener per connection, however many requests it queues.
+    const socket = req.socket;
+    let open = openOn.get(socket);
+    if (open === undefined) {
+      const answers = new Set<() => void>();
+      open = answers;
+      openOn.set(socket, answers);
+      socket.once("close", () => {
+        for (const end of [...answers]) end();
+      });
+    }
+    const answers = open;
+    const end = () => {
+      if (!answers.delete(end)) return;
       if (!res.writableFinished) gone.abort();
       inFlight--;
       if (inFlight === 0) idle?.();
-    });
+    };
+    answers.add(end);
+    res.on("close", end);
     const hostname = options.hostname.includes(":")
       ? `[${options.hostname}]`
       : options.hostname;
