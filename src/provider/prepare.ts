@@ -10,7 +10,9 @@
  * @module
  */
 
+import { Pacer } from "../async.ts";
 import { type EchoFields, echoFieldsOf } from "../codex/echo.ts";
+import { checkJsonValueCount, MAX_JSON_VALUES } from "../codex/json_values.ts";
 import { replaceMember } from "../codex/member_text.ts";
 import {
   type BuyerJson,
@@ -139,6 +141,7 @@ export async function prepareRequest(
   route: Route = "responses",
 ): Promise<PreparedRequest> {
   const encoding = headerOf(req.headers, "content-encoding");
+  const pacer = new Pacer();
   // The decoders are loaded on the first compressed body.
   const body = encoding === undefined || encoding.trim() === ""
     ? req.body
@@ -146,7 +149,11 @@ export async function prepareRequest(
       req.body,
       encoding,
       settings.maxBodyBytes,
+      { pacer },
     );
+  // JSON.parse cannot yield: a body of millions of tiny values is refused
+  // before it (a body too short to hold that many is not scanned).
+  await checkJsonValueCount(body, MAX_JSON_VALUES, pacer);
   const buyer = readRequestJson(body, settings.maxBodyBytes);
   const peer = headerOf(req.headers, BUYER_HEADER);
   const scope = peer === undefined || peer === "" ? NO_BUYER : peer;

@@ -124,23 +124,40 @@ function toWebRequest(
   return new Request(new URL(req.url ?? "/", base), init);
 }
 
-function waitForDrain(res: ServerResponse): Promise<void> {
+/**
+ * Resolves true once the answer's buffered bytes drained (or the connection
+ * closed), false when the client read nothing for `timeoutMs`.
+ */
+function waitForDrain(
+  res: ServerResponse,
+  timeoutMs: number,
+): Promise<boolean> {
   return new Promise((resolve) => {
-    const done = () => {
+    const finish = (drained: boolean) => {
+      clearTimeout(timer);
       res.off("drain", done);
       res.off("close", done);
-      resolve();
+      resolve(drained);
     };
+    const done = () => finish(true);
+    const timer = setTimeout(() => finish(false), timeoutMs);
     res.on("drain", done);
     res.on("close", done);
   });
 }
 
+/**
+ * Writes the answer with backpressure. A client that stops reading for
+ * longer than `stallMs` loses its connection (its request's signal then
+ * aborts): without that bound, a client that never reads would hold the
+ * connection, and every byte of its answer, for ever.
+ */
 async function writeResponse(
   response: Response,
   req: IncomingMessage,
   res: ServerResponse,
   gone: AbortSignal,
+  stallMs: number,
 ): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
@@ -160,22 +177,29 @@ async function writeResponse(
     reader.cancel().catch(() => {});
   };
   gone.addEventListener("abort", stop, { once: true });
+  let stalled = false;
   try {
     while (!gone.aborted) {
       const { done, value } = await reader.read();
       if (done) break;
       if (gone.aborted) break;
-      if (!res.write(value)) await waitForDrain(res);
+      if (!res.write(value) && !await waitForDrain(res, stallMs)) {
+        stalled = true;
+        // The socket too: Deno's `res.destroy()` leaves it open.
+        res.destroy();
+        req.socket.destroy();
+        break;
+      }
     }
   } catch {
     // The body failed or was cancelled because the client went away.
   } finally {
     gone.removeEventListener("abort", stop);
-    if (gone.aborted) {
+    if (gone.aborted || stalled) {
       await reader.cancel().catch(() => {});
     }
     reader.releaseLock();
-    if (!gone.aborted) res.end();
+    if (!gone.aborted && !stalled) res.end();
   }
 }
 
@@ -184,7 +208,9 @@ async function writeResponse(
  * that disconnects aborts the handler's `request.signal` and stops the
  * writing of its answer. A client that sends its headers too slowly gets
  * 408 and loses its connection (`headersTimeoutMs`), a body that pauses for
- * longer than `bodyTimeoutMs` is answered 408 `request_body_timeout`, an
+ * longer than `bodyTimeoutMs` is answered 408 `request_body_timeout`, a
+ * client that reads nothing of its answer for as long loses its connection
+ * (the handler's `request.signal` aborts), an
  * idle keep-alive connection is closed after `keepAliveTimeoutMs`, and the
  * connection of a request answered before its body was read ends with the
  * answer. `close(graceMs)` stops accepting connections, waits up to
@@ -223,15 +249,34 @@ export function serveWithNodeHttp(
     DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
   let inFlight = 0;
   let idle: (() => void) | undefined;
+  /** The answers of each connection not ended yet. */
+  const openOn = new WeakMap<object, Set<() => void>>();
 
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
     inFlight++;
     const gone = new AbortController();
-    res.on("close", () => {
+    // The connection is watched too: an answer queued behind another
+    // (pipelined requests) never emits `close` when the client goes away.
+    // One listener per connection, however many requests it queues.
+    const socket = req.socket;
+    let open = openOn.get(socket);
+    if (open === undefined) {
+      const answers = new Set<() => void>();
+      open = answers;
+      openOn.set(socket, answers);
+      socket.once("close", () => {
+        for (const end of [...answers]) end();
+      });
+    }
+    const answers = open;
+    const end = () => {
+      if (!answers.delete(end)) return;
       if (!res.writableFinished) gone.abort();
       inFlight--;
       if (inFlight === 0) idle?.();
-    });
+    };
+    answers.add(end);
+    res.on("close", end);
     const hostname = options.hostname.includes(":")
       ? `[${options.hostname}]`
       : options.hostname;
@@ -258,7 +303,7 @@ export function serveWithNodeHttp(
         await response.body?.cancel().catch(() => {});
         return;
       }
-      await writeResponse(response, req, res, gone.signal);
+      await writeResponse(response, req, res, gone.signal, bodyTimeoutMs);
     })();
   });
 
