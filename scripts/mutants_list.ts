@@ -908,6 +908,49 @@ export const MUTANTS: Mutant[] = [
       "a decoder is destroyed once decoding stops, also when a deflate stream ends before its input",
   },
   {
+    id: "json-values-unbounded",
+    file: "src/codex/json_values.ts",
+    find: "      if (count > maxValues) {",
+    replace: "      if (false) {",
+    tests: ["tests/hostile_json_values_test.ts"],
+    why: "a body of more than 500,000 JSON values is refused before JSON.parse",
+  },
+  {
+    id: "json-values-escaped-quote-ends-string",
+    file: "src/codex/json_values.ts",
+    find: "      if (backslashes % 2 === 0) inString = false;",
+    replace: "      inString = false;",
+    tests: ["tests/hostile_json_values_test.ts"],
+    why:
+      "an escaped quote does not end a string: what follows inside it is not counted",
+  },
+  {
+    id: "json-values-never-counted",
+    file: PREPARE,
+    find: "  if (body.byteLength > MAX_JSON_VALUES) {",
+    replace: "  if (false) {",
+    tests: ["tests/hostile_json_values_test.ts"],
+    why: "a buyer's body is counted before it is parsed",
+  },
+  {
+    id: "serve-waits-for-drain-for-ever",
+    file: "src/serve/node.ts",
+    find: "    const timer = setTimeout(() => finish(false), timeoutMs);",
+    replace: "    const timer = undefined;",
+    tests: ["tests/serve_slow_reader_test.ts"],
+    why:
+      "a client that reads nothing of its answer for the body timeout loses its connection",
+  },
+  {
+    id: "serve-pipelined-not-aborted",
+    file: "src/serve/node.ts",
+    find: "        for (const end of [...answers]) end();",
+    replace: "",
+    tests: ["tests/serve_pipelined_test.ts"],
+    why:
+      "every request queued on a connection that closes is aborted and leaves the in-flight count",
+  },
+  {
     id: "fzstd-never-yields",
     file: ZSTD,
     find: "    start = end;\n    await pacer.pace();",

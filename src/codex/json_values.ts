@@ -17,9 +17,11 @@ import { Pacer } from "../async.ts";
 import { RelayError } from "../errors.ts";
 
 /**
- * Most `{`, `[` and `,` (outside strings) a request body may hold. A long
- * Codex session is some tens of thousands; half a million `{}` take about
- * 0.3 s to parse on a slow machine.
+ * Most `{`, `[` and `,` (outside strings) a request body may hold. The
+ * Codex CLI's and the SDKs' bodies in `tests/fixtures/clients/` hold one per
+ * 16 to 28 bytes (tool schemas are the densest part), so the bound is 8 to
+ * 14 MB of such JSON, far more text than a model's context takes; half a
+ * million `{}` take about 0.3 s to parse on a slow machine.
  */
 export const MAX_JSON_VALUES = 500_000;
 

@@ -141,7 +141,8 @@ export async function prepareRequest(
   route: Route = "responses",
 ): Promise<PreparedRequest> {
   const encoding = headerOf(req.headers, "content-encoding");
-  const pacer = new Pacer();
+  // Shared by the decoding and the value count of one body.
+  let pacer: Pacer | undefined;
   // The decoders are loaded on the first compressed body.
   const body = encoding === undefined || encoding.trim() === ""
     ? req.body
@@ -149,11 +150,14 @@ export async function prepareRequest(
       req.body,
       encoding,
       settings.maxBodyBytes,
-      { pacer },
+      { pacer: pacer = new Pacer() },
     );
   // JSON.parse cannot yield: a body of millions of tiny values is refused
-  // before it (a body too short to hold that many is not scanned).
-  await checkJsonValueCount(body, MAX_JSON_VALUES, pacer);
+  // before it. A body too short to hold that many (the common case) is not
+  // looked at.
+  if (body.byteLength > MAX_JSON_VALUES) {
+    await checkJsonValueCount(body, MAX_JSON_VALUES, pacer);
+  }
   const buyer = readRequestJson(body, settings.maxBodyBytes);
   const peer = headerOf(req.headers, BUYER_HEADER);
   const scope = peer === undefined || peer === "" ? NO_BUYER : peer;
