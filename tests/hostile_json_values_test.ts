@@ -12,6 +12,7 @@ import {
   MAX_JSON_VALUES,
 } from "../src/codex/json_values.ts";
 import { RelayError } from "../src/errors.ts";
+import { Pacer } from "../src/async.ts";
 import { makeAccessToken } from "../src/testing/jwt.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
@@ -61,6 +62,22 @@ describe("the JSON value bound", () => {
     );
   });
 
+  it("yields to the event loop while it scans a large body, however few values it holds", async () => {
+    // 16 MiB of spaces: one value, and a scan of every byte.
+    const body = encoder.encode(`[${" ".repeat(16 * 1024 * 1024)}0]`);
+    let turns = 0;
+    let scanning = true;
+    const tick = () => {
+      if (!scanning) return;
+      turns++;
+      setTimeout(tick, 0);
+    };
+    setTimeout(tick, 0);
+    await checkJsonValueCount(body, MAX_JSON_VALUES, new Pacer(1));
+    scanning = false;
+    assert.ok(turns >= 2, `the event loop turned ${turns} times`);
+  });
+
   it("a provider answers a gzip body of a million empty objects 413 without parsing it", async () => {
     const provider = createProvider({
       OPENAI_RESPONSES_BASE_URL: "http://127.0.0.1:9",
@@ -93,5 +110,29 @@ describe("the JSON value bound", () => {
       "request_too_large",
     );
     assert.ok(ms < 2_000, `answered after ${ms.toFixed(0)} ms`);
+  });
+
+  it("a provider refuses a body over the size limit for its size, without counting it", async () => {
+    const provider = createProvider({
+      OPENAI_RESPONSES_BASE_URL: "http://127.0.0.1:9",
+      OPENAI_RESPONSES_MAX_BODY_BYTES: "1048576",
+    }, {
+      tokenSource: fixedTokens(
+        "acct_json",
+        makeAccessToken({ accountId: "acct_json" }),
+      ),
+      onLog: () => {},
+    });
+    const response = await provider.handleRequest({
+      requestId: "json-values-size",
+      method: "POST",
+      path: "/v1/responses",
+      headers: { "content-type": "application/json" },
+      body: new TextEncoder().encode(`[${"{},".repeat(1_000_000)}0]`),
+    });
+    assert.equal(response.statusCode, 413);
+    const error = JSON.parse(new TextDecoder().decode(response.body)).error;
+    assert.equal(error.code, "request_too_large");
+    assert.match(error.message, /at most 1048576 bytes, found 3000003 bytes/);
   });
 });

@@ -90,8 +90,7 @@ function urlHost(hostname: string): string {
  *
  * A client has `OPENAI_RESPONSES_SERVE_HEADERS_TIMEOUT_MS` (default 10 s) to
  * send its headers, a body may not pause for longer than
- * `OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS` (default 30 s), nor may a client
- * read nothing of its answer for as long, and an idle
+ * `OPENAI_RESPONSES_SERVE_BODY_TIMEOUT_MS` (default 30 s), and an idle
  * keep-alive connection is closed after
  * `OPENAI_RESPONSES_SERVE_KEEP_ALIVE_TIMEOUT_MS` (default 5 s).
  *

@@ -154,8 +154,11 @@ export async function prepareRequest(
     );
   // JSON.parse cannot yield: a body of millions of tiny values is refused
   // before it. A body too short to hold that many (the common case) is not
-  // looked at.
-  if (body.byteLength > MAX_JSON_VALUES) {
+  // looked at, nor one that readRequestJson refuses for its size.
+  if (
+    body.byteLength > MAX_JSON_VALUES &&
+    body.byteLength <= settings.maxBodyBytes
+  ) {
     await checkJsonValueCount(body, MAX_JSON_VALUES, pacer);
   }
   const buyer = readRequestJson(body, settings.maxBodyBytes);

@@ -200,9 +200,7 @@ export interface ListenOptions {
   /**
    * Longest pause while a request body arrives, in milliseconds; then the
    * request is answered 408 `request_body_timeout` and its connection
-   * closed. Also the longest a client may read nothing of its answer; then
-   * its connection is dropped and the answer cancelled. Default
-   * {@linkcode DEFAULT_BODY_TIMEOUT_MS}.
+   * closed. Default {@linkcode DEFAULT_BODY_TIMEOUT_MS}.
    */
   bodyTimeoutMs?: number;
   /**

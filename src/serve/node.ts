@@ -125,39 +125,31 @@ function toWebRequest(
 }
 
 /**
- * Resolves true once the answer's buffered bytes drained (or the connection
- * closed), false when the client read nothing for `timeoutMs`.
+ * Resolves once the answer's buffered bytes drained, or its client went:
+ * the answer closed, or `gone` aborted. An answer queued behind another on
+ * the connection (pipelined requests) gets no `close` of its own when the
+ * client goes, so `gone` is what ends its wait.
  */
-function waitForDrain(
-  res: ServerResponse,
-  timeoutMs: number,
-): Promise<boolean> {
+function waitForDrain(res: ServerResponse, gone: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
-    const finish = (drained: boolean) => {
-      clearTimeout(timer);
+    if (gone.aborted) return resolve();
+    const done = () => {
       res.off("drain", done);
       res.off("close", done);
-      resolve(drained);
+      gone.removeEventListener("abort", done);
+      resolve();
     };
-    const done = () => finish(true);
-    const timer = setTimeout(() => finish(false), timeoutMs);
     res.on("drain", done);
     res.on("close", done);
+    gone.addEventListener("abort", done, { once: true });
   });
 }
 
-/**
- * Writes the answer with backpressure. A client that stops reading for
- * longer than `stallMs` loses its connection (its request's signal then
- * aborts): without that bound, a client that never reads would hold the
- * connection, and every byte of its answer, for ever.
- */
 async function writeResponse(
   response: Response,
   req: IncomingMessage,
   res: ServerResponse,
   gone: AbortSignal,
-  stallMs: number,
 ): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => {
@@ -177,29 +169,22 @@ async function writeResponse(
     reader.cancel().catch(() => {});
   };
   gone.addEventListener("abort", stop, { once: true });
-  let stalled = false;
   try {
     while (!gone.aborted) {
       const { done, value } = await reader.read();
       if (done) break;
       if (gone.aborted) break;
-      if (!res.write(value) && !await waitForDrain(res, stallMs)) {
-        stalled = true;
-        // The socket too: Deno's `res.destroy()` leaves it open.
-        res.destroy();
-        req.socket.destroy();
-        break;
-      }
+      if (!res.write(value)) await waitForDrain(res, gone);
     }
   } catch {
     // The body failed or was cancelled because the client went away.
   } finally {
     gone.removeEventListener("abort", stop);
-    if (gone.aborted || stalled) {
+    if (gone.aborted) {
       await reader.cancel().catch(() => {});
     }
     reader.releaseLock();
-    if (!gone.aborted && !stalled) res.end();
+    if (!gone.aborted) res.end();
   }
 }
 
@@ -208,9 +193,7 @@ async function writeResponse(
  * that disconnects aborts the handler's `request.signal` and stops the
  * writing of its answer. A client that sends its headers too slowly gets
  * 408 and loses its connection (`headersTimeoutMs`), a body that pauses for
- * longer than `bodyTimeoutMs` is answered 408 `request_body_timeout`, a
- * client that reads nothing of its answer for as long loses its connection
- * (the handler's `request.signal` aborts), an
+ * longer than `bodyTimeoutMs` is answered 408 `request_body_timeout`, an
  * idle keep-alive connection is closed after `keepAliveTimeoutMs`, and the
  * connection of a request answered before its body was read ends with the
  * answer. `close(graceMs)` stops accepting connections, waits up to
@@ -303,7 +286,7 @@ export function serveWithNodeHttp(
         await response.body?.cancel().catch(() => {});
         return;
       }
-      await writeResponse(response, req, res, gone.signal, bodyTimeoutMs);
+      await writeResponse(response, req, res, gone.signal);
     })();
   });
 
