@@ -114,8 +114,8 @@ export function headerOf(
 /**
  * Decodes, reads, expands and shapes a buyer's request. Throws the 4xx
  * `RelayError` of a request that cannot be served: a body too large (also
- * once decoded, or once expanded from the store), in an unknown encoding
- * or corrupt, not JSON, without a
+ * once decoded, or once expanded from the store), of more JSON values than
+ * `MAX_JSON_VALUES`, in an unknown encoding or corrupt, not JSON, without a
  * model, with a model not allowed, a field of the wrong type, a
  * `previous_response_id` the store does not know, a `conversation`.
  *
