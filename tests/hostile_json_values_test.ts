@@ -30,6 +30,20 @@ async function refused(text: string, max: number): Promise<boolean> {
   }
 }
 
+/** A provider whose backend is never reached: every request here is refused. */
+function providerWith(config: Record<string, string>) {
+  return createProvider({
+    OPENAI_RESPONSES_BASE_URL: "http://127.0.0.1:9",
+    ...config,
+  }, {
+    tokenSource: fixedTokens(
+      "acct_json",
+      makeAccessToken({ accountId: "acct_json" }),
+    ),
+    onLog: () => {},
+  });
+}
+
 describe("the JSON value bound", () => {
   it("counts { [ and , outside strings only", async () => {
     // 3 counted: { [ ,
@@ -79,16 +93,7 @@ describe("the JSON value bound", () => {
   });
 
   it("a provider answers a gzip body of a million empty objects 413 without parsing it", async () => {
-    const provider = createProvider({
-      OPENAI_RESPONSES_BASE_URL: "http://127.0.0.1:9",
-      ANTSEED_ALLOWED_SERVICES: "gpt-5.4",
-    }, {
-      tokenSource: fixedTokens(
-        "acct_json",
-        makeAccessToken({ accountId: "acct_json" }),
-      ),
-      onLog: () => {},
-    });
+    const provider = providerWith({ ANTSEED_ALLOWED_SERVICES: "gpt-5.4" });
     const text = `{"model":"gpt-5.4","input":"hi","metadata":{"x":[${
       "{},".repeat(1_000_000)
     }0]}}`;
@@ -113,15 +118,8 @@ describe("the JSON value bound", () => {
   });
 
   it("a provider refuses a body over the size limit for its size, without counting it", async () => {
-    const provider = createProvider({
-      OPENAI_RESPONSES_BASE_URL: "http://127.0.0.1:9",
+    const provider = providerWith({
       OPENAI_RESPONSES_MAX_BODY_BYTES: "1048576",
-    }, {
-      tokenSource: fixedTokens(
-        "acct_json",
-        makeAccessToken({ accountId: "acct_json" }),
-      ),
-      onLog: () => {},
     });
     const response = await provider.handleRequest({
       requestId: "json-values-size",
