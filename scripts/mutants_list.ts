@@ -314,6 +314,33 @@ export const MUTANTS: Mutant[] = [
       "an upstream redirect is not followed: to follow one, Node's fetch keeps a clone of every request while its answer streams",
   },
   {
+    id: "refresh-follows-redirect",
+    file: "src/auth/refresh.ts",
+    find: '      redirect: "manual",\n',
+    replace: "",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "a token endpoint's redirect is not followed: a 307 would send the refresh token to wherever it points",
+  },
+  {
+    id: "issuer-post-follows-redirect",
+    file: "src/auth/_issuer_http.ts",
+    find: '      redirect: "manual",\n',
+    replace: "",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "an issuer POST does not follow a redirect: a 307 would send the code and its verifier, or a token to revoke, to wherever it points",
+  },
+  {
+    id: "usage-follows-redirect",
+    file: "src/codex/usage.ts",
+    find: '        redirect: "manual",\n',
+    replace: "",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "the usage read does not follow a redirect: it would take the login's account id wherever it points",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

@@ -71,6 +71,11 @@ export async function postToIssuer(
       },
       body: form ? body.toString() : JSON.stringify(body),
       signal: controller.signal,
+      // A redirect is answered as it is, not followed: on a 307 or 308 both
+      // runtimes' fetch send the body (a code and its verifier, a device
+      // code, a token to revoke) again to wherever it points, another host
+      // included.
+      redirect: "manual",
     });
     const text = await response.text();
     let parsed: unknown;

@@ -159,6 +159,9 @@ export async function requestTokenRefresh(
         refresh_token: refreshToken,
       }),
       signal: controller.signal,
+      // Not followed: a 307 or 308 would send the refresh token again, to
+      // wherever the answer points (see src/auth/_issuer_http.ts).
+      redirect: "manual",
     });
     status = response.status;
     text = await response.text();
@@ -185,6 +188,10 @@ export async function requestTokenRefresh(
     throw new TokenRefreshError(
       `Token refresh failed: expected HTTP 200 from the token endpoint, found HTTP ${status}${
         code === undefined ? "" : ` (${code})`
+      }${
+        status >= 300 && status <= 399
+          ? ": a redirect, not followed (the refresh token goes only to the token endpoint)"
+          : ""
       }`,
     );
   }

@@ -104,6 +104,9 @@ export async function readModelCatalog(
       response = await (options.fetch ?? fetch)(url, {
         headers,
         signal: controller.signal,
+        // Answered as it is: a redirect would take the login's account id
+        // (and, to the same host, its token) wherever it points.
+        redirect: "manual",
       });
     } catch {
       throw unavailable(

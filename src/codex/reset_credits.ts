@@ -150,6 +150,9 @@ async function call(
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       signal: controller.signal,
+      // Answered as it is: a redirect would take the login's account id
+      // (and, to the same host, its token) wherever it points.
+      redirect: "manual",
     });
     return { status: response.status, text: await response.text() };
   } catch {

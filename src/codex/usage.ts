@@ -330,6 +330,9 @@ export async function readUsage(
           "user-agent": identity.userAgent,
         },
         signal: controller.signal,
+        // Answered as it is: a redirect would take the login's account id
+        // (and, to the same host, its token) wherever it points.
+        redirect: "manual",
       },
     );
     status = response.status;

@@ -176,6 +176,9 @@ export async function readBackendCatalog(
         "user-agent": identity.userAgent,
       },
       signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+      // Answered as it is: a redirect would take the login's account id
+      // (and, to the same host, its token) wherever it points.
+      redirect: "manual",
     });
   } catch {
     throw unavailable("no answer (the upstream could not be reached)");
