@@ -9,7 +9,9 @@
  * functions; writes the profile for a viewer (Chrome DevTools, speedscope).
  *
  * Usage: `deno run -A --v8-flags=--expose-gc bench/profile.ts small|large
- * [--requests N] [--out <file.cpuprofile>] [--top K] [--interval <us>]`;
+ * [--requests N] [--out <file.cpuprofile>] [--top K] [--interval <us>]
+ * [--side relay|cli-floor]`; `--side cli-floor` profiles the CLI floor of
+ * bench/floor.ts instead, to hold the relay's profile against;
  * on Node, after `deno run -A bench/node.ts --only none`:
  * `node --expose-gc .build/bench-node/dist/bench/profile.js small`.
  *
@@ -23,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { Session } from "node:inspector";
 import process from "node:process";
 import { benchProvider, relayRequest } from "./relay_client.ts";
+import { cliFloorRequest } from "./floor.ts";
 import {
   cpuMicros,
   pinProcess,
@@ -241,6 +244,10 @@ const top = Number(option("--top", "25"));
 const out = option("--out", "");
 const interval = Number(option("--interval", "100"));
 const concurrency = kind === "small" ? 1 : 8;
+const side = option("--side", "relay");
+if (side !== "relay" && side !== "cli-floor") {
+  throw new Error(`--side is relay or cli-floor, not ${side}`);
+}
 
 const pinning = args.includes("--no-pin") ? undefined : pinProcess();
 const upstream = await spawnUpstream({ cpu: pinning?.upstream });
@@ -252,7 +259,13 @@ try {
   const run = async (count: number) => {
     for (let done = 0; done < count; done += concurrency) {
       const results = await Promise.all(
-        Array.from({ length: concurrency }, () => relayRequest(provider)),
+        Array.from(
+          { length: concurrency },
+          () =>
+            side === "relay"
+              ? relayRequest(provider)
+              : cliFloorRequest(`${upstream.baseUrl}/${kind}/codex/responses`),
+        ),
       );
       for (const { bytes } of results) {
         if (expected === -1) expected = bytes;
@@ -277,7 +290,7 @@ try {
   );
   session.disconnect();
   console.log(
-    `# Profile of ${requests} ${kind} relay requests (${runtimeName()}, ${
+    `# Profile of ${requests} ${kind} ${side} requests (${runtimeName()}, ${
       concurrency === 1 ? "sequential" : `${concurrency} at a time`
     }): process CPU ${((cpu1 - cpu0) / requests).toFixed(1)} us per request`,
   );
