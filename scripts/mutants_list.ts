@@ -341,6 +341,50 @@ export const MUTANTS: Mutant[] = [
       "the usage read does not follow a redirect: it would take the login's account id wherever it points",
   },
   {
+    id: "refresh-redirect-read-as-verdict",
+    file: "src/auth/refresh.ts",
+    find: "  if (status >= 300 && status <= 399) {\n",
+    replace: "  if (false) {\n",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "a redirect from the token endpoint is a failure for now, not a verdict on the token: a body that says invalid_grant does not take the login out of rotation",
+  },
+  {
+    id: "usage-redirect-read-as-verdict",
+    file: "src/codex/usage.ts",
+    find: "    const redirect = status >= 300 && status <= 399;\n",
+    replace: "    const redirect = false;\n",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why: "a redirect from the usage endpoint says nothing of the account",
+  },
+  {
+    id: "catalog-follows-redirect",
+    file: "src/codex/catalog.ts",
+    find: '        redirect: "manual",\n',
+    replace: "",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "the model catalog's read does not follow a redirect: it would take the login's account id wherever it points",
+  },
+  {
+    id: "reset-credits-follow-redirect",
+    file: "src/codex/reset_credits.ts",
+    find: '      redirect: "manual",\n',
+    replace: "",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "the reset credits' calls do not follow a redirect: they would take the login's account id wherever it points",
+  },
+  {
+    id: "serve-models-follow-redirect",
+    file: "src/serve/models.ts",
+    find: '      redirect: "manual",\n',
+    replace: "",
+    tests: ["tests/redirect_secrets_test.ts"],
+    why:
+      "serve's model list does not follow a redirect: it would take the login's account id wherever it points",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

@@ -21,7 +21,7 @@ import {
   redeemResetCredit,
 } from "../src/codex/reset_credits.ts";
 import { readBackendCatalog } from "../src/serve/models.ts";
-import { TokenRefreshError } from "../src/errors.ts";
+import { RelayError, TokenRefreshError } from "../src/errors.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
 
 const REFRESH_TOKEN = "rt_redirect_secret";
@@ -29,6 +29,8 @@ const ACCESS_TOKEN = "at_redirect_secret";
 const ACCOUNT = "acct_redirect";
 const TOKEN = { accessToken: ACCESS_TOKEN, accountId: ACCOUNT };
 const IDENTITY = { originator: "codex_cli_rs", userAgent: "codex_cli_rs/1" };
+/** The redirects a GET follows. */
+const GET_REDIRECTS = [301, 302, 303, 307, 308];
 
 /** What reached the host a redirect pointed to. */
 interface Arrival {
@@ -53,6 +55,8 @@ describe("a redirect from the issuer or the backend", () => {
   const arrivals: Arrival[] = [];
   let asked = 0;
   let status = 307;
+  /** The redirect's own body (JSON): what it says must not count. */
+  let body = "{}";
 
   before(async () => {
     elsewhere = createServer((request, response) => {
@@ -76,8 +80,9 @@ describe("a redirect from the issuer or the backend", () => {
       asked++;
       response.writeHead(status, {
         location: `http://localhost:${elsewherePort}${request.url}`,
+        "content-type": "application/json",
       });
-      response.end();
+      response.end(body);
     });
     movedUrl = `http://127.0.0.1:${await listen(moved)}`;
   });
@@ -87,9 +92,16 @@ describe("a redirect from the issuer or the backend", () => {
     await new Promise((resolve) => elsewhere.close(resolve));
   });
 
-  /** Runs `call` against a 307 and a 308; asserts it asked once each and nothing went on. */
-  async function eachRedirect(call: () => Promise<void>): Promise<void> {
-    for (const code of [307, 308]) {
+  /**
+   * Runs `call` against each redirect (a POST's body goes on with a 307 or
+   * 308; a GET's headers with any); asserts it asked once each and nothing
+   * went on.
+   */
+  async function eachRedirect(
+    call: () => Promise<void>,
+    codes = [307, 308],
+  ): Promise<void> {
+    for (const code of codes) {
       status = code;
       asked = 0;
       arrivals.length = 0;
@@ -103,7 +115,10 @@ describe("a redirect from the issuer or the backend", () => {
     }
   }
 
-  it("keeps the refresh token: the refresh fails naming the status", async () => {
+  it("keeps the refresh token: the refresh fails for now, naming the status", async () => {
+    // A redirect is no verdict on the token, whatever its body says: the
+    // login is kept (a permanent code would take it out of rotation).
+    body = '{"error":"invalid_grant"}';
     await eachRedirect(async () => {
       await assert.rejects(
         requestTokenRefresh(`${movedUrl}/oauth/token`, REFRESH_TOKEN),
@@ -156,19 +171,27 @@ describe("a redirect from the issuer or the backend", () => {
           clientVersion: "0.1.0",
         }),
       );
-    });
+    }, GET_REDIRECTS);
   });
 
-  it("keeps the login of the usage read", async () => {
+  it("keeps the login of the usage read, which says nothing of the account", async () => {
+    // The body of an ended login: a redirect's body does not end it.
+    body =
+      '{"error":{"code":"token_invalidated","message":"Your authentication token has been invalidated."}}';
     await eachRedirect(async () => {
-      await assert.rejects(readUsage(movedUrl, TOKEN));
-    });
+      await assert.rejects(
+        readUsage(movedUrl, TOKEN),
+        (error: unknown) =>
+          error instanceof RelayError &&
+          error.message.includes(`HTTP ${status} (a redirect, not followed)`),
+      );
+    }, GET_REDIRECTS);
   });
 
   it("keeps the login of the reset credits' read and redemption", async () => {
     await eachRedirect(async () => {
       await assert.rejects(readResetCredits(movedUrl, TOKEN));
-    });
+    }, GET_REDIRECTS);
     await eachRedirect(async () => {
       await assert.rejects(
         redeemResetCredit(movedUrl, TOKEN, {
@@ -190,6 +213,6 @@ describe("a redirect from the issuer or the backend", () => {
         },
         tokens: fixedTokens(ACCOUNT, ACCESS_TOKEN),
       }));
-    });
+    }, GET_REDIRECTS);
   });
 });

@@ -178,6 +178,13 @@ export async function requestTokenRefresh(
   } finally {
     clearTimeout(timer);
   }
+  // A redirect is not the endpoint's verdict on the token, whatever its body
+  // says: the refresh failed for now, the login stays.
+  if (status >= 300 && status <= 399) {
+    throw new TokenRefreshError(
+      `Token refresh failed: expected HTTP 200 from the token endpoint, found HTTP ${status}: a redirect, not followed (the refresh token goes only to the token endpoint)`,
+    );
+  }
   const body = parseJsonBody(text);
   if (status < 200 || status > 299) {
     const code = refreshErrorCode(body);
@@ -188,10 +195,6 @@ export async function requestTokenRefresh(
     throw new TokenRefreshError(
       `Token refresh failed: expected HTTP 200 from the token endpoint, found HTTP ${status}${
         code === undefined ? "" : ` (${code})`
-      }${
-        status >= 300 && status <= 399
-          ? ": a redirect, not followed (the refresh token goes only to the token endpoint)"
-          : ""
       }`,
     );
   }

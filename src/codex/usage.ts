@@ -357,9 +357,13 @@ export async function readUsage(
     signal?.removeEventListener("abort", onAbort);
   }
   if (status < 200 || status > 299) {
-    const ended = accountError(status, headers, text);
+    // A redirect says nothing of the account, whatever its body holds.
+    const redirect = status >= 300 && status <= 399;
+    const ended = redirect ? undefined : accountError(status, headers, text);
     if (ended) throw ended;
-    const why = status === 401
+    const why = redirect
+      ? " (a redirect, not followed)"
+      : status === 401
       ? " (the login's token was refused)"
       : status === 403
       ? " (the account may not read its usage)"
