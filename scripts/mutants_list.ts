@@ -2391,9 +2391,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-held-event-lost",
     file: ECHO,
-    find:
-      "    const held = this.#held ? joinBytes(this.#held) : this.#undecided ?? EMPTY;",
-    replace: "    const held = EMPTY;",
+    find: "      ? joinBytes(this.#held).subarray(this.#passed)\n",
+    replace: "      ? EMPTY\n",
     tests: [ECHO_TEST],
     why: "an event the stream cut off passes as it came",
   },
@@ -2404,6 +2403,44 @@ export const MUTANTS: Mutant[] = [
     replace: "    if (edits.count === 0 && !prefix) return bytes.slice();",
     tests: [ECHO_TEST],
     why: "a chunk of delta events passes as it is, not copied",
+  },
+  {
+    id: "echo-held-start-passed-twice",
+    file: ECHO,
+    find: "      ? joinBytes(this.#held).subarray(this.#passed)\n",
+    replace: "      ? joinBytes(this.#held)\n",
+    tests: [ECHO_TEST],
+    why:
+      "the start of an event cut off at the stream's end, passed on already, is not passed again",
+  },
+  {
+    id: "echo-undecided-start-withheld",
+    file: ECHO,
+    find:
+      "      this.#undecided = rest;\n      return edits.apply(bytes, from, bytes.length, prefix);",
+    replace:
+      "      this.#undecided = rest;\n      return edits.apply(bytes, from, at, prefix);",
+    tests: [ECHO_TEST],
+    why:
+      "the start of an event a chunk cuts before its name ends passes on at once, and is not passed again",
+  },
+  {
+    id: "echo-reframe-head-normalized",
+    file: ECHO,
+    find: "    event.subarray(0, value),",
+    replace: '    encoder.encode("data: "),',
+    tests: [ECHO_TEST],
+    why:
+      "an event framed again keeps its head as it came: its start may have gone to the buyer already",
+  },
+  {
+    id: "echo-error-members-kept",
+    file: ECHO,
+    find: "    if (!ERROR_MEMBERS.has(key)) {",
+    replace: "    if (false) {",
+    tests: [ECHO_TEST, "tests/relay_test.ts"],
+    why:
+      "an error event in a stream keeps the seller's plan (a usage limit's plan_type) from the buyer",
   },
   {
     id: "echo-appended-member-comma",

@@ -374,12 +374,142 @@ describe("the echo rewriter", () => {
     }
   });
 
+  it("passes on the start of an event cut before its name ends, and the next chunk as it is", () => {
+    const rewriter = new EchoRewriter(fields);
+    const head = stream.indexOf("event: response.output_text.delta");
+    const first = encoder.encode(
+      stream.slice(0, head + "event: response.".length),
+    );
+    const out = rewriter.push(first);
+    // Both lifecycle events rewritten, and the start of the delta after them.
+    assert.ok(decoder.decode(out).endsWith("\n\nevent: response."));
+    const rest = encoder.encode(
+      stream.slice(
+        head + "event: response.".length,
+        stream.indexOf(
+          "event: response.completed\ndata",
+        ),
+      ),
+    );
+    assert.equal(rewriter.push(rest), rest);
+  });
+
+  it("gives the same bytes for events of several data lines, however framed, whatever the chunks", () => {
+    const data = (type: string, status: string) => [
+      `{"type":"${type}","sequence_number":0,`,
+      `"response":${response(status)}}`,
+    ];
+    const forms = [
+      (type: string, lines: string[], end: string) =>
+        `event: ${type}${end}${
+          lines.map((l) => `data: ${l}`).join(end)
+        }${end}${end}`,
+      (type: string, lines: string[], end: string) =>
+        `event:${type}${end}${
+          lines.map((l) => `data:${l}`).join(end)
+        }${end}${end}`,
+      (_type: string, lines: string[], end: string) =>
+        `${lines.map((l) => `data: ${l}`).join(end)}${end}${end}`,
+      (_type: string, lines: string[], end: string) =>
+        `${lines.map((l) => `data:${l}`).join(end)}${end}${end}`,
+    ];
+    for (const form of forms) {
+      for (const end of ["\n", "\r\n"]) {
+        const text = form(
+          "response.created",
+          data("response.created", "in_progress"),
+          end,
+        ) +
+          frame(
+            "response.output_text.delta",
+            '{"type":"response.output_text.delta","sequence_number":1,"delta":"Hi"}',
+          ) +
+          form(
+            "response.completed",
+            data("response.completed", "completed"),
+            end,
+          );
+        const bytes = encoder.encode(text);
+        const reference = decoder.decode(new EchoRewriter(fields).push(bytes));
+        assert.equal(
+          reference.split('"prompt_cache_key":"conv-1"').length,
+          3,
+          reference,
+        );
+        for (let cut = 1; cut < bytes.length; cut++) {
+          const rewriter = new EchoRewriter(fields);
+          const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
+            decoder.decode(rewriter.push(bytes.subarray(cut))) +
+            decoder.decode(rewriter.finish());
+          assert.equal(
+            out,
+            reference,
+            `cut at ${cut}: ${JSON.stringify(text)}`,
+          );
+        }
+      }
+    }
+  });
+
+  it("keeps the seller's plan out of an error event, whatever the chunks", () => {
+    const limit =
+      '{"type":"error","sequence_number":2,"status_code":429,"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"pro","resets_at":1777972827,"eligible_promo":null,"resets_in_seconds":600}}';
+    for (const end of ["\n", "\r\n"]) {
+      const text =
+        stream.slice(0, stream.indexOf("event: response.completed\ndata"))
+          .replaceAll("\n", end) +
+        `event: error${end}data: ${limit}${end}${end}`;
+      const bytes = encoder.encode(text);
+      const reference = decoder.decode(new EchoRewriter(fields).push(bytes));
+      const data = reference.split(/\r?\n/).filter((line) =>
+        line.startsWith("data: ")
+      ).at(-1)!;
+      assert.deepEqual(JSON.parse(data.slice(6)), {
+        type: "error",
+        sequence_number: 2,
+        status_code: 429,
+        error: {
+          type: "usage_limit_reached",
+          message: "The usage limit has been reached",
+          resets_at: 1777972827,
+          resets_in_seconds: 600,
+        },
+      });
+      for (let cut = 1; cut < bytes.length; cut++) {
+        const rewriter = new EchoRewriter(fields);
+        const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
+          decoder.decode(rewriter.push(bytes.subarray(cut))) +
+          decoder.decode(rewriter.finish());
+        assert.equal(out, reference, `cut at ${cut}`);
+      }
+    }
+    // Nothing of the seller's in it: the event passes as it came.
+    const plain = encoder.encode(
+      'event: error\ndata: {"type":"error","error":{"type":"server_error","message":"Try again"}}\n\n',
+    );
+    const rewriter = new EchoRewriter(fields);
+    rewriter.push(
+      encoder.encode(
+        stream.slice(0, stream.indexOf("event: response.output_text.delta")),
+      ),
+    );
+    assert.equal(rewriter.push(plain), plain);
+  });
+
   it("passes an event the stream cut off as it came", () => {
     const rewriter = new EchoRewriter(fields);
     const cut =
       'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","sto';
     assert.equal(rewriter.push(encoder.encode(cut)).length, 0);
     assert.equal(decoder.decode(rewriter.finish()), cut);
+    // Its start cut by a chunk before the name ended: passed on at once,
+    // and not again at the end.
+    const split = new EchoRewriter(fields);
+    const at = "event: response.".length;
+    const out = decoder.decode(split.push(encoder.encode(cut.slice(0, at)))) +
+      decoder.decode(split.push(encoder.encode(cut.slice(at)))) +
+      decoder.decode(split.finish());
+    assert.equal(out, cut);
   });
 
   it("gives the bytes of the event parsed, echoed and stringified again, whatever the Response and the chunks", () => {

@@ -848,6 +848,18 @@ describe("usage limits inside a 200 stream", () => {
       assert.equal(first.doneCount, 1);
       const events = sseEvents(first.text);
       assert.equal(events.at(-1)?.event, terminal, "nothing appended");
+      // The seller's plan stays the seller's; the reset times reach the buyer.
+      assert.ok(!first.text.includes("plan_type"), first.text);
+      assert.ok(!first.text.includes("eligible_promo"), first.text);
+      if (as === "error") {
+        const { error } = events.at(-1)!.data as {
+          error: Record<string, unknown>;
+        };
+        assert.equal(error.type, "usage_limit_reached");
+        assert.equal(typeof error.message, "string");
+        assert.equal(typeof error.resets_at, "number");
+        assert.equal(error.resets_in_seconds, 120);
+      }
       const later = [
         await callProvider(p, {
           body: { model: "gpt-5.4", input: "hi", stream: true },

@@ -12,11 +12,20 @@
  * `response.queued`) and the last event of each chunk (the terminal
  * `response.completed`, `response.failed` or `response.incomplete` ends the
  * stream). Delta events are never parsed nor copied: a chunk of deltas
- * costs a look at the start of its last event. Inside a lifecycle event,
+ * costs a look at the start of its last event, and an event whose start a
+ * chunk cuts before its name ends passes on at once (a rewrite never
+ * changes an event's head), the next chunk's first bytes telling what it
+ * is, so that the next chunk is not copied behind it. Inside a lifecycle event,
  * only the four members of the Response are replaced, found in one walk of
  * the object's members on the bytes (its `output` skipped), so the Response
  * is never parsed either; the changes are kept as positions and the output
  * written into one array sized first.
+ *
+ * The same pass keeps the seller's subscription out of an `error` event (a
+ * usage limit reached inside a stream names the seller's plan): its `error`
+ * object keeps only `type`, `code`, `message`, `param`, `resets_at` and
+ * `resets_in_seconds`. Such an event ends the stream, so it is the last
+ * event of its chunk, where it is looked for; it is parsed and framed again.
  *
  * @module
  */
@@ -45,6 +54,8 @@ const EMPTY = new Uint8Array(0);
 const COMMA_BYTES = encoder.encode(",");
 const COLON_BYTES = encoder.encode(":");
 const DATA = encoder.encode("data:");
+const LF_BYTES = encoder.encode("\n");
+const CRLF_BYTES = encoder.encode("\r\n");
 
 /** The Response members a buyer gets as it sent them. */
 export interface EchoFields {
@@ -121,10 +132,37 @@ const PREFIXES: readonly { bytes: Uint8Array; after: readonly number[] }[] = [
   { bytes: encoder.encode('data:{"type":"'), after: [QUOTE] },
 ];
 
-/** The lifecycle event names as bytes. */
-const NAMES: readonly Uint8Array[] = LIFECYCLE_EVENTS.map((name) =>
-  encoder.encode(name)
-);
+/**
+ * The names of the events rewritten, as bytes: the lifecycle events, and
+ * `error`, whose `error` object may carry the seller's plan (a usage limit
+ * reached inside a stream), kept to {@linkcode ERROR_MEMBERS}. Both are
+ * "lifecycle" to {@linkcode headAt}: held until complete, then rewritten.
+ */
+const NAMES: readonly Uint8Array[] = [...LIFECYCLE_EVENTS, "error"].map((
+  name,
+) => encoder.encode(name));
+
+/**
+ * The members of an `error` event's `error` object that reach the buyer;
+ * the others (`plan_type`, `eligible_promo`: the seller's subscription) do
+ * not.
+ */
+const ERROR_MEMBERS: ReadonlySet<string> = new Set([
+  "type",
+  "code",
+  "message",
+  "param",
+  "resets_at",
+  "resets_in_seconds",
+]);
+
+/**
+ * Bytes enough to tell what an event is from its start: the longest prefix
+ * and name, and the byte after the name.
+ */
+const DECIDING_BYTES =
+  Math.max(...PREFIXES.map((prefix) => prefix.bytes.length)) +
+  Math.max(...NAMES.map((name) => name.length)) + 1;
 
 /** What the start of an event says it is. */
 type Head = "lifecycle" | "comment" | "other" | "undecided";
@@ -489,9 +527,17 @@ function rewriteJson(
 
 /**
  * Adds to {@linkcode edits} what sets the echoed members in the complete
- * lifecycle event `bytes[at, end)` (nothing when they are already so). An
- * event of one `data:` line is rewritten on its bytes; one of several lines
- * is parsed and framed again.
+ * lifecycle event `bytes[at, end)` (nothing when they are already so), or
+ * what keeps an `error` event's error object to {@linkcode ERROR_MEMBERS}.
+ * A lifecycle event of one `data:` line is rewritten on its bytes; one of
+ * several lines, and an `error` event, is parsed and framed again.
+ *
+ * The first `passed` bytes of the event have gone to the buyer already (the
+ * start of an event that a chunk's end cut before it could tell what it is):
+ * no change may fall among them. A rewrite of the data line changes only
+ * members of the Response, which come after the event's name. An event
+ * framed again whose new text does not begin with those bytes (a head
+ * without the space after `event:` or `data:`) is left as it came.
  */
 function rewriteEvent(
   bytes: Uint8Array,
@@ -499,6 +545,7 @@ function rewriteEvent(
   end: number,
   values: readonly Uint8Array[],
   fields: EchoFields,
+  passed = 0,
 ): void {
   let dataAt = bytesAt(bytes, at, DATA) ? at : -1;
   if (dataAt < 0) {
@@ -513,19 +560,47 @@ function rewriteEvent(
     while (to > from && (bytes[to - 1] === LF || bytes[to - 1] === CR)) to--;
     if (rewriteJson(bytes, from, to, values)) return;
   }
-  const event = reframe(bytes.subarray(at, end), fields);
-  if (event) edits.add(at, end, event);
+  const event = reframe(bytes.subarray(at, end), (payload) => {
+    if (isRecord(payload.response)) {
+      echoResponse(payload.response, fields);
+      return true;
+    }
+    return payload.type === "error" && isRecord(payload.error) &&
+      keepErrorMembers(payload.error);
+  });
+  if (!event) return;
+  if (passed === 0) edits.add(at, end, event);
+  else if (bytesAt(event, 0, bytes.subarray(at, at + passed))) {
+    edits.add(at + passed, end, event.subarray(passed));
+  }
 }
 
-/** The slow path: an event of several data lines, parsed and framed again. */
+/**
+ * Deletes the members of an `error` event's error object that are not
+ * {@linkcode ERROR_MEMBERS}; whether there were any.
+ */
+function keepErrorMembers(error: Record<string, unknown>): boolean {
+  let removed = false;
+  for (const key of Object.keys(error)) {
+    if (!ERROR_MEMBERS.has(key)) {
+      delete error[key];
+      removed = true;
+    }
+  }
+  return removed;
+}
+
+/**
+ * The slow path: the event parsed, changed by `change` (which says whether
+ * it changed anything), and framed again; undefined when it is unchanged
+ * or not an event of one JSON object.
+ */
 function reframe(
   event: Uint8Array,
-  fields: EchoFields,
+  change: (payload: Record<string, unknown>) => boolean,
 ): Uint8Array | undefined {
-  let name = "";
   let data: string | undefined;
-  const parser = new SseParser((event, text) => {
-    name = event;
+  const parser = new SseParser((_event, text) => {
     data = text;
   });
   parser.push(event);
@@ -537,10 +612,28 @@ function reframe(
   } catch {
     return undefined;
   }
-  if (!isRecord(payload) || !isRecord(payload.response)) return undefined;
-  echoResponse(payload.response, fields);
-  const line = name === "message" ? "" : `event: ${name}\n`;
-  return encoder.encode(`${line}data: ${JSON.stringify(payload)}\n\n`);
+  if (!isRecord(payload) || !change(payload)) return undefined;
+  // The lines before the first data line, and that line's `data:` with its
+  // space or none, stay as they came: the start of the event may have gone
+  // to the buyer already (see rewriteEvent). The other data lines go.
+  let line = 0;
+  while (!bytesAt(event, line, DATA)) {
+    const lf = event.indexOf(LF, line);
+    if (lf < 0) return undefined;
+    line = lf + 1;
+  }
+  const value = line + DATA.length +
+    (event[line + DATA.length] === 0x20 ? 1 : 0);
+  const firstLf = event.indexOf(LF);
+  const lineEnd = firstLf > 0 && event[firstLf - 1] === CR
+    ? CRLF_BYTES
+    : LF_BYTES;
+  return joinBytes([
+    event.subarray(0, value),
+    encoder.encode(JSON.stringify(payload)),
+    lineEnd,
+    lineEnd,
+  ]);
 }
 
 /**
@@ -571,14 +664,18 @@ export class EchoRewriter {
   #values: Uint8Array[] | undefined;
   /** Still in the leading run of lifecycle events (every event is looked at). */
   #leading = true;
-  /** The start of an event too short yet to tell what it is (a few bytes). */
+  /**
+   * A copy of the start of an event too short yet to tell what it is (a few
+   * bytes, passed on already: a rewrite never changes an event's head).
+   */
   #undecided: Uint8Array | undefined;
   /** The parts so far of a lifecycle event cut by the end of a chunk. */
   #held: Uint8Array[] | undefined;
+  /** How many of the held bytes were passed on already (an undecided start). */
+  #passed = 0;
   /**
-   * The last three bytes before the next chunk (held ones included, an
-   * undecided start not: it goes before the next chunk), packed (see
-   * `endsEvent`).
+   * The last three bytes before the next chunk (held and undecided ones
+   * included), packed (see `endsEvent`).
    */
   #last = STREAM_START;
 
@@ -602,6 +699,27 @@ export class EchoRewriter {
     if (chunk.length === 0) return chunk;
     // None left by a push that threw before its end.
     edits.truncate(0);
+    if (this.#undecided) {
+      const start = this.#undecided;
+      // A few bytes more tell: the chunk is not copied behind them.
+      const head = headAt(
+        joinBytes([start, chunk.subarray(0, DECIDING_BYTES)]),
+        0,
+      );
+      if (head === "undecided") {
+        this.#undecided = joinBytes([start, chunk]);
+        this.#last = packLast(chunk, this.#last);
+        return chunk;
+      }
+      this.#undecided = undefined;
+      if (head === "lifecycle") {
+        // Held from its start (to be rewritten whole), passed on from here.
+        this.#held = [start];
+        this.#passed = start.length;
+      } else if (head === "other") {
+        this.#leading = false;
+      }
+    }
     let bytes = chunk;
     let at: number;
     /** What goes before `bytes[at]` on: a held event, complete now. */
@@ -618,19 +736,17 @@ export class EchoRewriter {
       }
       this.#held.push(chunk.subarray(0, end));
       const event = joinBytes(this.#held);
+      const passed = this.#passed;
       this.#held = undefined;
+      this.#passed = 0;
       // Held as a lifecycle event, or an undecided start that turned out
       // to be one when it grew.
       if (headAt(event, 0) === "lifecycle") {
-        this.#rewrite(event, 0, event.length);
+        this.#rewrite(event, 0, event.length, passed);
       }
-      prefix = edits.apply(event, 0, event.length);
+      prefix = edits.apply(event, passed, event.length);
       if (end === chunk.length) return prefix;
       at = end;
-    } else if (this.#undecided) {
-      bytes = joinBytes([this.#undecided, chunk]);
-      this.#undecided = undefined;
-      at = 0;
     } else {
       at = firstEventStart(chunk, this.#last);
       if (at < 0) {
@@ -684,8 +800,13 @@ export class EchoRewriter {
    * @returns the held bytes (possibly empty)
    */
   finish(): Uint8Array {
-    const held = this.#held ? joinBytes(this.#held) : this.#undecided ?? EMPTY;
+    // An undecided start has passed already, and so has the start of a
+    // held event that was one.
+    const held = this.#held
+      ? joinBytes(this.#held).subarray(this.#passed)
+      : EMPTY;
     this.#held = undefined;
+    this.#passed = 0;
     this.#undecided = undefined;
     return held;
   }
@@ -703,21 +824,23 @@ export class EchoRewriter {
   ): Uint8Array {
     // Copied: the chunk's buffer may be reused by its reader.
     const rest = bytes.slice(at);
-    // What comes before the next bytes: all of these when the event is
-    // held, up to the undecided start when that is put back before them.
+    this.#last = packLast(bytes, this.#last);
     if (head === "undecided") {
+      // A few bytes, which pass on now: only the next chunk's first bytes
+      // are joined to them to tell what the event is.
       this.#undecided = rest;
-      this.#last = packLast(bytes.subarray(0, at), this.#last);
-    } else {
-      this.#held = [rest];
-      this.#last = packLast(bytes, this.#last);
+      return edits.apply(bytes, from, bytes.length, prefix);
     }
+    this.#held = [rest];
     return edits.apply(bytes, from, at, prefix);
   }
 
-  /** Adds to `edits` the rewrite of the lifecycle event at `at` to `end`. */
-  #rewrite(bytes: Uint8Array, at: number, end: number): void {
+  /**
+   * Adds to `edits` the rewrite of the lifecycle event at `at` to `end`,
+   * of which the first `passed` bytes went on already.
+   */
+  #rewrite(bytes: Uint8Array, at: number, end: number, passed = 0): void {
     this.#values ??= echoValues(this.#fields);
-    rewriteEvent(bytes, at, end, this.#values, this.#fields);
+    rewriteEvent(bytes, at, end, this.#values, this.#fields, passed);
   }
 }
