@@ -219,6 +219,25 @@ describe("a non-streaming buyer's JSON answer", () => {
   });
 });
 
+/**
+ * Pushes `bytes` to a rewriter in two chunks, cut at every byte in turn,
+ * then finishes it: asserts each output is `whole`.
+ */
+function assertEveryCut(
+  fields: EchoFields,
+  bytes: Uint8Array,
+  whole: string,
+  label = "",
+): void {
+  for (let cut = 1; cut < bytes.length; cut++) {
+    const rewriter = new EchoRewriter(fields);
+    const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
+      decoder.decode(rewriter.push(bytes.subarray(cut))) +
+      decoder.decode(rewriter.finish());
+    assert.equal(out, whole, `cut at ${cut}${label}`);
+  }
+}
+
 describe("the echo rewriter", () => {
   const fields: EchoFields = {
     instructions: "Be brief.",
@@ -293,13 +312,7 @@ describe("the echo rewriter", () => {
 
   it("gives the same bytes whatever the chunks (split at every byte, and byte by byte)", () => {
     const bytes = encoder.encode(stream);
-    for (let cut = 1; cut < bytes.length; cut++) {
-      const rewriter = new EchoRewriter(fields);
-      const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
-        decoder.decode(rewriter.push(bytes.subarray(cut))) +
-        decoder.decode(rewriter.finish());
-      assert.equal(out, whole, `cut at ${cut}`);
-    }
+    assertEveryCut(fields, bytes, whole);
     const rewriter = new EchoRewriter(fields);
     let out = "";
     for (let at = 0; at < bytes.length; at++) {
@@ -436,17 +449,7 @@ describe("the echo rewriter", () => {
           3,
           reference,
         );
-        for (let cut = 1; cut < bytes.length; cut++) {
-          const rewriter = new EchoRewriter(fields);
-          const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
-            decoder.decode(rewriter.push(bytes.subarray(cut))) +
-            decoder.decode(rewriter.finish());
-          assert.equal(
-            out,
-            reference,
-            `cut at ${cut}: ${JSON.stringify(text)}`,
-          );
-        }
+        assertEveryCut(fields, bytes, reference, `: ${JSON.stringify(text)}`);
       }
     }
   });
@@ -475,13 +478,7 @@ describe("the echo rewriter", () => {
           resets_in_seconds: 600,
         },
       });
-      for (let cut = 1; cut < bytes.length; cut++) {
-        const rewriter = new EchoRewriter(fields);
-        const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
-          decoder.decode(rewriter.push(bytes.subarray(cut))) +
-          decoder.decode(rewriter.finish());
-        assert.equal(out, reference, `cut at ${cut}`);
-      }
+      assertEveryCut(fields, bytes, reference);
     }
     // Nothing of the seller's in it: the event passes as it came.
     const plain = encoder.encode(
