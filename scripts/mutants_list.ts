@@ -2389,29 +2389,12 @@ export const MUTANTS: Mutant[] = [
       "a lifecycle event whose name a chunk cuts is held until it is complete",
   },
   {
-    id: "echo-held-event-lost",
-    file: ECHO,
-    find: "      ? joinBytes(this.#held).subarray(this.#passed)\n",
-    replace: "      ? EMPTY\n",
-    tests: [ECHO_TEST],
-    why: "an event the stream cut off passes as it came",
-  },
-  {
     id: "echo-copies-deltas",
     file: ECHO,
     find: "    if (edits.count === 0 && !prefix) return bytes;",
     replace: "    if (edits.count === 0 && !prefix) return bytes.slice();",
     tests: [ECHO_TEST],
     why: "a chunk of delta events passes as it is, not copied",
-  },
-  {
-    id: "echo-held-start-passed-twice",
-    file: ECHO,
-    find: "      ? joinBytes(this.#held).subarray(this.#passed)\n",
-    replace: "      ? joinBytes(this.#held)\n",
-    tests: [ECHO_TEST],
-    why:
-      "the start of an event cut off at the stream's end, passed on already, is not passed again",
   },
   {
     id: "echo-undecided-start-withheld",
@@ -2434,10 +2417,40 @@ export const MUTANTS: Mutant[] = [
       "an event framed again keeps its head as it came: its start may have gone to the buyer already",
   },
   {
+    id: "echo-error-event-members-kept",
+    file: ECHO,
+    find: "    const removed = keepMembers(payload, ERROR_EVENT_MEMBERS);",
+    replace: "    const removed = false;",
+    tests: [ECHO_TEST, "tests/relay_test.ts"],
+    why:
+      "an error event keeps the seller's x-codex-* headers (its headers member) and other members from the buyer",
+  },
+  {
+    id: "echo-reframed-head-unchecked",
+    file: ECHO,
+    find:
+      "  if (!bytesAt(event, 0, bytes.subarray(at, at + headLength(bytes, at)))) {",
+    replace: "  if (false) {",
+    tests: [ECHO_TEST],
+    why:
+      "an event framed again must begin as it came, so that the output does not depend on where the chunks were cut",
+  },
+  {
+    id: "echo-cut-off-event-passed",
+    file: ECHO,
+    find:
+      "    this.#held = [rest];\n    return edits.apply(bytes, from, at, prefix);",
+    replace:
+      "    this.#held = [rest];\n    return edits.apply(bytes, from, bytes.length, prefix);",
+    tests: [ECHO_TEST],
+    why:
+      "an event held to be rewritten is not passed on before it is complete (nor at all when the stream cuts it off)",
+  },
+  {
     id: "echo-error-members-kept",
     file: ECHO,
-    find: "    if (!ERROR_MEMBERS.has(key)) {",
-    replace: "    if (false) {",
+    find: "      keepMembers(payload.error, ERROR_MEMBERS)) || removed;",
+    replace: "      false) || removed;",
     tests: [ECHO_TEST, "tests/relay_test.ts"],
     why:
       "an error event in a stream keeps the seller's plan (a usage limit's plan_type) from the buyer",

@@ -632,7 +632,6 @@ async function readUpstream(
       if (passed === undefined) {
         // A reader cancelled by an abort: not the end of the body.
         if (upstream.aborted) throw new Error("The exchange was aborted");
-        total += flushEcho(echo, chunks, forward);
         return {
           chunks,
           total: total + (keepAlive?.bytes ?? 0),
@@ -653,7 +652,6 @@ async function readUpstream(
     }
   } catch (error) {
     await reader.cancel().catch(() => {});
-    total += flushEcho(echo, chunks, forward);
     const failure = upstream.timedOut
       ? new RelayError(
         504,
@@ -703,22 +701,6 @@ function kept(chunk: Uint8Array): Uint8Array {
   return chunk.buffer.byteLength >= 8 * chunk.byteLength
     ? chunk.slice()
     : chunk;
-}
-
-/**
- * Passes on what the echo rewriter held back of a stream that ended (an
- * event it cut off, as it came); returns its bytes.
- */
-function flushEcho(
-  echo: EchoRewriter | undefined,
-  chunks: Uint8Array[],
-  forward: ((chunk: Uint8Array) => boolean) | undefined,
-): number {
-  const rest = echo?.finish();
-  if (!rest || rest.byteLength === 0) return 0;
-  chunks.push(rest);
-  forward?.(rest);
-  return rest.byteLength;
 }
 
 /** The SSE comment a silent stream sends so that the buyer's idle timer does not end it. */

@@ -232,8 +232,7 @@ function assertEveryCut(
   for (let cut = 1; cut < bytes.length; cut++) {
     const rewriter = new EchoRewriter(fields);
     const out = decoder.decode(rewriter.push(bytes.subarray(0, cut))) +
-      decoder.decode(rewriter.push(bytes.subarray(cut))) +
-      decoder.decode(rewriter.finish());
+      decoder.decode(rewriter.push(bytes.subarray(cut)));
     assert.equal(out, whole, `cut at ${cut}${label}`);
   }
 }
@@ -320,7 +319,7 @@ describe("the echo rewriter", () => {
         stream: true,
       });
     }
-    out += decoder.decode(rewriter.finish());
+    out += decoder.decode();
     assert.equal(out, whole);
   });
 
@@ -344,7 +343,7 @@ describe("the echo rewriter", () => {
         });
         from = cut;
       }
-      out += decoder.decode(rewriter.finish());
+      out += decoder.decode();
       assert.equal(out, reference, `cuts ${cuts.join(",")}`);
     }
   });
@@ -454,9 +453,11 @@ describe("the echo rewriter", () => {
     }
   });
 
-  it("keeps the seller's plan out of an error event, whatever the chunks", () => {
+  it("keeps the seller's subscription out of an error event, whatever the chunks", () => {
+    // As the backend sends it (public reports): the seller's x-codex-*
+    // headers ride along.
     const limit =
-      '{"type":"error","sequence_number":2,"status_code":429,"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"pro","resets_at":1777972827,"eligible_promo":null,"resets_in_seconds":600}}';
+      '{"type":"error","sequence_number":2,"status_code":429,"error":{"type":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"pro","resets_at":1777972827,"eligible_promo":null,"resets_in_seconds":600},"headers":{"X-Codex-Plan-Type":"pro","X-Codex-Primary-Used-Percent":"100","X-Codex-Credits-Balance":"12"}}';
     for (const end of ["\n", "\r\n"]) {
       const text =
         stream.slice(0, stream.indexOf("event: response.completed\ndata"))
@@ -491,22 +492,47 @@ describe("the echo rewriter", () => {
       ),
     );
     assert.equal(rewriter.push(plain), plain);
+    // An error event of the API's own shape, members at its top level.
+    const flat = new EchoRewriter(fields).push(encoder.encode(
+      'event: error\ndata: {"type":"error","code":"server_error","message":"Try again","param":null,"plan_type":"pro"}\n\n',
+    ));
+    assert.equal(
+      decoder.decode(flat),
+      'event: error\ndata: {"type":"error","code":"server_error","message":"Try again","param":null}\n\n',
+    );
   });
 
-  it("passes an event the stream cut off as it came", () => {
-    const rewriter = new EchoRewriter(fields);
-    const cut =
-      'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","sto';
-    assert.equal(rewriter.push(encoder.encode(cut)).length, 0);
-    assert.equal(decoder.decode(rewriter.finish()), cut);
-    // Its start cut by a chunk before the name ended: passed on at once,
-    // and not again at the end.
-    const split = new EchoRewriter(fields);
-    const at = "event: response.".length;
-    const out = decoder.decode(split.push(encoder.encode(cut.slice(0, at)))) +
-      decoder.decode(split.push(encoder.encode(cut.slice(at)))) +
-      decoder.decode(split.finish());
-    assert.equal(out, cut);
+  it("gives the same bytes for an event that parsing reorders, whatever the chunks", () => {
+    // `type` named twice: framed again it would begin otherwise, so it is
+    // left as it came, cut or not.
+    const text =
+      'data: {"type":"response.created","type":"x","response":{"id":"r","store":false},"sequence_number":0}\n\n';
+    const bytes = encoder.encode(text);
+    const whole = decoder.decode(new EchoRewriter(fields).push(bytes));
+    assert.equal(whole, text);
+    assertEveryCut(fields, bytes, whole);
+  });
+
+  it("never passes on an event the stream cuts off, but for a head that went before", () => {
+    // Unchanged it would say what went upstream (the seller's instructions,
+    // the plan); a buyer's parser drops an event without its blank line.
+    const cuts = [
+      'event: response.completed\ndata: {"type":"response.completed","response":{"id":"r","instructions":"The seller\'s","sto',
+      'event: error\ndata: {"type":"error","error":{"type":"usage_limit_reached","plan_type":"pro"',
+    ];
+    for (const cut of cuts) {
+      const rewriter = new EchoRewriter(fields);
+      assert.equal(rewriter.push(encoder.encode(cut)).length, 0);
+      // Its start cut by a chunk before the name ended: passed on at once,
+      // the rest never.
+      const split = new EchoRewriter(fields);
+      const at = cut.indexOf(":") + 3;
+      assert.equal(
+        decoder.decode(split.push(encoder.encode(cut.slice(0, at)))),
+        cut.slice(0, at),
+      );
+      assert.equal(split.push(encoder.encode(cut.slice(at))).length, 0);
+    }
   });
 
   it("gives the bytes of the event parsed, echoed and stringified again, whatever the Response and the chunks", () => {
@@ -607,7 +633,7 @@ describe("the echo rewriter", () => {
         });
         from = cut;
       }
-      out += decoder.decode(rewriter.finish());
+      out += decoder.decode();
       assert.equal(
         out,
         stream(true),

@@ -1291,7 +1291,10 @@ describe("fake backend failures inside the stream", () => {
         "response.in_progress",
         "error",
       ]);
-      assert.deepEqual(list[2].data, {
+      const { headers: limits, ...event } = list[2].data as {
+        headers: Record<string, string>;
+      };
+      assert.deepEqual(event, {
         type: "error",
         sequence_number: 2,
         status_code: 429,
@@ -1304,6 +1307,13 @@ describe("fake backend failures inside the stream", () => {
           resets_in_seconds: 600,
         },
       });
+      // The account's x-codex-* headers ride along, in title case.
+      assert.equal(limits["X-Codex-Plan-Type"], "plus");
+      assert.equal(limits["X-Codex-Primary-Used-Percent"], "100");
+      assert.equal(
+        limits["X-Codex-Primary-Reset-At"],
+        String(now / 1000 + 600),
+      );
       const next = await post(backend, validBody(), { headers });
       assert.equal(next.status, 429);
       const body = await next.json() as { error: Record<string, unknown> };

@@ -851,6 +851,7 @@ describe("usage limits inside a 200 stream", () => {
       // The seller's plan stays the seller's; the reset times reach the buyer.
       assert.ok(!first.text.includes("plan_type"), first.text);
       assert.ok(!first.text.includes("eligible_promo"), first.text);
+      assert.ok(!/x-codex-/i.test(first.text), first.text);
       if (as === "error") {
         const { error } = events.at(-1)!.data as {
           error: Record<string, unknown>;

@@ -134,13 +134,28 @@ const PREFIXES: readonly { bytes: Uint8Array; after: readonly number[] }[] = [
 
 /**
  * The names of the events rewritten, as bytes: the lifecycle events, and
- * `error`, whose `error` object may carry the seller's plan (a usage limit
- * reached inside a stream), kept to {@linkcode ERROR_MEMBERS}. Both are
+ * `error`, which may carry the seller's subscription (a usage limit reached
+ * inside a stream), kept to {@linkcode ERROR_EVENT_MEMBERS}. Both are
  * "lifecycle" to {@linkcode headAt}: held until complete, then rewritten.
  */
 const NAMES: readonly Uint8Array[] = [...LIFECYCLE_EVENTS, "error"].map((
   name,
 ) => encoder.encode(name));
+
+/**
+ * The members of an `error` event that reach the buyer; the others do not
+ * (the backend's usage-limit event carries `headers`, every `x-codex-*`
+ * header of the seller's subscription: plan, used percents, credits).
+ */
+const ERROR_EVENT_MEMBERS: ReadonlySet<string> = new Set([
+  "type",
+  "sequence_number",
+  "status_code",
+  "error",
+  "code",
+  "message",
+  "param",
+]);
 
 /**
  * The members of an `error` event's `error` object that reach the buyer;
@@ -526,18 +541,41 @@ function rewriteJson(
 }
 
 /**
+ * How many bytes of the event at `at` are the head {@linkcode headAt} read:
+ * its prefix and its name (0 when it names none of {@linkcode NAMES}).
+ */
+function headLength(bytes: Uint8Array, at: number): number {
+  for (const prefix of PREFIXES) {
+    if (prefixAt(bytes, at, prefix.bytes) !== prefix.bytes.length) continue;
+    const from = at + prefix.bytes.length;
+    for (const name of NAMES) {
+      if (
+        prefixAt(bytes, from, name) === name.length &&
+        prefix.after.includes(bytes[from + name.length])
+      ) {
+        return prefix.bytes.length + name.length;
+      }
+    }
+    return 0;
+  }
+  return 0;
+}
+
+/**
  * Adds to {@linkcode edits} what sets the echoed members in the complete
  * lifecycle event `bytes[at, end)` (nothing when they are already so), or
- * what keeps an `error` event's error object to {@linkcode ERROR_MEMBERS}.
- * A lifecycle event of one `data:` line is rewritten on its bytes; one of
- * several lines, and an `error` event, is parsed and framed again.
+ * what keeps an `error` event to {@linkcode ERROR_EVENT_MEMBERS} and its
+ * error object to {@linkcode ERROR_MEMBERS}. A lifecycle event of one
+ * `data:` line is rewritten on its bytes; one of several lines, and an
+ * `error` event, is parsed and framed again.
  *
  * The first `passed` bytes of the event have gone to the buyer already (the
- * start of an event that a chunk's end cut before it could tell what it is):
- * no change may fall among them. A rewrite of the data line changes only
- * members of the Response, which come after the event's name. An event
- * framed again whose new text does not begin with those bytes (a head
- * without the space after `event:` or `data:`) is left as it came.
+ * start of an event that a chunk's end cut before it could tell what it is;
+ * never more than its head, {@linkcode headLength}): no change may fall
+ * among them. A rewrite of the data line changes only members of the
+ * Response, which come after the head. An event framed again keeps its head
+ * as it came, unless parsing reorders it (a `type` named twice): such an
+ * event is left as it came, whatever the chunks.
  */
 function rewriteEvent(
   bytes: Uint8Array,
@@ -565,25 +603,27 @@ function rewriteEvent(
       echoResponse(payload.response, fields);
       return true;
     }
-    return payload.type === "error" && isRecord(payload.error) &&
-      keepErrorMembers(payload.error);
+    if (payload.type !== "error") return false;
+    const removed = keepMembers(payload, ERROR_EVENT_MEMBERS);
+    return (isRecord(payload.error) &&
+      keepMembers(payload.error, ERROR_MEMBERS)) || removed;
   });
   if (!event) return;
-  if (passed === 0) edits.add(at, end, event);
-  else if (bytesAt(event, 0, bytes.subarray(at, at + passed))) {
-    edits.add(at + passed, end, event.subarray(passed));
+  if (!bytesAt(event, 0, bytes.subarray(at, at + headLength(bytes, at)))) {
+    return;
   }
+  edits.add(at + passed, end, passed === 0 ? event : event.subarray(passed));
 }
 
-/**
- * Deletes the members of an `error` event's error object that are not
- * {@linkcode ERROR_MEMBERS}; whether there were any.
- */
-function keepErrorMembers(error: Record<string, unknown>): boolean {
+/** Deletes the members of `object` not in `kept`; whether there were any. */
+function keepMembers(
+  object: Record<string, unknown>,
+  kept: ReadonlySet<string>,
+): boolean {
   let removed = false;
-  for (const key of Object.keys(error)) {
-    if (!ERROR_MEMBERS.has(key)) {
-      delete error[key];
+  for (const key of Object.keys(object)) {
+    if (!kept.has(key)) {
+      delete object[key];
       removed = true;
     }
   }
@@ -638,10 +678,14 @@ function reframe(
 
 /**
  * Rewrites the Response object in the lifecycle events of one SSE stream,
- * chunk by chunk, so that the buyer gets its own fields back (see the
- * module's description for which events are looked at). A lifecycle event
- * cut by the end of a chunk is held back until it is complete; everything
- * else passes as it came, a chunk without such an event as it is.
+ * chunk by chunk, so that the buyer gets its own fields back, and keeps the
+ * seller's subscription out of its `error` events (see the module's
+ * description for which events are looked at). Such an event cut by the end
+ * of a chunk is held back until it is complete (its head may have passed
+ * already); one the stream cuts off for good is never passed on (a buyer's
+ * parser drops an event without its blank line, and unchanged it would say
+ * what went upstream). Everything else passes as it came, a chunk without
+ * such an event as it is.
  *
  * @example
  * ```ts
@@ -720,7 +764,7 @@ export class EchoRewriter {
         this.#leading = false;
       }
     }
-    let bytes = chunk;
+    const bytes = chunk;
     let at: number;
     /** What goes before `bytes[at]` on: a held event, complete now. */
     let prefix: Uint8Array | undefined;
@@ -794,26 +838,10 @@ export class EchoRewriter {
   }
 
   /**
-   * The bytes held back when the stream ends (an event it cut off), to be
-   * passed on as they came.
-   *
-   * @returns the held bytes (possibly empty)
-   */
-  finish(): Uint8Array {
-    // An undecided start has passed already, and so has the start of a
-    // held event that was one.
-    const held = this.#held
-      ? joinBytes(this.#held).subarray(this.#passed)
-      : EMPTY;
-    this.#held = undefined;
-    this.#passed = 0;
-    this.#undecided = undefined;
-    return held;
-  }
-
-  /**
-   * Holds back `bytes` from `at` on; returns what passes before it
-   * (`prefix`, then `bytes` from `from`, changed).
+   * Holds back `bytes` from `at` on (an event to rewrite, once complete), or
+   * keeps a copy of an undecided start there; returns what passes now:
+   * `prefix`, then `bytes` from `from`, changed, up to `at` (held) or to
+   * their end (undecided).
    */
   #hold(
     bytes: Uint8Array,
@@ -836,8 +864,8 @@ export class EchoRewriter {
   }
 
   /**
-   * Adds to `edits` the rewrite of the lifecycle event at `at` to `end`,
-   * of which the first `passed` bytes went on already.
+   * Adds to `edits` the rewrite of the lifecycle or `error` event at `at`
+   * to `end`, of which the first `passed` bytes went on already.
    */
   #rewrite(bytes: Uint8Array, at: number, end: number, passed = 0): void {
     this.#values ??= echoValues(this.#fields);

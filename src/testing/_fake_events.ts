@@ -382,9 +382,26 @@ export function errorEvent(code: string, message: string): WireEvent {
   return { type: "error", code, message, param: null };
 }
 
-/** The `error` event of a usage limit: `status_code` 429 and the error object of the 429 body. */
-export function usageLimitEvent(error: unknown): WireEvent {
-  return { type: "error", status_code: 429, error };
+/**
+ * The `error` event of a usage limit, as the backend sends it (public
+ * reports of it): the error object of the 429 body, `status_code` 429, and
+ * the `x-codex-*` headers of the account as `headers`, their names in
+ * title case.
+ */
+export function usageLimitEvent(
+  error: unknown,
+  headers: Record<string, string>,
+): WireEvent {
+  const titled: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    titled[
+      name.replace(
+        /(^|-)([a-z])/g,
+        (_, dash, letter) => `${dash}${letter.toUpperCase()}`,
+      )
+    ] = value;
+  }
+  return { type: "error", error, status_code: 429, headers: titled };
 }
 
 /** Number of events up to and including the first text delta (or all of them). */

@@ -335,8 +335,9 @@ export interface FakeUsageLimitBehaviour {
  * `response.in_progress`, as the real backend also does:
  *
  * - `as: "error"`: an `error` event
- *   `{"type":"error","status_code":429,"error":{"type":"usage_limit_reached","message","plan_type","resets_at","eligible_promo":null,"resets_in_seconds"}}`
- *   (the `error` object of the 429 body);
+ *   `{"type":"error","error":{"type":"usage_limit_reached","message","plan_type","resets_at","eligible_promo":null,"resets_in_seconds"},"status_code":429,"headers":{"X-Codex-Plan-Type",…}}`
+ *   (the `error` object of the 429 body, and the account's `x-codex-*`
+ *   headers in title case, as public reports of the real event show);
  * - `as: "failed"`: `response.failed` whose `response.error` is
  *   `{"code":"usage_limit_reached","message"}`, plus `resets_at` and
  *   `resets_in_seconds` only when `resetsInSeconds` is given (whether the real

@@ -625,7 +625,12 @@ class Backend implements FakeCodexBackend {
       error: Record<string, unknown>;
     };
     if (behaviour.as === "error") {
-      events.push(usageLimitEvent(error));
+      events.push(
+        usageLimitEvent(
+          error,
+          rateLimitHeaders(this.#now(), limit.planType, limit),
+        ),
+      );
     } else {
       const resets = behaviour.resetsInSeconds === undefined ? {} : {
         resets_at: error.resets_at,
