@@ -21,11 +21,16 @@
  * is never parsed either; the changes are kept as positions and the output
  * written into one array sized first.
  *
- * The same pass keeps the seller's subscription out of an `error` event (a
- * usage limit reached inside a stream names the seller's plan): its `error`
- * object keeps only `type`, `code`, `message`, `param`, `resets_at` and
- * `resets_in_seconds`. Such an event ends the stream, so it is the last
- * event of its chunk, where it is looked for; it is parsed and framed again.
+ * The same pass keeps the seller's subscription out of an `error` event (the
+ * backend's usage limit inside a stream carries the seller's plan, and every
+ * `x-codex-*` header of the account as `headers`): the event keeps only
+ * `type`, `sequence_number`, `status_code`, `error`, `code`, `message` and
+ * `param`, its `error` object only `type`, `code`, `message`, `param`,
+ * `resets_at` and `resets_in_seconds`. The backend ends the stream with such
+ * an event, so it is the last event of its chunk, where it is looked for (an
+ * `error` event that other events follow in the same chunk is not looked
+ * at); it is parsed and framed again. A lifecycle or `error` event the
+ * stream cuts off is never passed on.
  *
  * @module
  */
