@@ -280,6 +280,29 @@ describe("Chat Completions through the provider", () => {
     assert.equal(result.doneCount, 1);
   });
 
+  it("says nothing of the seller's subscription when the usage limit arrives inside the stream", async () => {
+    backend.enqueue({
+      kind: "usage_limit_in_stream",
+      as: "error",
+      resetsInSeconds: 600,
+    });
+    const result = await callProvider(provider(), {
+      path: PATH,
+      body: {
+        model: "gpt-5.4",
+        messages: [{ role: "user", content: "Hi" }],
+        stream: true,
+      },
+    });
+    const lines = chunks(result.text);
+    assert.equal(lines.at(-1), "[DONE]");
+    const error = lines.find((line) =>
+      typeof line === "object" && line !== null && "error" in line
+    ) as { error: { code: string } } | undefined;
+    assert.equal(error?.error.code, "usage_limit_reached");
+    assert.ok(!/plan|x-codex|promo/i.test(result.text), result.text);
+  });
+
   for (
     const name of [
       "chat-completions-tool-1.json",
