@@ -385,6 +385,15 @@ export const MUTANTS: Mutant[] = [
       "serve's model list does not follow a redirect: it would take the login's account id wherever it points",
   },
   {
+    id: "upstream-redirect-retried",
+    file: RELAY,
+    find: "      if (isRedirect(error)) {",
+    replace: "      if (false) {",
+    tests: ["tests/relay_redirect_test.ts"],
+    why:
+      "an upstream redirect is answered 502 at once, saying so: the same URL answers the same way",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

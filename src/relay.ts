@@ -456,6 +456,15 @@ export async function openUpstream(
           `The upstream sent no response within ${context.requestTimeoutMs} ms`,
         );
       }
+      // Not followed, and not retried: the same URL answers the same way.
+      if (isRedirect(error)) {
+        throw new RelayError(
+          502,
+          "upstream_unreachable",
+          "The upstream answered with a redirect, which is not followed",
+          { cause: error },
+        );
+      }
       const final = new RelayError(
         502,
         "upstream_unreachable",
@@ -538,6 +547,17 @@ export async function openUpstream(
       throw buyerGone();
     });
   }
+}
+
+/**
+ * Whether a fetch failed on a redirect it was told not to follow: Node's
+ * fetch says so in the error's cause (`unexpected redirect`), Deno's in its
+ * message. Another runtime's wording is taken for a network error (retried).
+ */
+function isRedirect(error: unknown): boolean {
+  const said = (value: unknown) =>
+    value instanceof Error && /\bredirect\b/i.test(value.message);
+  return said(error) || (error instanceof Error && said(error.cause));
 }
 
 function backoff(retry: number, random: () => number): number {
