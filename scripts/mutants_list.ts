@@ -394,6 +394,24 @@ export const MUTANTS: Mutant[] = [
       "an upstream redirect is answered 502 at once, saying so: the same URL answers the same way",
   },
   {
+    id: "upstream-redirect-any-word",
+    file: RELAY,
+    find: "      error.cause.message === NODE_REDIRECT);",
+    replace: "      /redirect/i.test(error.cause.message));",
+    tests: ["tests/relay_redirect_test.ts"],
+    why:
+      "a redirect is told by the runtime's exact words: a network error whose URL says redirect is still retried",
+  },
+  {
+    id: "echo-error-event-reset-times-dropped",
+    file: ECHO,
+    find: '  "status_code",\n  "resets_at",\n  "resets_in_seconds",\n',
+    replace: '  "status_code",\n',
+    tests: [ECHO_TEST],
+    why:
+      "an error event keeps its reset times at its top level: the buyer's, and what the relay's observation reads",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

@@ -7,8 +7,10 @@
  * and read for the seller's own view (src/codex/rate_limits_filter.ts), and
  * for the Response object of the lifecycle events, whose `instructions`,
  * `previous_response_id`, `prompt_cache_key` and `store` are set to what the
- * buyer sent (src/codex/echo.ts); once the stream has ended it is observed
- * from its last event (src/codex/observe.ts).
+ * buyer sent, and for an `error` event, which keeps only its own members
+ * (not the seller's plan and `x-codex-*` headers) (src/codex/echo.ts); once
+ * the stream has ended it is observed from its last event
+ * (src/codex/observe.ts).
  *
  * @module
  */
@@ -440,7 +442,7 @@ export async function openUpstream(
         ),
         body,
         signal: exchange.controller.signal,
-        // A redirect is not followed (a network error, retried as one): to
+        // A redirect is not followed (nor retried, see isRedirect): to
         // be able to follow one, Node's fetch keeps a clone of the request,
         // its body stream teed, for as long as the answer streams (8 KiB of
         // heap per open stream). The backend answers its URL itself.
@@ -550,15 +552,22 @@ export async function openUpstream(
 }
 
 /**
- * Whether a fetch failed on a redirect it was told not to follow: Node's
- * fetch says so in the error's cause (`unexpected redirect`), Deno's in its
- * message. Another runtime's wording is taken for a network error (retried).
+ * Whether a fetch failed on a redirect it was told not to follow, by each
+ * runtime's exact words (a network error's message may hold the URL, which
+ * may hold any word): Node's fetch (undici) gives the cause `unexpected
+ * redirect`, Deno's says `Encountered redirect while redirect mode is set to
+ * 'error'`. Other words are taken for a network error (retried).
  */
 function isRedirect(error: unknown): boolean {
-  const said = (value: unknown) =>
-    value instanceof Error && /\bredirect\b/i.test(value.message);
-  return said(error) || (error instanceof Error && said(error.cause));
+  if (!(error instanceof Error)) return false;
+  return error.message.includes(DENO_REDIRECT) ||
+    (error.cause instanceof Error &&
+      error.cause.message === NODE_REDIRECT);
 }
+
+const NODE_REDIRECT = "unexpected redirect";
+const DENO_REDIRECT =
+  "Encountered redirect while redirect mode is set to 'error'";
 
 function backoff(retry: number, random: () => number): number {
   return Math.floor(random() * BASE_BACKOFF_MS * 2 ** retry);
@@ -762,8 +771,9 @@ function reportedFailure(
  * Streams an open upstream exchange to a streaming buyer: one
  * `onResponseStart` (200, `x-antseed-streaming: "1"`, `text/event-stream`,
  * empty body), every upstream chunk unmodified as it arrives (but for the
- * `codex.rate_limits` events, the seller's data, cut out, and the buyer's
- * own fields echoed in the lifecycle events with `options.echo`), a well-formed
+ * `codex.rate_limits` events, the seller's data, cut out, and with
+ * `options.echo` the buyer's own fields echoed in the lifecycle events and
+ * an `error` event kept to its own members), a well-formed
  * `response.failed` event when the stream breaks, stalls or ends without a
  * terminal event, then exactly one `done: true` chunk, also when reading or
  * observing the stream throws (the error then propagates). Resolves with the
@@ -771,7 +781,8 @@ function reportedFailure(
  * translated stream, its usage chunk), not a copy of the stream the buyer
  * already got; else the stream as the buyer got it, failure appended, which
  * the node's metering estimates from. Also resolves with the usage limit the
- * stream reported, if any (its event passes through like any other).
+ * stream reported, if any (its event reaches the buyer kept to its own
+ * members, reset times included).
  * Callback exceptions are caught; after one, the upstream body is cancelled.
  *
  * @example

@@ -494,11 +494,13 @@ describe("the echo rewriter", () => {
     assert.equal(rewriter.push(plain), plain);
     // An error event of the API's own shape, members at its top level.
     const flat = new EchoRewriter(fields).push(encoder.encode(
-      'event: error\ndata: {"type":"error","code":"server_error","message":"Try again","param":null,"plan_type":"pro"}\n\n',
+      'event: error\ndata: {"type":"error","code":"usage_limit_reached","message":"Try again","param":null,"resets_in_seconds":3600,"resets_at":1900000000,"plan_type":"pro"}\n\n',
     ));
+    // The reset times stay: the buyer's, and the relay's own observation
+    // reads the bytes the buyer got.
     assert.equal(
       decoder.decode(flat),
-      'event: error\ndata: {"type":"error","code":"server_error","message":"Try again","param":null}\n\n',
+      'event: error\ndata: {"type":"error","code":"usage_limit_reached","message":"Try again","param":null,"resets_in_seconds":3600,"resets_at":1900000000}\n\n',
     );
   });
 

@@ -60,12 +60,18 @@ describe("an upstream redirect", () => {
     let baseUrl = "";
     let posts = 0;
     let movedPosts = 0;
+    let resets = 0;
 
     before(async () => {
       server = createServer((request, response) => {
         request.resume();
         if (request.method !== "POST") {
           response.writeHead(404).end();
+          return;
+        }
+        if (request.url?.startsWith("/redirect/reset/")) {
+          resets++;
+          request.socket.destroy();
           return;
         }
         if (request.url?.startsWith("/moved/")) {
@@ -106,6 +112,31 @@ describe("an upstream redirect", () => {
       assert.equal(posts, 1);
       assert.equal(movedPosts, 0);
       assert.equal(provider.getCapacity().current, 0);
+    });
+
+    it("is told from a network error by the runtime's words, not by a URL that says redirect", async () => {
+      // A connection reset at a base URL whose path says "redirect": Deno
+      // puts the URL in the error's message. Still retried as a network
+      // error.
+      const provider = createProvider({
+        OPENAI_RESPONSES_BASE_URL: baseUrl.replace(
+          "/backend-api",
+          "/redirect/reset",
+        ),
+        ANTSEED_ALLOWED_SERVICES: SERVICE,
+      }, {
+        tokenSource: fixedTokens(ACCOUNT, TOKEN),
+        random: () => 0,
+      });
+      resets = 0;
+      const result = await callProvider(provider, { body: BODY });
+      assert.equal(result.status, 502);
+      const { error } = JSON.parse(result.text);
+      assert.equal(error.code, "upstream_unreachable");
+      assert.equal(error.message, "The upstream could not be reached");
+      // The first attempt and its three retries (Deno's fetch may try a
+      // reused connection once more by itself).
+      assert.ok(resets >= 4, `${resets} attempts`);
     });
   });
 });

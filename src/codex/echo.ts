@@ -24,9 +24,9 @@
  * The same pass keeps the seller's subscription out of an `error` event (the
  * backend's usage limit inside a stream carries the seller's plan, and every
  * `x-codex-*` header of the account as `headers`): the event keeps only
- * `type`, `sequence_number`, `status_code`, `error`, `code`, `message` and
- * `param`, its `error` object only `type`, `code`, `message`, `param`,
- * `resets_at` and `resets_in_seconds`. The backend ends the stream with such
+ * `type`, `sequence_number`, `status_code`, `error`, `code`, `message`,
+ * `param`, `resets_at` and `resets_in_seconds`, its `error` object only
+ * `type`, `code`, `message`, `param`, `resets_at` and `resets_in_seconds`. The backend ends the stream with such
  * an event, so it is the last event of its chunk, where it is looked for (an
  * `error` event that other events follow in the same chunk is not looked
  * at); it is parsed and framed again. A lifecycle or `error` event the
@@ -156,6 +156,8 @@ const ERROR_EVENT_MEMBERS: ReadonlySet<string> = new Set([
   "type",
   "sequence_number",
   "status_code",
+  "resets_at",
+  "resets_in_seconds",
   "error",
   "code",
   "message",
