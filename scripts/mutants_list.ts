@@ -412,6 +412,16 @@ export const MUTANTS: Mutant[] = [
       "an error event keeps its reset times at its top level: the buyer's, and what the relay's observation reads",
   },
   {
+    id: "warnings-show-home",
+    file: "src/provider/observability.ts",
+    find:
+      '    this.warn = home === "" ? warn : (message) => warn(hideHome(message, home));',
+    replace: "    this.warn = warn;",
+    tests: ["tests/provider_log_test.ts"],
+    why:
+      "a provider's warning shows the seller's home folder as ~ (a failed write-back quotes the auth.json path)",
+  },
+  {
     id: "abort-leaves-read-pending",
     file: RELAY,
     find: "    this.reader?.cancel(reason).catch(() => {});",

@@ -5,6 +5,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createProvider } from "../src/provider/provider.ts";
+import { Observability } from "../src/provider/observability.ts";
+import { parseConfig } from "../src/config.ts";
+import { homedir } from "node:os";
 import {
   type FakeCodexBackend,
   startFakeCodexBackend,
@@ -76,5 +79,36 @@ describe("the plugin's log", () => {
     await new Promise((resolve) => setTimeout(resolve, 1100));
     p.getCapacity();
     assert.match(lines.at(-1)!, /^login default: usage limit ended$/);
+  });
+});
+
+describe("the provider's lines and warnings", () => {
+  it("show the seller's home folder as ~ (a warning may quote a file's path)", () => {
+    const lines: string[] = [];
+    const warnings: string[] = [];
+    const seen = new Observability(parseConfig({}), {
+      homeDir: "/home/seller",
+      onLog: (line) => lines.push(line),
+      onWarning: (message) => warnings.push(message),
+    });
+    seen.warn(
+      "Codex tokens were refreshed but could not be saved (cannot write /home/seller/.codex/auth.json)",
+    );
+    seen.log("login default: /home/seller/.codex/auth.json");
+    assert.deepEqual(warnings, [
+      "Codex tokens were refreshed but could not be saved (cannot write ~/.codex/auth.json)",
+    ]);
+    assert.deepEqual(lines, ["login default: ~/.codex/auth.json"]);
+  });
+
+  it("take the process's home folder by default", () => {
+    const home = homedir();
+    if (home.length < 2) return;
+    const warnings: string[] = [];
+    const seen = new Observability(parseConfig({}), {
+      onWarning: (message) => warnings.push(message),
+    });
+    seen.warn(`cannot write ${home}/.codex/auth.json`);
+    assert.deepEqual(warnings, ["cannot write ~/.codex/auth.json"]);
   });
 });

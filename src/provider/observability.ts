@@ -12,7 +12,8 @@ import type { ClientVersionChoice } from "../codex/client_version.ts";
 import type { ProviderSettings } from "../config.ts";
 import type { RelayError } from "../errors.ts";
 import { type Labels, Metrics } from "../metrics.ts";
-import { maskEmail } from "../mask.ts";
+import { homedir } from "node:os";
+import { hideHome, maskEmail } from "../mask.ts";
 import { logText } from "../log_text.ts";
 
 /** One finished request, for a log line. Carries no secret. */
@@ -50,6 +51,11 @@ export interface ObservabilityOptions {
   metrics?: boolean;
   /** Print per-request lines (default true). */
   logRequests?: boolean;
+  /**
+   * The seller's home folder, shown as `~` in every line and warning
+   * (default the process's, `node:os` `homedir()`).
+   */
+  homeDir?: string;
 }
 
 /** A gauge's series: labels and value. */
@@ -101,8 +107,12 @@ export class Observability {
     options: ObservabilityOptions = {},
   ) {
     this.counting = options.metrics === true;
-    this.log = options.onLog ?? console.log;
-    this.warn = options.onWarning ?? console.warn;
+    // No line shows the seller's home path (a warning may quote a file's).
+    const home = options.homeDir ?? homeDirOrNone();
+    const log = options.onLog ?? console.log;
+    const warn = options.onWarning ?? console.warn;
+    this.log = home === "" ? log : (line) => log(hideHome(line, home));
+    this.warn = home === "" ? warn : (message) => warn(hideHome(message, home));
     this.#onRequestDone = options.onRequestDone;
     const lines = options.logRequests !== false;
     this.#everyRequest = lines && settings.log === "requests";
@@ -249,6 +259,15 @@ export class Observability {
     if (typeof value === "number" && value > 0) {
       this.#metrics.count("openai_responses_tokens_total", { kind }, value);
     }
+  }
+}
+
+/** The process's home folder, or "" where it has none. */
+function homeDirOrNone(): string {
+  try {
+    return homedir();
+  } catch {
+    return "";
   }
 }
 

@@ -67,6 +67,11 @@ export interface CreateProviderOptions {
    */
   metrics?: boolean;
   /**
+   * The seller's home folder, shown as `~` in every log line and warning
+   * (a warning may quote a file's path). Default: the process's home.
+   */
+  homeDir?: string;
+  /**
    * The Codex CLI version to speak as, chosen already (`check` gives each
    * per-login provider the one chosen over all logins). Default: chosen when
    * the logins are found, from OPENAI_RESPONSES_CLIENT_VERSION, the default
