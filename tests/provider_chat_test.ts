@@ -11,6 +11,7 @@ import {
   type OpenAIResponsesProvider,
 } from "../src/provider/provider.ts";
 import {
+  type FakeBehaviour,
   type FakeCodexBackend,
   startFakeCodexBackend,
 } from "../src/testing/fake_backend.ts";
@@ -261,8 +262,12 @@ describe("Chat Completions through the provider", () => {
     assert.match(error.message, /Bad thing/);
   });
 
-  it("turns a failure inside the stream into an error chunk, then [DONE]", async () => {
-    backend.enqueue({ kind: "failed", code: "server_is_overloaded" });
+  /**
+   * A streamed Chat Completions answer whose upstream fails as `behaviour`
+   * says: its text, and the error chunk before the closing `[DONE]`.
+   */
+  async function streamedFailure(behaviour: FakeBehaviour) {
+    backend.enqueue(behaviour);
     const result = await callProvider(provider(), {
       path: PATH,
       body: {
@@ -273,34 +278,29 @@ describe("Chat Completions through the provider", () => {
     });
     const lines = chunks(result.text);
     assert.equal(lines.at(-1), "[DONE]");
+    assert.equal(result.doneCount, 1);
     const error = lines.find((line) =>
       typeof line === "object" && line !== null && "error" in line
     ) as { error: { code: string } } | undefined;
-    assert.equal(error?.error.code, "server_is_overloaded");
-    assert.equal(result.doneCount, 1);
+    return { text: result.text, code: error?.error.code };
+  }
+
+  it("turns a failure inside the stream into an error chunk, then [DONE]", async () => {
+    const { code } = await streamedFailure({
+      kind: "failed",
+      code: "server_is_overloaded",
+    });
+    assert.equal(code, "server_is_overloaded");
   });
 
   it("says nothing of the seller's subscription when the usage limit arrives inside the stream", async () => {
-    backend.enqueue({
+    const { code, text } = await streamedFailure({
       kind: "usage_limit_in_stream",
       as: "error",
       resetsInSeconds: 600,
     });
-    const result = await callProvider(provider(), {
-      path: PATH,
-      body: {
-        model: "gpt-5.4",
-        messages: [{ role: "user", content: "Hi" }],
-        stream: true,
-      },
-    });
-    const lines = chunks(result.text);
-    assert.equal(lines.at(-1), "[DONE]");
-    const error = lines.find((line) =>
-      typeof line === "object" && line !== null && "error" in line
-    ) as { error: { code: string } } | undefined;
-    assert.equal(error?.error.code, "usage_limit_reached");
-    assert.ok(!/plan|x-codex|promo/i.test(result.text), result.text);
+    assert.equal(code, "usage_limit_reached");
+    assert.ok(!/plan|x-codex|promo/i.test(text), text);
   });
 
   for (
