@@ -2465,8 +2465,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "echo-reframed-head-unchecked",
     file: ECHO,
-    find:
-      "  if (!bytesAt(event, 0, bytes.subarray(at, at + headLength(bytes, at)))) {",
+    find: "  if (!bytesAt(event, 0, bytes.subarray(at, at + head))) {",
     replace: "  if (false) {",
     tests: [ECHO_TEST],
     why:

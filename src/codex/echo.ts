@@ -15,22 +15,22 @@
  * costs a look at the start of its last event, and an event whose start a
  * chunk cuts before its name ends passes on at once (a rewrite never
  * changes an event's head), the next chunk's first bytes telling what it
- * is, so that the next chunk is not copied behind it. Inside a lifecycle event,
- * only the four members of the Response are replaced, found in one walk of
- * the object's members on the bytes (its `output` skipped), so the Response
- * is never parsed either; the changes are kept as positions and the output
- * written into one array sized first.
+ * is, so that the next chunk is not copied behind it. Inside a lifecycle
+ * event, only the four members of the Response are replaced, found in one
+ * walk of the object's members on the bytes (its `output` skipped), so the
+ * Response is never parsed either; the changes are kept as positions and
+ * the output written into one array sized first.
  *
  * The same pass keeps the seller's subscription out of an `error` event (the
  * backend's usage limit inside a stream carries the seller's plan, and every
  * `x-codex-*` header of the account as `headers`): the event keeps only
- * `type`, `sequence_number`, `status_code`, `error`, `code`, `message`,
- * `param`, `resets_at` and `resets_in_seconds`, its `error` object only
- * `type`, `code`, `message`, `param`, `resets_at` and `resets_in_seconds`. The backend ends the stream with such
- * an event, so it is the last event of its chunk, where it is looked for (an
- * `error` event that other events follow in the same chunk is not looked
- * at); it is parsed and framed again. A lifecycle or `error` event the
- * stream cuts off is never passed on.
+ * `type`, `sequence_number`, `status_code`, `resets_at`, `resets_in_seconds`,
+ * `error`, `code`, `message` and `param`, its `error` object only `type`,
+ * `code`, `message`, `param`, `resets_at` and `resets_in_seconds`. The
+ * backend ends the stream with such an event, so it is the last event of its
+ * chunk, where it is looked for (an `error` event that other events follow
+ * in the same chunk is not looked at); it is parsed and framed again. A
+ * lifecycle or `error` event the stream cuts off is never passed on.
  *
  * @module
  */
@@ -198,29 +198,46 @@ function prefixAt(bytes: Uint8Array, at: number, part: Uint8Array): number {
   return count;
 }
 
+/** What {@linkcode headLength} says when the bytes end before they tell. */
+const UNDECIDED = -1;
+
+/**
+ * How many bytes of the event starting at `at` name it one of
+ * {@linkcode NAMES} (its prefix and the name), 0 when it is none of them,
+ * {@linkcode UNDECIDED} when the bytes end before they tell.
+ */
+function headLength(bytes: Uint8Array, at: number): number {
+  for (const prefix of PREFIXES) {
+    const seen = prefixAt(bytes, at, prefix.bytes);
+    if (seen < 0) continue;
+    if (seen < prefix.bytes.length) return UNDECIDED;
+    const from = at + seen;
+    for (const name of NAMES) {
+      const named = prefixAt(bytes, from, name);
+      if (named < 0) continue;
+      if (named < name.length) return UNDECIDED;
+      const next = bytes[from + named];
+      if (next === undefined) return UNDECIDED;
+      if (prefix.after.includes(next)) return seen + named;
+    }
+    // "event: " did not name one; "event:" cannot either.
+    return 0;
+  }
+  return 0;
+}
+
 /**
  * What the event starting at `at` is, from its first bytes: `undecided`
  * when the bytes end before they tell.
  */
 function headAt(bytes: Uint8Array, at: number): Head {
   if (bytes[at] === COLON) return "comment";
-  for (const prefix of PREFIXES) {
-    const seen = prefixAt(bytes, at, prefix.bytes);
-    if (seen < 0) continue;
-    if (seen < prefix.bytes.length) return "undecided";
-    const from = at + seen;
-    for (const name of NAMES) {
-      const named = prefixAt(bytes, from, name);
-      if (named < 0) continue;
-      if (named < name.length) return "undecided";
-      const next = bytes[from + named];
-      if (next === undefined) return "undecided";
-      if (prefix.after.includes(next)) return "lifecycle";
-    }
-    // "event: " did not name one; "event:" cannot either.
-    return "other";
-  }
-  return "other";
+  const length = headLength(bytes, at);
+  return length > 0
+    ? "lifecycle"
+    : length === UNDECIDED
+    ? "undecided"
+    : "other";
 }
 
 /** Just after the blank line that ends the event starting at `at`, or -1. */
@@ -548,27 +565,6 @@ function rewriteJson(
 }
 
 /**
- * How many bytes of the event at `at` are the head {@linkcode headAt} read:
- * its prefix and its name (0 when it names none of {@linkcode NAMES}).
- */
-function headLength(bytes: Uint8Array, at: number): number {
-  for (const prefix of PREFIXES) {
-    if (prefixAt(bytes, at, prefix.bytes) !== prefix.bytes.length) continue;
-    const from = at + prefix.bytes.length;
-    for (const name of NAMES) {
-      if (
-        prefixAt(bytes, from, name) === name.length &&
-        prefix.after.includes(bytes[from + name.length])
-      ) {
-        return prefix.bytes.length + name.length;
-      }
-    }
-    return 0;
-  }
-  return 0;
-}
-
-/**
  * Adds to {@linkcode edits} what sets the echoed members in the complete
  * lifecycle event `bytes[at, end)` (nothing when they are already so), or
  * what keeps an `error` event to {@linkcode ERROR_EVENT_MEMBERS} and its
@@ -616,7 +612,8 @@ function rewriteEvent(
       keepMembers(payload.error, ERROR_MEMBERS)) || removed;
   });
   if (!event) return;
-  if (!bytesAt(event, 0, bytes.subarray(at, at + headLength(bytes, at)))) {
+  const head = Math.max(0, headLength(bytes, at));
+  if (!bytesAt(event, 0, bytes.subarray(at, at + head))) {
     return;
   }
   edits.add(at + passed, end, passed === 0 ? event : event.subarray(passed));
