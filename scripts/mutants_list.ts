@@ -2601,4 +2601,23 @@ export const MUTANTS: Mutant[] = [
     why:
       "a Chat Completions stream with include_usage is billed from its usage chunk too",
   },
+  {
+    id: "not-included-unbounded",
+    file: "src/provider/pool.ts",
+    find: "    if (this.#notIncluded.size > NOT_INCLUDED_MEMORY) {",
+    replace: "    if (false) {",
+    tests: ["tests/provider_pool_test.ts"],
+    why:
+      "the models a login's plan lacks are named by buyers: the memory of them is bounded",
+  },
+  {
+    id: "lacking-model-as-auth-failure",
+    file: LOGINS,
+    find:
+      "    if (refusals.length > 0 && refusals.every((refusal) => refusal)) {",
+    replace: "    if (false) {",
+    tests: ["tests/provider_pool_test.ts"],
+    why:
+      "a model every plan lacks is the buyer's 400, not 503 upstream_auth_failed (a seller alert any buyer could raise)",
+  },
 ];

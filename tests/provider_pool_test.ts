@@ -14,6 +14,9 @@ import {
   type OpenAIResponsesProvider,
 } from "../src/provider/provider.ts";
 import { callProvider } from "./fakes/seller_node.ts";
+import { Login, NOT_INCLUDED_MEMORY } from "../src/provider/pool.ts";
+import type { TokenSource } from "../src/auth/types.ts";
+import { RelayError } from "../src/errors.ts";
 import {
   type Child,
   epochIn,
@@ -317,6 +320,38 @@ describe("a pool: logins that cannot serve", () => {
     );
   });
 
+  it("answers a model that every plan lacks as the backend did, not as the seller's failure, and asks no login again", async () => {
+    const lines: string[] = [];
+    const p = createProvider({
+      OPENAI_RESPONSES_AUTH_FILE: files.join(","),
+      OPENAI_RESPONSES_BASE_URL: backend.baseUrl,
+      OPENAI_RESPONSES_TOKEN_URL: "http://127.0.0.1:9/oauth/token",
+    }, {
+      random: () => 0,
+      onLog: (line) => lines.push(line),
+      onWarning: (line) => lines.push(line),
+    });
+    for (let i = 0; i < 3; i++) {
+      const result = await callProvider(p, {
+        body: { model: "made-up-model", input: "Hi" },
+      }, { skipRouting: true });
+      assert.equal(result.status, 400, result.text);
+      const { error } = JSON.parse(result.text);
+      assert.equal(error.code, "model_not_supported");
+      assert.match(error.message, /'made-up-model' model/);
+    }
+    // Each login was asked once, on the first request.
+    assert.equal(accountsCalled().length, ACCOUNTS.length);
+    assert.deepEqual(
+      lines.filter((line) => /upstream_auth_failed|cannot serve/.test(line)),
+      [],
+    );
+    const served = await callProvider(p, {
+      body: { model: "gpt-5.4", input: "Hi" },
+    }, { skipRouting: true });
+    assert.equal(served.status, 200, served.text);
+  });
+
   it("keeps each login under OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY", async () => {
     const p = pool({ OPENAI_RESPONSES_ACCOUNT_MAX_CONCURRENCY: "1" });
     backend.setDefault({ kind: "text", text: "slow", eventDelayMs: 30 });
@@ -330,5 +365,26 @@ describe("a pool: logins that cannot serve", () => {
     } finally {
       backend.setDefault({ kind: "text" });
     }
+  });
+});
+
+describe("a login's memory of the models its plan lacks", () => {
+  it("holds the most recently refused models only: buyers name them", () => {
+    const login = new Login("a", {} as TokenSource);
+    const refusal = new RelayError(400, "model_not_supported", "Not here");
+    login.markNotIncluded("m0", "acct", refusal);
+    for (let i = 1; i <= NOT_INCLUDED_MEMORY; i++) {
+      // Refused again, m0 is the most recent once more until m1 is passed.
+      if (i === 2) login.markNotIncluded("m0", "acct", refusal);
+      login.markNotIncluded(`m${i}`, "acct", refusal);
+    }
+    assert.equal(login.lacks("m1"), false, "the least recently refused goes");
+    assert.equal(login.lacks("m0"), true);
+    assert.equal(login.lacks(`m${NOT_INCLUDED_MEMORY}`), true);
+    assert.equal(login.refusalOf("m0"), refusal);
+    // m0 is now the least recently refused: the next new model takes its place.
+    login.markNotIncluded("another", "acct", refusal);
+    assert.equal(login.lacks("m0"), false);
+    assert.equal(login.lacks("m2"), true);
   });
 });

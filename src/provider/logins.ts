@@ -279,7 +279,7 @@ export class Logins {
         (info) => info.accountId,
         () => "",
       );
-      login.markNotIncluded(model, accountId);
+      login.markNotIncluded(model, accountId, error);
     } else if (error.code !== "usage_limit_reached") {
       if (!login.broken) {
         this.#seen.log(`login ${login.name}: cannot serve now (${error.code})`);
@@ -327,16 +327,27 @@ export class Logins {
    * @param pool the pool
    * @param last the failure of the last login tried, if any
    * @param capacity the provider's concurrency gate
+   * @param model the upstream model asked for
    * @returns the error to answer
    */
   async noLogin(
     pool: LoginPool,
     last: RelayError | undefined,
     capacity: ConcurrencyGate,
+    model?: string,
   ): Promise<RelayError> {
     const limited = pool.allLimited ? await pool.refusal() : undefined;
     if (limited) return limited;
     if (last) return last;
+    // Every plan lacks the model (a name the backend refused, maybe one a
+    // buyer made up): the buyer's fault, answered as the backend did, not
+    // a failure of the seller's logins.
+    const refusals = model === undefined
+      ? []
+      : pool.logins.map((login) => login.refusalOf(model));
+    if (refusals.length > 0 && refusals.every((refusal) => refusal)) {
+      return refusals[0]!;
+    }
     if (pool.logins.some((login) => pool.stateOf(login) === "at_capacity")) {
       return capacity.refusal();
     }

@@ -276,7 +276,7 @@ async function open(
     if (!login) {
       // A login out of rotation whose auth.json changed is tried again.
       if (await pool.revive()) continue;
-      throw await logins.noLogin(pool, last, parts.capacity);
+      throw await logins.noLogin(pool, last, parts.capacity, prepared.model);
     }
     const context = logins.contextOf(login);
     login.inFlight++;

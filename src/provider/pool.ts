@@ -35,6 +35,20 @@ const BROKEN_PAUSE_MS = 30_000;
 const AFFINITY_MEMORY = 10_000;
 
 /**
+ * Most models a login remembers its plan lacks. The model names come from
+ * buyers (any name the backend refuses is one), so the memory is bounded: a
+ * real catalog has a few dozen models; past the bound the least recently
+ * refused is forgotten (and costs one more refused request if asked again).
+ */
+export const NOT_INCLUDED_MEMORY = 64;
+
+/** A model a login's plan lacks: for which account, and the backend's refusal. */
+interface NotIncluded {
+  accountId: string;
+  refusal: RelayError;
+}
+
+/**
  * Why a login cannot serve now: one of the named account states (only the
  * seller can end them), `usage_limited`, `login_failed` (a transient
  * failure: passed over for 30 s) or `at_capacity`.
@@ -115,8 +129,8 @@ export class Login {
   /** Called when it comes back into rotation (its auth.json changed). */
   onBack: (() => void) | undefined;
   #checking: Promise<boolean> | undefined;
-  /** Models its plan does not include, by the account they were refused for. */
-  readonly #notIncluded = new Map<string, string>();
+  /** Models its plan does not include, least recently refused first. */
+  readonly #notIncluded = new Map<string, NotIncluded>();
   readonly #now: () => number;
 
   /**
@@ -191,9 +205,23 @@ export class Login {
     return true;
   }
 
-  /** Its plan does not include `model` for `accountId`. */
-  markNotIncluded(model: string, accountId: string): void {
-    this.#notIncluded.set(model, accountId);
+  /**
+   * Its plan does not include `model` for `accountId`, as `refusal` (the
+   * backend's 400 `model_not_supported`) said. At most
+   * {@linkcode NOT_INCLUDED_MEMORY} models are remembered.
+   */
+  markNotIncluded(model: string, accountId: string, refusal: RelayError): void {
+    this.#notIncluded.delete(model);
+    this.#notIncluded.set(model, { accountId, refusal });
+    if (this.#notIncluded.size > NOT_INCLUDED_MEMORY) {
+      const oldest = this.#notIncluded.keys().next().value;
+      if (oldest !== undefined) this.#notIncluded.delete(oldest);
+    }
+  }
+
+  /** The backend's refusal of `model` for this login's plan, if remembered. */
+  refusalOf(model: string): RelayError | undefined {
+    return this.#notIncluded.get(model)?.refusal;
   }
 
   /** Whether its credentials are being passed over. */
@@ -208,7 +236,7 @@ export class Login {
 
   /** Forgets what belonged to another account (its auth.json changed account). */
   forgetAccount(accountId: string): void {
-    for (const [model, account] of this.#notIncluded) {
+    for (const [model, { accountId: account }] of this.#notIncluded) {
       if (account !== accountId) this.#notIncluded.delete(model);
     }
   }
