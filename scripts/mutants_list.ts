@@ -2620,4 +2620,77 @@ export const MUTANTS: Mutant[] = [
     why:
       "a model every plan lacks is the buyer's 400, not 503 upstream_auth_failed (a seller alert any buyer could raise)",
   },
+  {
+    id: "chat-translation-unpaced",
+    file: "src/protocols/chat_request.ts",
+    find:
+      "    if (pacer && index % MESSAGES_PER_LOOK === 0) await pacer.pace();\n",
+    replace: "",
+    tests: ["tests/hostile_chat_test.ts"],
+    why:
+      "a Chat body of many small messages is translated with yields to the event loop",
+  },
+  {
+    id: "chat-body-unpaced",
+    file: PREPARE,
+    find: "      if (index % ITEMS_PER_LOOK === 0) await pacer.pace();\n",
+    replace: "",
+    tests: ["tests/hostile_chat_test.ts"],
+    why: "the translated Chat body is serialised with yields to the event loop",
+  },
+  {
+    id: "chat-body-over-limit",
+    file: PREPARE,
+    find:
+      "  if (bytes > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, bytes);",
+    replace: "",
+    tests: ["tests/hostile_chat_test.ts"],
+    why:
+      "the Chat body as translated for the backend stays within the body limit, counted in UTF-8",
+  },
+  {
+    id: "chat-body-serialised-past-limit",
+    file: PREPARE,
+    find:
+      "      if (length > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, length);",
+    replace: "",
+    tests: ["tests/hostile_chat_test.ts"],
+    why:
+      "serialising a translated Chat body stops at the item that passes the limit",
+  },
+  {
+    id: "chat-body-not-checked",
+    file: PREPARE,
+    find: "    body: chat\n      ? await translatedBody(",
+    replace: "    body: false\n      ? await translatedBody(",
+    tests: ["tests/hostile_chat_test.ts"],
+    why:
+      "a Chat request goes through the paced, bounded serialisation, not the one-step one",
+  },
+  {
+    id: "chat-modalities-serialised",
+    file: "src/protocols/chat_request.ts",
+    find: "        }${describe(odd)}`,",
+    replace: "        }${JSON.stringify(modalities).slice(0, 100)}`,",
+    tests: ["tests/hostile_chat_test.ts"],
+    why:
+      "a refused modalities array is never serialised whole to quote it (40 MiB held the loop 0.7 s)",
+  },
+  {
+    id: "chat-tools-unbounded",
+    file: "src/protocols/chat_request.ts",
+    find: "  if (array.length <= MAX_CHAT_TOOLS) return;",
+    replace: "  return;",
+    tests: ["tests/hostile_chat_test.ts"],
+    why: "at most 128 tools and 128 tool calls a message, as api.openai.com",
+  },
+  {
+    id: "prompt-cache-key-unbounded",
+    file: "src/codex/request.ts",
+    find: "    if (key.length > MAX_PROMPT_CACHE_KEY_LENGTH) {",
+    replace: "    if (false) {",
+    tests: ["tests/codex_request_test.ts"],
+    why:
+      "a prompt_cache_key is at most 64 characters, as api.openai.com: it is echoed in every lifecycle event",
+  },
 ];

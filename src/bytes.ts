@@ -39,3 +39,28 @@ export function joinBytes(
   }
   return out;
 }
+
+/** A character beyond ASCII: one makes UTF-8 longer than the string. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * The length of a string in UTF-8, without encoding it: each half of a
+ * surrogate pair counts two bytes (a lone half, which encodes as the three
+ * bytes of U+FFFD, counts two as well; `JSON.stringify` escapes those).
+ *
+ * @example
+ * ```ts
+ * import { utf8Length } from "./bytes.ts";
+ * console.log(utf8Length("café"), utf8Length("😀")); // 5 4
+ * ```
+ */
+export function utf8Length(text: string): number {
+  if (!NON_ASCII.test(text)) return text.length;
+  let bytes = text.length;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (code < 0x80) continue;
+    bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}

@@ -6,6 +6,7 @@ import {
   encodeUpstreamBody,
   INSTRUCTIONS_MESSAGE_SEPARATOR,
   INSTRUCTIONS_PART_SEPARATOR,
+  MAX_PROMPT_CACHE_KEY_LENGTH,
   readRequestJson,
   type ShapeOptions,
   shapeRequest,
@@ -242,20 +243,16 @@ describe("shapeRequest stream and store", () => {
   });
 
   it("keeps a prompt_cache_key that cannot be a header value, in the body and exposed", () => {
-    for (const key of ["café-session", "s".repeat(300), "a\r\nb"]) {
+    for (const key of ["café-session", "é".repeat(64), "a\r\nb"]) {
       const shaped = shape({ model: "m", prompt_cache_key: key });
       assert.equal(shaped.promptCacheKey, key);
       assert.equal(shaped.body.prompt_cache_key, key);
     }
   });
 
-  it("does not expose an empty or non-string prompt_cache_key", () => {
+  it("does not expose an empty prompt_cache_key", () => {
     assert.equal(
       shape({ model: "m", prompt_cache_key: "" }).promptCacheKey,
-      undefined,
-    );
-    assert.equal(
-      shape({ model: "m", prompt_cache_key: 7 }).promptCacheKey,
       undefined,
     );
   });
@@ -587,6 +584,32 @@ describe("shapeRequest validation", () => {
     );
     assert.equal(error.code, "invalid_request");
     assert.match(error.message, /"input\[1\]" to be an object, found a string/);
+  });
+
+  it("takes a prompt_cache_key of up to 64 characters, or null, and refuses a longer one or one that is not a string", () => {
+    assert.equal(MAX_PROMPT_CACHE_KEY_LENGTH, 64);
+    const longest = "k".repeat(64);
+    assert.equal(
+      shape({ model: "m", prompt_cache_key: longest }).promptCacheKey,
+      longest,
+    );
+    assert.equal(
+      shape({ model: "m", prompt_cache_key: null }).promptCacheKey,
+      undefined,
+    );
+    const tooLong = relayError(() =>
+      shape({ model: "m", prompt_cache_key: "k".repeat(65) })
+    );
+    assert.equal(tooLong.status, 400);
+    assert.equal(tooLong.code, "string_above_max_length");
+    assert.match(tooLong.message, /"prompt_cache_key".* 64 .* 65$/);
+    for (const key of [{ a: "b" }, ["k"], 5]) {
+      const error = relayError(() =>
+        shape({ model: "m", prompt_cache_key: key })
+      );
+      assert.equal(error.code, "invalid_request");
+      assert.match(error.message, /"prompt_cache_key" to be a string/);
+    }
   });
 
   it("rejects tools that are not an array", () => {

@@ -40,9 +40,9 @@ function chat(fields: Json = {}): Json {
   };
 }
 
-function refusal(body: Json): RelayError {
+async function refusal(body: Json): Promise<RelayError> {
   try {
-    chatToResponsesRequest(body);
+    await chatToResponsesRequest(body);
   } catch (error) {
     assert.ok(error instanceof RelayError, String(error));
     return error;
@@ -69,9 +69,9 @@ function assertBackendRules(body: Json): void {
 }
 
 describe("chatToResponsesRequest with the openai-node fixtures", () => {
-  it("turns chat-completions-tool-1 into a body the backend accepts", () => {
+  it("turns chat-completions-tool-1 into a body the backend accepts", async () => {
     const chatBody = fixture("chat-completions-tool-1.json");
-    const translated = translate(chatBody);
+    const translated = await translate(chatBody);
     const shaped = shapeRequest(translated.body, SHAPE);
     assertBackendRules(shaped.body);
     assert.equal(shaped.body.instructions, "Be brief.");
@@ -99,8 +99,8 @@ describe("chatToResponsesRequest with the openai-node fixtures", () => {
     assert.deepEqual(translated.dropped, []);
   });
 
-  it("turns chat-completions-tool-2 into a streaming body with include_usage", () => {
-    const translated = translate(fixture("chat-completions-tool-2.json"));
+  it("turns chat-completions-tool-2 into a streaming body with include_usage", async () => {
+    const translated = await translate(fixture("chat-completions-tool-2.json"));
     const shaped = shapeRequest(translated.body, SHAPE);
     assertBackendRules(shaped.body);
     assert.equal(shaped.body.instructions, "Default instructions");
@@ -120,7 +120,10 @@ describe("chatToResponsesRequest with the openai-node fixtures", () => {
           "chat-completions-tool-2.json",
         ]
       ) {
-        const shaped = shapeRequest(translate(fixture(name)).body, SHAPE);
+        const shaped = shapeRequest(
+          (await translate(fixture(name))).body,
+          SHAPE,
+        );
         const response = await fetch(backend.responsesUrl, {
           method: "POST",
           headers: buildUpstreamHeaders(
@@ -138,17 +141,17 @@ describe("chatToResponsesRequest with the openai-node fixtures", () => {
     }
   });
 
-  it("does not modify the buyer's object", () => {
+  it("does not modify the buyer's object", async () => {
     const body = fixture("chat-completions-tool-2.json");
     const before = structuredClone(body);
-    translate(body);
+    await translate(body);
     assert.deepEqual(body, before);
   });
 });
 
 describe("chatToResponsesRequest messages", () => {
-  it("makes system and developer messages developer messages that shapeRequest folds into instructions", () => {
-    const { body } = translate(chat({
+  it("makes system and developer messages developer messages that shapeRequest folds into instructions", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "system", content: "One" },
         { role: "developer", content: [{ type: "text", text: "Two" }] },
@@ -172,8 +175,8 @@ describe("chatToResponsesRequest messages", () => {
     assert.equal((shaped.body.input as Json[]).length, 1);
   });
 
-  it("keeps a system message after the first user message in place, as developer", () => {
-    const { body } = translate(chat({
+  it("keeps a system message after the first user message in place, as developer", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "user", content: "Hi" },
         { role: "system", content: "Later rule" },
@@ -188,8 +191,8 @@ describe("chatToResponsesRequest messages", () => {
     });
   });
 
-  it("turns user text and image_url parts into input_text and input_image", () => {
-    const { body } = translate(chat({
+  it("turns user text and image_url parts into input_text and input_image", async () => {
+    const { body } = await translate(chat({
       messages: [{
         role: "user",
         content: [
@@ -221,8 +224,8 @@ describe("chatToResponsesRequest messages", () => {
     }]);
   });
 
-  it("turns assistant text into an output_text part", () => {
-    const { body } = translate(chat({
+  it("turns assistant text into an output_text part", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "user", content: "Hi" },
         { role: "assistant", content: "Hello" },
@@ -236,8 +239,8 @@ describe("chatToResponsesRequest messages", () => {
     });
   });
 
-  it("turns an assistant refusal into output_text", () => {
-    const { body } = translate(chat({
+  it("turns an assistant refusal into output_text", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "user", content: "Hi" },
         { role: "assistant", content: null, refusal: "I cannot" },
@@ -250,8 +253,8 @@ describe("chatToResponsesRequest messages", () => {
     });
   });
 
-  it("round-trips a tool call: assistant tool_calls and the tool message share the call_id", () => {
-    const { body } = translate(chat({
+  it("round-trips a tool call: assistant tool_calls and the tool message share the call_id", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "user", content: "Weather in Paris?" },
         {
@@ -277,8 +280,8 @@ describe("chatToResponsesRequest messages", () => {
     ]);
   });
 
-  it("puts an assistant's text before its function calls", () => {
-    const { body } = translate(chat({
+  it("puts an assistant's text before its function calls", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "user", content: "Hi" },
         {
@@ -296,8 +299,8 @@ describe("chatToResponsesRequest messages", () => {
     assert.deepEqual(types, ["message", "function_call"]);
   });
 
-  it("joins a tool message's text parts into one output string", () => {
-    const { body } = translate(chat({
+  it("joins a tool message's text parts into one output string", async () => {
+    const { body } = await translate(chat({
       messages: [
         { role: "user", content: "Hi" },
         {
@@ -322,8 +325,8 @@ describe("chatToResponsesRequest messages", () => {
     });
   });
 
-  it("drops a message's name and lists it once", () => {
-    const { body, dropped } = translate(chat({
+  it("drops a message's name and lists it once", async () => {
+    const { body, dropped } = await translate(chat({
       messages: [
         { role: "user", content: "Hi", name: "alice" },
         { role: "user", content: "Again", name: "bob" },
@@ -333,8 +336,8 @@ describe("chatToResponsesRequest messages", () => {
     assert.ok(!("name" in (body.input as Json[])[0]));
   });
 
-  it("refuses a tool message without tool_call_id", () => {
-    const error = refusal(chat({
+  it("refuses a tool message without tool_call_id", async () => {
+    const error = await refusal(chat({
       messages: [{ role: "tool", content: "x" }],
     }));
     assert.equal(error.status, 400);
@@ -342,24 +345,24 @@ describe("chatToResponsesRequest messages", () => {
     assert.equal(error.details.param, "messages[0].tool_call_id");
   });
 
-  it("refuses an unknown role", () => {
-    const error = refusal(
+  it("refuses an unknown role", async () => {
+    const error = await refusal(
       chat({ messages: [{ role: "robot", content: "x" }] }),
     );
     assert.equal(error.code, "invalid_request");
     assert.match(error.message, /messages\[0\]\.role/);
   });
 
-  it("refuses the deprecated function role", () => {
-    const error = refusal(chat({
+  it("refuses the deprecated function role", async () => {
+    const error = await refusal(chat({
       messages: [{ role: "function", name: "f", content: "x" }],
     }));
     assert.equal(error.code, "unsupported_parameter");
   });
 
-  it("refuses audio and file parts", () => {
+  it("refuses audio and file parts", async () => {
     for (const part of [{ type: "input_audio" }, { type: "file" }]) {
-      const error = refusal(chat({
+      const error = await refusal(chat({
         messages: [{ role: "user", content: [part] }],
       }));
       assert.equal(error.code, "unsupported_parameter", part.type);
@@ -367,18 +370,21 @@ describe("chatToResponsesRequest messages", () => {
     }
   });
 
-  it("refuses an empty or missing messages array", () => {
-    assert.equal(refusal(chat({ messages: [] })).code, "invalid_request");
+  it("refuses an empty or missing messages array", async () => {
     assert.equal(
-      refusal({ model: "gpt-5.4" }).message,
+      (await refusal(chat({ messages: [] }))).code,
+      "invalid_request",
+    );
+    assert.equal(
+      (await refusal({ model: "gpt-5.4" })).message,
       'Expected a "messages" array in the request body, found none',
     );
   });
 });
 
 describe("chatToResponsesRequest parameters", () => {
-  it("flattens function tools and keeps them non-strict unless asked", () => {
-    const { body } = translate(chat({
+  it("flattens function tools and keeps them non-strict unless asked", async () => {
+    const { body } = await translate(chat({
       tools: [
         { type: "function", function: { name: "a" } },
         {
@@ -409,31 +415,31 @@ describe("chatToResponsesRequest parameters", () => {
     ]);
   });
 
-  it("refuses custom tools", () => {
-    const error = refusal(chat({
+  it("refuses custom tools", async () => {
+    const error = await refusal(chat({
       tools: [{ type: "custom", custom: { name: "x" } }],
     }));
     assert.equal(error.code, "unsupported_parameter");
     assert.equal(error.details.param, "tools[0].type");
   });
 
-  it("maps tool_choice strings as they are and a named function flat", () => {
+  it("maps tool_choice strings as they are and a named function flat", async () => {
     for (const choice of ["auto", "none", "required"]) {
       assert.equal(
-        translate(chat({ tool_choice: choice })).body.tool_choice,
+        (await translate(chat({ tool_choice: choice }))).body.tool_choice,
         choice,
       );
     }
     assert.deepEqual(
-      translate(chat({
+      (await translate(chat({
         tool_choice: { type: "function", function: { name: "get_weather" } },
-      })).body.tool_choice,
+      }))).body.tool_choice,
       { type: "function", name: "get_weather" },
     );
   });
 
-  it("refuses an allowed_tools tool_choice", () => {
-    const error = refusal(chat({
+  it("refuses an allowed_tools tool_choice", async () => {
+    const error = await refusal(chat({
       tool_choice: {
         type: "allowed_tools",
         allowed_tools: { mode: "auto", tools: [] },
@@ -442,21 +448,22 @@ describe("chatToResponsesRequest parameters", () => {
     assert.equal(error.code, "unsupported_parameter");
   });
 
-  it("keeps parallel_tool_calls", () => {
+  it("keeps parallel_tool_calls", async () => {
     assert.equal(
-      translate(chat({ parallel_tool_calls: false })).body.parallel_tool_calls,
+      (await translate(chat({ parallel_tool_calls: false }))).body
+        .parallel_tool_calls,
       false,
     );
   });
 
-  it("maps response_format json_schema to text.format", () => {
+  it("maps response_format json_schema to text.format", async () => {
     const schema = {
       type: "object",
       properties: { a: { type: "string" } },
       required: ["a"],
       additionalProperties: false,
     };
-    const { body } = translate(chat({
+    const { body } = await translate(chat({
       response_format: {
         type: "json_schema",
         json_schema: { name: "answer", schema, strict: true },
@@ -467,26 +474,27 @@ describe("chatToResponsesRequest parameters", () => {
     });
   });
 
-  it("maps response_format json_object to text.format and text to nothing", () => {
+  it("maps response_format json_object to text.format and text to nothing", async () => {
     assert.deepEqual(
-      translate(chat({ response_format: { type: "json_object" } })).body.text,
+      (await translate(chat({ response_format: { type: "json_object" } }))).body
+        .text,
       { format: { type: "json_object" } },
     );
-    const plain = translate(chat({ response_format: { type: "text" } }));
+    const plain = await translate(chat({ response_format: { type: "text" } }));
     assert.ok(!("text" in plain.body));
     assert.deepEqual(plain.dropped, []);
   });
 
-  it("refuses a json_schema response_format without a name", () => {
-    const error = refusal(chat({
+  it("refuses a json_schema response_format without a name", async () => {
+    const error = await refusal(chat({
       response_format: { type: "json_schema", json_schema: { schema: {} } },
     }));
     assert.equal(error.code, "invalid_request");
     assert.equal(error.details.param, "response_format.json_schema.name");
   });
 
-  it("maps verbosity to text.verbosity next to the format", () => {
-    const { body } = translate(chat({
+  it("maps verbosity to text.verbosity next to the format", async () => {
+    const { body } = await translate(chat({
       verbosity: "low",
       response_format: { type: "json_object" },
     }));
@@ -496,15 +504,17 @@ describe("chatToResponsesRequest parameters", () => {
     });
   });
 
-  it("maps reasoning_effort to reasoning.effort", () => {
+  it("maps reasoning_effort to reasoning.effort", async () => {
     assert.deepEqual(
-      translate(chat({ reasoning_effort: "high" })).body.reasoning,
+      (await translate(chat({ reasoning_effort: "high" }))).body.reasoning,
       { effort: "high" },
     );
   });
 
-  it("passes prompt_cache_key through", () => {
-    const { body } = translate(chat({ prompt_cache_key: "conversation-1" }));
+  it("passes prompt_cache_key through", async () => {
+    const { body } = await translate(
+      chat({ prompt_cache_key: "conversation-1" }),
+    );
     assert.equal(body.prompt_cache_key, "conversation-1");
     assert.equal(
       shapeRequest(body, SHAPE).promptCacheKey,
@@ -512,17 +522,17 @@ describe("chatToResponsesRequest parameters", () => {
     );
   });
 
-  it("keeps service_tier priority and drops the others", () => {
+  it("keeps service_tier priority and drops the others", async () => {
     assert.equal(
-      translate(chat({ service_tier: "priority" })).body.service_tier,
+      (await translate(chat({ service_tier: "priority" }))).body.service_tier,
       "priority",
     );
-    const auto = translate(chat({ service_tier: "auto" }));
+    const auto = await translate(chat({ service_tier: "auto" }));
     assert.ok(!("service_tier" in auto.body));
     assert.deepEqual(auto.dropped, ["service_tier"]);
   });
 
-  it("drops every parameter of DROPPED_PARAMETERS and lists it", () => {
+  it("drops every parameter of DROPPED_PARAMETERS and lists it", async () => {
     const values: Json = {
       max_tokens: 10,
       max_completion_tokens: 10,
@@ -544,14 +554,14 @@ describe("chatToResponsesRequest parameters", () => {
       Object.keys(values).sort(),
       [...DROPPED_PARAMETERS].sort(),
     );
-    const { body, dropped } = translate(chat(values));
+    const { body, dropped } = await translate(chat(values));
     assert.deepEqual(dropped, Object.keys(values));
     for (const name of DROPPED_PARAMETERS) assert.ok(!(name in body), name);
     assertBackendRules(shapeRequest(body, SHAPE).body);
   });
 
-  it("accepts n 1, logprobs false, top_logprobs 0, text modalities and an empty stop, and lists them", () => {
-    const { dropped } = translate(chat({
+  it("accepts n 1, logprobs false, top_logprobs 0, text modalities and an empty stop, and lists them", async () => {
+    const { dropped } = await translate(chat({
       n: 1,
       logprobs: false,
       top_logprobs: 0,
@@ -567,8 +577,8 @@ describe("chatToResponsesRequest parameters", () => {
     ]);
   });
 
-  it("treats null parameters as absent", () => {
-    const { dropped, body } = translate(chat({
+  it("treats null parameters as absent", async () => {
+    const { dropped, body } = await translate(chat({
       temperature: null,
       n: null,
       audio: null,
@@ -579,8 +589,8 @@ describe("chatToResponsesRequest parameters", () => {
     assert.ok(!("text" in body));
   });
 
-  it("refuses n greater than 1", () => {
-    const error = refusal(chat({ n: 2 }));
+  it("refuses n greater than 1", async () => {
+    const error = await refusal(chat({ n: 2 }));
     assert.equal(error.status, 400);
     assert.equal(error.code, "unsupported_parameter");
     assert.equal(error.details.param, "n");
@@ -590,32 +600,37 @@ describe("chatToResponsesRequest parameters", () => {
     );
   });
 
-  it("refuses logprobs and top_logprobs", () => {
-    assert.equal(refusal(chat({ logprobs: true })).details.param, "logprobs");
+  it("refuses logprobs and top_logprobs", async () => {
     assert.equal(
-      refusal(chat({ top_logprobs: 3 })).details.param,
+      (await refusal(chat({ logprobs: true }))).details.param,
+      "logprobs",
+    );
+    assert.equal(
+      (await refusal(chat({ top_logprobs: 3 }))).details.param,
       "top_logprobs",
     );
   });
 
-  it("refuses audio output", () => {
-    const error = refusal(chat({ audio: { voice: "alloy", format: "mp3" } }));
+  it("refuses audio output", async () => {
+    const error = await refusal(
+      chat({ audio: { voice: "alloy", format: "mp3" } }),
+    );
     assert.equal(error.code, "unsupported_parameter");
     assert.equal(error.details.param, "audio");
     assert.match(error.message, /audio output is not supported/);
     assert.equal(
-      refusal(chat({ modalities: ["text", "audio"] })).details.param,
+      (await refusal(chat({ modalities: ["text", "audio"] }))).details.param,
       "modalities",
     );
   });
 
-  it("refuses a stop sequence", () => {
-    const error = refusal(chat({ stop: ["\nObservation"] }));
+  it("refuses a stop sequence", async () => {
+    const error = await refusal(chat({ stop: ["\nObservation"] }));
     assert.equal(error.code, "unsupported_parameter");
     assert.equal(error.details.param, "stop");
   });
 
-  it("refuses the deprecated functions and function_call, web search and moderation", () => {
+  it("refuses the deprecated functions and function_call, web search and moderation", async () => {
     for (
       const [name, value] of [
         ["functions", [{ name: "f" }]],
@@ -624,14 +639,14 @@ describe("chatToResponsesRequest parameters", () => {
         ["moderation", { model: "omni-moderation-latest" }],
       ] as const
     ) {
-      const error = refusal(chat({ [name]: value }));
+      const error = await refusal(chat({ [name]: value }));
       assert.equal(error.code, "unsupported_parameter", name);
       assert.equal(error.details.param, name);
     }
   });
 
-  it("refuses an unknown parameter", () => {
-    const error = refusal(chat({ input: "Responses field" }));
+  it("refuses an unknown parameter", async () => {
+    const error = await refusal(chat({ input: "Responses field" }));
     assert.equal(error.code, "unsupported_parameter");
     assert.equal(
       error.message,
@@ -639,17 +654,20 @@ describe("chatToResponsesRequest parameters", () => {
     );
   });
 
-  it("keeps service for the node's routing", () => {
-    const { body } = translate(chat({ service: "codex" }));
+  it("keeps service for the node's routing", async () => {
+    const { body } = await translate(chat({ service: "codex" }));
     assert.equal(body.service, "codex");
   });
 
-  it("refuses a stream that is not a boolean", () => {
-    assert.equal(refusal(chat({ stream: "yes" })).details.param, "stream");
+  it("refuses a stream that is not a boolean", async () => {
+    assert.equal(
+      (await refusal(chat({ stream: "yes" }))).details.param,
+      "stream",
+    );
   });
 
-  it("errors have the OpenAI shape with param", () => {
-    assert.deepEqual(refusal(chat({ n: 3 })).toJSON(), {
+  it("errors have the OpenAI shape with param", async () => {
+    assert.deepEqual((await refusal(chat({ n: 3 }))).toJSON(), {
       error: {
         message:
           'Expected "n" to be 1: one choice per request is supported, found the number 3',

@@ -57,7 +57,7 @@ async function upstreamBytes(
   chat: Json = {},
 ): Promise<Uint8Array> {
   backend.enqueue(behaviour);
-  const translated = chatToResponsesRequest({
+  const translated = await chatToResponsesRequest({
     model: "gpt-5.4",
     messages: [{ role: "user", content: "What is the weather in Paris?" }],
     stream: true,

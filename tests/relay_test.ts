@@ -263,7 +263,7 @@ describe("request shaping", () => {
 
   it("sends a header-safe key derived from a prompt_cache_key that cannot be a header value, the same for the same key", async () => {
     const p = provider();
-    const keys = ["café-session", "café-session", "k".repeat(300)];
+    const keys = ["café-session", "café-session", "é".repeat(64)];
     for (const key of keys) {
       const result = await callProvider(p, {
         body: { model: "gpt-5.4", input: "hi", prompt_cache_key: key },

@@ -216,7 +216,9 @@ export function readRequestJson(
  *
  * Throws a 400 {@linkcode RelayError}: `missing_model` when neither `service`
  * nor `model` is a non-empty string, `model_not_allowed` when the service is
- * not allowed, `invalid_request` when a field has the wrong type.
+ * not allowed, `invalid_request` when a field has the wrong type,
+ * `string_above_max_length` for a `prompt_cache_key` over
+ * {@linkcode MAX_PROMPT_CACHE_KEY_LENGTH} characters (as api.openai.com).
  *
  * @param body the buyer's request object
  * @param options default instructions, alias map, allowed services
@@ -647,6 +649,9 @@ function readService(
   return service;
 }
 
+/** The longest `prompt_cache_key` api.openai.com accepts. */
+export const MAX_PROMPT_CACHE_KEY_LENGTH = 64;
+
 /** Light type checks: enough that shaping never throws a TypeError and the buyer gets a clear 400. */
 function validateShapes(body: Record<string, unknown>): void {
   const input = body.input;
@@ -670,6 +675,22 @@ function validateShapes(body: Record<string, unknown>): void {
     const value = body[name];
     if (value !== undefined && value !== null && !isRecord(value)) {
       throw invalid(name, "an object", value);
+    }
+  }
+  const key = body.prompt_cache_key;
+  if (key !== undefined && key !== null) {
+    if (typeof key !== "string") {
+      throw invalid("prompt_cache_key", "a string", key);
+    }
+    // As api.openai.com refuses it. The key never goes upstream as it is
+    // (./buyer_scope.ts), but it is echoed in every lifecycle event
+    // (./echo.ts): unbounded, one request of 16 MiB came back as 48 MiB.
+    if (key.length > MAX_PROMPT_CACHE_KEY_LENGTH) {
+      throw new RelayError(
+        400,
+        "string_above_max_length",
+        `Expected "prompt_cache_key" to be a string of at most ${MAX_PROMPT_CACHE_KEY_LENGTH} characters, found one of ${key.length}`,
+      );
     }
   }
   const toolChoice = body.tool_choice;

@@ -47,8 +47,18 @@
  * @module
  */
 
+import type { Pacer } from "../async.ts";
 import { RelayError } from "../errors.ts";
 import { isRecord } from "../json.ts";
+
+/**
+ * Most `tools`, and most `tool_calls` in one assistant message, as
+ * api.openai.com takes them (`array_above_max_length` past it).
+ */
+export const MAX_CHAT_TOOLS = 128;
+
+/** Messages translated between two looks at the pacer's clock. */
+const MESSAGES_PER_LOOK = 64;
 
 /** A Chat Completions request translated into a Responses request. */
 export interface ChatTranslation {
@@ -138,14 +148,19 @@ const TOOL_CHOICE_STRINGS: ReadonlySet<string> = new Set([
  * `logprobs`, `audio`, ...) or an unknown parameter, `invalid_request` for a
  * field of the wrong type or a missing required field.
  *
+ * The messages are translated in slices, yielding to the event loop when
+ * `pacer` says the slice of time is used up: a body of many small messages
+ * (150,000 in 4.3 MiB) otherwise held it for a few hundred milliseconds.
+ *
  * @param body the buyer's Chat Completions request object
+ * @param pacer paces the translation of the messages (none: one step)
  * @returns the Responses body, whether the buyer streams and wants usage, and the dropped parameters
  *
  * @example
  * ```ts
  * import { chatToResponsesRequest } from "./chat_request.ts";
  *
- * const { body, dropped } = chatToResponsesRequest({
+ * const { body, dropped } = await chatToResponsesRequest({
  *   model: "gpt-5.4",
  *   messages: [{ role: "system", content: "Be brief" }, { role: "user", content: "Hi" }],
  *   temperature: 0.2,
@@ -154,9 +169,10 @@ const TOOL_CHOICE_STRINGS: ReadonlySet<string> = new Set([
  * console.log(dropped); // ["temperature"]
  * ```
  */
-export function chatToResponsesRequest(
+export async function chatToResponsesRequest(
   body: Record<string, unknown>,
-): ChatTranslation {
+  pacer?: Pacer,
+): Promise<ChatTranslation> {
   const dropped: string[] = [];
   const drop = (name: string) => {
     if (!dropped.includes(name)) dropped.push(name);
@@ -181,7 +197,7 @@ export function chatToResponsesRequest(
   const out: Record<string, unknown> = {};
   if (body.model !== undefined) out.model = body.model;
   if (body.service !== undefined) out.service = body.service;
-  out.input = translateMessages(body.messages, drop);
+  out.input = await translateMessages(body.messages, drop, pacer);
 
   const tools = present(body.tools);
   if (tools !== undefined) out.tools = translateTools(tools);
@@ -275,11 +291,17 @@ function checkChoices(
       !Array.isArray(modalities) ||
       modalities.some((modality) => modality !== "text")
     ) {
+      // Only the first odd one is described: the array is the buyer's, of
+      // any size (serialising it whole to quote a few characters held the
+      // event loop 0.7 s for a 40 MiB string).
+      const odd = Array.isArray(modalities)
+        ? modalities.find((modality) => modality !== "text")
+        : modalities;
       throw unsupported(
         "modalities",
         `Expected "modalities" to be ["text"]: only text output is supported, found ${
-          truncate(JSON.stringify(modalities), 100)
-        }`,
+          Array.isArray(modalities) ? "an array holding " : ""
+        }${describe(odd)}`,
       );
     }
     drop("modalities");
@@ -309,10 +331,11 @@ function readIncludeUsage(value: unknown): boolean {
   return include === true;
 }
 
-function translateMessages(
+async function translateMessages(
   messages: unknown,
   drop: (name: string) => void,
-): Record<string, unknown>[] {
+  pacer: Pacer | undefined,
+): Promise<Record<string, unknown>[]> {
   if (messages === undefined || messages === null) {
     throw new RelayError(
       400,
@@ -331,49 +354,60 @@ function translateMessages(
     );
   }
   const items: Record<string, unknown>[] = [];
-  messages.forEach((message, index) => {
-    const where = `messages[${index}]`;
-    if (!isRecord(message)) throw invalid(where, "an object", message);
-    if (present(message.name) !== undefined) drop("messages[].name");
-    switch (message.role) {
-      case "system":
-      case "developer":
-        items.push({
-          type: "message",
-          role: "developer",
-          content: textParts(message.content, `${where}.content`, "input_text"),
-        });
-        return;
-      case "user":
-        items.push({
-          type: "message",
-          role: "user",
-          content: userParts(message.content, `${where}.content`),
-        });
-        return;
-      case "assistant":
-        assistantItems(message, where, items);
-        return;
-      case "tool":
-        items.push(toolOutput(message, where));
-        return;
-      case "function":
-        throw unsupported(
-          `${where}.role`,
-          `Expected "${where}.role" to be system, developer, user, assistant or tool: the deprecated "function" role is not supported, use "tool"`,
-        );
-      default:
-        throw new RelayError(
-          400,
-          "invalid_request",
-          `Expected "${where}.role" to be system, developer, user, assistant or tool, found ${
-            describe(message.role)
-          }`,
-          { details: { param: `${where}.role` } },
-        );
-    }
-  });
+  for (let index = 0; index < messages.length; index++) {
+    if (pacer && index % MESSAGES_PER_LOOK === 0) await pacer.pace();
+    translateMessage(messages[index], index, drop, items);
+  }
   return items;
+}
+
+/** One message of `messages`, as input items added to `items`. */
+function translateMessage(
+  message: unknown,
+  index: number,
+  drop: (name: string) => void,
+  items: Record<string, unknown>[],
+): void {
+  const where = `messages[${index}]`;
+  if (!isRecord(message)) throw invalid(where, "an object", message);
+  if (present(message.name) !== undefined) drop("messages[].name");
+  switch (message.role) {
+    case "system":
+    case "developer":
+      items.push({
+        type: "message",
+        role: "developer",
+        content: textParts(message.content, `${where}.content`, "input_text"),
+      });
+      return;
+    case "user":
+      items.push({
+        type: "message",
+        role: "user",
+        content: userParts(message.content, `${where}.content`),
+      });
+      return;
+    case "assistant":
+      assistantItems(message, where, items);
+      return;
+    case "tool":
+      items.push(toolOutput(message, where));
+      return;
+    case "function":
+      throw unsupported(
+        `${where}.role`,
+        `Expected "${where}.role" to be system, developer, user, assistant or tool: the deprecated "function" role is not supported, use "tool"`,
+      );
+    default:
+      throw new RelayError(
+        400,
+        "invalid_request",
+        `Expected "${where}.role" to be system, developer, user, assistant or tool, found ${
+          describe(message.role)
+        }`,
+        { details: { param: `${where}.role` } },
+      );
+  }
 }
 
 /** Text-only content (a string or `text` parts) as parts of `type`. */
@@ -494,6 +528,7 @@ function assistantItems(
   if (!Array.isArray(calls)) {
     throw invalid(`${where}.tool_calls`, "an array", calls);
   }
+  checkLength(`${where}.tool_calls`, calls);
   calls.forEach((call, index) => {
     const at = `${where}.tool_calls[${index}]`;
     if (!isRecord(call)) throw invalid(at, "an object", call);
@@ -552,6 +587,7 @@ function toolOutput(
 
 function translateTools(tools: unknown): Record<string, unknown>[] {
   if (!Array.isArray(tools)) throw invalid("tools", "an array", tools);
+  checkLength("tools", tools);
   return tools.map((tool, index) => {
     const at = `tools[${index}]`;
     if (!isRecord(tool)) throw invalid(at, "an object", tool);
@@ -687,6 +723,17 @@ function jsonSchemaFormat(schema: unknown): Record<string, unknown> {
 }
 
 /** The value, or undefined when it is null or absent. */
+/** Refuses an array of more than {@linkcode MAX_CHAT_TOOLS}, as api.openai.com does. */
+function checkLength(field: string, array: readonly unknown[]): void {
+  if (array.length <= MAX_CHAT_TOOLS) return;
+  throw new RelayError(
+    400,
+    "array_above_max_length",
+    `Expected "${field}" to hold at most ${MAX_CHAT_TOOLS} entries, found ${array.length}`,
+    { details: { param: field } },
+  );
+}
+
 function present(value: unknown): unknown {
   return value === null ? undefined : value;
 }

@@ -11,6 +11,7 @@
  */
 
 import { Pacer } from "../async.ts";
+import { utf8Length } from "../bytes.ts";
 import { type EchoFields, echoFieldsOf } from "../codex/echo.ts";
 import { checkJsonValueCount, MAX_JSON_VALUES } from "../codex/json_values.ts";
 import { replaceMember } from "../codex/member_text.ts";
@@ -22,6 +23,7 @@ import {
 } from "../codex/request.ts";
 import { fromResponsesLite } from "../codex/responses_lite.ts";
 import type { ProviderSettings } from "../config.ts";
+import { RelayError } from "../errors.ts";
 import type { ChatTranslation } from "../protocols/chat_request.ts";
 import type { Route } from "./routes.ts";
 import type { SerializedHttpRequest } from "../host_types.ts";
@@ -173,7 +175,7 @@ export async function prepareRequest(
     const { chatToResponsesRequest } = await import(
       "../protocols/chat_request.ts"
     );
-    chat = chatToResponsesRequest(value);
+    chat = await chatToResponsesRequest(value, pacer ??= new Pacer());
     value = chat.body;
   } else if (store) {
     // The request as it goes upstream stays within the body limit.
@@ -218,11 +220,18 @@ export async function prepareRequest(
     model: shaped.model,
     stream: chat ? chat.stream : shaped.stream,
     dropped: chat ? [...chat.dropped, ...shaped.dropped] : shaped.dropped,
-    body: upstreamBody(
-      value === buyer.value ? buyer : undefined,
-      shaped.body,
-      conversation.key,
-    ),
+    body: chat
+      ? await translatedBody(
+        shaped.body,
+        conversation.key,
+        settings.maxBodyBytes,
+        pacer ??= new Pacer(),
+      )
+      : upstreamBody(
+        value === buyer.value ? buyer : undefined,
+        shaped.body,
+        conversation.key,
+      ),
     sessionId: conversation.key,
     // Kept until an exchange opens, for an attempt in the responses-lite shape.
     shaped: shaped.body,
@@ -237,6 +246,72 @@ export async function prepareRequest(
   if (chat) prepared.chat = { includeUsage: chat.includeUsage };
   else prepared.echo = echoFieldsOf(buyer.value);
   return prepared;
+}
+
+/** Input items serialised between two looks at the pacer's clock. */
+const ITEMS_PER_LOOK = 256;
+
+/**
+ * The upstream body of a translated Chat Completions request as JSON text,
+ * with `prompt_cache_key` set to the buyer-scoped `key` (in `upstream` too).
+ * Its input items are serialised a slice at a time with yields (a Chat body
+ * of many small messages translates to over twice its size: 4.3 MiB of
+ * 150,000 messages became 11.2 MiB, whose `JSON.stringify` in one step held
+ * the event loop 70-160 ms), and the text may not pass the body limit, as a
+ * Responses request expanded from the store may not: 413
+ * `request_too_large`. The text parses to `upstream` (`input` last).
+ *
+ * @example
+ * ```ts
+ * import { Pacer } from "../async.ts";
+ * import { translatedBody } from "./prepare.ts";
+ * const text = await translatedBody(
+ *   { model: "gpt-5.4", input: [{ type: "message", role: "user", content: "Hi" }] },
+ *   "key-1",
+ *   1024,
+ *   new Pacer(),
+ * );
+ * console.log(text);
+ * // {"model":"gpt-5.4","prompt_cache_key":"key-1","input":[{"type":"message","role":"user","content":"Hi"}]}
+ * ```
+ */
+export async function translatedBody(
+  upstream: Record<string, unknown>,
+  key: string,
+  maxBodyBytes: number,
+  pacer: Pacer,
+): Promise<string> {
+  upstream.prompt_cache_key = key;
+  const { input, ...rest } = upstream;
+  let text: string;
+  if (Array.isArray(input)) {
+    // The model is set: the object is not empty, its text ends with "}".
+    const head = JSON.stringify(rest).slice(0, -1);
+    const parts: string[] = [];
+    // UTF-16 units: never more than the UTF-8 bytes, counted exactly below.
+    let length = head.length;
+    for (let index = 0; index < input.length; index++) {
+      if (index % ITEMS_PER_LOOK === 0) await pacer.pace();
+      const part = JSON.stringify(input[index]);
+      length += part.length + 1;
+      if (length > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, length);
+      parts.push(part);
+    }
+    text = `${head},"input":[${parts.join(",")}]}`;
+  } else {
+    text = JSON.stringify(upstream);
+  }
+  const bytes = utf8Length(text);
+  if (bytes > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, bytes);
+  return text;
+}
+
+function translatedTooLarge(maxBytes: number, found: number): RelayError {
+  return new RelayError(
+    413,
+    "request_too_large",
+    `Expected a request body of at most ${maxBytes} bytes once translated for the backend, found at least ${found} bytes; send fewer or shorter messages`,
+  );
 }
 
 /**

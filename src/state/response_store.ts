@@ -29,6 +29,7 @@
  */
 
 import { setImmediate } from "node:timers";
+import { utf8Length } from "../bytes.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "../config.ts";
 import { RelayError } from "../errors.ts";
 import { isRecord } from "../json.ts";
@@ -214,9 +215,6 @@ const rawDecoder = new TextDecoder();
 /** A character beyond Latin-1: one makes a string take two bytes a character. */
 const TWO_BYTE = /[\u0100-\uffff]/;
 
-/** A character beyond ASCII: one makes UTF-8 longer than the string. */
-const NON_ASCII = /[\u0080-\uffff]/;
-
 /**
  * The memory a string takes in JavaScript engines (V8, JavaScriptCore):
  * one byte a character when every character is Latin-1, else two. Given
@@ -226,18 +224,6 @@ const NON_ASCII = /[\u0080-\uffff]/;
 function stringBytes(text: string, utf8Length?: number): number {
   if (utf8Length === text.length) return text.length;
   return TWO_BYTE.test(text) ? 2 * text.length : text.length;
-}
-
-/** The length of a string in UTF-8 (each half of a surrogate pair counts two). */
-function utf8Length(text: string): number {
-  if (!NON_ASCII.test(text)) return text.length;
-  let bytes = text.length;
-  for (let index = 0; index < text.length; index++) {
-    const code = text.charCodeAt(index);
-    if (code < 0x80) continue;
-    bytes += code < 0x800 || (code >= 0xd800 && code <= 0xdfff) ? 1 : 2;
-  }
-  return bytes;
 }
 
 /** Bytes counted for a read entry: its items' text, its ids, its fixed cost. */
