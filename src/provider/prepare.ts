@@ -301,6 +301,8 @@ export async function translatedBody(
   } else {
     text = JSON.stringify(upstream);
   }
+  // A UTF-16 unit is at most three bytes of UTF-8: a text that short fits.
+  if (text.length * 3 <= maxBodyBytes) return text;
   const bytes = utf8Length(text);
   if (bytes > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, bytes);
   return text;
