@@ -385,6 +385,42 @@ export const MUTANTS: Mutant[] = [
       "serve's model list does not follow a redirect: it would take the login's account id wherever it points",
   },
   {
+    id: "models-no-single-flight",
+    file: "src/serve/models.ts",
+    find: "  if (running !== undefined) return running;\n",
+    replace: "",
+    tests: ["tests/serve_models_test.ts"],
+    why:
+      "buyers who ask serve's model list while it is read share that read: one backend call with the seller's token, not one each",
+  },
+  {
+    id: "models-failure-not-cached",
+    file: "src/serve/models.ts",
+    find: "  if (failure && now() - failure.at < MODELS_FAILURE_CACHE_MS) {",
+    replace: "  if (false) {",
+    tests: ["tests/serve_models_test.ts"],
+    why:
+      "a failed read of serve's model list is answered again for MODELS_FAILURE_CACHE_MS: a failing backend is not asked by every buyer",
+  },
+  {
+    id: "models-failure-cached-forever",
+    file: "src/serve/models.ts",
+    find: "  if (failure && now() - failure.at < MODELS_FAILURE_CACHE_MS) {",
+    replace: "  if (failure) {",
+    tests: ["tests/serve_models_test.ts"],
+    why:
+      "a failed read of serve's model list is remembered for MODELS_FAILURE_CACHE_MS only: a backend back on its feet is asked again",
+  },
+  {
+    id: "models-cache-ignores-clock",
+    file: "src/serve/models.ts",
+    find: "  if (cached && now() - cached.at < MODELS_CACHE_MS) {",
+    replace: "  if (cached && Date.now() - cached.at < MODELS_CACHE_MS) {",
+    tests: ["tests/serve_models_test.ts"],
+    why:
+      "serve's model list is read again after MODELS_CACHE_MS, by the clock it is given",
+  },
+  {
     id: "upstream-redirect-retried",
     file: RELAY,
     find: "      if (isRedirect(error)) {",

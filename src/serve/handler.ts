@@ -536,7 +536,9 @@ function relayToProvider(
  *   upstream exchange.
  * - `GET /v1/models`: the announced services as an OpenAI model list, or,
  *   when none are announced, the models the seller's account may use
- *   (`GET <base>/codex/models`), cached for a few minutes. With a
+ *   (`GET <base>/codex/models`), cached for a few minutes; requests that
+ *   come while it is read share that read, and a failed read is answered
+ *   again without a call for 15 s. With a
  *   `client_version` query (the Codex CLI with a ChatGPT login), the same
  *   models in the backend's catalog format `{"models":[ModelInfo…]}`
  *   instead; see `codex_models.ts`.

@@ -15,12 +15,23 @@ import { machineInfo, upstreamIdentity } from "../codex/request.ts";
 /** How long a model list read from the backend is reused, in milliseconds. */
 export const MODELS_CACHE_MS = 5 * 60 * 1000;
 
+/**
+ * How long a failed read of the model list is answered again without asking
+ * the backend, in milliseconds. Every buyer's `GET /v1/models` would
+ * otherwise be one more call with the seller's token to a backend that is
+ * already failing; 15 s is short enough that a backend back on its feet is
+ * seen soon, long enough that a stream of buyers is a call every 15 s.
+ */
+export const MODELS_FAILURE_CACHE_MS = 15_000;
+
 /** Options of {@linkcode listBackendModels}. */
 export interface BackendModelsOptions {
   /** The fetch used for the backend (default: the global one). */
   fetch?: typeof fetch;
   /** Bound of the backend call, in milliseconds (default 15000). */
   timeoutMs?: number;
+  /** Clock, milliseconds since the epoch (default `Date.now`). */
+  now?: () => number;
 }
 
 /** What {@linkcode listBackendModels} needs of a provider. */
@@ -53,6 +64,14 @@ const cache = new WeakMap<
   object,
   { at: number; entries: readonly CatalogEntry[] }
 >();
+/**
+ * The read under way per source: callers that come while it runs share it,
+ * so that a crowd of buyers on a cold cache is one backend call, not one
+ * each.
+ */
+const reading = new WeakMap<object, Promise<readonly CatalogEntry[]>>();
+/** The last failed read per source, rethrown as it was within its window. */
+const failed = new WeakMap<object, { at: number; error: unknown }>();
 
 function unavailable(found: string): RelayError {
   return new RelayError(
@@ -125,10 +144,12 @@ export async function listBackendModels(
 /**
  * Reads the catalog of the models the seller's account may use (each entry
  * as the backend sent it), reusing one read less than
- * {@linkcode MODELS_CACHE_MS} ago. Throws a 502
+ * {@linkcode MODELS_CACHE_MS} ago. Callers that come while a read is under
+ * way share it (one backend call), and a failed read is thrown again,
+ * without a call, for {@linkcode MODELS_FAILURE_CACHE_MS}. Throws a 502
  * `upstream_models_unavailable` {@linkcode RelayError} when the backend does
- * not answer a list (the message never holds a token), or the token source's
- * error when no token is available.
+ * not answer a list (the message never holds a token), or a 503
+ * `upstream_auth_failed` one when no token is available.
  *
  * @example
  * ```ts ignore
@@ -136,14 +157,39 @@ export async function listBackendModels(
  * console.log(entries[0].slug); // "gpt-5.5"
  * ```
  */
-export async function readBackendCatalog(
+export function readBackendCatalog(
   source: ModelsSource,
   options: BackendModelsOptions = {},
 ): Promise<readonly CatalogEntry[]> {
+  const now = options.now ?? Date.now;
   const cached = cache.get(source);
-  if (cached && Date.now() - cached.at < MODELS_CACHE_MS) {
-    return cached.entries;
+  if (cached && now() - cached.at < MODELS_CACHE_MS) {
+    return Promise.resolve(cached.entries);
   }
+  const running = reading.get(source);
+  if (running !== undefined) return running;
+  const failure = failed.get(source);
+  if (failure && now() - failure.at < MODELS_FAILURE_CACHE_MS) {
+    // The same error object: the buyer gets the answer a live failure gave.
+    return Promise.reject(failure.error);
+  }
+  const read = fetchCatalog(source, options).then((entries) => {
+    cache.set(source, { at: now(), entries });
+    failed.delete(source);
+    return entries;
+  }, (error: unknown) => {
+    failed.set(source, { at: now(), error });
+    throw error;
+  }).finally(() => reading.delete(source));
+  reading.set(source, read);
+  return read;
+}
+
+/** One read of the catalog from the backend, uncached. */
+async function fetchCatalog(
+  source: ModelsSource,
+  options: BackendModelsOptions,
+): Promise<readonly CatalogEntry[]> {
   let token: { accessToken: string; accountId: string };
   try {
     token = await source.tokens.getToken();
@@ -193,6 +239,5 @@ export async function readBackendCatalog(
   }
   const entries = parseCatalog(body);
   if (entries === undefined) throw unavailable("JSON without a models array");
-  cache.set(source, { at: Date.now(), entries });
   return entries;
 }
