@@ -45,6 +45,7 @@ export type {
   ListenOptions,
   RunningServer,
   ServerHandler,
+  ServerLogEntry,
 } from "./src/serve/handler.ts";
 
 /**

@@ -283,6 +283,48 @@ describe("hostile clients of serve", () => {
     assert.doesNotMatch(line, UNSAFE, JSON.stringify(line));
   });
 
+  it("a method or a target no web Request can hold is refused 405 or 400 in the OpenAI error format, with a log line, and serve stays up", async () => {
+    const logFrom = serve.stderr().length;
+    const trace = await exchange(head("TRACE", "/v1/responses"));
+    const connect = await exchange(head("CONNECT", "127.0.0.1:1"));
+    const badTarget = await exchange(head("GET", "http://["));
+    // TRACK never reaches serve's code: the HTTP parser of both runtimes
+    // refuses it with a bare 400 and closes the connection.
+    const track = await exchange(head("TRACK", "/health"));
+
+    for (const { answer } of [trace, connect]) {
+      assert.match(answer, /^HTTP\/1\.1 405 /, answer);
+      assert.match(answer, /\r\nallow: GET, POST\r\n/i);
+      assert.match(answer, /\r\ncontent-type: application\/json\r\n/i);
+      // One chunk of a chunked answer, or the whole body: the JSON between
+      // its first and last brace.
+      const body = JSON.parse(
+        answer.slice(answer.indexOf("{"), answer.lastIndexOf("}") + 1),
+      );
+      assert.equal(body.error.code, "method_not_allowed");
+      assert.equal(body.error.type, "invalid_request_error");
+    }
+    assert.match(badTarget.answer, /^HTTP\/1\.1 400 /, badTarget.answer);
+    assert.match(badTarget.answer, /"code":"invalid_request_target"/);
+    assert.match(track.answer, /^HTTP\/1\.1 400 /, track.answer);
+
+    const lines = await linesAfter(logFrom, /invalid_request_target/);
+    for (
+      const pattern of [
+        / TRACE \/v1\/responses - 405 method_not_allowed \d+ms$/,
+        / CONNECT 127\.0\.0\.1:1 - 405 method_not_allowed \d+ms$/,
+        / GET http:\/\/\[ - 400 invalid_request_target \d+ms$/,
+      ]
+    ) {
+      assert.ok(
+        lines.some((line) => pattern.test(line)),
+        `${pattern} in:\n${lines.join("\n")}`,
+      );
+    }
+    const health = await exchange(head("GET", "/health"));
+    assert.match(health.answer, /^HTTP\/1\.1 200 /);
+  });
+
   it("defect 16: a broken upstream stream gives one log line with its code, not two", async () => {
     backend.enqueue({ kind: "reset_mid_stream" });
     const logFrom = serve.stderr().length;

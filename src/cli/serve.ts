@@ -185,7 +185,12 @@ export async function runServe(
   try {
     let server;
     try {
-      server = await io.listen(handler, { hostname, port, ...timeouts });
+      server = await io.listen(handler, {
+        hostname,
+        port,
+        ...timeouts,
+        onRequestDone: requestDone,
+      });
     } catch (error) {
       throw listenError(hostname, port, error);
     }

@@ -209,6 +209,12 @@ export interface ListenOptions {
    * {@linkcode DEFAULT_KEEP_ALIVE_TIMEOUT_MS}.
    */
   keepAliveTimeoutMs?: number;
+  /**
+   * Told of each request the server answers itself, without the handler
+   * (a method or a target no web `Request` can hold), once answered; the
+   * handler tells its own through its `onRequestDone`.
+   */
+  onRequestDone?: (entry: ServerLogEntry) => void;
 }
 
 /** A server that listens. */

@@ -11,6 +11,12 @@
  * these timeouts and cannot be given a listener of ours, while Deno's
  * `node:http` keeps Node's, so both runtimes serve with this adapter.
  *
+ * A request that no web `Request` can hold is answered here, in the
+ * handler's error format, and told to `onRequestDone`: a method the Fetch
+ * standard forbids (`CONNECT`, `TRACE`; the runtime's parser refuses
+ * `TRACK` itself with a bare 400) gets 405 `method_not_allowed`, a target
+ * that is no URL (`GET http://[`) 400 `invalid_request_target`.
+ *
  * @module
  */
 
@@ -20,6 +26,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { RelayError } from "../errors.ts";
 import {
   DEFAULT_BODY_TIMEOUT_MS,
@@ -92,6 +99,66 @@ function bodyStream(
       // Drain what the client still sends so the answer can go out.
       req.resume();
     },
+  });
+}
+
+/**
+ * Methods a web `Request` refuses (the Fetch standard's forbidden methods):
+ * the handler can never be given one.
+ */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+/** The methods the server's routes take, for the `allow` header. */
+const ALLOWED_METHODS = "GET, POST";
+
+function methodRefusal(method: string): RelayError {
+  return new RelayError(
+    405,
+    "method_not_allowed",
+    `Method ${
+      JSON.stringify(method.slice(0, 20))
+    } is not allowed: use GET or POST`,
+    { headers: { allow: ALLOWED_METHODS } },
+  );
+}
+
+/**
+ * Why a request cannot become a web `Request`, as the answer to it; the
+ * path it is logged under (the raw target when it is no URL; without the
+ * query, as the handler logs a path); `undefined` when it can.
+ */
+function refusalOf(
+  method: string,
+  target: string,
+  base: string,
+): { error: RelayError; path: string } | undefined {
+  let url: URL;
+  try {
+    url = new URL(target, base);
+  } catch {
+    const query = target.indexOf("?");
+    return {
+      error: new RelayError(
+        400,
+        "invalid_request_target",
+        `Invalid request target ${
+          JSON.stringify(target.slice(0, 200))
+        }: expected a path such as /v1/responses`,
+      ),
+      path: query === -1 ? target : target.slice(0, query),
+    };
+  }
+  if (FORBIDDEN_METHODS.has(method)) {
+    return { error: methodRefusal(method), path: url.pathname };
+  }
+  return undefined;
+}
+
+/** The error as the handler answers one: its JSON, its status and headers. */
+function errorResponse(error: RelayError): Response {
+  return new Response(JSON.stringify(error.toJSON()), {
+    status: error.status,
+    headers: { "content-type": "application/json", ...error.headers },
   });
 }
 
@@ -235,7 +302,49 @@ export function serveWithNodeHttp(
   /** The answers of each connection not ended yet. */
   const openOn = new WeakMap<object, Set<() => void>>();
 
+  /** Tells `onRequestDone` of a request answered here, not by the handler. */
+  function report(
+    method: string,
+    path: string,
+    error: RelayError,
+    started: number,
+  ): void {
+    options.onRequestDone?.({
+      requestId: crypto.randomUUID(),
+      method,
+      path,
+      status: error.status,
+      code: error.code,
+      durationMs: Math.max(0, Date.now() - started),
+    });
+  }
+
+  // `node:http` hands a CONNECT to this event, not to `request`, and
+  // without a listener drops the connection without a word: it gets the
+  // 405 every other forbidden method gets, then the connection ends.
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    const started = Date.now();
+    socket.on("error", () => {});
+    const error = methodRefusal(req.method ?? "CONNECT");
+    const body = new TextEncoder().encode(JSON.stringify(error.toJSON()));
+    const head = [
+      "HTTP/1.1 405 Method Not Allowed",
+      "content-type: application/json",
+      `allow: ${ALLOWED_METHODS}`,
+      `content-length: ${body.byteLength}`,
+      "connection: close",
+    ].join("\r\n");
+    socket.write(`${head}\r\n\r\n`);
+    socket.end(body);
+    // A client that keeps its side open is not waited for longer than one
+    // that is slow to send its headers.
+    const timer = setTimeout(() => socket.destroy(), headersTimeoutMs);
+    socket.once("close", () => clearTimeout(timer));
+    report(req.method ?? "CONNECT", req.url ?? "", error, started);
+  });
+
   server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const started = Date.now();
     inFlight++;
     const gone = new AbortController();
     // The connection is watched too: an answer queued behind another
@@ -266,21 +375,31 @@ export function serveWithNodeHttp(
     const base = `http://${hostname}:${(server.address() as AddressInfo).port}`;
     void (async () => {
       let response: Response;
-      try {
-        response = await handler(
-          toWebRequest(req, base, gone.signal, bodyTimeoutMs),
-        );
-      } catch {
-        response = new Response(
-          JSON.stringify({
-            error: {
-              message: "The server failed unexpectedly",
-              type: "server_error",
-              code: "internal_error",
-            },
-          }),
-          { status: 500, headers: { "content-type": "application/json" } },
-        );
+      const method = (req.method ?? "GET").toUpperCase();
+      const refusal = refusalOf(method, req.url ?? "/", base);
+      if (refusal !== undefined) {
+        // Answered as the handler answers a refusal, and told like one:
+        // `new Request` would throw, which used to end as a 500 no log line
+        // told of.
+        response = errorResponse(refusal.error);
+        report(method, refusal.path, refusal.error, started);
+      } else {
+        try {
+          response = await handler(
+            toWebRequest(req, base, gone.signal, bodyTimeoutMs),
+          );
+        } catch {
+          response = new Response(
+            JSON.stringify({
+              error: {
+                message: "The server failed unexpectedly",
+                type: "server_error",
+                code: "internal_error",
+              },
+            }),
+            { status: 500, headers: { "content-type": "application/json" } },
+          );
+        }
       }
       if (gone.signal.aborted) {
         await response.body?.cancel().catch(() => {});
