@@ -13,23 +13,18 @@ import {
   MAX_CHAT_TOOLS,
 } from "../src/protocols/chat_request.ts";
 import { prepareRequest, translatedBody } from "../src/provider/prepare.ts";
+import { watchEventLoop } from "./fixtures/event_loop.ts";
 
 const encoder = new TextEncoder();
 
-/** How many times the event loop turned (a 0 ms timer ran) while `work` ran. */
+/** How many times the event loop turned while `work` ran. */
 async function turnsDuring(work: () => Promise<unknown>): Promise<number> {
+  const watch = watchEventLoop();
   let turns = 0;
-  let working = true;
-  const tick = () => {
-    if (!working) return;
-    turns++;
-    setTimeout(tick, 0);
-  };
-  setTimeout(tick, 0);
   try {
     await work();
   } finally {
-    working = false;
+    turns = watch.stop().turns;
   }
   return turns;
 }
