@@ -23,6 +23,7 @@
  * | {@linkcode DROPPED_PARAMETERS} | dropped and listed in `dropped` |
  * | `n: 1`, `logprobs: false`, `top_logprobs: 0`, `modalities: ["text"]`, an empty `stop` | dropped and listed |
  * | `n > 1`, `logprobs: true`, `top_logprobs > 0`, `audio`, `modalities` with `"audio"`, a non-empty `stop`, `functions`, `function_call`, `web_search_options`, `moderation`, custom tools | 400 `unsupported_parameter` |
+ * | more than {@linkcode MAX_CHAT_TOOLS} `tools`, or `tool_calls` in one message | 400 `array_above_max_length` (as OpenAI refuses them) |
  * | anything else | 400 `unsupported_parameter` (as OpenAI refuses an unknown argument) |
  *
  * A parameter whose value is `null` counts as absent: nothing is dropped.
@@ -722,7 +723,6 @@ function jsonSchemaFormat(schema: unknown): Record<string, unknown> {
   return format;
 }
 
-/** The value, or undefined when it is null or absent. */
 /** Refuses an array of more than {@linkcode MAX_CHAT_TOOLS}, as api.openai.com does. */
 function checkLength(field: string, array: readonly unknown[]): void {
   if (array.length <= MAX_CHAT_TOOLS) return;
@@ -734,6 +734,7 @@ function checkLength(field: string, array: readonly unknown[]): void {
   );
 }
 
+/** The value, or undefined when it is null or absent. */
 function present(value: unknown): unknown {
   return value === null ? undefined : value;
 }
