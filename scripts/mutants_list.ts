@@ -2709,34 +2709,6 @@ export const MUTANTS: Mutant[] = [
       "a Chat body of many small messages is translated with yields to the event loop",
   },
   {
-    id: "chat-body-unpaced",
-    file: PREPARE,
-    find: "      if (index % ITEMS_PER_LOOK === 0) await pacer.pace();\n",
-    replace: "",
-    tests: ["tests/hostile_chat_test.ts"],
-    why: "the translated Chat body is serialised with yields to the event loop",
-  },
-  {
-    id: "chat-body-over-limit",
-    file: PREPARE,
-    find:
-      "  if (bytes > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, bytes);",
-    replace: "",
-    tests: ["tests/hostile_chat_test.ts"],
-    why:
-      "the Chat body as translated for the backend stays within the body limit, counted in UTF-8",
-  },
-  {
-    id: "chat-body-serialised-past-limit",
-    file: PREPARE,
-    find:
-      "      if (length > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, length);",
-    replace: "",
-    tests: ["tests/hostile_chat_test.ts"],
-    why:
-      "serialising a translated Chat body stops at the item that passes the limit",
-  },
-  {
     id: "chat-body-not-checked",
     file: PREPARE,
     find: "    body: chat\n      ? await translatedBody(",
@@ -2770,5 +2742,58 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/codex_request_test.ts"],
     why:
       "a prompt_cache_key is at most 64 characters, as api.openai.com: it is echoed in every lifecycle event",
+  },
+  {
+    id: "paced-json-unpaced",
+    file: "src/codex/paced_json.ts",
+    find: "        await pacer.pace();\n",
+    replace: "",
+    tests: ["tests/paced_json_test.ts"],
+    why:
+      "a large upstream body (a translated Chat body, a lite one) is written with yields to the event loop",
+  },
+  {
+    id: "paced-json-unbounded",
+    file: "src/codex/paced_json.ts",
+    find: "    if (bytes > maxBytes) throw tooLarge(bytes);",
+    replace: "",
+    tests: ["tests/paced_json_test.ts", "tests/hostile_chat_test.ts"],
+    why:
+      "the Chat body as translated for the backend stays within the body limit",
+  },
+  {
+    id: "paced-json-bytes-as-units",
+    file: "src/codex/paced_json.ts",
+    find: "    bytes += utf8Length(text);",
+    replace: "    bytes += text.length;",
+    tests: ["tests/paced_json_test.ts"],
+    why: "the body limit is counted in UTF-8 bytes, not UTF-16 units",
+  },
+  {
+    id: "lite-body-unpaced",
+    file: "src/codex/responses_lite.ts",
+    find: "    Infinity,\n    pacer,\n",
+    replace: "    Infinity,\n    new Pacer(1e9),\n",
+    tests: ["tests/paced_json_test.ts"],
+    why:
+      "the responses-lite body of a large request is written with yields to the event loop",
+  },
+  {
+    id: "serve-connect-kept-on-close",
+    file: "src/serve/node.ts",
+    find: "            for (const socket of refused) socket.destroy();\n",
+    replace: "",
+    tests: ["tests/serve_pipelined_test.ts"],
+    why:
+      "close() drops a refused CONNECT whose client keeps its side open (node:http no longer tracks it)",
+  },
+  {
+    id: "models-cache-clock-set-back",
+    file: "src/serve/models.ts",
+    find: "    return age >= 0 && age < ms;",
+    replace: "    return age < ms;",
+    tests: ["tests/serve_models_test.ts"],
+    why:
+      "a cached model list or failure is not kept for as long as the clock was set back",
   },
 ];

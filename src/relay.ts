@@ -402,7 +402,7 @@ export async function openUpstream(
   if (context.signal?.aborted) throw buyerGone();
   // The shape of this login's attempts: one lookup in its catalog.
   const lite = context.catalog?.usesResponsesLite(request.model ?? "") === true;
-  const shapedBody = lite ? responsesLiteBody(request) : request.body;
+  const shapedBody = lite ? await responsesLiteBody(request) : request.body;
   // One turn per attempt on a login: its retries repeat it, as the CLI's do.
   const turn = context.installation?.turn(sessionId, request.model);
   const body = turn

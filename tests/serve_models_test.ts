@@ -175,7 +175,7 @@ describe("serve's model list from the backend", () => {
     assert.equal(calls, 3);
   });
 
-  it("reuses a list read from the backend for MODELS_CACHE_MS, then reads it again", async () => {
+  it("reuses a list read from the backend for MODELS_CACHE_MS, then reads it again, and at once when the clock was set back", async () => {
     status = 200;
     calls = 0;
     holding = false;
@@ -191,5 +191,9 @@ describe("serve's model list from the backend", () => {
     clock += 1;
     await crowd(handler, 10, () => "/v1/models");
     assert.equal(calls, 2);
+    // The clock set back an hour: the list's age is unknown, it is read again.
+    clock -= 60 * 60 * 1000;
+    await crowd(handler, 10, () => "/v1/models");
+    assert.equal(calls, 3);
   });
 });

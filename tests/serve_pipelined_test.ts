@@ -52,4 +52,32 @@ describe("serve: pipelined requests whose client goes away", () => {
     );
     assert.ok(closeMs < 1_000, `close() waited ${closeMs.toFixed(0)} ms`);
   });
+
+  it("close() drops a refused CONNECT whose client keeps its side open", async () => {
+    const server = await serveWithNodeHttp(
+      () => Promise.resolve(new Response("ok")),
+      { hostname: "127.0.0.1", port: 0, headersTimeoutMs: 5_000 },
+    );
+    const socket = connect({
+      port: server.port,
+      host: "127.0.0.1",
+      allowHalfOpen: true,
+    });
+    socket.on("error", () => {});
+    let answer = "";
+    socket.on("data", (data) => answer += data);
+    const ended = new Promise<void>((done) => socket.once("end", done));
+    socket.write("CONNECT 127.0.0.1:1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\n\r\n");
+    for (let wait = 0; wait < 100 && !answer.includes("405"); wait++) {
+      await new Promise((done) => setTimeout(done, 10));
+    }
+    assert.match(answer, /^HTTP\/1\.1 405 /);
+    const started = performance.now();
+    await server.close(0);
+    const closeMs = performance.now() - started;
+    await ended;
+    socket.destroy();
+    // Before, close() waited for the refusal's own timeout (5 s here).
+    assert.ok(closeMs < 1_000, `close() waited ${closeMs.toFixed(0)} ms`);
+  });
 });

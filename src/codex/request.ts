@@ -683,13 +683,14 @@ function validateShapes(body: Record<string, unknown>): void {
       throw invalid("prompt_cache_key", "a string", key);
     }
     // As api.openai.com refuses it. The key never goes upstream as it is
-    // (./buyer_scope.ts), but it is echoed in every lifecycle event
+    // (../provider/buyer_scope.ts), but it is echoed in every lifecycle event
     // (./echo.ts): unbounded, one request of 16 MiB came back as 48 MiB.
     if (key.length > MAX_PROMPT_CACHE_KEY_LENGTH) {
       throw new RelayError(
         400,
         "string_above_max_length",
         `Expected "prompt_cache_key" to be a string of at most ${MAX_PROMPT_CACHE_KEY_LENGTH} characters, found one of ${key.length}`,
+        { details: { param: "prompt_cache_key" } },
       );
     }
   }

@@ -12,7 +12,9 @@
  * @module
  */
 
+import { Pacer } from "../async.ts";
 import { isRecord } from "../json.ts";
+import { stringifyPaced } from "./paced_json.ts";
 
 /** The header the Codex CLI sends with a responses-lite body. */
 export const RESPONSES_LITE_HEADER = "x-openai-internal-codex-responses-lite";
@@ -172,22 +174,34 @@ export interface ResponsesLiteSource {
 /**
  * The responses-lite body text of a request, built from its shaped object
  * on the first attempt that needs it and kept on the request for the next
- * ones (a retry, or a failover to another lite login).
+ * ones (a retry, or a failover to another lite login). Written with yields
+ * to the event loop ({@linkcode stringifyPaced}): a large body's text in one
+ * step held it for a few hundred milliseconds. Its size is the classic
+ * body's within a few dozen bytes (the tools and instructions move into
+ * `input`), which the body limit bounded already.
  *
  * @param request the request's classic body, shaped object and memo
+ * @param pacer paces the writing (default: a pacer of its own)
  * @returns the JSON text to send
  *
  * @example
  * ```ts
  * import { responsesLiteBody } from "./responses_lite.ts";
  * const request = { body: '{"model":"m","instructions":"","input":"Hi"}' };
- * console.log(responsesLiteBody(request) === request.liteBody); // true
+ * console.log(await responsesLiteBody(request) === request.liteBody); // true
  * ```
  */
-export function responsesLiteBody(request: ResponsesLiteSource): string {
-  return request.liteBody ??= JSON.stringify(
+export async function responsesLiteBody(
+  request: ResponsesLiteSource,
+  pacer: Pacer = new Pacer(),
+): Promise<string> {
+  request.liteBody ??= await stringifyPaced(
     toResponsesLite(request.shaped ?? JSON.parse(request.body)),
+    Infinity,
+    pacer,
+    () => new RangeError("A body without a bound cannot pass it"),
   );
+  return request.liteBody;
 }
 
 /**

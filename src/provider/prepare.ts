@@ -11,10 +11,10 @@
  */
 
 import { Pacer } from "../async.ts";
-import { utf8Length } from "../bytes.ts";
 import { type EchoFields, echoFieldsOf } from "../codex/echo.ts";
 import { checkJsonValueCount, MAX_JSON_VALUES } from "../codex/json_values.ts";
 import { replaceMember } from "../codex/member_text.ts";
+import { stringifyPaced } from "../codex/paced_json.ts";
 import {
   type BuyerJson,
   encodeUpstreamBody,
@@ -248,18 +248,15 @@ export async function prepareRequest(
   return prepared;
 }
 
-/** Input items serialised between two looks at the pacer's clock. */
-const ITEMS_PER_LOOK = 256;
-
 /**
  * The upstream body of a translated Chat Completions request as JSON text,
  * with `prompt_cache_key` set to the buyer-scoped `key` (in `upstream` too).
- * Its input items are serialised a slice at a time with yields (a Chat body
- * of many small messages translates to over twice its size: 4.3 MiB of
- * 150,000 messages became 11.2 MiB, whose `JSON.stringify` in one step held
- * the event loop 70-160 ms), and the text may not pass the body limit, as a
- * Responses request expanded from the store may not: 413
- * `request_too_large`. The text parses to `upstream` (`input` last).
+ * It is written with yields ({@linkcode stringifyPaced}: a Chat body of many
+ * small messages translates to over twice its size, 4.3 MiB of 150,000
+ * messages to 11.7 MB, whose `JSON.stringify` in one step held the event
+ * loop 70-160 ms), and may not pass the body limit, as a Responses request
+ * expanded from the store may not: 413 `request_too_large`, at the item
+ * that passes it.
  *
  * @example
  * ```ts
@@ -272,40 +269,22 @@ const ITEMS_PER_LOOK = 256;
  *   new Pacer(),
  * );
  * console.log(text);
- * // {"model":"gpt-5.4","prompt_cache_key":"key-1","input":[{"type":"message","role":"user","content":"Hi"}]}
+ * // {"model":"gpt-5.4","input":[{"type":"message","role":"user","content":"Hi"}],"prompt_cache_key":"key-1"}
  * ```
  */
-export async function translatedBody(
+export function translatedBody(
   upstream: Record<string, unknown>,
   key: string,
   maxBodyBytes: number,
   pacer: Pacer,
 ): Promise<string> {
   upstream.prompt_cache_key = key;
-  const { input, ...rest } = upstream;
-  let text: string;
-  if (Array.isArray(input)) {
-    // The model is set: the object is not empty, its text ends with "}".
-    const head = JSON.stringify(rest).slice(0, -1);
-    const parts: string[] = [];
-    // UTF-16 units: never more than the UTF-8 bytes, counted exactly below.
-    let length = head.length;
-    for (let index = 0; index < input.length; index++) {
-      if (index % ITEMS_PER_LOOK === 0) await pacer.pace();
-      const part = JSON.stringify(input[index]);
-      length += part.length + 1;
-      if (length > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, length);
-      parts.push(part);
-    }
-    text = `${head},"input":[${parts.join(",")}]}`;
-  } else {
-    text = JSON.stringify(upstream);
-  }
-  // A UTF-16 unit is at most three bytes of UTF-8: a text that short fits.
-  if (text.length * 3 <= maxBodyBytes) return text;
-  const bytes = utf8Length(text);
-  if (bytes > maxBodyBytes) throw translatedTooLarge(maxBodyBytes, bytes);
-  return text;
+  return stringifyPaced(
+    upstream,
+    maxBodyBytes,
+    pacer,
+    (bytes) => translatedTooLarge(maxBodyBytes, bytes),
+  );
 }
 
 function translatedTooLarge(maxBytes: number, found: number): RelayError {

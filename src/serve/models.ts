@@ -162,14 +162,19 @@ export function readBackendCatalog(
   options: BackendModelsOptions = {},
 ): Promise<readonly CatalogEntry[]> {
   const now = options.now ?? Date.now;
+  // An age below zero (the clock set back) is not fresh.
+  const within = (at: number, ms: number) => {
+    const age = now() - at;
+    return age >= 0 && age < ms;
+  };
   const cached = cache.get(source);
-  if (cached && now() - cached.at < MODELS_CACHE_MS) {
+  if (cached && within(cached.at, MODELS_CACHE_MS)) {
     return Promise.resolve(cached.entries);
   }
   const running = reading.get(source);
   if (running !== undefined) return running;
   const failure = failed.get(source);
-  if (failure && now() - failure.at < MODELS_FAILURE_CACHE_MS) {
+  if (failure && within(failure.at, MODELS_FAILURE_CACHE_MS)) {
     // The same error object: the buyer gets the answer a live failure gave.
     return Promise.reject(failure.error);
   }

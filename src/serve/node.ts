@@ -301,6 +301,11 @@ export function serveWithNodeHttp(
   let idle: (() => void) | undefined;
   /** The answers of each connection not ended yet. */
   const openOn = new WeakMap<object, Set<() => void>>();
+  /**
+   * Refused CONNECT sockets still open: `node:http` lets go of a socket it
+   * hands to `connect`, so `closeAllConnections` does not see them.
+   */
+  const refused = new Set<Duplex>();
 
   /** Tells `onRequestDone` of a request answered here, not by the handler. */
   function report(
@@ -339,7 +344,11 @@ export function serveWithNodeHttp(
     // A client that keeps its side open is not waited for longer than one
     // that is slow to send its headers.
     const timer = setTimeout(() => socket.destroy(), headersTimeoutMs);
-    socket.once("close", () => clearTimeout(timer));
+    refused.add(socket);
+    socket.once("close", () => {
+      clearTimeout(timer);
+      refused.delete(socket);
+    });
     report(req.method ?? "CONNECT", req.url ?? "", error, started);
   });
 
@@ -434,6 +443,7 @@ export function serveWithNodeHttp(
           return Promise.race([drained, grace]).then(() => {
             clearTimeout(timer);
             server.closeAllConnections();
+            for (const socket of refused) socket.destroy();
             return closed;
           });
         },
