@@ -396,7 +396,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "models-failure-not-cached",
     file: "src/serve/models.ts",
-    find: "  if (failure && now() - failure.at < MODELS_FAILURE_CACHE_MS) {",
+    find: "  if (failure && within(failure.at, MODELS_FAILURE_CACHE_MS)) {",
     replace: "  if (false) {",
     tests: ["tests/serve_models_test.ts"],
     why:
@@ -405,7 +405,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "models-failure-cached-forever",
     file: "src/serve/models.ts",
-    find: "  if (failure && now() - failure.at < MODELS_FAILURE_CACHE_MS) {",
+    find: "  if (failure && within(failure.at, MODELS_FAILURE_CACHE_MS)) {",
     replace: "  if (failure) {",
     tests: ["tests/serve_models_test.ts"],
     why:
@@ -414,8 +414,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: "models-cache-ignores-clock",
     file: "src/serve/models.ts",
-    find: "  if (cached && now() - cached.at < MODELS_CACHE_MS) {",
-    replace: "  if (cached && Date.now() - cached.at < MODELS_CACHE_MS) {",
+    find: "    const age = now() - at;",
+    replace: "    const age = Date.now() - at;",
     tests: ["tests/serve_models_test.ts"],
     why:
       "serve's model list is read again after MODELS_CACHE_MS, by the clock it is given",
