@@ -2,8 +2,9 @@
  * The mutation check: proves that the tests notice when a rule the project
  * keeps is broken. Applies each hand-written mutation of
  * `scripts/mutants_list.ts` to a scratch copy of the repository (never to
- * the working tree), runs only the tests listed for it, and reports the
- * first test that failed, or SURVIVED.
+ * the working tree), runs only the tests listed for it, up to the first
+ * that fails (`--fail-fast`: a third less time in all), and reports that
+ * test, or SURVIVED.
  *
  * First the unmutated copy must pass every listed test (the baseline, split
  * across the jobs' copies and run at once), and
@@ -215,7 +216,7 @@ async function runTests(
   timeoutMs: number,
 ): Promise<TestRun> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", "--no-check", ...tests],
+    args: ["test", "--allow-all", "--no-check", "--fail-fast", ...tests],
     cwd,
     env: { NO_COLOR: "1" },
     stdin: "null",
