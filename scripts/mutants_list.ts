@@ -2413,8 +2413,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: "cache-key-body-serialised",
     file: "src/provider/prepare.ts",
-    find:
-      '  if (buyer === undefined || !Object.hasOwn(upstream, "prompt_cache_key")) {',
+    find: '  if (!Object.hasOwn(upstream, "prompt_cache_key")) {',
     replace: "  if (true) {",
     tests: [BUYER_SCOPE_TEST],
     why:
@@ -2795,5 +2794,43 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/serve_models_test.ts"],
     why:
       "a cached model list or failure is not kept for as long as the clock was set back",
+  },
+  {
+    id: "store-long-ids-indexed",
+    file: "src/state/response_store.ts",
+    find: " &&\n          item.id.length <= MAX_ITEM_ID_LENGTH\n",
+    replace: "\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "an item id past MAX_ITEM_ID_LENGTH is not indexed: V8 hashes a long string by its length, and such ids share one bucket",
+  },
+  {
+    id: "store-long-ids-looked-up",
+    file: "src/state/response_store.ts",
+    find:
+      '      const entry = typeof id === "string" && id.length <= MAX_ITEM_ID_LENGTH\n',
+    replace: '      const entry = typeof id === "string"\n',
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a reference with an id past MAX_ITEM_ID_LENGTH is not looked up (1,000 of 16,384 characters took 0.7 s)",
+  },
+  {
+    id: "paced-json-no-char-slices",
+    file: "src/codex/paced_json.ts",
+    find: "index < end && chars < CHARS_PER_SLICE;",
+    replace: "index < end;",
+    tests: ["tests/paced_json_test.ts"],
+    why:
+      "a slice of items ends after 64 Ki characters: items of a megabyte are written one at a time",
+  },
+  {
+    id: "expanded-body-in-one-step",
+    file: PREPARE,
+    find: "      : await expandedBody(\n",
+    replace:
+      "      : await Promise.resolve(() => {}).then(() => {}).then(() =>\n        JSON.stringify({ ...shaped.body, prompt_cache_key: conversation.key })\n      ) ?? expandedBody(\n",
+    tests: ["tests/hostile_store_test.ts"],
+    why:
+      "a Responses body filled in from the store is written with yields, not in one JSON.stringify",
   },
 ];

@@ -18,6 +18,9 @@ import { makeAccessToken } from "../src/testing/jwt.ts";
 import { callProvider } from "./fakes/seller_node.ts";
 import { fixedTokens } from "./fakes/fixed_tokens.ts";
 import { runStoreChild } from "./fixtures/store_child_process.ts";
+import { watchEventLoop } from "./fixtures/event_loop.ts";
+import { prepareRequest } from "../src/provider/prepare.ts";
+import { parseConfig } from "../src/config.ts";
 
 const MiB = 1024 * 1024;
 const encoder = new TextEncoder();
@@ -223,5 +226,42 @@ describe("hostile buyers and the response store", () => {
       // Counted from the stored text's length: nothing was read or parsed.
       assert.equal(refusal.storeBytesAfter, refusal.storeBytesBefore);
     }
+  });
+
+  it("writes a body filled in from the store with yields: 40 references to a stored 1 MB item, 40 MB upstream", async () => {
+    const store = new ResponseStore();
+    store.put("A", {
+      responseId: "resp_1",
+      input: [],
+      output: [{
+        type: "message",
+        id: "msg_big",
+        role: "assistant",
+        content: [{ type: "output_text", text: "x".repeat(MiB) }],
+      }],
+    });
+    const body = encoder.encode(JSON.stringify({
+      model: "gpt-5.4",
+      input: Array.from(
+        { length: 40 },
+        () => ({ type: "item_reference", id: "msg_big" }),
+      ),
+    }));
+    const watch = watchEventLoop();
+    const prepared = await prepareRequest(
+      {
+        requestId: "r1",
+        method: "POST",
+        path: "/v1/responses",
+        headers: { "x-antseed-buyer-peer-id": "A" },
+        body,
+      },
+      parseConfig({}),
+      store,
+    );
+    const { turns } = watch.stop();
+    assert.ok(prepared.body.length > 40 * MiB);
+    // One JSON.stringify of the whole (0.3-0.6 s) let the loop turn once.
+    assert.ok(turns >= 3, `the event loop turned ${turns} times`);
   });
 });

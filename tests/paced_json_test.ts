@@ -67,6 +67,18 @@ describe("stringifyPaced", () => {
   });
 });
 
+describe("stringifyPaced, large items", () => {
+  it("ends a slice early after 64 Ki characters: a few items of a megabyte are written one at a time", async () => {
+    const item = { type: "message", content: "x".repeat(1024 * 1024) };
+    const object = { input: [item, item, item, item, item, item] };
+    const watch = watchEventLoop();
+    const text = await stringifyPaced(object, Infinity, new Pacer(1), tooLarge);
+    const { turns } = watch.stop();
+    assert.ok(turns >= 2, `the event loop turned ${turns} times`);
+    assert.equal(text, JSON.stringify(object));
+  });
+});
+
 describe("responsesLiteBody", () => {
   it("writes the lite shape of a large body with yields, once per request", async () => {
     const shaped = {

@@ -8,6 +8,7 @@ import {
   DEFAULT_RESPONSE_STORE_BUYER_SHARE,
   DEFAULT_RESPONSE_STORE_MAX_BYTES,
   DEFAULT_RESPONSE_STORE_TTL_MS,
+  MAX_ITEM_ID_LENGTH,
   ResponseStore,
   type ResponseStoreOptions,
 } from "../src/state/response_store.ts";
@@ -270,6 +271,59 @@ describe("ResponseStore item references", () => {
       input: [{ type: "reasoning", id: "rs_1", summary: [] }],
     });
     assert.deepEqual(result.body.input, [reasoning("rs_1")]);
+  });
+
+  it("indexes item ids of at most MAX_ITEM_ID_LENGTH characters only (V8 hashes a longer string by its length)", async () => {
+    assert.equal(MAX_ITEM_ID_LENGTH, 256);
+    const longest = `rs_${"a".repeat(MAX_ITEM_ID_LENGTH - 3)}`;
+    const over = `rs_${"b".repeat(MAX_ITEM_ID_LENGTH - 2)}`;
+    const target = store();
+    await turn(target, A, "resp_1", { input: "Q" }, [
+      reasoning(longest),
+      reasoning(over),
+    ]);
+    const result = await target.expand(A, {
+      input: [
+        { type: "item_reference", id: longest },
+        { type: "item_reference", id: over },
+      ],
+    });
+    assert.deepEqual(result.body.input, [reasoning(longest)]);
+    assert.equal(result.filledItems, 1);
+    assert.equal(result.droppedItems, 1);
+    // The longer id is not in the index either: its turn counts no index
+    // entry for it, so it weighs less than the turn of the shorter id.
+    const weigh = (id: string) => {
+      const alone = store();
+      alone.put(A, {
+        responseId: "resp_1",
+        input: [],
+        output: [reasoning(id)],
+      });
+      return alone.bytes;
+    };
+    assert.ok(weigh(longest) > weigh(`${longest}c`));
+  });
+
+  it("does not look up a reference whose id is past MAX_ITEM_ID_LENGTH (1,000 of 16,384 characters took 0.7 s)", async () => {
+    const target = store();
+    const id = (i: number) =>
+      `msg_${"a".repeat(16_372)}${String(i).padStart(8, "0")}`;
+    target.put(A, {
+      responseId: "resp_1",
+      input: Array.from({ length: 300 }, (_, i) => user("Q", id(i))),
+      output: [],
+    });
+    const started = performance.now();
+    const result = await target.expand(A, {
+      input: Array.from(
+        { length: 1000 },
+        (_, i) => ({ type: "item_reference", id: id(1_000_000 + i) }),
+      ),
+    });
+    const elapsed = performance.now() - started;
+    assert.equal(result.droppedItems, 1000);
+    assert.ok(elapsed < 200, `expanding took ${elapsed.toFixed(0)} ms`);
   });
 
   it("drops an unknown item_reference and an unknown id-only reasoning item", async () => {

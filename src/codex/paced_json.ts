@@ -3,8 +3,9 @@
  * `JSON.stringify` of a body of many small items (150,000 messages, 11.7 MB
  * of text) is one step of 70-160 ms, and joining that many strings another
  * of 50-85 ms. {@linkcode stringifyPaced} writes the body member by member,
- * in the object's own order, an array member's items a slice at a time,
- * with the request's pacer between slices, and counts the UTF-8 bytes as it
+ * in the object's own order, an array member's items a slice at a time
+ * (256 items, or fewer that make 64 Ki characters), with the request's
+ * pacer between slices, and counts the UTF-8 bytes as it
  * writes, so that a body past its bound stops at the item that passes it.
  *
  * @module
@@ -13,8 +14,13 @@
 import type { Pacer } from "../async.ts";
 import { utf8Length } from "../bytes.ts";
 
-/** Items written between two looks at the pacer's clock, and joined at once. */
+/**
+ * Most items written between two looks at the pacer's clock (and joined at
+ * once), and the characters after which a slice ends early: a stored item
+ * filled in from a reference may be a megabyte on its own.
+ */
 const ITEMS_PER_SLICE = 256;
+const CHARS_PER_SLICE = 64 * 1024;
 
 /**
  * The JSON text of `object`, as `JSON.stringify(object)` writes it (the
@@ -65,15 +71,19 @@ export async function stringifyPaced(
       add(`${name}${text}`);
     } else {
       add(`${name}[`);
-      for (let start = 0; start < value.length; start += ITEMS_PER_SLICE) {
+      let index = 0;
+      while (index < value.length) {
         await pacer.pace();
+        const first = index === 0;
         const slice: string[] = [];
-        const end = Math.min(start + ITEMS_PER_SLICE, value.length);
-        for (let index = start; index < end; index++) {
+        const end = Math.min(index + ITEMS_PER_SLICE, value.length);
+        for (let chars = 0; index < end && chars < CHARS_PER_SLICE; index++) {
           // As JSON.stringify writes an item with no JSON text in an array.
-          slice.push(JSON.stringify(value[index]) ?? "null");
+          const text = JSON.stringify(value[index]) ?? "null";
+          slice.push(text);
+          chars += text.length;
         }
-        add(`${start === 0 ? "" : ","}${slice.join(",")}`);
+        add(`${first ? "" : ","}${slice.join(",")}`);
       }
       add("]");
     }

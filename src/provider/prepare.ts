@@ -227,10 +227,13 @@ export async function prepareRequest(
         settings.maxBodyBytes,
         pacer ??= new Pacer(),
       )
-      : upstreamBody(
-        value === buyer.value ? buyer : undefined,
+      : value === buyer.value
+      ? upstreamBody(buyer, shaped.body, conversation.key)
+      : await expandedBody(
         shaped.body,
         conversation.key,
+        settings.maxBodyBytes,
+        pacer ??= new Pacer(),
       ),
     sessionId: conversation.key,
     // Kept until an exchange opens, for an attempt in the responses-lite shape.
@@ -283,34 +286,74 @@ export function translatedBody(
     upstream,
     maxBodyBytes,
     pacer,
-    (bytes) => translatedTooLarge(maxBodyBytes, bytes),
-  );
-}
-
-function translatedTooLarge(maxBytes: number, found: number): RelayError {
-  return new RelayError(
-    413,
-    "request_too_large",
-    `Expected a request body of at most ${maxBytes} bytes once translated for the backend, found at least ${found} bytes; send fewer or shorter messages`,
+    (bytes) =>
+      tooLarge(
+        maxBodyBytes,
+        bytes,
+        "translated for the backend",
+        "send fewer or shorter messages",
+      ),
   );
 }
 
 /**
- * The upstream body as JSON text, with `prompt_cache_key` set to the
- * buyer-scoped `key`: when the body is the buyer's own (`buyer` given), its
- * text keeps being sent (the key added, or its value replaced in the text),
- * so that a large conversation is not serialised again for it.
+ * The upstream body of a Responses request that is not the buyer's own text
+ * (filled in from the stored responses: `previous_response_id`,
+ * `item_reference`) as JSON text, with `prompt_cache_key` set to `key`,
+ * written with yields: 60 references to one stored 1 MB item, a request of
+ * 2.2 KB, made a 60 MB body whose `JSON.stringify` in one step held the
+ * event loop 0.3-0.7 s. The store bounded the expansion already; the text is
+ * held to the same limit.
+ */
+function expandedBody(
+  upstream: Record<string, unknown>,
+  key: string,
+  maxBodyBytes: number,
+  pacer: Pacer,
+): Promise<string> {
+  upstream.prompt_cache_key = key;
+  return stringifyPaced(
+    upstream,
+    maxBodyBytes,
+    pacer,
+    (bytes) =>
+      tooLarge(
+        maxBodyBytes,
+        bytes,
+        "filled in from the stored responses",
+        "refer to fewer stored items, or send a shorter conversation",
+      ),
+  );
+}
+
+function tooLarge(
+  maxBytes: number,
+  found: number,
+  how: string,
+  fix: string,
+): RelayError {
+  return new RelayError(
+    413,
+    "request_too_large",
+    `Expected a request body of at most ${maxBytes} bytes once ${how}, found at least ${found} bytes; ${fix}`,
+  );
+}
+
+/**
+ * The upstream body of a request whose body is the buyer's own as JSON
+ * text, with `prompt_cache_key` set to the buyer-scoped `key`: the buyer's
+ * text keeps being sent (the key added, or its value replaced in the text;
+ * see `encodeUpstreamBody` for when it is serialised instead), so that a
+ * large conversation is not serialised again for it.
  */
 function upstreamBody(
-  buyer: BuyerJson | undefined,
+  buyer: BuyerJson,
   upstream: Record<string, unknown>,
   key: string,
 ): string {
-  if (buyer === undefined || !Object.hasOwn(upstream, "prompt_cache_key")) {
+  if (!Object.hasOwn(upstream, "prompt_cache_key")) {
     upstream.prompt_cache_key = key;
-    return buyer === undefined
-      ? JSON.stringify(upstream)
-      : encodeUpstreamBody(buyer, upstream);
+    return encodeUpstreamBody(buyer, upstream);
   }
   const replaced = replaceMember(
     encodeUpstreamBody(buyer, upstream),
