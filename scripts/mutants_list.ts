@@ -2833,4 +2833,13 @@ export const MUTANTS: Mutant[] = [
     why:
       "a Responses body filled in from the store is written with yields, not in one JSON.stringify",
   },
+  {
+    id: "filled-turn-past-share-stored",
+    file: PREPARE,
+    find: " &&\n      expanded.filledBytes <= store.maxBuyerBytes\n",
+    replace: "\n",
+    tests: ["tests/hostile_store_test.ts"],
+    why:
+      "a turn filled in past the buyer's share is not handed to the store (it would serialise it, then drop it)",
+  },
 ];

@@ -228,7 +228,7 @@ describe("hostile buyers and the response store", () => {
     }
   });
 
-  it("writes a body filled in from the store with yields: 40 references to a stored 1 MB item, 40 MB upstream", async () => {
+  it("writes a body filled in from the store with yields, and keeps no turn past the buyer's share: 40 references to a stored 1 MB item, 40 MB upstream", async () => {
     const store = new ResponseStore();
     store.put("A", {
       responseId: "resp_1",
@@ -263,5 +263,24 @@ describe("hostile buyers and the response store", () => {
     assert.ok(prepared.body.length > 40 * MiB);
     // One JSON.stringify of the whole (0.3-0.6 s) let the loop turn once.
     assert.ok(turns >= 3, `the event loop turned ${turns} times`);
+    // 40 MB of the turn's own input: past the buyer's share (16 MiB), it
+    // would not be kept, and is not handed to the store to serialise.
+    assert.ok(40 * MiB > store.maxBuyerBytes);
+    assert.equal(prepared.store, undefined);
+    const small = await prepareRequest(
+      {
+        requestId: "r2",
+        method: "POST",
+        path: "/v1/responses",
+        headers: { "x-antseed-buyer-peer-id": "A" },
+        body: encoder.encode(JSON.stringify({
+          model: "gpt-5.4",
+          input: [{ type: "item_reference", id: "msg_big" }],
+        })),
+      },
+      parseConfig({}),
+      store,
+    );
+    assert.equal(small.store?.input.length, 1);
   });
 });

@@ -187,8 +187,11 @@ export async function prepareRequest(
     // As on api.openai.com, a response is stored unless the request says
     // `store: false` (such clients, like the Codex CLI, send their whole
     // conversation each turn).
+    // A turn filled in past the buyer's share would not be kept: it is not
+    // serialised for the store either (60 references to a 1 MB item: 0.3 s).
     if (
-      store.enabled && scope !== NO_BUYER && buyer.value.store !== false
+      store.enabled && scope !== NO_BUYER && buyer.value.store !== false &&
+      expanded.filledBytes <= store.maxBuyerBytes
     ) {
       toStore = { scope, input: expanded.turnInput };
       if (expanded.filledItems === 0 && expanded.droppedItems === 0) {

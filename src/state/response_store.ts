@@ -149,6 +149,12 @@ export interface ExpandResult {
   filledItems: number;
   /** References and id-only reasoning items dropped because the store does not know them. */
   droppedItems: number;
+  /**
+   * Bytes filled into the turn's own input from the store (as counted
+   * against the body limit): a turn of more than the buyer's share is not
+   * kept, so its caller need not hand it to {@linkcode ResponseStore.put}.
+   */
+  filledBytes: number;
 }
 
 /**
@@ -466,10 +472,14 @@ class Expansion {
     if (total > this.maxBytes) throw tooLarge(this.maxBytes, total, what);
   }
 
+  /** Bytes counted for references (filled into the turn's own input). */
+  refBytes = 0;
+
   /** Counts `bytes` filled into the request; throws the 413 past the limit. */
   count(bytes: number, what: "chain" | "refs"): void {
     this.refuseBeyond(bytes, what);
     this.#counted += bytes;
+    if (what === "refs") this.refBytes += bytes;
   }
 
   /** Index of the last item of `entry` with id `id`, or -1. */
@@ -1117,6 +1127,7 @@ export class ResponseStore {
         expandedItems: 0,
         filledItems: 0,
         droppedItems: 0,
+        filledBytes: 0,
       };
     }
     const previous = this.#checkExpandable(body);
@@ -1127,6 +1138,7 @@ export class ResponseStore {
       expandedItems: 0,
       filledItems: 0,
       droppedItems: 0,
+      filledBytes: 0,
     };
     if (previous !== undefined) result.previousResponseId = previous;
     const expansion = new Expansion(
@@ -1153,6 +1165,7 @@ export class ResponseStore {
     const now = this.#now();
     if (fill) {
       result.turnInput = this.#fill(input, refs, expansion, result, now);
+      result.filledBytes = expansion.refBytes;
     }
     const items: unknown[] = [];
     for (const entry of chain) {
