@@ -601,6 +601,11 @@ describe("token source: permanent failure", () => {
       s.endpoint.setFailure(undefined);
       s.endpoint.addRefreshToken("rt_relogin");
       await writeAuth(s.authFile, { ...EXPIRED, refreshToken: "rt_relogin" });
+      // Written in place, at the same size, within the clock tick of the
+      // first read, the file's stamp (inode, size, times) would not change:
+      // a login comes later than that (the run failed so once, under load).
+      const later = new Date(Date.now() + 5000);
+      await utimes(s.authFile, later, later);
       const token = await s.source.getToken();
       assert.equal(token.accessToken, s.endpoint.latestAccessToken);
       assert.equal(s.endpoint.calls, 2);
