@@ -2708,13 +2708,14 @@ export const MUTANTS: Mutant[] = [
       "a Chat body of many small messages is translated with yields to the event loop",
   },
   {
-    id: "chat-body-not-checked",
+    id: "body-written-in-one-step",
     file: PREPARE,
-    find: "    body: chat\n      ? await translatedBody(",
-    replace: "    body: false\n      ? await translatedBody(",
-    tests: ["tests/hostile_chat_test.ts"],
+    find: "      : await writtenBody(\n",
+    replace:
+      "      : JSON.stringify({ ...shaped.body, prompt_cache_key: conversation.key }) ?? writtenBody(\n",
+    tests: ["tests/hostile_chat_test.ts", "tests/hostile_store_test.ts"],
     why:
-      "a Chat request goes through the paced, bounded serialisation, not the one-step one",
+      "a translated Chat body and a body filled in from the store are written with yields and within the limit, not in one JSON.stringify",
   },
   {
     id: "chat-modalities-serialised",
@@ -2822,16 +2823,6 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/paced_json_test.ts"],
     why:
       "a slice of items ends after 64 Ki characters: items of a megabyte are written one at a time",
-  },
-  {
-    id: "expanded-body-in-one-step",
-    file: PREPARE,
-    find: "      : await expandedBody(\n",
-    replace:
-      "      : await Promise.resolve(() => {}).then(() => {}).then(() =>\n        JSON.stringify({ ...shaped.body, prompt_cache_key: conversation.key })\n      ) ?? expandedBody(\n",
-    tests: ["tests/hostile_store_test.ts"],
-    why:
-      "a Responses body filled in from the store is written with yields, not in one JSON.stringify",
   },
   {
     id: "filled-turn-past-share-stored",

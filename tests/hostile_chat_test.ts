@@ -12,7 +12,7 @@ import {
   chatToResponsesRequest,
   MAX_CHAT_TOOLS,
 } from "../src/protocols/chat_request.ts";
-import { prepareRequest, translatedBody } from "../src/provider/prepare.ts";
+import { prepareRequest, writtenBody } from "../src/provider/prepare.ts";
 import { watchEventLoop } from "./fixtures/event_loop.ts";
 
 const encoder = new TextEncoder();
@@ -61,7 +61,7 @@ describe("a hostile Chat Completions body", () => {
     const upstream = { model: "gpt-5.4", input, store: false };
     let text = "";
     const turns = await turnsDuring(async () => {
-      text = await translatedBody(
+      text = await writtenBody(
         upstream,
         "key",
         64 * 1024 * 1024,
@@ -82,7 +82,7 @@ describe("a hostile Chat Completions body", () => {
     const input = [{ type: "message", role: "user", content: "é".repeat(600) }];
     // 600 characters, 1,200 bytes: within a limit of 1,000 as UTF-16 units.
     const error = await refusal(() =>
-      translatedBody({ model: "m", input }, "key", 1000, new Pacer())
+      writtenBody({ model: "m", input }, "key", 1000, new Pacer())
     );
     assert.equal(error.status, 413);
     assert.equal(error.code, "request_too_large");
@@ -92,7 +92,7 @@ describe("a hostile Chat Completions body", () => {
       type: "message",
     }));
     const early = await refusal(() =>
-      translatedBody({ model: "m", input: many }, "key", 10_000, new Pacer())
+      writtenBody({ model: "m", input: many }, "key", 10_000, new Pacer())
     );
     assert.equal(early.code, "request_too_large");
     // Stopped at the slice of items that passed the limit (256 items of

@@ -223,20 +223,14 @@ export async function prepareRequest(
     model: shaped.model,
     stream: chat ? chat.stream : shaped.stream,
     dropped: chat ? [...chat.dropped, ...shaped.dropped] : shaped.dropped,
-    body: chat
-      ? await translatedBody(
-        shaped.body,
-        conversation.key,
-        settings.maxBodyBytes,
-        pacer ??= new Pacer(),
-      )
-      : value === buyer.value
+    body: value === buyer.value
       ? upstreamBody(buyer, shaped.body, conversation.key)
-      : await expandedBody(
+      : await writtenBody(
         shaped.body,
         conversation.key,
         settings.maxBodyBytes,
         pacer ??= new Pacer(),
+        chat ? "translated" : "shaped",
       ),
     sessionId: conversation.key,
     // Kept until an exchange opens, for an attempt in the responses-lite shape.
@@ -254,21 +248,38 @@ export async function prepareRequest(
   return prepared;
 }
 
+/** How a body that is not the buyer's own text came to be, and what the buyer can do past the limit. */
+const WRITTEN = {
+  translated: ["translated for the backend", "send fewer or shorter messages"],
+  shaped: [
+    "its stored items are filled in and it is shaped for the backend",
+    "refer to fewer stored items, or send a shorter conversation",
+  ],
+} as const;
+
 /**
- * The upstream body of a translated Chat Completions request as JSON text,
- * with `prompt_cache_key` set to the buyer-scoped `key` (in `upstream` too).
- * It is written with yields ({@linkcode stringifyPaced}: a Chat body of many
- * small messages translates to over twice its size, 4.3 MiB of 150,000
- * messages to 11.7 MB, whose `JSON.stringify` in one step held the event
- * loop 70-160 ms), and may not pass the body limit, as a Responses request
- * expanded from the store may not: 413 `request_too_large`, at the item
- * that passes it.
+ * The upstream body of a request whose body is not the buyer's own text (a
+ * translated Chat Completions request; a Responses request filled in from
+ * the stored responses) as JSON text, with `prompt_cache_key` set to the
+ * buyer-scoped `key` (in `upstream` too). It is written with yields
+ * ({@linkcode stringifyPaced}): a Chat body of 150,000 small messages
+ * translates to 11.7 MB, 60 references to a stored 1 MB item make 60 MB,
+ * and `JSON.stringify` of either in one step held the event loop 0.1-0.7 s.
+ * It may not pass the body limit: 413 `request_too_large`, at the item that
+ * passes it (for a filled-in body the store counted the expansion already).
+ *
+ * @param upstream the shaped body
+ * @param key the buyer-scoped `prompt_cache_key`
+ * @param maxBodyBytes the body limit, in UTF-8 bytes
+ * @param pacer paces the writing
+ * @param how how the body came to be, for the words of the 413
+ * @returns the JSON text
  *
  * @example
  * ```ts
  * import { Pacer } from "../async.ts";
- * import { translatedBody } from "./prepare.ts";
- * const text = await translatedBody(
+ * import { writtenBody } from "./prepare.ts";
+ * const text = await writtenBody(
  *   { model: "gpt-5.4", input: [{ type: "message", role: "user", content: "Hi" }] },
  *   "key-1",
  *   1024,
@@ -278,67 +289,25 @@ export async function prepareRequest(
  * // {"model":"gpt-5.4","input":[{"type":"message","role":"user","content":"Hi"}],"prompt_cache_key":"key-1"}
  * ```
  */
-export function translatedBody(
+export function writtenBody(
   upstream: Record<string, unknown>,
   key: string,
   maxBodyBytes: number,
   pacer: Pacer,
+  how: keyof typeof WRITTEN = "translated",
 ): Promise<string> {
   upstream.prompt_cache_key = key;
+  const [what, fix] = WRITTEN[how];
   return stringifyPaced(
     upstream,
     maxBodyBytes,
     pacer,
     (bytes) =>
-      tooLarge(
-        maxBodyBytes,
-        bytes,
-        "translated for the backend",
-        "send fewer or shorter messages",
+      new RelayError(
+        413,
+        "request_too_large",
+        `Expected a request body of at most ${maxBodyBytes} bytes once ${what}, found at least ${bytes} bytes; ${fix}`,
       ),
-  );
-}
-
-/**
- * The upstream body of a Responses request that is not the buyer's own text
- * (filled in from the stored responses: `previous_response_id`,
- * `item_reference`) as JSON text, with `prompt_cache_key` set to `key`,
- * written with yields: 60 references to one stored 1 MB item, a request of
- * 2.2 KB, made a 60 MB body whose `JSON.stringify` in one step held the
- * event loop 0.3-0.7 s. The store bounded the expansion already; the text is
- * held to the same limit.
- */
-function expandedBody(
-  upstream: Record<string, unknown>,
-  key: string,
-  maxBodyBytes: number,
-  pacer: Pacer,
-): Promise<string> {
-  upstream.prompt_cache_key = key;
-  return stringifyPaced(
-    upstream,
-    maxBodyBytes,
-    pacer,
-    (bytes) =>
-      tooLarge(
-        maxBodyBytes,
-        bytes,
-        "filled in from the stored responses",
-        "refer to fewer stored items, or send a shorter conversation",
-      ),
-  );
-}
-
-function tooLarge(
-  maxBytes: number,
-  found: number,
-  how: string,
-  fix: string,
-): RelayError {
-  return new RelayError(
-    413,
-    "request_too_large",
-    `Expected a request body of at most ${maxBytes} bytes once ${how}, found at least ${found} bytes; ${fix}`,
   );
 }
 
