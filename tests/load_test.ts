@@ -23,11 +23,12 @@ const MAX_CONCURRENCY = 16;
 /**
  * Requests run before the RSS baseline is taken, so that the allocator's
  * arenas reach their working size (RSS then stays flat: 5,000, 10,000 and
- * 20,000 requests all end near the same RSS).
+ * 20,000 requests all end near the same RSS); the child then runs one more
+ * round of the measured size before its baseline.
  */
 const WARMUP = Math.max(2000, REQUESTS);
 /** Bound of the whole run (warm-up included), after which the child counts as hung. */
-const RUN_BOUND_MS = 60_000 + (REQUESTS + WARMUP) * 20;
+const RUN_BOUND_MS = 60_000 + (2 * REQUESTS + WARMUP) * 20;
 const RSS_SLACK_BYTES = 20 * 1024 * 1024;
 
 let backend: FakeCodexBackend;
