@@ -2797,6 +2797,42 @@ export const MUTANTS: Mutant[] = [
       "a cached model list or failure is not kept for as long as the clock was set back",
   },
   {
+    id: "store-evicts-oldest-of-all",
+    file: "src/state/response_store.ts",
+    find: "      const victim = this.#victim(entry);\n",
+    replace: "      const victim = this.#oldest;\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "past the bound the largest scope loses its oldest turn first: the oldest of all lets a buyer under many peer ids flush everyone else's",
+  },
+  {
+    id: "store-evicts-new-turn",
+    file: "src/state/response_store.ts",
+    find: "    if (oldest !== spared) return oldest;\n",
+    replace: "    if (oldest !== undefined) return oldest;\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a new turn is not evicted past the bound while another scope's can go, even when it makes its scope the largest",
+  },
+  {
+    id: "store-heap-not-lowered",
+    file: "src/state/response_store.ts",
+    find: "    state.bytes -= entry.bytes;\n    this.#lowered(state);\n",
+    replace: "    state.bytes -= entry.bytes;\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a scope that lost a turn moves down the heap, or the one that holds the most is no longer its root",
+  },
+  {
+    id: "store-heap-not-raised-on-read",
+    file: "src/state/response_store.ts",
+    find:
+      "    if (bytes > entry.bytes) this.#raised(entry.scope);\n    else this.#lowered(entry.scope);\n",
+    replace: "    this.#lowered(entry.scope);\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why: "a raw turn that counts more once read moves its scope up the heap",
+  },
+  {
     id: "store-long-ids-indexed",
     file: "src/state/response_store.ts",
     find: " &&\n          item.id.length <= MAX_ITEM_ID_LENGTH\n",

@@ -992,6 +992,70 @@ describe("ResponseStore: each buyer's share", () => {
     assert.equal(target.has(B, "resp_b"), true, "another buyer's is kept");
     assert.equal(target.audit(), target.bytes);
   });
+
+  it("past the bound, evicts from the buyer that holds the most: nine names of one buyer do not flush another's small turn", () => {
+    const target = store({ maxBytes: 100_000, buyerShare: 0.25 });
+    assert.equal(target.put(B, sized("resp_victim", 2_000)), true);
+    // Nine peer ids of one buyer, each within its share, 180 KB in all:
+    // past the bound, the oldest of all is the victim's turn.
+    for (let name = 0; name < 9; name++) {
+      for (let turn = 0; turn < 2; turn++) {
+        assert.equal(
+          target.put(`peer-${name}`, sized(`resp_${name}_${turn}`, 9_000)),
+          true,
+        );
+        assert.equal(target.audit(), target.bytes);
+        assert.ok(target.bytes <= target.maxBytes);
+      }
+    }
+    assert.equal(target.has(B, "resp_victim"), true);
+    // The flood pushed out its own turns, oldest first in each name.
+    assert.equal(target.has("peer-0", "resp_0_0"), false);
+    assert.equal(target.has("peer-8", "resp_8_1"), true);
+  });
+
+  it("past the bound, keeps a new turn larger than every other buyer's, evicting theirs", () => {
+    const target = store({ maxBytes: 100_000, buyerShare: 0.25 });
+    assert.equal(target.put(B, sized("resp_small", 500)), true);
+    for (let name = 0; name < 8; name++) {
+      assert.equal(
+        target.put(`peer-${name}`, sized(`resp_${name}`, 11_000)),
+        true,
+      );
+    }
+    assert.equal(target.put(A, sized("resp_large", 20_000)), true);
+    assert.equal(target.has(A, "resp_large"), true);
+    assert.equal(target.has(B, "resp_small"), true, "the oldest of all");
+    assert.equal(
+      target.has("peer-0", "resp_0"),
+      false,
+      "the oldest of the next largest",
+    );
+    assert.equal(target.has("peer-7", "resp_7"), true);
+    assert.ok(target.bytes <= target.maxBytes);
+    assert.equal(target.audit(), target.bytes);
+  });
+
+  it("past the bound, the buyer that holds the most loses its own oldest turn, not its newest", () => {
+    const target = store({ maxBytes: 100_000, buyerShare: 0.25 });
+    for (let name = 0; name < 6; name++) {
+      assert.equal(
+        target.put(`peer-${name}`, sized(`resp_${name}`, 11_000)),
+        true,
+      );
+    }
+    assert.equal(target.put(A, sized("resp_a1", 10_000)), true);
+    assert.equal(target.put(A, sized("resp_a2", 10_000)), true);
+    assert.equal(target.has(A, "resp_a1"), true, "within the bound so far");
+    assert.equal(target.put(B, sized("resp_b", 11_000)), true);
+    assert.equal(target.has(A, "resp_a1"), false, "the largest buyer's oldest");
+    assert.equal(target.has(A, "resp_a2"), true);
+    assert.equal(target.has(B, "resp_b"), true);
+    for (let name = 0; name < 6; name++) {
+      assert.equal(target.has(`peer-${name}`, `resp_${name}`), true);
+    }
+    assert.equal(target.audit(), target.bytes);
+  });
 });
 
 describe("ResponseStore: exact accounting under random operations", () => {

@@ -18,9 +18,11 @@
  * when used), counted as the memory that string takes (one byte a
  * character, two when it holds a character beyond Latin-1), plus a fixed
  * cost per response, per item, per indexed id and per buyer, measured on V8;
- * at most `maxBytes` in all, the least recently used response evicted first,
- * and at most a share of that per buyer, a buyer's own least recently used
- * response evicted first. A response not used for `ttlMs` is dropped.
+ * at most a share of `maxBytes` per buyer, a buyer's own least recently used
+ * response evicted first, and at most `maxBytes` in all, the least recently
+ * used response of the buyer that holds the most evicted first (so that
+ * buyers who fill the store under many names push out each other's turns
+ * before a smaller buyer's). A response not used for `ttlMs` is dropped.
  * Scopes never see each other's ids. A request expanded from the store may
  * not grow past the body limit: what is filled in is counted from the
  * stored text's length before anything of it is parsed.
@@ -187,6 +189,8 @@ interface Scope {
   readonly unread: Set<Entry>;
   /** Bytes counted for the scope: its own and its entries'. */
   bytes: number;
+  /** The scope's place in the store's heap of scopes by bytes. */
+  heapAt: number;
 }
 
 interface Entry {
@@ -564,8 +568,8 @@ function entryBytes(entry: Entry): number {
 
 /**
  * A bounded store of finished responses, per buyer scope, with least
- * recently used eviction (within each buyer's share, then overall) and an
- * idle time-to-live.
+ * recently used eviction (within each buyer's share, then from the buyer
+ * that holds the most) and an idle time-to-live.
  *
  * @example
  * ```ts
@@ -613,6 +617,11 @@ export class ResponseStore {
   #newest: Entry | undefined;
   #size = 0;
   readonly #scopes = new Map<string, Scope>();
+  /**
+   * The scopes as a binary max-heap on their bytes, kept up to date on every
+   * change of a scope's bytes: past the bound, the largest scope is the root.
+   */
+  readonly #heap: Scope[] = [];
   #bytes = 0;
 
   /**
@@ -663,7 +672,8 @@ export class ResponseStore {
    * Keeps a finished turn in a scope. A turn larger than a buyer's share of
    * the bound is not kept; a turn with the id of one already kept in the
    * scope replaces it. The scope's own older responses are evicted until it
-   * is within its share, then the oldest of all until the bound holds.
+   * is within its share, then, until the bound holds, the oldest of the
+   * scope that holds the most (never the new turn, while another can go).
    *
    * @param scope the buyer (e.g. its peer id, or the API key of `serve`)
    * @param turn the response id, the turn's input and output items
@@ -779,8 +789,11 @@ export class ResponseStore {
         bytes: SCOPE_OVERHEAD,
         oldest: undefined,
         newest: undefined,
+        heapAt: this.#heap.length,
       };
       this.#scopes.set(scope, state);
+      this.#heap.push(state);
+      this.#raised(state);
       this.#bytes += SCOPE_OVERHEAD;
     }
     return state;
@@ -794,24 +807,106 @@ export class ResponseStore {
     this.#linkNewest(entry);
     this.#linkScopeNewest(entry);
     entry.scope.bytes += entry.bytes;
+    this.#raised(entry.scope);
     this.#bytes += entry.bytes;
-    this.#evict(entry.scope);
+    this.#evict(entry);
     return this.#holds(entry);
   }
 
   /**
-   * Evicts the scope's own least recently used entries until it is within
-   * its share, then the least recently used of all until the bound holds.
+   * Evicts, for an entry just added or grown, its scope's own least recently
+   * used entries until the scope is within its share (the entry itself last),
+   * then, until the bound holds, the least recently used entry of the scope
+   * that holds the most, passing over the entry while another can go.
+   *
+   * Past the bound, taking the oldest of all would let a buyer who stores
+   * under many names (a peer id costs nothing) flush every other buyer's
+   * turns; taking from the largest scope first, a buyer holding less than
+   * an even part of the bound keeps its turns.
    */
-  #evict(scope: Scope): void {
+  #evict(entry: Entry): void {
+    const scope = entry.scope;
     for (let oldest = scope.oldest; oldest; oldest = scope.oldest) {
       if (scope.bytes <= this.maxBuyerBytes) break;
       this.#remove(oldest);
     }
-    for (let oldest = this.#oldest; oldest; oldest = this.#oldest) {
-      if (this.#bytes <= this.maxBytes) break;
-      this.#remove(oldest);
+    while (this.#bytes > this.maxBytes) {
+      const victim = this.#victim(entry);
+      if (victim === undefined) break;
+      this.#remove(victim);
     }
+  }
+
+  /**
+   * The entry to evict past the bound: the least recently used of the
+   * largest scope; when that is `spared`, its scope's next one, else the
+   * oldest of the next largest scope (a child of the heap's root); `spared`
+   * itself when nothing else is left.
+   */
+  #victim(spared: Entry): Entry | undefined {
+    const heap = this.#heap;
+    const largest = heap[0];
+    if (largest === undefined) return undefined;
+    const oldest = largest.oldest;
+    if (oldest !== spared) return oldest;
+    if (spared.scopeNewer !== undefined) return spared.scopeNewer;
+    const left = heap[1];
+    const right = heap[2];
+    const next = right !== undefined && right.bytes > left!.bytes
+      ? right
+      : left;
+    return next?.oldest ?? spared;
+  }
+
+  /** Moves a scope whose bytes grew towards the heap's root. */
+  #raised(scope: Scope): void {
+    const heap = this.#heap;
+    let at = scope.heapAt;
+    while (at > 0) {
+      const parentAt = (at - 1) >> 1;
+      const parent = heap[parentAt];
+      if (parent.bytes >= scope.bytes) break;
+      heap[at] = parent;
+      parent.heapAt = at;
+      at = parentAt;
+    }
+    heap[at] = scope;
+    scope.heapAt = at;
+  }
+
+  /** Moves a scope whose bytes shrank away from the heap's root. */
+  #lowered(scope: Scope): void {
+    const heap = this.#heap;
+    const length = heap.length;
+    let at = scope.heapAt;
+    for (;;) {
+      const leftAt = 2 * at + 1;
+      if (leftAt >= length) break;
+      const rightAt = leftAt + 1;
+      const childAt =
+        rightAt < length && heap[rightAt].bytes > heap[leftAt].bytes
+          ? rightAt
+          : leftAt;
+      const child = heap[childAt];
+      if (child.bytes <= scope.bytes) break;
+      heap[at] = child;
+      child.heapAt = at;
+      at = childAt;
+    }
+    heap[at] = scope;
+    scope.heapAt = at;
+  }
+
+  /** Takes a scope out of the heap. */
+  #unheap(scope: Scope): void {
+    const heap = this.#heap;
+    const last = heap.pop()!;
+    if (last === scope) return;
+    const at = scope.heapAt;
+    heap[at] = last;
+    last.heapAt = at;
+    if (last.bytes > scope.bytes) this.#raised(last);
+    else this.#lowered(last);
   }
 
   /** Whether an entry is kept (not removed, evicted or replaced). */
@@ -897,13 +992,15 @@ export class ResponseStore {
     );
     this.#bytes += bytes - entry.bytes;
     entry.scope.bytes += bytes - entry.bytes;
+    if (bytes > entry.bytes) this.#raised(entry.scope);
+    else this.#lowered(entry.scope);
     entry.bytes = bytes;
     for (const id of items.ids) {
       if (id !== undefined && !entry.scope.items.has(id)) {
         entry.scope.items.set(id, entry);
       }
     }
-    this.#evict(entry.scope);
+    this.#evict(entry);
     return this.#holds(entry);
   }
 
@@ -958,6 +1055,7 @@ export class ResponseStore {
     this.#oldest = this.#newest = undefined;
     this.#size = 0;
     this.#scopes.clear();
+    this.#heap.length = 0;
     this.#bytes = 0;
   }
 
@@ -968,7 +1066,8 @@ export class ResponseStore {
    * scope's map is kept, that every indexed item id and every unread entry
    * is a kept response of its scope, that no scope is empty, and that each
    * response's and each scope's count is what it holds and within its
-   * share. Throws an `Error` naming the first inconsistency.
+   * share, and that the heap of scopes holds each scope once, in order.
+   * Throws an `Error` naming the first inconsistency.
    *
    * @returns the bytes recounted from what is held, to compare with
    * {@linkcode bytes}
@@ -1065,7 +1164,18 @@ export class ResponseStore {
       if (state.bytes > this.maxBuyerBytes) {
         fail(`scope ${state.name} holds ${state.bytes} bytes, past its share`);
       }
+      const parent = this.#heap[(state.heapAt - 1) >> 1];
+      if (this.#heap[state.heapAt] !== state) {
+        fail(`scope ${state.name} is not at its place in the heap`);
+      } else if (state.heapAt > 0 && parent.bytes < state.bytes) {
+        fail(`scope ${state.name} holds more than its parent in the heap`);
+      }
       total += SCOPE_OVERHEAD;
+    }
+    if (this.#heap.length !== this.#scopes.size) {
+      fail(
+        `the heap holds ${this.#heap.length} scopes, the store ${this.#scopes.size}`,
+      );
     }
     return total;
   }
@@ -1443,6 +1553,7 @@ export class ResponseStore {
     this.#bytes -= entry.bytes;
     const state = entry.scope;
     state.bytes -= entry.bytes;
+    this.#lowered(state);
     state.unread.delete(entry);
     if (state.responses.get(entry.responseId) === entry) {
       state.responses.delete(entry.responseId);
@@ -1454,6 +1565,7 @@ export class ResponseStore {
     }
     if (state.responses.size === 0 && this.#scopes.get(state.name) === state) {
       this.#scopes.delete(state.name);
+      this.#unheap(state);
       this.#bytes -= SCOPE_OVERHEAD;
     }
   }
