@@ -2698,6 +2698,34 @@ export const MUTANTS: Mutant[] = [
       "a model every plan lacks is the buyer's 400, not 503 upstream_auth_failed (a seller alert any buyer could raise)",
   },
   {
+    id: "chat-tail-head-over-text",
+    file: "src/protocols/chat_stream.ts",
+    find: '      const head = this.#tailPending && this.#pushed === ""\n',
+    replace: "      const head = this.#tailPending\n",
+    tests: ["tests/protocols_chat_stream_test.ts"],
+    why:
+      "a content chunk's tail goes out before the chunks of the events that followed it, never after them",
+  },
+  {
+    id: "chat-line-feed-in-word",
+    file: "src/protocols/chat_stream.ts",
+    find: "  for (; at < length; at++) if (chunk[at] === LF) return at;\n",
+    replace: "  if (at < length) return at;\n",
+    tests: ["tests/protocols_chat_stream_test.ts"],
+    why:
+      "the fast path's line end is the line feed itself, not the start of the word that holds it",
+  },
+  {
+    id: "chat-short-piece-from-start",
+    file: "src/protocols/chat_stream.ts",
+    find:
+      "          for (let at = start; at < end; at++) out[offset++] = piece[at];\n",
+    replace:
+      "          for (let at = 0; at < end - start; at++) out[offset++] = piece[at];\n",
+    tests: ["tests/protocols_chat_stream_test.ts"],
+    why: "a short piece is copied from its own range of the upstream chunk",
+  },
+  {
     id: "chat-translation-unpaced",
     file: "src/protocols/chat_request.ts",
     find:

@@ -767,6 +767,40 @@ describe("ChatStreamTranslator fast path for text deltas", () => {
     assert.deepEqual(split, whole);
   });
 
+  it("gives the parser's bytes when text deltas and other events share a chunk", () => {
+    const text = (delta: string) =>
+      deltaFrame(
+        `{"type":"response.output_text.delta","output_index":0,"delta":"${delta}"}`,
+      );
+    const bytes = encoder.encode(
+      START + text("a") +
+        'event: response.refusal.delta\ndata: {"type":"response.refusal.delta","delta":"no"}\n\n' +
+        text("b") + text("c") + ": keep-alive\n\n" +
+        deltaFrame(
+          '{"type":"response.output_text.delta","delta":"crlf"}',
+          "\r\n",
+        ) + text("d") + END,
+    );
+    // Whole: the fast path for "a" to "d"; a byte at a time: the parser.
+    const whole = translate(bytes).text;
+    for (const size of [1, 7, 64]) {
+      assert.equal(translate(bytes, { size }).text, whole, `size ${size}`);
+    }
+    assert.deepEqual(
+      chunks(whole).map((chunk) => deltaOf(chunk)).filter((delta) =>
+        delta.content || delta.refusal
+      ),
+      [
+        { content: "a" },
+        { refusal: "no" },
+        { content: "b" },
+        { content: "c" },
+        { content: "crlf" },
+        { content: "d" },
+      ],
+    );
+  });
+
   it("never changes a chunk it returned earlier", () => {
     const translator = new ChatStreamTranslator({
       model: "m",
