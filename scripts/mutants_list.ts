@@ -2861,6 +2861,47 @@ export const MUTANTS: Mutant[] = [
     why: "a raw turn that counts more once read moves its scope up the heap",
   },
   {
+    id: "store-wide-items-not-narrowed",
+    file: "src/state/response_store.ts",
+    find:
+      "  if (json.length > narrowAbove && TWO_BYTE.test(json) && narrowTexts(texts)) {\n",
+    replace:
+      "  if (json.length > narrowAbove && TWO_BYTE.test(json) && false) {\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "one ’ in a large turn does not make it count two bytes a character (a 10 MB answer was refused by the 16 MiB share)",
+  },
+  {
+    id: "store-wide-raw-not-narrowed",
+    file: "src/state/response_store.ts",
+    find:
+      "  if (length > narrowAbove && length !== bytes.byteLength) narrowTexts(texts);\n",
+    replace: "",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "one ’ in a large streamed turn does not make it count two bytes a character",
+  },
+  {
+    id: "store-small-texts-narrowed",
+    file: "src/state/response_store.ts",
+    find:
+      "  if (json.length > narrowAbove && TWO_BYTE.test(json) && narrowTexts(texts)) {\n",
+    replace: "  if (TWO_BYTE.test(json) && narrowTexts(texts)) {\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a small turn's text is not rewritten (about 6 us per KB on every stored answer that holds a ’)",
+  },
+  {
+    id: "store-read-past-share-evicts-others",
+    file: "src/state/response_store.ts",
+    find:
+      "    if (bytes + SCOPE_OVERHEAD > this.maxBuyerBytes) {\n      this.#remove(entry);\n      return false;\n    }\n",
+    replace: "",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a turn past the share once read goes alone, without evicting the buyer's other turns first",
+  },
+  {
     id: "store-long-ids-indexed",
     file: "src/state/response_store.ts",
     find: " &&\n          item.id.length <= MAX_ITEM_ID_LENGTH\n",

@@ -324,6 +324,34 @@ describe("conversations that refer back", () => {
     assert.equal(posts().length, 1);
   });
 
+  for (const stream of [false, true]) {
+    it(`continues a${stream ? " streamed" : " non-streamed"} long ASCII answer to a question with one ’ (counted at one byte a character)`, async () => {
+      // A buyer's share of 100,000 bytes: 60,000 characters fit once, not
+      // twice (as the default share of 16 MiB holds a 12 MB answer once).
+      const p = provider({
+        OPENAI_RESPONSES_STATE_MAX_BYTES: "400000",
+        OPENAI_RESPONSES_STATE_BUYER_SHARE: "0.25",
+      });
+      const answer = "a".repeat(60_000);
+      backend.enqueue({ kind: "text", text: answer });
+      const one = await callProvider(p, {
+        headers: BUYER_A,
+        body: { model: "gpt-5.4", input: "What’s next?", stream },
+      });
+      assert.equal(one.status, 200);
+      const id = /"id":"(resp_[^"]+)"/.exec(one.text.slice(0, 2000))?.[1];
+      assert.ok(id);
+      const two = await turn(p, {
+        model: "gpt-5.4",
+        input: "Go on",
+        previous_response_id: id,
+      });
+      assert.equal(two.result.status, 200, two.result.text.slice(0, 500));
+      const sent = JSON.stringify(lastBody().input);
+      assert.ok(sent.includes("What’s next?") && sent.includes(answer));
+    });
+  }
+
   it("keeps nothing for a request that says store: false", async () => {
     const p = provider();
     const one = await turn(p, {

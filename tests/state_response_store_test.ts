@@ -1058,6 +1058,121 @@ describe("ResponseStore: each buyer's share", () => {
   });
 });
 
+describe("ResponseStore: a few characters beyond Latin-1 in a large turn", () => {
+  // Share 25,000 bytes: an ASCII answer of 15,000 characters fits once,
+  // not twice.
+  const options = { maxBytes: 100_000, buyerShare: 0.25 };
+  const answer = "a".repeat(15_000);
+
+  it("keeps an ASCII answer to a question with one ’ at one byte a character, and gives the ’ back", async () => {
+    const target = store(options);
+    await target.expand(A, { input: "What’s next?" });
+    assert.equal(
+      target.put(A, {
+        responseId: "resp_1",
+        input: [user("What’s next? 😀")],
+        output: [assistant(answer, "msg_1")],
+      }),
+      true,
+    );
+    assert.ok(target.bytes < 17_000, `${target.bytes}`);
+    assert.equal(target.audit(), target.bytes);
+    const next = await target.expand(A, {
+      input: "Go on",
+      previous_response_id: "resp_1",
+    });
+    assert.deepEqual(next.body.input, [
+      user("What’s next? 😀"),
+      assistant(answer, "msg_1"),
+      user("Go on"),
+    ]);
+  });
+
+  it("keeps the same turn streamed, and reads it without evicting it", async () => {
+    const target = store(options);
+    assert.equal(
+      target.putRaw(
+        A,
+        rawTurn("resp_1", "What’s next?", [assistant(`${answer}’`, "msg_1")]),
+      ),
+      true,
+    );
+    const next = await target.expand(A, {
+      input: "Go on",
+      previous_response_id: "resp_1",
+    });
+    assert.equal(next.expandedItems, 2);
+    const [question, stored] = next.body.input as Record<string, unknown>[];
+    assert.ok(JSON.stringify(question).includes("What’s next?"));
+    assert.ok(
+      JSON.stringify(stored) ===
+        JSON.stringify(assistant(`${answer}’`, "msg_1")),
+    );
+    assert.equal(target.has(A, "resp_1"), true);
+    assert.ok(target.bytes < 17_000, `${target.bytes}`);
+    assert.equal(target.audit(), target.bytes);
+  });
+
+  it("leaves a small turn's text as it is, counted at two bytes a character", () => {
+    const small = "a".repeat(1_000);
+    const counted = (question: string) => {
+      const target = store(options);
+      assert.equal(
+        target.put(A, {
+          responseId: "resp_1",
+          input: [user(question)],
+          output: [assistant(small, "msg_1")],
+        }),
+        true,
+      );
+      assert.equal(target.audit(), target.bytes);
+      return target.bytes;
+    };
+    // The same turn with a ’ counts once more its length than with a '.
+    assert.ok(
+      counted("What’s next?") >= counted("What's next?") + small.length,
+    );
+  });
+
+  it("still counts a text in another script at two bytes a character", () => {
+    const target = store(options);
+    assert.equal(
+      target.put(A, {
+        responseId: "resp_1",
+        input: [user("Q")],
+        output: [assistant("✨".repeat(15_000), "msg_1")],
+      }),
+      false,
+    );
+  });
+
+  it("drops a turn that is past the share once read, without evicting the buyer's other turns", async () => {
+    const target = store(options);
+    assert.equal(
+      target.put(A, {
+        responseId: "resp_old",
+        input: [user("Old")],
+        output: [],
+      }),
+      true,
+    );
+    // 150 items with ids: 6 KB as it came, past 25,000 bytes once its ids
+    // are indexed.
+    const items = Array.from({ length: 150 }, (_, index) => ({
+      id: `m_${index}`,
+      type: "message",
+    }));
+    assert.equal(target.putRaw(A, rawTurn("resp_many", [], items)), true);
+    const error = await relayError(() =>
+      target.expand(A, { input: "Q", previous_response_id: "resp_many" })
+    );
+    assert.equal(error.code, "previous_response_not_found");
+    assert.equal(target.has(A, "resp_many"), false);
+    assert.equal(target.has(A, "resp_old"), true, "not evicted for it");
+    assert.equal(target.audit(), target.bytes);
+  });
+});
+
 describe("ResponseStore: exact accounting under random operations", () => {
   const SCOPES = ["a", "b", "c", "d"];
 

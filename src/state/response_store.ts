@@ -16,7 +16,9 @@
  *
  * Bounds: each turn is kept as the JSON text of its items (parsed again
  * when used), counted as the memory that string takes (one byte a
- * character, two when it holds a character beyond Latin-1), plus a fixed
+ * character, two when it holds a character beyond Latin-1: a large text
+ * with only a few such characters keeps them as `\u` escapes, so that one
+ * `’` does not double it), plus a fixed
  * cost per response, per item, per indexed id and per buyer, measured on V8;
  * at most a share of `maxBytes` per buyer, a buyer's own least recently used
  * response evicted first, and at most `maxBytes` in all, the least recently
@@ -290,25 +292,91 @@ interface SerializedItems {
   compactedAt: number;
 }
 
-/** Serializes a turn's input and output items, leaving out references. */
+/**
+ * Characters beyond Latin-1 in a stored JSON text are written as `\u`
+ * escapes when at most one character in this many is one (see
+ * {@linkcode narrowTexts}).
+ */
+const NARROW_RATIO = 64;
+/**
+ * A turn's text is narrowed ({@linkcode narrowTexts}) only past this part of
+ * a buyer's share (1 Mi characters of the default 16 MiB): it costs about
+ * 6 us per KB, which a small turn (most answers hold a `’` or a `—`) would
+ * pay on every request for little memory.
+ */
+const NARROW_ABOVE_SHARE = 1 / 16;
+const WIDE = /[\u0100-\uffff]/g;
+const narrowEncoder = new TextEncoder();
+
+function escapeWide(char: string): string {
+  return `\\u${char.charCodeAt(0).toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * Keeps stored JSON at one byte a character when few of its characters are
+ * beyond Latin-1. One such character (a `’` in the question, an emoji)
+ * makes a whole string take two bytes a character, and a turn's items are
+ * joined into one: an ASCII answer of 10 MB would count 20 MB of the
+ * buyer's share. When at most one character in {@linkcode NARROW_RATIO} of
+ * all of `texts` is one, the texts that hold them are written with those
+ * characters as JSON `\u` escapes (the same JSON to `JSON.parse`: in JSON
+ * text they occur only inside strings), decoded again from UTF-8 into a
+ * string of one byte a character (a replaced two-byte string stays
+ * two-byte). Many such characters (a text in another script) are left as
+ * they are: their escapes would take more. Returns whether a text changed.
+ */
+function narrowTexts(texts: string[]): boolean {
+  let length = 0;
+  for (const text of texts) length += text.length;
+  const most = length / NARROW_RATIO;
+  const wide: number[] = [];
+  let count = 0;
+  for (let at = 0; at < texts.length; at++) {
+    const text = texts[at];
+    if (!TWO_BYTE.test(text)) continue;
+    wide.push(at);
+    for (let index = 0; index < text.length; index++) {
+      if (text.charCodeAt(index) > 0xff && ++count > most) return false;
+    }
+  }
+  for (const at of wide) {
+    const escaped = texts[at].replace(WIDE, escapeWide);
+    texts[at] = rawDecoder.decode(narrowEncoder.encode(escaped));
+  }
+  return wide.length > 0;
+}
+
+/**
+ * A raw turn's text decoded from its bytes, narrowed as
+ * {@linkcode narrowTexts} does when longer than `narrowAbove` characters (an
+ * ASCII text, as long as its bytes, is not looked at).
+ */
+function rawText(bytes: Uint8Array, narrowAbove: number): string {
+  const texts = [rawDecoder.decode(bytes)];
+  const length = texts[0].length;
+  if (length > narrowAbove && length !== bytes.byteLength) narrowTexts(texts);
+  return texts[0];
+}
+
+/**
+ * Serializes a turn's input and output items, leaving out references; their
+ * text narrowed ({@linkcode narrowTexts}) when longer than `narrowAbove`
+ * characters.
+ */
 function serializeItems(
   input: readonly unknown[],
   output: readonly unknown[],
+  narrowAbove: number,
 ): SerializedItems {
   const texts: string[] = [];
-  const ends: number[] = [];
   const ids: (string | undefined)[] = [];
-  let length = 0;
   let inputCount = 0;
   let compactedAt = -1;
   for (const [list, isInput] of [[input, true], [output, false]] as const) {
     for (const item of list) {
       if (!isRecord(item) || item.type === "item_reference") continue;
       if (!isInput && compacts(item)) compactedAt = texts.length;
-      const text = JSON.stringify(item);
-      texts.push(text);
-      length += (texts.length > 1 ? 1 : 0) + text.length;
-      ends.push(length);
+      texts.push(JSON.stringify(item));
       ids.push(
         typeof item.id === "string" && item.id !== "" &&
           item.id.length <= MAX_ITEM_ID_LENGTH
@@ -318,7 +386,17 @@ function serializeItems(
       if (isInput) inputCount++;
     }
   }
-  return { json: texts.join(","), ends, ids, inputCount, compactedAt };
+  let json = texts.join(",");
+  if (json.length > narrowAbove && TWO_BYTE.test(json) && narrowTexts(texts)) {
+    json = texts.join(",");
+  }
+  const ends: number[] = [];
+  let length = 0;
+  for (const text of texts) {
+    length += (ends.length > 0 ? 1 : 0) + text.length;
+    ends.push(length);
+  }
+  return { json, ends, ids, inputCount, compactedAt };
 }
 
 function truncate(text: string, max: number): string {
@@ -607,6 +685,8 @@ export class ResponseStore {
   /** Bytes one buyer scope may hold: `maxBytes` times `buyerShare`, rounded down. */
   readonly maxBuyerBytes: number;
   readonly #now: () => number;
+  /** Characters past which a turn's text is narrowed (`NARROW_ABOVE_SHARE`). */
+  readonly #narrowAbove: number;
   // Recency is kept in linked lists through the entries, not in the
   // insertion order of a Set or Map: V8 leaves a hole for each deleted
   // element until it rehashes, and finding the oldest element walks them,
@@ -654,6 +734,7 @@ export class ResponseStore {
     this.ttlMs = ttlMs;
     this.buyerShare = buyerShare;
     this.maxBuyerBytes = Math.floor(maxBytes * buyerShare);
+    this.#narrowAbove = this.maxBuyerBytes * NARROW_ABOVE_SHARE;
     this.enabled = maxBytes > 0 && ttlMs > 0;
     this.#now = options.now ?? Date.now;
   }
@@ -684,7 +765,7 @@ export class ResponseStore {
     if (turn.responseId === "") return false;
     const now = this.#now();
     this.#sweep(now);
-    const items = serializeItems(turn.input, turn.output);
+    const items = serializeItems(turn.input, turn.output, this.#narrowAbove);
     const bytes = parsedBytes(
       items.json,
       items.ids,
@@ -733,8 +814,8 @@ export class ResponseStore {
     // Kept as strings, not byte copies: a string holds no pointers for the
     // garbage collector to follow, and many small buffers cost it more.
     const raw: RawText = {
-      request: rawDecoder.decode(turn.request),
-      response: rawDecoder.decode(turn.response),
+      request: rawText(turn.request, this.#narrowAbove),
+      response: rawText(turn.response, this.#narrowAbove),
       utf8: turn.request.byteLength + turn.response.byteLength,
     };
     const bytes = rawBytes(raw, turn.responseId, turn.previousResponseId, {
@@ -977,7 +1058,11 @@ export class ResponseStore {
       this.#remove(entry);
       return false;
     }
-    const items = serializeItems(input, Array.isArray(output) ? output : []);
+    const items = serializeItems(
+      input,
+      Array.isArray(output) ? output : [],
+      this.#narrowAbove,
+    );
     entry.json = items.json;
     entry.utf8 = undefined;
     entry.ends = items.ends;
@@ -990,6 +1075,13 @@ export class ResponseStore {
       entry.responseId,
       entry.previousResponseId,
     );
+    // Read, a turn can count more than it came as (its ids are indexed):
+    // one past the share alone would evict the buyer's other turns, then
+    // itself. It goes alone, as put would not have kept it.
+    if (bytes + SCOPE_OVERHEAD > this.maxBuyerBytes) {
+      this.#remove(entry);
+      return false;
+    }
     this.#bytes += bytes - entry.bytes;
     entry.scope.bytes += bytes - entry.bytes;
     if (bytes > entry.bytes) this.#raised(entry.scope);
