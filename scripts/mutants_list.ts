@@ -2874,12 +2874,28 @@ export const MUTANTS: Mutant[] = [
   {
     id: "store-wide-raw-not-narrowed",
     file: "src/state/response_store.ts",
-    find:
-      "  if (length > narrowAbove && length !== bytes.byteLength) narrowTexts(texts);\n",
-    replace: "",
+    find: "  return rawDecoder.decode(narrowed ?? bytes);\n",
+    replace: "  return rawDecoder.decode(bytes);\n",
     tests: ["tests/state_response_store_test.ts"],
     why:
       "one ’ in a large streamed turn does not make it count two bytes a character",
+  },
+  {
+    id: "store-narrow-continuation-unchecked",
+    file: "src/state/response_store.ts",
+    find: "      if ((byte & 0xc0) !== 0x80) return undefined;\n",
+    replace: "",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "bytes that are not UTF-8 are left to the decoder, never read as a character and escaped",
+  },
+  {
+    id: "store-narrow-astral-one-escape",
+    file: "src/state/response_store.ts",
+    find: "      escape(0xd800 + ((point - 0x10000) >> 10));\n",
+    replace: "      escape(point);\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why: "a character beyond the BMP is escaped as its two UTF-16 surrogates",
   },
   {
     id: "store-small-texts-narrowed",

@@ -1134,6 +1134,44 @@ describe("ResponseStore: a few characters beyond Latin-1 in a large turn", () =>
     );
   });
 
+  it("keeps a streamed turn's bytes that are not UTF-8 as the decoder reads them, and an emoji as it came", async () => {
+    const target = store(options);
+    const turn = rawTurn("resp_1", "Q", [
+      assistant(`${"a".repeat(8_000)}😀’X`, "msg_1"),
+    ]);
+    // The first byte of a three-byte character with none after it, for X.
+    const response = turn.response.slice();
+    response[response.lastIndexOf(0x58)] = 0xe2;
+    assert.equal(target.putRaw(A, { ...turn, response }), true);
+    const next = await target.expand(A, {
+      input: "Go on",
+      previous_response_id: "resp_1",
+    });
+    const expected = JSON.parse(new TextDecoder().decode(response)).response
+      .output[0];
+    assert.deepEqual((next.body.input as unknown[])[1], expected);
+    assert.match(JSON.stringify(expected), /😀’\uFFFD|😀’\ufffd|😀’�/);
+    assert.equal(target.audit(), target.bytes);
+  });
+
+  it("narrows an emoji in a large streamed turn into its two escapes, and reads it back", async () => {
+    const target = store(options);
+    const text = `${"a".repeat(15_000)}😀`;
+    assert.equal(
+      target.putRaw(A, rawTurn("resp_1", "Q", [assistant(text, "msg_1")])),
+      true,
+    );
+    assert.ok(target.bytes < 17_000, `${target.bytes}`);
+    const next = await target.expand(A, {
+      input: "Go on",
+      previous_response_id: "resp_1",
+    });
+    assert.deepEqual(
+      (next.body.input as unknown[])[1],
+      assistant(text, "msg_1"),
+    );
+  });
+
   it("still counts a text in another script at two bytes a character", () => {
     const target = store(options);
     assert.equal(
