@@ -2898,6 +2898,16 @@ export const MUTANTS: Mutant[] = [
     why: "a character beyond the BMP is escaped as its two UTF-16 surrogates",
   },
   {
+    id: "store-huge-raw-decoded",
+    file: "src/state/response_store.ts",
+    find:
+      "    if (RAW_OVERHEAD + utf8 / 2 + SCOPE_OVERHEAD > this.maxBuyerBytes) {\n",
+    replace: "    if (false) {\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a streamed turn of more than twice a buyer's share is refused before it is decoded (60 MB: 0.2 s of decoding for nothing)",
+  },
+  {
     id: "store-small-texts-narrowed",
     file: "src/state/response_store.ts",
     find:

@@ -1172,6 +1172,27 @@ describe("ResponseStore: a few characters beyond Latin-1 in a large turn", () =>
     );
   });
 
+  it("refuses a streamed turn of more than twice the share without decoding it", () => {
+    const target = store(options);
+    const decode = TextDecoder.prototype.decode;
+    let decoded = 0;
+    TextDecoder.prototype.decode = function (...args) {
+      decoded++;
+      return decode.apply(this, args);
+    };
+    try {
+      const turn = rawTurn("resp_1", "Q", [assistant("a".repeat(50_100), "m")]);
+      assert.equal(target.putRaw(A, turn), false);
+      assert.equal(decoded, 0);
+      // Half of it is decoded, and refused for what it counts.
+      const half = rawTurn("resp_2", "Q", [assistant("a".repeat(25_000), "m")]);
+      assert.equal(target.putRaw(A, half), false);
+      assert.equal(decoded, 2);
+    } finally {
+      TextDecoder.prototype.decode = decode;
+    }
+  });
+
   it("still counts a text in another script at two bytes a character", () => {
     const target = store(options);
     assert.equal(
