@@ -2698,6 +2698,26 @@ export const MUTANTS: Mutant[] = [
       "a model every plan lacks is the buyer's 400, not 503 upstream_auth_failed (a seller alert any buyer could raise)",
   },
   {
+    id: "echo-failed-error-kept-whole",
+    file: "src/codex/echo.ts",
+    find:
+      "      if (isRecord(payload.response.error)) {\n        keepMembers(payload.response.error, ERROR_MEMBERS);\n      }\n",
+    replace: "",
+    tests: ["tests/echo_test.ts"],
+    why:
+      "a failed Response's error reaches a streaming buyer without the seller's plan and promotions",
+  },
+  {
+    id: "echo-failed-error-fast-path",
+    file: "src/codex/echo.ts",
+    find:
+      "      json[valueStart] === OPEN_BRACE && keyEnd - key === ERROR_KEY.length &&\n",
+    replace: "      false && keyEnd - key === ERROR_KEY.length &&\n",
+    tests: ["tests/echo_test.ts"],
+    why:
+      "a lifecycle event whose Response has an error object goes the slow path, where the error is trimmed",
+  },
+  {
     id: "chat-tail-head-over-text",
     file: "src/protocols/chat_stream.ts",
     find: '      const head = this.#tailPending && this.#pushed === ""\n',

@@ -504,6 +504,29 @@ describe("the echo rewriter", () => {
     );
   });
 
+  it("keeps the seller's subscription out of a failed Response's error, and echoes the buyer's fields in it, whatever the chunks", () => {
+    const failed =
+      '{"type":"response.failed","sequence_number":3,"response":{"id":"resp_f","object":"response","status":"failed","error":{"code":"usage_limit_reached","message":"The usage limit has been reached","plan_type":"pro","eligible_promo":null,"resets_in_seconds":600},"instructions":"The seller\'s","store":false,"output":[]}}';
+    const text =
+      stream.slice(0, stream.indexOf("event: response.output_text.delta")) +
+      `event: response.failed\ndata: ${failed}\n\n`;
+    const bytes = encoder.encode(text);
+    const reference = decoder.decode(new EchoRewriter(fields).push(bytes));
+    const data = reference.split("\n").filter((line) =>
+      line.startsWith("data: ")
+    ).at(-1)!;
+    const response = JSON.parse(data.slice(6)).response;
+    assert.deepEqual(response.error, {
+      code: "usage_limit_reached",
+      message: "The usage limit has been reached",
+      resets_in_seconds: 600,
+    });
+    assert.equal(response.status, "failed");
+    assert.equal(response.instructions, fields.instructions);
+    assert.equal(response.store, fields.store);
+    assertEveryCut(fields, bytes, reference);
+  });
+
   it("gives the same bytes for an event that parsing reorders, whatever the chunks", () => {
     // `type` named twice: framed again it would begin otherwise, so it is
     // left as it came, cut or not.

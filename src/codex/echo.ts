@@ -30,7 +30,9 @@
  * backend ends the stream with such an event, so it is the last event of its
  * chunk, where it is looked for (an `error` event that other events follow
  * in the same chunk is not looked at); it is parsed and framed again. A
- * lifecycle or `error` event the stream cuts off is never passed on.
+ * failed Response's `error` object (`response.failed`) is kept to the same
+ * members: such an event is parsed and framed again too. A lifecycle or
+ * `error` event the stream cuts off is never passed on.
  *
  * @module
  */
@@ -54,6 +56,8 @@ const COLON = 0x3a;
 const QUOTE = 0x22;
 const encoder = new TextEncoder();
 const CLOSE_BRACE = 0x7d;
+const OPEN_BRACE = 0x7b;
+const ERROR_KEY = encoder.encode('"error"');
 const RESPONSE_KEY = encoder.encode('"response"');
 const EMPTY = new Uint8Array(0);
 const COMMA_BYTES = encoder.encode(",");
@@ -165,9 +169,9 @@ const ERROR_EVENT_MEMBERS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * The members of an `error` event's `error` object that reach the buyer;
- * the others (`plan_type`, `eligible_promo`: the seller's subscription) do
- * not.
+ * The members of an `error` event's `error` object, and of a failed
+ * Response's `error`, that reach the buyer; the others (`plan_type`,
+ * `eligible_promo`: the seller's subscription) do not.
  */
 const ERROR_MEMBERS: ReadonlySet<string> = new Set([
   "type",
@@ -535,6 +539,15 @@ function rewriteJson(
       key = -1;
       break;
     }
+    // A failed Response's error object is kept to ERROR_MEMBERS on the
+    // slow path (`null` in every other event).
+    if (
+      json[valueStart] === OPEN_BRACE && keyEnd - key === ERROR_KEY.length &&
+      bytesAt(json, key, ERROR_KEY)
+    ) {
+      edits.truncate(mark);
+      return false;
+    }
     const index = echoedKey(json, key, keyEnd);
     if (index >= 0) {
       found |= 1 << index;
@@ -604,6 +617,9 @@ function rewriteEvent(
   const event = reframe(bytes.subarray(at, end), (payload) => {
     if (isRecord(payload.response)) {
       echoResponse(payload.response, fields);
+      if (isRecord(payload.response.error)) {
+        keepMembers(payload.response.error, ERROR_MEMBERS);
+      }
       return true;
     }
     if (payload.type !== "error") return false;
