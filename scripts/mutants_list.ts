@@ -2643,8 +2643,9 @@ export const MUTANTS: Mutant[] = [
   {
     id: "chat-stream-without-usage-resolves-nothing",
     file: RELAY,
-    find: "      body = billing.byteLength > 0 ? billing : joinBytes(sent);",
-    replace: "      body = billing;",
+    find:
+      "      body = billing.byteLength > 0\n        ? billing\n        : translatedAgain(translator, read.chunks, ending);\n",
+    replace: "      body = billing;\n",
     tests: ["tests/provider_chat_test.ts"],
     why:
       "a Chat Completions stream without usage resolves with what the buyer got, for the node's metering estimate",
@@ -2716,6 +2717,24 @@ export const MUTANTS: Mutant[] = [
     tests: ["tests/echo_test.ts"],
     why:
       "a lifecycle event whose Response has an error object goes the slow path, where the error is trimmed",
+  },
+  {
+    id: "chat-again-new-created",
+    file: "src/protocols/chat_stream.ts",
+    find: "      created: this.#createdUsed ?? this.#created,\n",
+    replace: "      created: this.#created,\n",
+    tests: ["tests/protocols_chat_stream_test.ts"],
+    why:
+      "a stream translated again for billing gives the bytes the buyer got, its chunks' created included",
+  },
+  {
+    id: "chat-billed-without-failure",
+    file: "src/relay.ts",
+    find: "        : translatedAgain(translator, read.chunks, ending);\n",
+    replace: "        : translatedAgain(translator, read.chunks, undefined);\n",
+    tests: ["tests/provider_chat_test.ts"],
+    why:
+      "a Chat stream without usage is billed from what the buyer got, the error chunk that ended it included",
   },
   {
     id: "chat-tail-head-over-text",

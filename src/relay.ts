@@ -170,7 +170,7 @@ export interface RelayOptions {
    * Translates the stream for a buyer of another protocol (Chat
    * Completions): the buyer gets what it returns instead of the upstream
    * bytes, and the resolved body is its billing body (or, without usage, what
-   * the buyer got).
+   * the buyer got, translated again from the upstream bytes).
    */
   translator?: StreamTranslator;
   /** Turns the final Response object into the answer of another protocol (non-streaming). */
@@ -194,6 +194,11 @@ export interface StreamTranslator {
    * buyer got it or not), empty when the backend reported no usage.
    */
   billingBody(): Uint8Array;
+  /**
+   * A new translator that gives the same bytes for the same upstream bytes:
+   * a stream without usage is translated again to be billed, not kept.
+   */
+  again(): StreamTranslator;
 }
 
 /** An upstream exchange that answered 2xx, body not yet read. */
@@ -842,13 +847,13 @@ export async function streamToHost(
       });
     }
     const translator = options.translator;
-    const sent: Uint8Array[] = [];
+    // What a translator sends is not kept: a stream without usage is
+    // translated again to be billed (keeping 1 MB of chunks to the end cost
+    // the collector 0.6-1.3 ms per stream).
     const forward = translator
       ? (chunk: Uint8Array): boolean => {
         const out = translator.push(chunk);
-        if (out.byteLength === 0) return open;
-        sent.push(out);
-        return send(out);
+        return out.byteLength === 0 ? open : send(out);
       }
       : send;
     // A translated stream is another protocol's: nothing of it is echoed.
@@ -876,15 +881,15 @@ export async function streamToHost(
     // estimates from.
     let body: Uint8Array;
     if (translator) {
-      const tail = translator.finish(
-        seen.terminal === undefined ? streamFailure(read) : undefined,
-      );
-      if (tail.byteLength > 0) {
-        send(tail);
-        sent.push(tail);
-      }
+      const ending = seen.terminal === undefined
+        ? streamFailure(read)
+        : undefined;
+      const tail = translator.finish(ending);
+      if (tail.byteLength > 0) send(tail);
       const billing = translator.billingBody();
-      body = billing.byteLength > 0 ? billing : joinBytes(sent);
+      body = billing.byteLength > 0
+        ? billing
+        : translatedAgain(translator, read.chunks, ending);
     } else {
       body = seen.usage !== undefined || observed.last.length === read.total
         ? observed.last
@@ -944,6 +949,27 @@ export async function streamToHost(
     // with its one done chunk: the node holds it open until that arrives.
     if (started && !done) sendDone(callbacks, requestId);
   }
+}
+
+/**
+ * A translated stream as the buyer got it (keep-alive comments aside), from
+ * the upstream bytes read: what a stream that reported no usage is billed
+ * from.
+ */
+function translatedAgain(
+  translator: StreamTranslator,
+  chunks: readonly Uint8Array[],
+  ending: RelayError | undefined,
+): Uint8Array {
+  const again = translator.again();
+  const parts: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    const out = again.push(chunk);
+    if (out.byteLength > 0) parts.push(out);
+  }
+  const tail = again.finish(ending);
+  if (tail.byteLength > 0) parts.push(tail);
+  return joinBytes(parts);
 }
 
 /** Sends the done chunk; a buyer who has gone is not waiting for it. */

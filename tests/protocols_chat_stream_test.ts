@@ -895,6 +895,30 @@ describe("ChatStreamTranslator billing", () => {
     assert.deepEqual(billed(body), { input: 7, output: 9, cached: 3 });
   });
 
+  it("translates the same answer again into the same bytes, a minute later", () => {
+    // No created_at from the backend: the chunks' `created` is the clock's.
+    const bytes = encoder.encode(
+      'event: response.created\ndata: {"type":"response.created","response":{"id":"resp_a"}}\n\n' +
+        'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","output_index":0,"delta":"Hi"}\n\n',
+    );
+    const now = Date.now;
+    try {
+      Date.now = () => 1_800_000_000_000;
+      const first = new ChatStreamTranslator({
+        model: "m",
+        includeUsage: true,
+      });
+      const once = decoder.decode(concat([first.push(bytes), first.finish()]));
+      Date.now = () => 1_800_000_060_000;
+      const again = first.again();
+      const twice = decoder.decode(concat([again.push(bytes), again.finish()]));
+      assert.equal(twice, once);
+      assert.match(once, /"created":1800000000,/);
+    } finally {
+      Date.now = now;
+    }
+  });
+
   it("has no billing body when the backend reported no usage", async () => {
     const upstream = await upstreamBytes({ kind: "no_terminal" });
     assert.equal(translate(upstream).translator.billingBody().length, 0);

@@ -154,20 +154,32 @@ describe("Chat Completions through the provider", () => {
     assert.deepEqual(parseBilledUsage(result.resolved!), result.usage);
   });
 
-  it("resolves a stream that reported no usage with what the buyer got", async () => {
-    backend.enqueue({ kind: "no_terminal" });
-    const result = await callProvider(provider(), {
-      path: PATH,
-      body: {
-        model: "gpt-5.4",
-        messages: [{ role: "user", content: "Hi" }],
-        stream: true,
-      },
+  for (const kind of ["no_terminal", "reset_mid_stream"] as const) {
+    it(`resolves a stream that reported no usage with what the buyer got (${kind})`, async () => {
+      backend.enqueue({ kind });
+      const result = await callProvider(provider(), {
+        path: PATH,
+        body: {
+          model: "gpt-5.4",
+          messages: [{ role: "user", content: "Hi" }],
+          stream: true,
+        },
+      });
+      assert.equal(chunks(result.text).at(-1), "[DONE]");
+      // The node's metering estimates from these bytes when there is no
+      // usage; the error chunk names how the stream ended.
+      assert.equal(
+        new TextDecoder().decode(result.resolved!.body),
+        result.text,
+      );
+      assert.match(
+        result.text,
+        kind === "no_terminal"
+          ? /upstream_stream_incomplete/
+          : /upstream_stream_error/,
+      );
     });
-    assert.equal(chunks(result.text).at(-1), "[DONE]");
-    // The node's metering estimates from these bytes when there is no usage.
-    assert.equal(new TextDecoder().decode(result.resolved!.body), result.text);
-  });
+  }
 
   it("translates a tool call and its result both ways", async () => {
     backend.enqueue({

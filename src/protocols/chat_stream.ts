@@ -218,6 +218,8 @@ export class ChatStreamTranslator {
 
   #responseId: string | undefined;
   #createdAt: number | undefined;
+  /** The `created` of every chunk, once the first chunk is made. */
+  #createdUsed: number | undefined;
   #terminal: string | undefined;
   #usage: Record<string, unknown> | undefined;
   #error: RelayError | undefined;
@@ -355,6 +357,24 @@ export class ChatStreamTranslator {
           ),
       ),
     );
+  }
+
+  /**
+   * A new translator for the same answer, with this one's options and the
+   * `created` it gave its chunks: fed the same upstream bytes, it gives the
+   * same chunks (but for the seconds of a usage limit's "try again", read
+   * from the clock). The relay translates a stream again only to bill one
+   * that reported no usage, instead of keeping every chunk it sent.
+   *
+   * @returns a translator that has seen nothing yet
+   */
+  again(): ChatStreamTranslator {
+    return new ChatStreamTranslator({
+      model: this.#model,
+      includeUsage: this.#includeUsage,
+      created: this.#createdUsed ?? this.#created,
+      now: this.#now,
+    });
   }
 
   /**
@@ -698,6 +718,7 @@ export class ChatStreamTranslator {
     if (this.#prefix === undefined) {
       const created = this.#created ?? this.#createdAt ??
         Math.floor(Date.now() / 1000);
+      this.#createdUsed = created;
       this.#prefix = `data: {"id":${
         JSON.stringify(completionId(this.#responseId))
       },"object":"chat.completion.chunk","created":${
