@@ -2873,6 +2873,33 @@ export const MUTANTS: Mutant[] = [
       "past the bound the largest scope loses its oldest turn first: the oldest of all lets a buyer under many peer ids flush everyone else's",
   },
   {
+    id: "store-evict-floor-ignored",
+    file: "src/state/response_store.ts",
+    find: "    if (largest.bytes <= this.#evictFloor) {\n",
+    replace: "    if (false) {\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "below half a share recency decides: many names of one small turn each must not make a larger buyer evict its own turns",
+  },
+  {
+    id: "store-bom-escaped",
+    file: "src/state/response_store.ts",
+    find: "    ? 3\n    : 0;\n",
+    replace: "    ? 0\n    : 0;\n",
+    tests: ["tests/state_response_store_test.ts"],
+    why:
+      "a byte order mark before a streamed request's JSON is left to the decoder, not escaped into text before the JSON",
+  },
+  {
+    id: "chat-billing-fed-keep-alives",
+    file: RELAY,
+    find: "    if (chunk === KEEP_ALIVE) continue;\n",
+    replace: "",
+    tests: ["tests/relay_retention_test.ts"],
+    why:
+      "a Chat stream translated again for billing is fed the upstream's bytes only, not the relay's keep-alives",
+  },
+  {
     id: "store-evicts-new-turn",
     file: "src/state/response_store.ts",
     find: "    if (oldest !== spared) return oldest;\n",

@@ -189,7 +189,7 @@ export const CONFIG_SCHEMA: ConfigField[] = [
     type: "number",
     default: DEFAULT_STATE_MAX_BYTES,
     description:
-      "Memory for finished responses that later turns refer to (previous_response_id, item_reference); past it, the least recently used of the buyer that holds the most go first. 0 turns storing off",
+      "Memory for finished responses that later turns refer to (previous_response_id, item_reference); past it, the least recently used of a buyer holding more than half its share go first, then those of all. 0 turns storing off",
   },
   {
     key: "OPENAI_RESPONSES_STATE_TTL_S",

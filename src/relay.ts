@@ -964,6 +964,9 @@ function translatedAgain(
   const again = translator.again();
   const parts: Uint8Array[] = [];
   for (const chunk of chunks) {
+    // The relay's own keep-alives are among the chunks: the translator never
+    // saw them (one between the halves of an event would break that event).
+    if (chunk === KEEP_ALIVE) continue;
     const out = again.push(chunk);
     if (out.byteLength > 0) parts.push(out);
   }

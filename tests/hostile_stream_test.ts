@@ -232,6 +232,9 @@ describe("hostile streams and bodies (issue 19)", () => {
             throw new RangeError("Invalid time value");
           },
           billingBody: () => new Uint8Array(0),
+          again() {
+            return this;
+          },
         },
       }),
       RangeError,

@@ -159,3 +159,66 @@ describe("the chunks an open stream keeps", () => {
     assert.equal(response.output[0].content[0].text, "Hi there");
   });
 });
+
+describe("the billing body of a translated stream without usage", () => {
+  it("is what the buyer got, also when a keep-alive went out between the halves of an event", async () => {
+    const { ChatStreamTranslator } = await import(
+      "../src/protocols/chat_stream.ts"
+    );
+    const [created, delta] = events();
+    const cut = frame("response.output_text.delta", {
+      sequence_number: 2,
+      output_index: 0,
+      delta: " and then some",
+    });
+    const parts = [created + delta + cut.slice(0, 40), cut.slice(40)];
+    let keepAlive: (() => void) | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = parts.shift();
+        // No terminal event: no usage.
+        if (next === undefined) return controller.close();
+        if (parts.length === 0) keepAlive?.();
+        controller.enqueue(encoder.encode(next));
+      },
+    });
+    let got = "";
+    const outcome = await streamToHost(
+      {
+        body,
+        accountId: "acct_kept",
+        deadline: Date.now() + 10_000,
+        timedOut: false,
+        aborted: false,
+        moved() {},
+        keepAlive(_ms, send) {
+          keepAlive = send;
+        },
+        release() {},
+        cancel() {},
+      },
+      "req-kept-chat",
+      {
+        onResponseStart() {},
+        onResponseChunk(chunk) {
+          if (!chunk.done) got += new TextDecoder().decode(chunk.data);
+        },
+      },
+      {
+        idleTimeoutMs: 10_000,
+        keepAliveMs: 1_000,
+        translator: new ChatStreamTranslator({
+          model: "gpt-5.4",
+          includeUsage: false,
+          created: 1,
+        }),
+      },
+    );
+    assert.match(got, /: keep-alive/);
+    assert.match(got, / and then some/);
+    assert.equal(
+      new TextDecoder().decode(outcome.response.body),
+      got.replaceAll(": keep-alive\n\n", ""),
+    );
+  });
+});

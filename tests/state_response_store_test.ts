@@ -1014,6 +1014,33 @@ describe("ResponseStore: each buyer's share", () => {
     assert.equal(target.has("peer-8", "resp_8_1"), true);
   });
 
+  it("past the bound, many names holding one small turn each do not make a larger buyer evict its own turns", async () => {
+    const target = store({ maxBytes: 100_000, buyerShare: 0.25 });
+    // The store filled with small turns under fresh peer ids (one each).
+    for (let name = 0; name < 150; name++) {
+      target.put(`peer-${name}`, sized(`resp_${name}`, 10));
+    }
+    assert.ok(target.bytes > 90_000);
+    // A buyer then holds a conversation of four turns of 2 KB (within half
+    // its share).
+    let previous: string | undefined;
+    for (let turn = 0; turn < 4; turn++) {
+      const id = `resp_a${turn}`;
+      assert.equal(
+        target.put(A, { ...sized(id, 2_000), previousResponseId: previous }),
+        true,
+      );
+      previous = id;
+      assert.equal(target.audit(), target.bytes);
+    }
+    const next = await target.expand(A, {
+      input: "Next",
+      previous_response_id: previous,
+    });
+    assert.equal(next.expandedItems, 4);
+    assert.equal(target.has("peer-0", "resp_0"), false, "the oldest of all");
+  });
+
   it("past the bound, keeps a new turn larger than every other buyer's, evicting theirs", () => {
     const target = store({ maxBytes: 100_000, buyerShare: 0.25 });
     assert.equal(target.put(B, sized("resp_small", 500)), true);
@@ -1151,6 +1178,22 @@ describe("ResponseStore: a few characters beyond Latin-1 in a large turn", () =>
       .output[0];
     assert.deepEqual((next.body.input as unknown[])[1], expected);
     assert.match(JSON.stringify(expected), /😀’\uFFFD|😀’\ufffd|😀’�/);
+    assert.equal(target.audit(), target.bytes);
+  });
+
+  it("leaves a byte order mark before a large streamed request's JSON to the decoder, and reads the turn back", async () => {
+    const target = store(options);
+    const turn = rawTurn("resp_1", `${"a".repeat(15_000)}’`, [
+      assistant("OK", "msg_1"),
+    ]);
+    // readRequestJson takes a body with a BOM (the decoder drops it).
+    const request = new Uint8Array([0xef, 0xbb, 0xbf, ...turn.request]);
+    assert.equal(target.putRaw(A, { ...turn, request }), true);
+    const next = await target.expand(A, {
+      input: "Go on",
+      previous_response_id: "resp_1",
+    });
+    assert.equal(next.expandedItems, 2);
     assert.equal(target.audit(), target.bytes);
   });
 

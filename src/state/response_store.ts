@@ -22,9 +22,10 @@
  * cost per response, per item, per indexed id and per buyer, measured on V8;
  * at most a share of `maxBytes` per buyer, a buyer's own least recently used
  * response evicted first, and at most `maxBytes` in all, the least recently
- * used response of the buyer that holds the most evicted first (so that
- * buyers who fill the store under many names push out each other's turns
- * before a smaller buyer's). A response not used for `ttlMs` is dropped.
+ * used response of the buyer that holds the most evicted first while it
+ * holds more than half a share (so that buyers who fill the store under a
+ * few names push out each other's turns before a smaller buyer's), else the
+ * least recently used of all. A response not used for `ttlMs` is dropped.
  * Scopes never see each other's ids. A request expanded from the store may
  * not grow past the body limit: what is filled in is counted from the
  * stored text's length before anything of it is parsed.
@@ -306,6 +307,12 @@ const NARROW_RATIO = 64;
  * pay on every request for little memory.
  */
 const NARROW_ABOVE_SHARE = 1 / 16;
+/**
+ * Past the bound, the largest scope is evicted from only while it holds more
+ * than this part of a buyer's share (8 MiB of the default 16 MiB); below, the
+ * least recently used turn of all goes.
+ */
+const EVICT_FLOOR_SHARE = 1 / 2;
 const narrowEncoder = new TextEncoder();
 const HEX = narrowEncoder.encode("0123456789abcdef");
 const BACKSLASH = 0x5c;
@@ -335,7 +342,12 @@ function narrowUtf8(bytes: Uint8Array): Uint8Array | undefined {
   const starts: number[] = [];
   const points: number[] = [];
   let grown = 0;
-  let at = 0;
+  // A byte order mark is left as it is: the decoder drops it (escaped, it
+  // would be text before the JSON, which JSON.parse refuses).
+  let at = length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb &&
+      bytes[2] === 0xbf
+    ? 3
+    : 0;
   while (at < length) {
     if (at + 4 <= length && (view.getInt32(at) & 0x80808080) === 0) {
       at += 4;
@@ -719,7 +731,8 @@ function entryBytes(entry: Entry): number {
 /**
  * A bounded store of finished responses, per buyer scope, with least
  * recently used eviction (within each buyer's share, then from the buyer
- * that holds the most) and an idle time-to-live.
+ * that holds the most past half a share, then of all) and an idle
+ * time-to-live.
  *
  * @example
  * ```ts
@@ -759,6 +772,8 @@ export class ResponseStore {
   readonly #now: () => number;
   /** Characters past which a turn's text is narrowed (`NARROW_ABOVE_SHARE`). */
   readonly #narrowAbove: number;
+  /** Bytes up to which a scope is evicted from only by plain LRU (`EVICT_FLOOR_SHARE`). */
+  readonly #evictFloor: number;
   // Recency is kept in linked lists through the entries, not in the
   // insertion order of a Set or Map: V8 leaves a hole for each deleted
   // element until it rehashes, and finding the oldest element walks them,
@@ -807,6 +822,7 @@ export class ResponseStore {
     this.buyerShare = buyerShare;
     this.maxBuyerBytes = Math.floor(maxBytes * buyerShare);
     this.#narrowAbove = this.maxBuyerBytes * NARROW_ABOVE_SHARE;
+    this.#evictFloor = this.maxBuyerBytes * EVICT_FLOOR_SHARE;
     this.enabled = maxBytes > 0 && ttlMs > 0;
     this.#now = options.now ?? Date.now;
   }
@@ -826,7 +842,8 @@ export class ResponseStore {
    * the bound is not kept; a turn with the id of one already kept in the
    * scope replaces it. The scope's own older responses are evicted until it
    * is within its share, then, until the bound holds, the oldest of the
-   * scope that holds the most (never the new turn, while another can go).
+   * scope that holds the most while it holds more than half a share, else
+   * the oldest of all (never the new turn, while another can go).
    *
    * @param scope the buyer (e.g. its peer id, or the API key of `serve`)
    * @param turn the response id, the turn's input and output items
@@ -974,14 +991,17 @@ export class ResponseStore {
 
   /**
    * Evicts, for an entry just added or grown, its scope's own least recently
-   * used entries until the scope is within its share (the entry itself last),
-   * then, until the bound holds, the least recently used entry of the scope
-   * that holds the most, passing over the entry while another can go.
+   * used entries until the scope is within its share, then, until the bound
+   * holds, the least recently used entry of the scope that holds the most
+   * while it holds more than half a share, else the least recently used of
+   * all; passing over the entry while another can go.
    *
-   * Past the bound, taking the oldest of all would let a buyer who stores
-   * under many names (a peer id costs nothing) flush every other buyer's
-   * turns; taking from the largest scope first, a buyer holding less than
-   * an even part of the bound keeps its turns.
+   * Past the bound, taking only the oldest of all lets a buyer who stores a
+   * lot under a few names flush every other buyer's turns: such names go
+   * first. Taking only from the largest scope would let many names of one
+   * small turn each (a peer id costs nothing) make every larger buyer evict
+   * its own turns while theirs stayed for their time-to-live: below half a
+   * share, recency decides.
    */
   #evict(entry: Entry): void {
     const scope = entry.scope;
@@ -998,14 +1018,22 @@ export class ResponseStore {
 
   /**
    * The entry to evict past the bound: the least recently used of the
-   * largest scope; when that is `spared`, its scope's next one, else the
-   * oldest of the next largest scope (a child of the heap's root); `spared`
-   * itself when nothing else is left.
+   * largest scope when it holds more than `EVICT_FLOOR_SHARE` of a share
+   * (when that is `spared`, its scope's next one, else the oldest of the next
+   * largest scope, a child of the heap's root), else the least recently used
+   * of all (the next one when that is `spared`); `spared` itself when nothing
+   * else is left.
    */
   #victim(spared: Entry): Entry | undefined {
     const heap = this.#heap;
     const largest = heap[0];
     if (largest === undefined) return undefined;
+    // Once no buyer holds more than the floor, the least recently used of
+    // all (see #evict).
+    if (largest.bytes <= this.#evictFloor) {
+      const oldest = this.#oldest!;
+      return oldest !== spared ? oldest : spared.newer ?? spared;
+    }
     const oldest = largest.oldest;
     if (oldest !== spared) return oldest;
     if (spared.scopeNewer !== undefined) return spared.scopeNewer;
