@@ -1102,6 +1102,46 @@ export const MUTANTS: Mutant[] = [
     why: "a body of more than 500,000 JSON values is refused before JSON.parse",
   },
   {
+    id: "echo-non-string-instructions",
+    file: "src/codex/echo.ts",
+    find: '    instructions: typeof body.instructions === "string"\n',
+    replace: "    instructions: body.instructions !== undefined\n",
+    tests: ["tests/answer_kept_test.ts"],
+    why:
+      "instructions that are not a string never went upstream and are not echoed",
+  },
+  {
+    id: "store-throw-loses-answer",
+    file: PIPELINE,
+    find:
+      "      try {\n        storeTurn(parts.store, prepared.store, outcome.final);\n      } catch {\n",
+    replace:
+      "      {\n        storeTurn(parts.store, prepared.store, outcome.final);\n      } if (false) {\n",
+    tests: ["tests/answer_kept_test.ts"],
+    why:
+      "a turn that cannot be stored is not stored: the answer, paid for upstream, still resolves with its usage",
+  },
+  {
+    id: "hold-failure-unwritable-no-done",
+    file: "src/provider/hold.ts",
+    find:
+      "    body = committedFailure(internalError(), { ...options, echo: undefined });\n",
+    replace: '    throw new Error("unwritable");\n',
+    tests: ["tests/answer_kept_test.ts"],
+    why:
+      "a committed failure whose echoed fields cannot be written still ends with its one done chunk",
+  },
+  {
+    id: "aggregate-missing-failure-uncounted",
+    file: RELAY,
+    find:
+      '    : result.kind === "missing"\n    ? streamFailure(read)\n    : undefined;\n',
+    replace: "    : undefined;\n",
+    tests: ["tests/answer_kept_test.ts"],
+    why:
+      "a non-streamed answer that ended without a terminal event is logged and counted with its code",
+  },
+  {
     id: "json-values-escaped-quote-ends-string",
     file: "src/codex/json_values.ts",
     find: "      if (backslashes % 2 === 0) inString = false;",

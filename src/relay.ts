@@ -1019,6 +1019,13 @@ export async function aggregateToResponse(
   if (result.kind === "response" && options.echo && !options.convert) {
     echoResponse(result.response, options.echo);
   }
+  // A stream that broke or ended without a terminal event fails too: the
+  // log line and the metrics name its code, as for a streaming buyer.
+  const failure = result.kind === "error"
+    ? result.error
+    : result.kind === "missing"
+    ? streamFailure(read)
+    : undefined;
   const response = result.kind === "response"
     ? {
       requestId,
@@ -1030,17 +1037,14 @@ export async function aggregateToResponse(
         ),
       ),
     }
-    : errorResponse(
-      requestId,
-      result.kind === "error" ? result.error : streamFailure(read),
-    );
+    : errorResponse(requestId, failure!);
   return {
     response,
     get usage() {
       return seen.usage;
     },
     usageLimit: result.kind === "error" ? result.usageLimit : undefined,
-    failure: result.kind === "error" ? result.error : undefined,
+    failure,
     final: options.keepOutput && result.kind === "response"
       ? { response: result.response }
       : undefined,

@@ -68,7 +68,7 @@ const CRLF_BYTES = encoder.encode("\r\n");
 
 /** The Response members a buyer gets as it sent them. */
 export interface EchoFields {
-  /** The buyer's `instructions`, or null when it sent none. */
+  /** The buyer's `instructions`, or null when it sent none or not a string. */
   instructions: unknown;
   /** The buyer's `previous_response_id`, or null. */
   previousResponseId: unknown;
@@ -90,7 +90,12 @@ export interface EchoFields {
  */
 export function echoFieldsOf(body: Record<string, unknown>): EchoFields {
   return {
-    instructions: body.instructions ?? null,
+    // Only a string: any other value never went upstream (the default
+    // instructions did), and need not be written back (on Node, a deeply
+    // nested one could not be: the answer, paid for upstream, was lost).
+    instructions: typeof body.instructions === "string"
+      ? body.instructions
+      : null,
     previousResponseId: body.previous_response_id ?? null,
     promptCacheKey: body.prompt_cache_key ?? null,
     store: body.store !== false,

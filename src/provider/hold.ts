@@ -113,14 +113,21 @@ export async function holdAnswer(
   } finally {
     stream.stopKeepAlive();
   }
-  const body = "response" in outcome && isSuccess(outcome.response)
-    ? outcome.response.body
-    : committedFailure(
-      "response" in outcome
-        ? errorOfResponse(outcome.response)
-        : errorOfThrown(outcome.error),
-      options,
-    );
+  let body: Uint8Array;
+  try {
+    body = "response" in outcome && isSuccess(outcome.response)
+      ? outcome.response.body
+      : committedFailure(
+        "response" in outcome
+          ? errorOfResponse(outcome.response)
+          : errorOfThrown(outcome.error),
+        options,
+      );
+  } catch {
+    // The buyer's echoed fields could not be written: the stream still ends
+    // with a failure and its one done chunk (the node waits for it).
+    body = committedFailure(internalError(), { ...options, echo: undefined });
+  }
   return stream.finish(body);
 }
 

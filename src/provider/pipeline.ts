@@ -248,7 +248,13 @@ async function relay(
       );
     }
     if (prepared.store && outcome.final) {
-      storeTurn(parts.store, prepared.store, outcome.final);
+      try {
+        storeTurn(parts.store, prepared.store, outcome.final);
+      } catch {
+        // A turn that cannot be kept (on Node, JSON.stringify of a buyer's
+        // deeply nested item throws) is not kept: the answer, delivered or
+        // ready and paid for upstream, still resolves with its usage.
+      }
     }
     return outcome;
   } finally {
