@@ -1111,6 +1111,16 @@ export const MUTANTS: Mutant[] = [
       "instructions that are not a string never went upstream and are not echoed",
   },
   {
+    id: "deep-body-internal-error",
+    file: PREPARE,
+    find:
+      "    if (error instanceof RangeError && /call stack/i.test(error.message)) {\n",
+    replace: "    if (false) {\n",
+    tests: ["tests/answer_kept_test.ts"],
+    why:
+      "a body nested too deep to be written again is the buyer's fault: 400 invalid_request, not 500 internal_error",
+  },
+  {
     id: "store-throw-loses-answer",
     file: PIPELINE,
     find:

@@ -104,6 +104,42 @@ describe("answers paid for upstream", () => {
     assert.equal(stringifyCalls >= 2, true);
   });
 
+  it("a body too deep to be written again is a 400 before the backend, not an internal error", async () => {
+    const p = await provider();
+    // On Node, a value nested about 10,000 deep overflows JSON.stringify's
+    // stack while the translated body is written; made so here on purpose.
+    const original = JSON.stringify;
+    JSON.stringify = ((value: unknown, ...rest: unknown[]) => {
+      // deno-lint-ignore no-explicit-any
+      const text = (original as any)(value, ...rest);
+      if (typeof text === "string" && text.includes("x_too_deep")) {
+        throw new RangeError("Maximum call stack size exceeded");
+      }
+      return text;
+    }) as typeof JSON.stringify;
+    let res;
+    try {
+      res = await p.handleRequest({
+        ...post(original({
+          model: "gpt-5.4",
+          messages: [{ role: "user", content: "Hi" }],
+          response_format: {
+            type: "json_schema",
+            json_schema: { name: "x", schema: { x_too_deep: [] } },
+          },
+        })),
+        path: "/v1/chat/completions",
+      });
+    } finally {
+      JSON.stringify = original;
+    }
+    assert.equal(res.statusCode, 400);
+    const error = JSON.parse(decoder.decode(res.body)).error;
+    assert.equal(error.code, "invalid_request");
+    assert.match(error.message, /nested less deeply/);
+    assert.equal(backend.requests.length, 0);
+  });
+
   it("a committed failure whose echoed fields cannot be written still ends with its one done chunk", async () => {
     const chunks: SerializedHttpResponseChunk[] = [];
     const error = new RelayError(502, "upstream_stream_error", "broke");

@@ -142,6 +142,29 @@ export async function prepareRequest(
   store?: ResponseStore,
   route: Route = "responses",
 ): Promise<PreparedRequest> {
+  try {
+    return await prepare(req, settings, store, route);
+  } catch (error) {
+    // On Node, JSON.stringify (and any walk of the value) overflows the
+    // stack on a value nested about 10,000 deep, which JSON.parse took: the
+    // buyer's body, not the provider, is at fault.
+    if (error instanceof RangeError && /call stack/i.test(error.message)) {
+      throw new RelayError(
+        400,
+        "invalid_request",
+        "Expected a JSON body nested less deeply: it could not be written again",
+      );
+    }
+    throw error;
+  }
+}
+
+async function prepare(
+  req: SerializedHttpRequest,
+  settings: PrepareSettings,
+  store: ResponseStore | undefined,
+  route: Route,
+): Promise<PreparedRequest> {
   const encoding = headerOf(req.headers, "content-encoding");
   // Shared by the decoding and the value count of one body.
   let pacer: Pacer | undefined;
