@@ -80,6 +80,14 @@ function upstreamOf(chunks: string[], views: Uint8Array[]): OpenUpstream {
       controller.close();
     },
   });
+  return exchangeOf(body);
+}
+
+/** An exchange of `body`; its keep-alives, when asked for, go to `onKeepAlive`. */
+function exchangeOf(
+  body: ReadableStream<Uint8Array>,
+  onKeepAlive?: (send: () => void) => void,
+): OpenUpstream {
   return {
     body,
     accountId: "acct_kept",
@@ -87,7 +95,9 @@ function upstreamOf(chunks: string[], views: Uint8Array[]): OpenUpstream {
     timedOut: false,
     aborted: false,
     moved() {},
-    keepAlive() {},
+    keepAlive(_ms, send) {
+      onKeepAlive?.(send);
+    },
     release() {},
     cancel() {},
   };
@@ -184,19 +194,9 @@ describe("the billing body of a translated stream without usage", () => {
     });
     let got = "";
     const outcome = await streamToHost(
-      {
-        body,
-        accountId: "acct_kept",
-        deadline: Date.now() + 10_000,
-        timedOut: false,
-        aborted: false,
-        moved() {},
-        keepAlive(_ms, send) {
-          keepAlive = send;
-        },
-        release() {},
-        cancel() {},
-      },
+      exchangeOf(body, (send) => {
+        keepAlive = send;
+      }),
       "req-kept-chat",
       {
         onResponseStart() {},
