@@ -199,7 +199,6 @@ export class ChatStreamTranslator {
   #piecesLength = 0;
   #slab = EMPTY;
   #slabUsed = 0;
-  #view: DataView | undefined;
 
   /** `data: {"id":...,"choices":` once the first chunk is made. */
   #prefix: string | undefined;
@@ -287,7 +286,8 @@ export class ChatStreamTranslator {
       { wants: wantsChatEvent },
     );
     const length = chunk.length;
-    this.#view = new DataView(chunk.buffer, chunk.byteOffset, length);
+    // Not kept past this call: it would hold the chunk's whole buffer.
+    const view = new DataView(chunk.buffer, chunk.byteOffset, length);
     let position = 0;
     while (position < length && !this.#ended) {
       let end: number;
@@ -299,7 +299,7 @@ export class ChatStreamTranslator {
         // At an event boundary: a text delta takes the fast path, any
         // other event goes whole to the parser.
         if (this.#started) {
-          const next = this.#fastDelta(chunk, position);
+          const next = this.#fastDelta(chunk, view, position);
           if (next > 0) {
             position = next;
             continue;
@@ -400,11 +400,10 @@ export class ChatStreamTranslator {
    *
    * @returns where the next event starts, or 0
    */
-  #fastDelta(chunk: Uint8Array, start: number): number {
+  #fastDelta(chunk: Uint8Array, view: DataView, start: number): number {
     const length = chunk.length;
     const data = start + DELTA_FRAME_HEAD.length;
     if (length <= data) return 0;
-    const view = this.#view!;
     for (let index = 0; index < HEAD_WORDS.length; index++) {
       if (view.getInt32(start + 4 * index, true) !== HEAD_WORDS[index]) {
         return 0;

@@ -338,7 +338,7 @@ function narrowUtf8(bytes: Uint8Array): Uint8Array | undefined {
   const length = bytes.length;
   const most = length / NARROW_RATIO;
   const view = new DataView(bytes.buffer, bytes.byteOffset, length);
-  /** Where each such character starts, its code point, and its UTF-8 size. */
+  /** Where each such character starts, and its code point. */
   const starts: number[] = [];
   const points: number[] = [];
   let grown = 0;
@@ -911,7 +911,7 @@ export class ResponseStore {
     const raw: RawText = {
       request: rawText(turn.request, this.#narrowAbove, this.maxBuyerBytes),
       response: rawText(turn.response, this.#narrowAbove, this.maxBuyerBytes),
-      utf8: turn.request.byteLength + turn.response.byteLength,
+      utf8,
     };
     const bytes = rawBytes(raw, turn.responseId, turn.previousResponseId, {
       request: turn.request.byteLength,
